@@ -1,0 +1,90 @@
+"""ClickHouse row models: what the stream worker writes and the API reads.
+
+Rows hold only minimized data (BRIEF §5): a keyed pseudonym instead of the visitor id, an IP
+prefix instead of the IP, a browser family instead of the user agent, a URL without its query.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ROW_SCHEMA_VERSION = 1
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class UsageEventRow(_Row):
+    """One minimized usage event, carrying the consent it was collected under."""
+
+    event_id: UUID
+    type: str
+    ts: datetime = Field(description="Event time, corrected for client clock skew (UTC).")
+    client_ts: datetime = Field(description="Event time as the client reported it (UTC).")
+    received_at: datetime = Field(description="When the collector accepted the event (UTC).")
+    visitor_key: str = Field(description="Keyed HMAC pseudonym of the visitor; '' if anonymous.")
+    consent_id: str = Field(description="Consent decision in force; '' when none (fail closed).")
+    purposes: list[str] = Field(description="Purposes granted by that decision.")
+    policy_version: str
+    ip_prefix: str = Field(description="Truncated IP (IPv4 /24, IPv6 /48); '' when not kept.")
+    page_path: str
+    page_url: str = Field(description="URL without query (bar allowlisted utm_*) or fragment.")
+    page_title: str
+    referrer_host: str
+    browser_family: str
+    browser_version: str
+    os_family: str
+    device_class: str
+    language: str
+    screen: str
+    timezone: str
+    props: str = Field(description="Small flat map, JSON-encoded.")
+    gpc: bool
+    dnt: bool
+    schema_version: int = ROW_SCHEMA_VERSION
+
+
+class ConsentLedgerRow(_Row):
+    """One consent decision as recorded: the proof of what the visitor chose, when and under what."""
+
+    consent_id: str
+    visitor_key: str
+    recorded_at: datetime
+    necessary: bool
+    analytics: bool
+    marketing: bool
+    preferences: bool
+    policy_version: str
+    policy_hash: str
+    banner_hash: str
+    source: str
+    gpc: bool
+    dnt: bool
+    gpc_applied: bool = Field(description="Marketing was forced off because of Sec-GPC: 1.")
+    schema_version: int = ROW_SCHEMA_VERSION
+
+
+PrivacyRequestType = Literal["access", "portability", "deletion"]
+PrivacyRequestStatus = Literal[
+    "pending_verification", "verified", "running", "done", "on_hold", "rejected", "failed"
+]
+
+
+class PrivacyRequestRow(_Row):
+    """A data subject request; each status change writes a new row with a higher ``version``."""
+
+    request_id: str
+    type: PrivacyRequestType
+    subject_key: str = Field(description="Keyed pseudonym of the subject's visitor id.")
+    status: PrivacyRequestStatus
+    created_at: datetime
+    updated_at: datetime
+    deadline: datetime
+    result: str = Field(description="JSON result: the access report or the deletion receipt.")
+    version: int
+    schema_version: int = ROW_SCHEMA_VERSION

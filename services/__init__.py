@@ -1,0 +1,1 @@
+"""consentstream package."""
