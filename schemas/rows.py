@@ -88,3 +88,18 @@ class PrivacyRequestRow(_Row):
     result: str = Field(description="JSON result: the access report or the deletion receipt.")
     version: int
     schema_version: int = ROW_SCHEMA_VERSION
+
+
+ApiRole = Literal["marketing", "privacy", "admin"]
+
+
+class ApiKeyRow(_Row):
+    """An API key, stored only as its SHA-256 hash, with its role; revocation is a new version."""
+
+    key_hash: str
+    key_id: str = Field(description="Short public prefix that names the key in listings.")
+    role: ApiRole
+    created_at: datetime
+    revoked: bool = False
+    version: int = 1
+    schema_version: int = ROW_SCHEMA_VERSION

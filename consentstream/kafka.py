@@ -1,0 +1,80 @@
+"""The Kafka producer of the collector and the API: acks=all, idempotent, honest about failure.
+
+``send_all`` returns only when Kafka acknowledged every message; any failure or timeout
+raises :class:`BrokerUnavailable`, which each app turns into 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """Kafka did not acknowledge in time: nothing sent in that call may be considered stored."""
+
+
+async def _produce(
+    producer: AIOKafkaProducer, topic: str, messages: Sequence[tuple[bytes, bytes]]
+) -> None:
+    futures = [await producer.send(topic, value=v, key=k) for k, v in messages]
+    await asyncio.gather(*futures)
+
+
+class EventProducer:
+    """Starts lazily, so the collector comes up (and says it is not ready) while Kafka is down."""
+
+    def __init__(self, bootstrap: str, timeout: float) -> None:
+        self._bootstrap = bootstrap
+        self._timeout = timeout
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _started(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._bootstrap,
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=2,
+                    request_timeout_ms=int(self._timeout * 1000),
+                )
+                try:
+                    await asyncio.wait_for(producer.start(), self._timeout)
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    await producer.stop()
+                    raise BrokerUnavailable("Kafka is unavailable") from exc
+                self._producer = producer
+        return self._producer
+
+    async def send_all(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        """Produce ``(key, value)`` pairs and wait until every one is acknowledged."""
+        producer = await self._started()
+        try:
+            await asyncio.wait_for(_produce(producer, topic, messages), self._timeout)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("kafka produce failed: %s", type(exc).__name__)
+            raise BrokerUnavailable("Kafka did not acknowledge the events") from exc
+
+    async def ready(self) -> bool:
+        """True when the producer is connected."""
+        try:
+            await self._started()
+        except BrokerUnavailable:
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Flush and stop."""
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

@@ -1,0 +1,23 @@
+"""Redis key names, in one place, so the collector, worker and API agree and a purge finds all.
+
+Keys hold pseudonyms, never raw visitor ids (BRIEF §5).
+"""
+
+from __future__ import annotations
+
+PREFIX = "cs:"
+
+
+def consent(visitor_key: str) -> str:
+    """The consent decision in force for a visitor (JSON), mirrored by collector and worker."""
+    return f"{PREFIX}consent:{visitor_key}"
+
+
+def dedupe(event_id: str) -> str:
+    """Marks an event_id as seen, with a TTL."""
+    return f"{PREFIX}dedupe:{event_id}"
+
+
+def suppressed(visitor_key: str) -> str:
+    """Set when a subject was erased: later events for it never land."""
+    return f"{PREFIX}suppressed:{visitor_key}"

@@ -1,0 +1,55 @@
+"""Settings every deployable shares: where the services are and the keys that must match.
+
+Each deployable (collector, worker, API) subclasses :class:`CommonSettings`; there is one settings
+object per process, built in its factory, never at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PLACEHOLDER = "dev-only-change-me"
+
+
+class CommonSettings(BaseSettings):
+    """Service addresses, topic names and shared secrets, from ``CONSENTSTREAM_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CONSENTSTREAM_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="Placeholder secrets are refused in production."
+    )
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for fast state.")
+    clickhouse_url: str = Field(
+        "clickhouse://127.0.0.1:9000/consentstream",
+        description="Storage URL: clickhouse://host:port/db (server) or chdb:///path (embedded).",
+    )
+    topic_prefix: str = Field(
+        "consentstream.", description="Prefix of every Kafka topic name (isolates deployments)."
+    )
+    pseudonym_key: SecretStr = Field(
+        SecretStr(DEV_PLACEHOLDER),
+        description="HMAC key turning visitor ids into stored pseudonyms; same in every service.",
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> CommonSettings:
+        if self.environment == "production":
+            for name, value in self._secrets().items():
+                if value.get_secret_value() in ("", DEV_PLACEHOLDER):
+                    raise ValueError(f"{name} must be set to a real secret in production")
+        return self
+
+    def _secrets(self) -> dict[str, SecretStr]:
+        return {
+            name: value
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretStr)
+        }

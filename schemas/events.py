@@ -1,0 +1,160 @@
+"""HTTP bodies the snippet sends to the collector (BRIEF §4), validated at the edge.
+
+The JSON Schema exported from these models is what the snippet is built against.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+EVENT_SCHEMA_VERSION = 1
+
+MAX_BATCH_EVENTS = 500
+MAX_PROPS = 20
+ShortStr = Annotated[str, StringConstraints(max_length=256)]
+UrlStr = Annotated[str, StringConstraints(max_length=2048)]
+VisitorId = Annotated[
+    str, StringConstraints(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+]
+PropValue = ShortStr | int | float | bool | None
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EventType(StrEnum):
+    """What happened on the page."""
+
+    PAGEVIEW = "pageview"
+    COOKIE = "cookie"
+    CLICK = "click"
+    CUSTOM = "custom"
+    IDENTIFY = "identify"
+
+
+class CookieCategory(StrEnum):
+    """Consent categories a cookie (or a purpose) belongs to."""
+
+    NECESSARY = "necessary"
+    ANALYTICS = "analytics"
+    MARKETING = "marketing"
+    PREFERENCES = "preferences"
+    UNKNOWN = "unknown"
+
+
+class Page(_Body):
+    """Where the event happened; the query string is stripped downstream."""
+
+    url: UrlStr
+    title: ShortStr = ""
+    referrer: UrlStr = ""
+
+
+class CookieSeen(_Body):
+    """A cookie present in the browser: its name and category, never its value."""
+
+    name: ShortStr
+    category: CookieCategory = CookieCategory.UNKNOWN
+
+
+class Browser(_Body):
+    """Browser facts the snippet reports; the user agent is reduced to a family downstream."""
+
+    user_agent: Annotated[str, StringConstraints(max_length=512)] = ""
+    language: Annotated[str, StringConstraints(max_length=35)] = ""
+    screen: Annotated[str, StringConstraints(max_length=20)] = ""
+    timezone: Annotated[str, StringConstraints(max_length=64)] = ""
+
+
+def _small_props(props: dict[str, PropValue]) -> dict[str, PropValue]:
+    if len(props) > MAX_PROPS:
+        raise ValueError(f"at most {MAX_PROPS} props allowed, got {len(props)}")
+    for key in props:
+        if not 0 < len(key) <= 64:
+            raise ValueError("prop names must be 1 to 64 characters")
+    return props
+
+
+class Event(_Body):
+    """One tracking event as the snippet sends it."""
+
+    event_id: UUID = Field(description="Client-made UUID, the idempotency key.")
+    type: EventType
+    ts: datetime = Field(description="Client time of the event (ISO 8601).")
+    visitor_id: VisitorId | None = Field(
+        default=None, description="First-party visitor id; null until analytics consent."
+    )
+    consent_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    page: Page | None = None
+    cookies: Annotated[list[CookieSeen], Field(max_length=100)] = []
+    browser: Browser | None = None
+    props: Annotated[dict[str, PropValue], AfterValidator(_small_props)] = {}
+
+
+class EventBatch(_Body):
+    """A batch of events with the client's send time, for clock-skew correction."""
+
+    events: Annotated[list[dict[str, object]], Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
+    sent_at: datetime | None = None
+
+
+class EventsAccepted(_Body):
+    """The collector's answer: counts, and per-event errors by index."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+
+class Rejection(_Body):
+    """Why one event of a batch was refused."""
+
+    index: int
+    error: str
+
+
+class ConsentChoices(_Body):
+    """Per-category decision; necessary is always true."""
+
+    necessary: bool = True
+    analytics: bool
+    marketing: bool
+    preferences: bool
+
+
+class ConsentRequest(_Body):
+    """A consent decision as the banner posts it."""
+
+    visitor_id: VisitorId
+    choices: ConsentChoices
+    policy_version: ShortStr
+    policy_hash: ShortStr
+    banner_hash: ShortStr = ""
+    source: Annotated[str, StringConstraints(max_length=64)] = "banner"
+
+
+class ConsentRecorded(_Body):
+    """The collector's answer to a consent decision: an id and a signed receipt to keep."""
+
+    consent_id: str
+    recorded_at: datetime
+    receipt: str
+
+
+class ConsentInForce(_Body):
+    """The decision in force for a visitor (necessary-only when none is on record)."""
+
+    consent_id: str | None
+    choices: ConsentChoices
+    policy_version: str | None
+    recorded_at: datetime | None
+    gpc_applied: bool = False
+
+
+EventsAccepted.model_rebuild()

@@ -1,0 +1,74 @@
+"""The privacy and usage API (BRIEF §4): need-to-know access by role, one error shape."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from consentstream.kafka import BrokerUnavailable, EventProducer
+from consentstream.storage import open_storage
+from consentstream.storage.errors import StorageError
+from consentstream.topics import Topics
+
+from .config import ApiSettings
+from .deps import ApiState
+from .errors import ApiError
+from .routes import privacy
+
+RETRY_AFTER = "5"
+
+
+def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        storage = open_storage(settings.clickhouse_url)
+        producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
+        app.state.api = ApiState(settings, Topics(settings.topic_prefix), storage, producer)
+        try:
+            yield
+        finally:
+            await producer.close()
+            storage.close()
+
+    return lifespan
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return _error(exc.status_code, exc.code, exc.message, headers)
+
+    async def on_unavailable(request: Request, exc: Exception) -> Response:
+        return _error(
+            503,
+            "unavailable",
+            "a backing service is down; retry later",
+            {"Retry-After": RETRY_AFTER},
+        )
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(BrokerUnavailable, on_unavailable)
+    app.add_exception_handler(StorageError, on_unavailable)
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """Build the API app from settings (read from the environment when not given)."""
+    settings = settings or ApiSettings()
+    app = FastAPI(title="consentstream API", version="1", lifespan=_lifespan(settings))
+    _install_error_handlers(app)
+    app.include_router(privacy.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

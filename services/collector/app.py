@@ -1,0 +1,108 @@
+"""The collector app: the only public write path of consentstream (BRIEF §4).
+
+``create_app(settings)`` wires routes, the lifespan (Kafka producer, Redis), CORS, and the one
+place where collector errors become HTTP answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
+
+from consentstream.kafka import BrokerUnavailable, EventProducer
+from consentstream.topics import Topics
+
+from .config import CollectorSettings
+from .deps import CollectorState
+from .errors import CollectorError
+from .facts import parse_networks
+from .metrics import CollectorMetrics
+from .routes import consent, events, health, snippet
+
+
+def _lifespan(
+    settings: CollectorSettings,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
+        redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        app.state.collector = CollectorState(
+            settings=settings,
+            topics=Topics(settings.topic_prefix),
+            proxies=parse_networks(settings.trusted_proxies),
+            producer=producer,
+            redis=redis,
+            metrics=app.state.metrics,
+        )
+        try:
+            yield
+        finally:
+            await producer.close()
+            await redis.aclose()
+
+    return lifespan
+
+
+def _install_error_handlers(app: FastAPI, settings: CollectorSettings) -> None:
+    async def on_unavailable(request: Request, exc: Exception) -> Response:
+        app.state.metrics.unavailable.inc()
+        return JSONResponse(
+            {"error": "Kafka is unavailable; nothing in this request was stored, retry later"},
+            status_code=503,
+            headers={"Retry-After": str(settings.retry_after_seconds)},
+        )
+
+    async def on_collector_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, CollectorError)
+        body: dict[str, object] = {"error": exc.message}
+        if exc.detail is not None:
+            body["rejected"] = exc.detail
+        return JSONResponse(body, status_code=exc.status_code)
+
+    app.add_exception_handler(CollectorError, on_collector_error)
+    app.add_exception_handler(BrokerUnavailable, on_unavailable)
+
+
+def create_app(settings: CollectorSettings | None = None) -> FastAPI:
+    """Build the collector app from settings (read from the environment when not given)."""
+    settings = settings or CollectorSettings()
+    app = FastAPI(
+        title="consentstream collector",
+        version="1",
+        lifespan=_lifespan(settings),
+        docs_url="/docs",
+    )
+    app.state.metrics = CollectorMetrics.create()
+    _install_error_handlers(app, settings)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+        max_age=600,
+    )
+
+    @app.middleware("http")
+    async def time_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "other")
+        app.state.metrics.latency.labels(route=name).observe(time.perf_counter() - started)
+        return response
+
+    for module in (events, consent, health, snippet):
+        app.include_router(module.router)
+    if settings.demo_dir.is_dir():
+        app.mount("/demo", StaticFiles(directory=settings.demo_dir, html=True), name="demo")
+    return app

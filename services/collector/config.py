@@ -1,0 +1,44 @@
+"""Collector settings (``CONSENTSTREAM_*``), built once in :func:`create_app`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from consentstream.settings import DEV_PLACEHOLDER, CommonSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class CollectorSettings(CommonSettings):
+    """Everything the public write path needs to know."""
+
+    collector_host: str = Field("127.0.0.1", description="Interface the collector listens on.")
+    collector_port: int = Field(8080, description="Port the collector listens on.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of proxies whose X-Forwarded-For is believed (JSON list).",
+    )
+    max_body_bytes: int = Field(512 * 1024, description="Largest request body accepted (413).")
+    dedupe_ttl_seconds: int = Field(86_400, description="How long an event_id is remembered.")
+    produce_timeout_seconds: float = Field(
+        5.0, description="How long to wait for Kafka to acknowledge before answering 503."
+    )
+    retry_after_seconds: int = Field(5, description="Retry-After sent with a 503.")
+    receipt_key: SecretStr = Field(
+        SecretStr(DEV_PLACEHOLDER), description="HMAC key signing consent receipts."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8080", "http://localhost:8080"],
+        description="Site origins allowed to call the collector from a browser (JSON list).",
+    )
+    policy_version: str = Field("2026-01", description="Privacy policy version the banner shows.")
+    policy_hash: str = Field("dev", description="Hash of the policy text; a change re-asks.")
+    snippet_path: Path = Field(
+        REPO_ROOT / "web-snippet" / "src" / "snippet.js",
+        description="The built snippet served at /snippet.js.",
+    )
+    demo_dir: Path = Field(
+        REPO_ROOT / "web-snippet" / "demo", description="Static demo site served at /demo/."
+    )

@@ -1,0 +1,48 @@
+"""Collector errors, mapped to HTTP in one place (:mod:`services.collector.app`).
+
+CollectorError
+├── BadRequest           400: the body is not JSON / not an object
+├── UnsupportedMedia     415: a content type other than JSON or text/plain
+├── PayloadTooLarge      413: over the body size limit
+├── NothingValid         422: every event of the request was invalid
+└── BrokerUnavailable    503: Kafka did not acknowledge in time; retry later
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CollectorError(Exception):
+    """Base of every error the collector turns into an HTTP answer."""
+
+    status_code = 500
+
+    def __init__(self, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class BadRequest(CollectorError):
+    """The body could not be parsed."""
+
+    status_code = 400
+
+
+class UnsupportedMedia(CollectorError):
+    """The content type is not one the collector reads."""
+
+    status_code = 415
+
+
+class PayloadTooLarge(CollectorError):
+    """The body is larger than allowed."""
+
+    status_code = 413
+
+
+class NothingValid(CollectorError):
+    """No event of the request passed validation."""
+
+    status_code = 422

@@ -1,0 +1,95 @@
+"""Turn a request body into validated events and per-index rejections; no I/O, no framework."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.events import MAX_BATCH_EVENTS, Event, Rejection
+
+from .errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+
+READABLE_TYPES = ("application/json", "text/plain")
+
+
+@dataclass
+class ParsedBatch:
+    """Valid events (with their index in the request) and the rejected ones."""
+
+    events: list[tuple[int, Event]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    sent_at: datetime | None = None
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Accept JSON and text/plain (what ``sendBeacon`` sends); refuse anything else."""
+    media = (content_type or "application/json").split(";")[0].strip().lower()
+    if media not in READABLE_TYPES:
+        raise UnsupportedMedia(f"content type {media!r} not supported; send application/json")
+
+
+def check_size(body: bytes, limit: int) -> None:
+    """413 for bodies over the limit."""
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {limit}")
+
+
+def load_json(body: bytes) -> Any:
+    """Parse JSON or raise :class:`BadRequest` saying where it broke."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"invalid JSON: {exc}") from exc
+
+
+def describe(exc: ValidationError) -> str:
+    """One line naming each failing field and why."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "event"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _sent_at(raw: Any) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        return Event.model_validate(
+            {"event_id": "00000000-0000-0000-0000-000000000000", "type": "custom", "ts": raw}
+        ).ts
+    except ValidationError as exc:
+        raise BadRequest("sent_at: not a valid timestamp") from exc
+
+
+def split_body(document: Any) -> tuple[list[Any], datetime | None]:
+    """A batch ``{"events": [...], "sent_at": ts}`` or one bare event, as a list of items."""
+    if not isinstance(document, dict):
+        raise BadRequest("body must be a JSON object: a batch or one event")
+    if "events" not in document:
+        return [document], None
+    items = document["events"]
+    extra = set(document) - {"events", "sent_at"}
+    if extra:
+        raise BadRequest(f"unknown batch fields: {sorted(extra)}")
+    if not isinstance(items, list) or not items:
+        raise BadRequest("events must be a non-empty list")
+    if len(items) > MAX_BATCH_EVENTS:
+        raise PayloadTooLarge(f"{len(items)} events; at most {MAX_BATCH_EVENTS} per request")
+    return items, _sent_at(document.get("sent_at"))
+
+
+def parse_events(document: Any) -> ParsedBatch:
+    """Validate every event on its own, so one bad event never costs the good ones."""
+    items, sent_at = split_body(document)
+    batch = ParsedBatch(sent_at=sent_at)
+    for index, item in enumerate(items):
+        try:
+            batch.events.append((index, Event.model_validate(item)))
+        except ValidationError as exc:
+            batch.rejected.append(Rejection(index=index, error=describe(exc)))
+    return batch

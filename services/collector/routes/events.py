@@ -1,0 +1,79 @@
+"""``POST /v1/events``: validate, dedupe, produce, and answer 202 only when durable."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from consentstream.identity import pseudonymize
+from schemas.events import Event, EventsAccepted
+from schemas.messages import RawEvent
+
+from .. import dedupe, ingest
+from ..consent import utcnow
+from ..deps import State
+from ..errors import NothingValid
+from ..facts import request_facts
+
+router = APIRouter()
+
+
+def partition_key(event: Event, secret: str) -> bytes:
+    """Kafka key: the visitor's pseudonym, so a visitor's events and consent share a partition."""
+    if event.visitor_id:
+        return pseudonymize(event.visitor_id, secret).encode()
+    return event.event_id.bytes
+
+
+BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post("/v1/events", status_code=202, response_model=EventsAccepted, openapi_extra=BODY_DOC)
+async def post_events(request: Request, state: State) -> Response:
+    """Accept a batch (or one event); every accepted event is in Kafka before the 202."""
+    ingest.check_content_type(request.headers.get("content-type"))
+    body = await request.body()
+    ingest.check_size(body, state.settings.max_body_bytes)
+    batch = ingest.parse_events(ingest.load_json(body))
+    for _ in batch.rejected:
+        state.metrics.rejected.labels(reason="invalid").inc()
+    if not batch.events:
+        raise NothingValid(
+            "no valid event in the request", [r.model_dump() for r in batch.rejected]
+        )
+    peer = request.client.host if request.client else ""
+    facts = request_facts(peer, request.headers, state.proxies)
+    ids = [str(e.event_id) for _, e in batch.events]
+    fresh = await dedupe.claim(state.redis, ids, state.settings.dedupe_ttl_seconds)
+    now = utcnow()
+    secret = state.settings.pseudonym_key.get_secret_value()
+    messages = [
+        (
+            partition_key(event, secret),
+            RawEvent(event=event, facts=facts, received_at=now, sent_at=batch.sent_at)
+            .model_dump_json()
+            .encode(),
+        )
+        for (_, event), new in zip(batch.events, fresh, strict=True)
+        if new
+    ]
+    claimed = [i for i, new in zip(ids, fresh, strict=True) if new]
+    try:
+        await state.producer.send_all(state.topics.raw_events, messages)
+    except Exception:
+        await dedupe.release(state.redis, claimed)
+        raise
+    state.metrics.accepted.inc(len(messages))
+    state.metrics.duplicates.inc(len(ids) - len(messages))
+    answer = EventsAccepted(
+        accepted=len(messages), duplicates=len(ids) - len(messages), rejected=batch.rejected
+    )
+    return Response(answer.model_dump_json(), status_code=202, media_type="application/json")

@@ -1,0 +1,230 @@
+"""The Faust worker: agents decode, run the pipeline, and sink or forward (STYLE: stream logic).
+
+Topics are keyed by the visitor's pseudonym, so the consent table, the raw events and the
+privacy jobs are co-partitioned and one worker sees everything about a visitor.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import faust
+import orjson
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from consentstream import redis_keys
+from consentstream.identity import pseudonymize
+from consentstream.storage import open_storage, repository
+from consentstream.storage.base import Storage
+from consentstream.topics import Topics
+from schemas.messages import ConsentDecision, PrivacyJob, RawEvent
+from schemas.rows import ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
+
+from . import pipeline, privacy_jobs
+from .config import WorkerSettings
+from .consent_state import ConsentSnapshot, add_decision
+from .sink import with_retry
+
+log = logging.getLogger(__name__)
+
+
+def ledger_row(decision: ConsentDecision, visitor_key: str) -> ConsentLedgerRow:
+    """The consent ledger row of a decision: the pseudonym instead of the visitor id."""
+    c = decision.choices
+    return ConsentLedgerRow(
+        consent_id=decision.consent_id,
+        visitor_key=visitor_key,
+        recorded_at=decision.recorded_at,
+        necessary=True,
+        analytics=c.analytics,
+        marketing=c.marketing,
+        preferences=c.preferences,
+        policy_version=decision.policy_version,
+        policy_hash=decision.policy_hash,
+        banner_hash=decision.banner_hash,
+        source=decision.source,
+        gpc=decision.gpc,
+        dnt=decision.dnt,
+        gpc_applied=decision.gpc_applied,
+    )
+
+
+class Worker:
+    """Holds the Faust app and the clients its agents share."""
+
+    def __init__(self, settings: WorkerSettings, storage: Storage | None = None) -> None:
+        self.settings = settings
+        self.key = settings.pseudonym_key.get_secret_value()
+        self.topics = Topics(settings.topic_prefix)
+        self.storage = storage or open_storage(settings.clickhouse_url)
+        self.redis = Redis.from_url(settings.redis_url)
+        self.drops: Counter[str] = Counter()
+        self.app = self._make_app()
+
+    def _make_app(self) -> faust.App:
+        s = self.settings
+        app = faust.App(
+            s.worker_app_id,
+            broker=[f"kafka://{b.strip()}" for b in s.kafka_bootstrap.split(",")],
+            store="memory://",
+            datadir=s.worker_data_dir,
+            web_enabled=False,
+            topic_partitions=s.topic_partitions,
+            topic_replication_factor=1,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            broker_commit_every=1000,
+            broker_commit_interval=1.0,
+            stream_buffer_maxsize=max(4096, s.sink_batch_size * 2),
+        )
+        partitions = s.topic_partitions
+        raw = app.topic(
+            self.topics.raw_events,
+            value_serializer="raw",
+            key_serializer="raw",
+            partitions=partitions,
+            retention=timedelta(hours=s.raw_retention_hours),
+        )
+        consent = app.topic(
+            self.topics.consent,
+            value_serializer="raw",
+            key_serializer="raw",
+            partitions=partitions,
+            compacting=True,
+        )
+        jobs = app.topic(
+            self.topics.privacy_jobs,
+            value_serializer="raw",
+            key_serializer="raw",
+            partitions=partitions,
+        )
+        self.dead_letters = app.topic(self.topics.dead_letters, value_serializer="raw")
+        self.histories = app.Table(
+            "consent-history", default=list, partitions=partitions, value_serializer="json"
+        )
+        app.agent(raw, name="process_events")(self.process_events)
+        app.agent(consent, name="track_consent")(self.track_consent)
+        app.agent(consent, name="record_consent")(self.record_consent)
+        app.agent(jobs, name="run_privacy_jobs")(self.run_privacy_jobs)
+        return app
+
+    async def _dead_letter(self, value: bytes, reason: str) -> None:
+        body = orjson.dumps({"reason": reason, "value": value.decode("utf-8", "replace")})
+        await self.dead_letters.send(value=body)
+
+    async def _decode_events(self, values: list[bytes]) -> list[pipeline.Work]:
+        works = []
+        for value in values:
+            try:
+                raw = RawEvent.model_validate_json(value)
+            except ValidationError as exc:
+                self.drops["invalid"] += 1
+                await self._dead_letter(value, f"invalid: {exc.error_count()} errors")
+                continue
+            vid = raw.event.visitor_id
+            key = pseudonymize(vid, self.key) if vid else ""
+            works.append(pipeline.Work(raw=raw, visitor_key=key, ts=raw.event.ts))
+        return works
+
+    async def _context(self, works: list[pipeline.Work]) -> pipeline.Context:
+        keys = sorted({w.visitor_key for w in works if w.visitor_key})
+        histories = {k: list(self.histories[k]) for k in keys}
+        flags = await self.redis.mget([redis_keys.suppressed(k) for k in keys]) if keys else []
+        suppressed = frozenset(k for k, f in zip(keys, flags, strict=True) if f)
+        return pipeline.Context(histories, suppressed, keep_ip=self.settings.keep_ip_prefix)
+
+    async def process_events(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Raw events → pipeline → one ClickHouse insert per batch, before the next batch."""
+        s = self.settings
+        async for values in stream.take(s.sink_batch_size, within=s.sink_flush_seconds):
+            works = await self._decode_events(list(values))
+            ctx = await self._context(works)
+            rows: list[UsageEventRow] = []
+            for work in works:
+                result = pipeline.run(work, ctx)
+                if isinstance(result, pipeline.Dropped):
+                    self.drops[result.reason] += 1
+                else:
+                    rows.append(result)
+            if rows:
+                await with_retry(
+                    lambda: repository.insert_usage_events(self.storage, rows), "insert events"
+                )
+            yield None
+
+    async def track_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Keep each visitor's consent history in the changelog-backed table."""
+        async for value in stream:
+            try:
+                decision = ConsentDecision.model_validate_json(value)
+            except ValidationError:
+                continue  # record_consent dead-letters it
+            key = pseudonymize(decision.visitor_id, self.key)
+            history = list(self.histories[key])
+            self.histories[key] = add_decision(history, ConsentSnapshot.of(decision))
+            yield None
+
+    async def record_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Write decisions to the consent ledger in batches."""
+        s = self.settings
+        async for values in stream.take(1000, within=s.sink_flush_seconds):
+            rows = []
+            for value in values:
+                try:
+                    decision = ConsentDecision.model_validate_json(value)
+                except ValidationError as exc:
+                    await self._dead_letter(value, f"invalid consent: {exc.error_count()} errors")
+                    continue
+                rows.append(ledger_row(decision, pseudonymize(decision.visitor_id, self.key)))
+            if rows:
+                await with_retry(lambda: repository.insert_consents(self.storage, rows), "ledger")
+            yield None
+
+    async def _forget_state(self, subject_key: str) -> int:
+        had = len(self.histories.get(subject_key) or [])
+        if subject_key in self.histories:
+            del self.histories[subject_key]
+        return had
+
+    async def run_privacy_jobs(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Access and deletion jobs, one at a time, each ending with a stored result."""
+        async for value in stream:
+            job = PrivacyJob.model_validate_json(value)
+            await self._run_job(job)
+            yield None
+
+    async def _run_job(self, job: PrivacyJob) -> None:
+        request = await with_retry(
+            lambda: repository.get_privacy_request(self.storage, job.request_id), "load request"
+        )
+        if request is None or request.status in ("done", "on_hold", "rejected"):
+            return
+        request = await self._save(request, "running", "")
+        result: dict[str, Any]
+        if job.type == "deletion":
+            result = await privacy_jobs.erase(
+                self.storage, self.redis, job.subject_key, self._forget_state
+            )
+        else:
+            result = await privacy_jobs.access_report(self.storage, job.subject_key)
+        await self._save(request, "done", orjson.dumps(result, default=str).decode())
+
+    async def _save(
+        self, request: PrivacyRequestRow, status: str, result: str
+    ) -> PrivacyRequestRow:
+        now = datetime.now(UTC)
+        row = request.model_copy(
+            update={
+                "status": status,
+                "updated_at": now,
+                "result": result,
+                "version": request.version + 1,
+            }
+        )
+        await with_retry(lambda: repository.save_privacy_request(self.storage, row), "save")
+        return row

@@ -1,0 +1,21 @@
+"""Stream worker settings (``CONSENTSTREAM_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from consentstream.settings import CommonSettings
+
+
+class WorkerSettings(CommonSettings):
+    """How the Faust worker consumes, batches and sinks."""
+
+    worker_app_id: str = Field("consentstream-worker", description="Faust app id = consumer group.")
+    topic_partitions: int = Field(
+        4, description="Partitions of every pipeline topic; the most workers that share the load."
+    )
+    raw_retention_hours: int = Field(24, description="Retention of the raw events topic (hours).")
+    sink_batch_size: int = Field(5000, description="Rows per ClickHouse insert, at most.")
+    sink_flush_seconds: float = Field(1.0, description="Longest wait before a partial batch.")
+    keep_ip_prefix: bool = Field(True, description="Store the truncated IP of consented events.")
+    worker_data_dir: str = Field(".stack/worker", description="Faust's local data directory.")

@@ -1,0 +1,65 @@
+"""Carrying out verified privacy requests: access reports and deletions with receipts.
+
+Deletion removes the subject from every ClickHouse table holding its data and every Redis key
+about it, adds it to the suppression list so in-flight events never land, and returns a receipt
+with per-store counts before and after.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from consentstream import redis_keys
+from consentstream.storage import repository
+from consentstream.storage.base import Storage
+
+from .sink import with_retry
+
+Forget = Callable[[str], Awaitable[int]]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+async def access_report(storage: Storage, subject_key: str) -> dict[str, Any]:
+    """Every stored row about the subject, per table."""
+    rows = await with_retry(lambda: repository.subject_rows(storage, subject_key), "access")
+    return {"generated_at": _now(), "subject_key": subject_key, "data": rows}
+
+
+async def _redis_counts(redis: Redis, subject_key: str) -> int:
+    return int(await redis.exists(redis_keys.consent(subject_key)))
+
+
+async def erase(
+    storage: Storage, redis: Redis, subject_key: str, forget_state: Forget
+) -> dict[str, Any]:
+    """Delete the subject everywhere and return the receipt."""
+    started = _now()
+    clock = time.monotonic()
+    await redis.set(redis_keys.suppressed(subject_key), b"1")
+    before = await with_retry(lambda: repository.count_subject(storage, subject_key), "count")
+    redis_before = await _redis_counts(redis, subject_key)
+    await with_retry(lambda: repository.delete_subject(storage, subject_key), "delete")
+    await redis.delete(redis_keys.consent(subject_key))
+    state_removed = await forget_state(subject_key)
+    after = await with_retry(lambda: repository.count_subject(storage, subject_key), "verify")
+    redis_after = await _redis_counts(redis, subject_key)
+    stores = {f"clickhouse.{t}": {"before": n, "after": after.get(t, 0)} for t, n in before.items()}
+    stores["redis.consent"] = {"before": redis_before, "after": redis_after}
+    stores["worker.consent_table"] = {"before": state_removed, "after": 0}
+    return {
+        "subject_key": subject_key,
+        "started_at": started,
+        "finished_at": _now(),
+        "seconds": round(time.monotonic() - clock, 3),
+        "stores": stores,
+        "verified_zero": all(s["after"] == 0 for s in stores.values()),
+        "suppressed": True,
+    }
