@@ -50,7 +50,7 @@ class UsageEventRow(_Row):
 
 
 class ConsentLedgerRow(_Row):
-    """One consent decision as recorded: the proof of what the visitor chose, when and under what."""
+    """One consent decision as recorded: proof of what the visitor chose, when, under what."""
 
     consent_id: str
     visitor_key: str

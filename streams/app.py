@@ -153,7 +153,7 @@ class Worker:
                     rows.append(result)
             if rows:
                 await with_retry(
-                    lambda: repository.insert_usage_events(self.storage, rows), "insert events"
+                    "insert events", repository.insert_usage_events, self.storage, rows
                 )
             yield None
 
@@ -182,7 +182,7 @@ class Worker:
                     continue
                 rows.append(ledger_row(decision, pseudonymize(decision.visitor_id, self.key)))
             if rows:
-                await with_retry(lambda: repository.insert_consents(self.storage, rows), "ledger")
+                await with_retry("ledger", repository.insert_consents, self.storage, rows)
             yield None
 
     async def _forget_state(self, subject_key: str) -> int:
@@ -200,7 +200,7 @@ class Worker:
 
     async def _run_job(self, job: PrivacyJob) -> None:
         request = await with_retry(
-            lambda: repository.get_privacy_request(self.storage, job.request_id), "load request"
+            "load request", repository.get_privacy_request, self.storage, job.request_id
         )
         if request is None or request.status in ("done", "on_hold", "rejected"):
             return
@@ -226,5 +226,5 @@ class Worker:
                 "version": request.version + 1,
             }
         )
-        await with_retry(lambda: repository.save_privacy_request(self.storage, row), "save")
+        await with_retry("save", repository.save_privacy_request, self.storage, row)
         return row

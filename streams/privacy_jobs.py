@@ -29,7 +29,7 @@ def _now() -> str:
 
 async def access_report(storage: Storage, subject_key: str) -> dict[str, Any]:
     """Every stored row about the subject, per table."""
-    rows = await with_retry(lambda: repository.subject_rows(storage, subject_key), "access")
+    rows = await with_retry("access", repository.subject_rows, storage, subject_key)
     return {"generated_at": _now(), "subject_key": subject_key, "data": rows}
 
 
@@ -44,12 +44,12 @@ async def erase(
     started = _now()
     clock = time.monotonic()
     await redis.set(redis_keys.suppressed(subject_key), b"1")
-    before = await with_retry(lambda: repository.count_subject(storage, subject_key), "count")
+    before = await with_retry("count", repository.count_subject, storage, subject_key)
     redis_before = await _redis_counts(redis, subject_key)
-    await with_retry(lambda: repository.delete_subject(storage, subject_key), "delete")
+    await with_retry("delete", repository.delete_subject, storage, subject_key)
     await redis.delete(redis_keys.consent(subject_key))
     state_removed = await forget_state(subject_key)
-    after = await with_retry(lambda: repository.count_subject(storage, subject_key), "verify")
+    after = await with_retry("verify", repository.count_subject, storage, subject_key)
     redis_after = await _redis_counts(redis, subject_key)
     stores = {f"clickhouse.{t}": {"before": n, "after": after.get(t, 0)} for t, n in before.items()}
     stores["redis.consent"] = {"before": redis_before, "after": redis_after}

@@ -9,22 +9,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from consentstream.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 MAX_BACKOFF = 10.0
 
 
-async def with_retry(call: Callable[[], T], what: str) -> T:
-    """Run ``call`` on a thread; on a storage error wait (0.2 s doubling to 10 s) and retry."""
+async def with_retry(what: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run ``call(*args)`` on a thread; on a storage error wait (0.2 s doubling to 10 s), retry."""
     delay = 0.2
     while True:
         try:
-            return await asyncio.to_thread(call)
+            return await asyncio.to_thread(call, *args, **kwargs)
         except StorageError as exc:
             log.warning("%s failed (%s); retrying in %.1fs", what, type(exc).__name__, delay)
             await asyncio.sleep(delay)
