@@ -21,7 +21,8 @@ UrlStr = Annotated[str, StringConstraints(max_length=2048)]
 VisitorId = Annotated[
     str, StringConstraints(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 ]
-PropValue = ShortStr | int | float | bool | None
+SafeInt = Annotated[int, Field(ge=-(2**53), le=2**53)]  # exact in JavaScript and JSON
+PropValue = ShortStr | SafeInt | float | bool | None
 
 
 class _Body(BaseModel):

@@ -1,0 +1,100 @@
+"""CLI commands that operate the product: keys, storage migration, and running each process."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from consentstream.keys import new_key
+from consentstream.settings import CommonSettings
+from consentstream.storage import open_storage, repository
+from schemas.rows import ApiRole
+
+console = Console()
+
+
+class Role(StrEnum):
+    """Roles a key may have (need-to-know: marketing sees aggregates only)."""
+
+    marketing = "marketing"
+    privacy = "privacy"
+    admin = "admin"
+
+
+ROLES: dict[Role, ApiRole] = {
+    Role.marketing: "marketing",
+    Role.privacy: "privacy",
+    Role.admin: "admin",
+}
+keys_app = typer.Typer(no_args_is_help=True, help="Create and revoke API keys.")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="Who the key is for.")],
+) -> None:
+    """Create an API key with ROLE and print it once; only its hash is stored."""
+    storage = open_storage(CommonSettings().clickhouse_url)
+    try:
+        storage.migrate()
+        plaintext, row = new_key(ROLES[role])
+        repository.save_api_key(storage, row)
+    finally:
+        storage.close()
+    typer.echo(plaintext)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by create")]) -> None:
+    """Revoke a key by its id (the 8 hex characters after ``cs_``)."""
+    storage = open_storage(CommonSettings().clickhouse_url)
+    try:
+        found = repository.revoke_api_key(storage, key_id)
+    finally:
+        storage.close()
+    if not found:
+        console.print(f"[red]no key with id {key_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")
+
+
+def migrate() -> None:
+    """Create the ClickHouse database and tables (idempotent)."""
+    storage = open_storage(CommonSettings().clickhouse_url)
+    try:
+        with console.status("migrating storage"):
+            storage.migrate()
+    finally:
+        storage.close()
+    console.print(f"storage ready: {storage.url}")
+
+
+def worker() -> None:
+    """Run a stream worker (Faust) in the foreground."""
+    from streams.__main__ import main
+
+    main()
+
+
+def collector() -> None:
+    """Run the collector in the foreground."""
+    from services.collector.__main__ import main
+
+    main()
+
+
+def api() -> None:
+    """Run the API in the foreground."""
+    from services.api.__main__ import main
+
+    main()
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the main CLI."""
+    app.add_typer(keys_app, name="keys")
+    for command in (migrate, worker, collector, api):
+        app.command()(command)
