@@ -1,0 +1,118 @@
+"""The reads and writes the product needs, over any :class:`Storage`.
+
+Services call these instead of writing SQL, so the statements stay in :mod:`sql` and each
+one is proven on ClickHouse 18.16 and chdb. Synchronous like the storage itself: async code
+wraps calls in ``asyncio.to_thread``.
+
+Duplicates: every table is a ReplacingMergeTree, so a replayed row is removed when parts
+merge. Until then reads that must not show duplicates (subject data, counts, privacy
+requests) use ``FINAL``; :meth:`Repository.compact` forces the merge (tests, purge jobs).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from consentstream.storage import sql
+from consentstream.storage.base import Storage
+from consentstream.storage.errors import MutationTimeout
+from schemas.rows import ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
+
+_POLL_SECONDS = 0.05
+
+
+class Repository:
+    """Typed access to the consentstream tables of one storage."""
+
+    def __init__(self, storage: Storage, *, mutation_timeout: float = 60.0) -> None:
+        self.storage = storage
+        self.mutation_timeout = mutation_timeout
+
+    def _sql(self, template: str, table: str | None = None) -> str:
+        return sql.statement(template, self.storage.database, table)
+
+    def insert_usage_events(
+        self, rows: Sequence[UsageEventRow], dedup_token: str | None = None
+    ) -> None:
+        """Write minimized usage events as one block; a replay of the same events is harmless.
+
+        ``dedup_token`` should identify the batch's content (e.g. its Kafka offsets).
+        """
+        self.storage.insert(sql.USAGE_EVENTS, [row.model_dump() for row in rows], dedup_token)
+
+    def insert_consents(self, rows: Sequence[ConsentLedgerRow]) -> None:
+        """Record consent decisions, the proof of what each visitor chose."""
+        self.storage.insert(sql.CONSENT_LEDGER, [row.model_dump() for row in rows])
+
+    def subject_rows(self, visitor_key: str) -> dict[str, list[dict[str, Any]]]:
+        """Everything stored about one subject, per table: the answer to an access request."""
+        return {
+            table: self.storage.query(
+                self._sql(sql.SUBJECT_ROWS, table), {"visitor_key": visitor_key}
+            )
+            for table in sql.SUBJECT_TABLES
+        }
+
+    def count_subject(self, visitor_key: str) -> dict[str, int]:
+        """How many rows each table holds for one subject (duplicates not yet merged count once)."""
+        return {
+            table: int(
+                self.storage.query(
+                    self._sql(sql.COUNT_SUBJECT, table), {"visitor_key": visitor_key}
+                )[0]["n"]
+            )
+            for table in sql.SUBJECT_TABLES
+        }
+
+    def delete_subject(self, visitor_key: str, wait: bool = True) -> dict[str, int]:
+        """Erase one subject from every table; returns the rows removed per table.
+
+        Engines with lightweight DELETE hide the rows at once; older ones (18.16) run an
+        ``ALTER TABLE ... DELETE`` mutation. With ``wait`` this returns only when no mutation
+        is pending on those tables (polling ``system.mutations``, which every version has),
+        else raises :class:`MutationTimeout`. Physical removal of lightweight-deleted rows
+        follows on merge or :meth:`compact`.
+        """
+        counts = self.count_subject(visitor_key)
+        template = (
+            sql.DELETE_SUBJECT_LIGHTWEIGHT
+            if self.storage.features.lightweight_delete
+            else sql.DELETE_SUBJECT_MUTATION
+        )
+        for table in sql.SUBJECT_TABLES:
+            self.storage.command(self._sql(template, table), {"visitor_key": visitor_key})
+        if wait:
+            for table in sql.SUBJECT_TABLES:
+                self.wait_for_mutations(table)
+        return counts
+
+    def wait_for_mutations(self, table: str) -> None:
+        """Block until the table has no unfinished mutation, or raise MutationTimeout."""
+        deadline = time.monotonic() + self.mutation_timeout
+        params = {"database": self.storage.database, "table": sql.check_table(table)}
+        while self.storage.query(sql.PENDING_MUTATIONS, params)[0]["n"]:
+            if time.monotonic() >= deadline:
+                raise MutationTimeout(
+                    f"mutations on {table} still running after {self.mutation_timeout:.0f}s"
+                )
+            time.sleep(_POLL_SECONDS)
+
+    def save_privacy_request(self, row: PrivacyRequestRow) -> None:
+        """Store a privacy request state; a row with a higher ``version`` supersedes older ones."""
+        self.storage.insert(sql.PRIVACY_REQUESTS, [row.model_dump()])
+
+    def get_privacy_request(self, request_id: str) -> PrivacyRequestRow | None:
+        """The latest version of a privacy request, or None if it was never filed."""
+        rows = self.storage.query(self._sql(sql.PRIVACY_REQUEST_LATEST), {"request_id": request_id})
+        return PrivacyRequestRow.model_validate(rows[0]) if rows else None
+
+    def count_rows(self, table: str, *, visible: bool = True) -> int:
+        """Rows in a table: as queries see them (``FINAL``) or as stored, duplicates included."""
+        template = sql.COUNT_ROWS_VISIBLE if visible else sql.COUNT_ROWS_STORED
+        return int(self.storage.query(self._sql(template, table))[0]["n"])
+
+    def compact(self, table: str) -> None:
+        """Merge all parts now (``OPTIMIZE ... FINAL``): duplicates and deleted rows go for good."""
+        self.storage.command(self._sql(sql.OPTIMIZE_FINAL, table))

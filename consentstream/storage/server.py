@@ -1,0 +1,181 @@
+"""ClickHouse server backend over clickhouse-driver's native protocol (port 9000).
+
+A driver ``Client`` is one synchronous connection, so this backend keeps a small pool of
+them: threads (``asyncio.to_thread`` callers) each borrow one, and at most ``pool_size``
+statements run at once. Driver errors are translated here, where they enter.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from clickhouse_driver import Client, errors
+
+from consentstream.storage import binding
+from consentstream.storage import sql as sqltext
+from consentstream.storage.base import Features, Storage, parse_version
+from consentstream.storage.errors import QueryError, StorageError, StorageUnavailable
+
+T = TypeVar("T")
+
+# Server error codes that mean "not now" rather than "never": too many simultaneous queries,
+# socket timeout, network error.
+_UNAVAILABLE_CODES = frozenset({202, 209, 210})
+_NETWORK_ERRORS = (errors.NetworkError, errors.SocketTimeoutError, OSError, EOFError)
+
+
+class _ClientPool:
+    """At most ``size`` clients, reused most-recent-first; blocks when all are busy."""
+
+    def __init__(self, factory: Callable[[], Any], size: int, wait_seconds: float) -> None:
+        self._factory = factory
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._wait_seconds = wait_seconds
+        self._closed = False
+
+    @contextmanager
+    def client(self) -> Iterator[Any]:
+        """Borrow a client for one operation."""
+        if self._closed:
+            raise StorageError("storage is closed")
+        if not self._slots.acquire(timeout=self._wait_seconds):
+            raise StorageUnavailable("all ClickHouse connections are busy")
+        try:
+            try:
+                client = self._idle.get_nowait()
+            except queue.Empty:
+                client = self._factory()
+            try:
+                yield client
+            finally:
+                self._idle.put(client)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Disconnect every idle client; clients in use are dropped when returned."""
+        self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().disconnect()
+            except queue.Empty:
+                return
+
+
+class ServerStorage(Storage):
+    """Storage on a ClickHouse server; the version decides which SQL features are used."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        database: str,
+        client_kwargs: Mapping[str, Any],
+        pool_size: int = 4,
+        usage_retention_days: int | None = None,
+    ) -> None:
+        self.url = url
+        self.database = database
+        self.usage_retention_days = usage_retention_days
+        kwargs = dict(client_kwargs)
+        # Connect to "default": our database may not exist until migrate() creates it.
+        self._pool = _ClientPool(lambda: Client(**kwargs), pool_size, wait_seconds=30.0)
+        version_text = self._run(lambda client: client.execute(sqltext.SERVER_VERSION)[0][0])
+        self.server_version = parse_version(str(version_text))
+        self.features = Features.for_version(self.server_version)
+
+    def _run(self, operation: Callable[[Any], T]) -> T:
+        with self._pool.client() as client:
+            try:
+                return operation(client)
+            except errors.ServerException as exc:
+                if exc.code in _UNAVAILABLE_CODES:
+                    raise StorageUnavailable(
+                        f"ClickHouse busy: {_first_line(exc.message)}"
+                    ) from exc
+                raise QueryError(
+                    f"ClickHouse refused the statement: {_first_line(exc.message)}", code=exc.code
+                ) from exc
+            except _NETWORK_ERRORS as exc:
+                client.disconnect()  # a half-read socket must not serve the next caller
+                raise StorageUnavailable(f"ClickHouse unreachable at {self.url}: {exc}") from exc
+            except errors.Error as exc:
+                raise StorageError(f"ClickHouse driver error: {exc}") from exc
+            except (TypeError, ValueError, OverflowError) as exc:
+                # The driver's serializers raise these for values that do not fit a column.
+                raise QueryError(f"a value does not fit its column: {type(exc).__name__}") from exc
+
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        dedup_token: str | None = None,
+    ) -> None:
+        """Send rows as one native-protocol block (see :meth:`Storage.insert`)."""
+        if not rows:
+            return
+        data = binding.row_tuples(table, rows)
+        statement = sqltext.statement(sqltext.INSERT_VALUES, self.database, table)
+        settings: dict[str, Any] = {}
+        if dedup_token is not None and self.features.insert_dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
+        self._run(lambda client: client.execute(statement, data, settings=settings))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a SELECT (see :meth:`Storage.query`)."""
+        statement = binding.render(sql, params)
+
+        def run(client: Any) -> list[dict[str, Any]]:
+            rows, columns = client.execute(statement, with_column_types=True)
+            return _as_dicts(rows, columns, client.connection.server_info.timezone)
+
+        return self._run(run)
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run a statement and discard any result (see :meth:`Storage.command`)."""
+        statement = binding.render(sql, params)
+        self._run(lambda client: client.execute(statement))
+
+    def close(self) -> None:
+        """Disconnect pooled clients."""
+        self._pool.close()
+
+
+def _first_line(message: str) -> str:
+    """The error itself, without the server's stack trace."""
+    return message.split("Stack trace:", 1)[0].strip().split("\n", 1)[0]
+
+
+def _as_dicts(
+    rows: Sequence[Sequence[Any]], columns: Sequence[tuple[str, str]], server_tz: str
+) -> list[dict[str, Any]]:
+    """Rows as dicts; a DateTime without its own zone is read in the server's zone, as UTC.
+
+    Columns declared ``DateTime('UTC')`` already come back aware; only computed values
+    (``now()``, ``toDateTime(...)``) need this, so the result matches the chdb backend's.
+    """
+    names = [name for name, _ in columns]
+    naive = [
+        index
+        for index, (_, type_name) in enumerate(columns)
+        if type_name == "DateTime" or (type_name.startswith("DateTime64(") and "," not in type_name)
+    ]
+    if not naive:
+        return [dict(zip(names, row, strict=True)) for row in rows]
+    zone = ZoneInfo(server_tz)
+    out = []
+    for row in rows:
+        values = list(row)
+        for index in naive:
+            value = values[index]
+            if isinstance(value, datetime) and value.tzinfo is None:
+                values[index] = value.replace(tzinfo=zone).astimezone(UTC)
+        out.append(dict(zip(names, values, strict=True)))
+    return out

@@ -1,0 +1,233 @@
+"""Every SQL statement the storage layer runs, and the table schemas they rest on.
+
+Kept in one module so a reviewer can read all SQL at once. Templates hold two kinds of holes:
+``{db}`` / ``{table}`` are filled only by :func:`statement` from a validated database name and
+the fixed table allowlist; values are ``%(name)s`` placeholders escaped at execution time.
+Nothing from a request is ever formatted into SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Final
+
+# Column kinds, mapped to ClickHouse types by _column_type (new type where the engine has it).
+UUID, TIME, STR, LOW, LOW_ARRAY, BOOL, U16, U64 = (
+    "uuid",
+    "time",
+    "str",
+    "low",
+    "low_array",
+    "bool",
+    "u16",
+    "u64",
+)
+
+USAGE_EVENTS: Final = "usage_events"
+CONSENT_LEDGER: Final = "consent_ledger"
+PRIVACY_REQUESTS: Final = "privacy_requests"
+
+# Column order and names equal the fields of schemas.rows (a unit test keeps them in step).
+COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    USAGE_EVENTS: (
+        ("event_id", UUID),
+        ("type", LOW),
+        ("ts", TIME),
+        ("client_ts", TIME),
+        ("received_at", TIME),
+        ("visitor_key", STR),
+        ("consent_id", STR),
+        ("purposes", LOW_ARRAY),
+        ("policy_version", LOW),
+        ("ip_prefix", STR),
+        ("page_path", STR),
+        ("page_url", STR),
+        ("page_title", STR),
+        ("referrer_host", STR),
+        ("browser_family", LOW),
+        ("browser_version", LOW),
+        ("os_family", LOW),
+        ("device_class", LOW),
+        ("language", LOW),
+        ("screen", LOW),
+        ("timezone", LOW),
+        ("props", STR),
+        ("gpc", BOOL),
+        ("dnt", BOOL),
+        ("schema_version", U16),
+    ),
+    CONSENT_LEDGER: (
+        ("consent_id", STR),
+        ("visitor_key", STR),
+        ("recorded_at", TIME),
+        ("necessary", BOOL),
+        ("analytics", BOOL),
+        ("marketing", BOOL),
+        ("preferences", BOOL),
+        ("policy_version", LOW),
+        ("policy_hash", LOW),
+        ("banner_hash", LOW),
+        ("source", LOW),
+        ("gpc", BOOL),
+        ("dnt", BOOL),
+        ("gpc_applied", BOOL),
+        ("schema_version", U16),
+    ),
+    PRIVACY_REQUESTS: (
+        ("request_id", STR),
+        ("type", LOW),
+        ("subject_key", STR),
+        ("status", LOW),
+        ("created_at", TIME),
+        ("updated_at", TIME),
+        ("deadline", TIME),
+        ("result", STR),
+        ("version", U64),
+        ("schema_version", U16),
+    ),
+}
+TABLES: Final = tuple(COLUMNS)
+
+# Tables holding a data subject's rows, keyed by visitor_key, with their reading order.
+SUBJECT_TABLES: Final[dict[str, str]] = {
+    USAGE_EVENTS: "ts, event_id",
+    CONSENT_LEDGER: "recorded_at, consent_id",
+}
+
+# usage_events: one partition per month (cheap retention by DROP PARTITION on 18.16); the
+# sorting key serves the marketing aggregates (date range, then event type) and ends with
+# event_id, so a replayed event (same ts, type, id) collapses into one row on merge.
+_ENGINES: Final[dict[str, str]] = {
+    USAGE_EVENTS: (
+        "ReplacingMergeTree PARTITION BY toYYYYMM(ts) ORDER BY (toDate(ts), type, event_id)"
+    ),
+    CONSENT_LEDGER: "ReplacingMergeTree ORDER BY consent_id",
+    PRIVACY_REQUESTS: "ReplacingMergeTree(version) ORDER BY request_id",
+}
+_USAGE_TTL: Final = "TTL toDateTime(ts) + INTERVAL {days} DAY"
+# Lets insert_deduplication_token work on non-replicated tables (off by default there).
+_DEDUP_WINDOW: Final = "SETTINGS non_replicated_deduplication_window = 1000"
+
+CREATE_DATABASE: Final = "CREATE DATABASE IF NOT EXISTS {db}"
+DROP_DATABASE: Final = "DROP DATABASE IF EXISTS {db}"
+SERVER_VERSION: Final = "SELECT version() AS version"
+SET_UTC: Final = "SET session_timezone = 'UTC'"
+
+INSERT_VALUES: Final = "INSERT INTO {db}.{table} ({columns}) VALUES"
+INSERT_STREAM: Final = "INSERT INTO {db}.{table} ({columns})"
+INSERT_TOKEN_SETTING: Final = " SETTINGS insert_deduplication_token = %(token)s"
+
+SUBJECT_ROWS: Final = (
+    "SELECT * FROM {db}.{table} FINAL WHERE visitor_key = %(visitor_key)s ORDER BY {order}"
+)
+COUNT_SUBJECT: Final = (
+    "SELECT count() AS n FROM {db}.{table} FINAL WHERE visitor_key = %(visitor_key)s"
+)
+DELETE_SUBJECT_MUTATION: Final = (
+    "ALTER TABLE {db}.{table} DELETE WHERE visitor_key = %(visitor_key)s"
+)
+DELETE_SUBJECT_LIGHTWEIGHT: Final = "DELETE FROM {db}.{table} WHERE visitor_key = %(visitor_key)s"
+PENDING_MUTATIONS: Final = (
+    "SELECT count() AS n FROM system.mutations"
+    " WHERE database = %(database)s AND table = %(table)s AND is_done = 0"
+)
+
+PRIVACY_REQUEST_LATEST: Final = (
+    "SELECT * FROM {db}.privacy_requests FINAL WHERE request_id = %(request_id)s"
+    " ORDER BY version DESC LIMIT 1"
+)
+
+COUNT_ROWS_STORED: Final = "SELECT count() AS n FROM {db}.{table}"
+COUNT_ROWS_VISIBLE: Final = "SELECT count() AS n FROM {db}.{table} FINAL"
+OPTIMIZE_FINAL: Final = "OPTIMIZE TABLE {db}.{table} FINAL"
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def quote_identifier(name: str) -> str:
+    """Backquote a database/table/column name after checking it is a plain identifier."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return f"`{name}`"
+
+
+def check_table(table: str) -> str:
+    """Return ``table`` if it is one of ours; refuse anything else before it nears SQL."""
+    if table not in COLUMNS:
+        raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+    return table
+
+
+def column_names(table: str) -> tuple[str, ...]:
+    """The table's column names, in insert order."""
+    return tuple(name for name, _ in COLUMNS[check_table(table)])
+
+
+def statement(template: str, database: str, table: str | None = None) -> str:
+    """Fill a template's ``{db}``/``{table}``/``{columns}``/``{order}`` holes safely."""
+    sql = template.replace("{db}", quote_identifier(database))
+    if table is not None:
+        check_table(table)
+        columns = ", ".join(quote_identifier(name) for name in column_names(table))
+        sql = sql.replace("{table}", quote_identifier(table)).replace("{columns}", columns)
+        sql = sql.replace("{order}", SUBJECT_TABLES.get(table, ""))
+    return sql
+
+
+def _column_type(kind: str, low_cardinality: bool, datetime64: bool) -> str:
+    string = "LowCardinality(String)" if low_cardinality else "String"
+    return {
+        UUID: "UUID",
+        TIME: "DateTime64(3, 'UTC')" if datetime64 else "DateTime('UTC')",
+        STR: "String",
+        LOW: string,
+        LOW_ARRAY: f"Array({string})",
+        BOOL: "UInt8",
+        U16: "UInt16",
+        U64: "UInt64",
+    }[kind]
+
+
+def create_table(
+    database: str,
+    table: str,
+    *,
+    low_cardinality: bool,
+    datetime64: bool,
+    dedup_window: bool,
+    ttl_days: int | None,
+) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for one table, using only the features the engine has."""
+    columns = ",\n    ".join(
+        f"{quote_identifier(name)} {_column_type(kind, low_cardinality, datetime64)}"
+        for name, kind in COLUMNS[check_table(table)]
+    )
+    clauses = [_ENGINES[table]]
+    if table == USAGE_EVENTS and ttl_days is not None:
+        clauses.append(_USAGE_TTL.format(days=int(ttl_days)))
+    if dedup_window:
+        clauses.append(_DEDUP_WINDOW)
+    head = statement("CREATE TABLE IF NOT EXISTS {db}.{table}", database, table)
+    return f"{head} (\n    {columns}\n) ENGINE = " + " ".join(clauses)
+
+
+def schema_statements(
+    database: str,
+    *,
+    low_cardinality: bool,
+    datetime64: bool,
+    ttl_days: int | None,
+    dedup_window: bool,
+) -> Iterator[str]:
+    """The idempotent statements that bring a database up to the current schema."""
+    yield statement(CREATE_DATABASE, database)
+    for table in TABLES:
+        yield create_table(
+            database,
+            table,
+            low_cardinality=low_cardinality,
+            datetime64=datetime64,
+            dedup_window=dedup_window,
+            ttl_days=ttl_days,
+        )
