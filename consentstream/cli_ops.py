@@ -10,7 +10,8 @@ from rich.console import Console
 
 from consentstream.keys import new_key
 from consentstream.settings import CommonSettings
-from consentstream.storage import open_storage, repository
+from consentstream.storage import open_storage
+from consentstream.storage.repository import Repository
 from schemas.rows import ApiRole
 
 console = Console()
@@ -41,7 +42,7 @@ def keys_create(
     try:
         storage.migrate()
         plaintext, row = new_key(ROLES[role])
-        repository.save_api_key(storage, row)
+        Repository(storage).save_api_key(row)
     finally:
         storage.close()
     typer.echo(plaintext)
@@ -52,7 +53,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by 
     """Revoke a key by its id (the 8 hex characters after ``cs_``)."""
     storage = open_storage(CommonSettings().clickhouse_url)
     try:
-        found = repository.revoke_api_key(storage, key_id)
+        found = Repository(storage).revoke_api_key(key_id)
     finally:
         storage.close()
     if not found:

@@ -19,8 +19,9 @@ from redis.asyncio import Redis
 
 from consentstream import redis_keys
 from consentstream.identity import pseudonymize
-from consentstream.storage import open_storage, repository
+from consentstream.storage import open_storage
 from consentstream.storage.base import Storage
+from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 from schemas.messages import ConsentDecision, PrivacyJob, RawEvent
 from schemas.rows import ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
@@ -62,6 +63,7 @@ class Worker:
         self.key = settings.pseudonym_key.get_secret_value()
         self.topics = Topics(settings.topic_prefix)
         self.storage = storage or open_storage(settings.clickhouse_url)
+        self.repo = Repository(self.storage)
         self.redis = Redis.from_url(settings.redis_url)
         self.drops: Counter[str] = Counter()
         self.app = self._make_app()
@@ -152,9 +154,7 @@ class Worker:
                 else:
                     rows.append(result)
             if rows:
-                await with_retry(
-                    "insert events", repository.insert_usage_events, self.storage, rows
-                )
+                await with_retry("insert events", self.repo.insert_usage_events, rows)
             yield None
 
     async def track_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -182,7 +182,7 @@ class Worker:
                     continue
                 rows.append(ledger_row(decision, pseudonymize(decision.visitor_id, self.key)))
             if rows:
-                await with_retry("ledger", repository.insert_consents, self.storage, rows)
+                await with_retry("ledger", self.repo.insert_consents, rows)
             yield None
 
     async def _forget_state(self, subject_key: str) -> int:
@@ -199,19 +199,17 @@ class Worker:
             yield None
 
     async def _run_job(self, job: PrivacyJob) -> None:
-        request = await with_retry(
-            "load request", repository.get_privacy_request, self.storage, job.request_id
-        )
+        request = await with_retry("load request", self.repo.get_privacy_request, job.request_id)
         if request is None or request.status in ("done", "on_hold", "rejected"):
             return
         request = await self._save(request, "running", "")
         result: dict[str, Any]
         if job.type == "deletion":
             result = await privacy_jobs.erase(
-                self.storage, self.redis, job.subject_key, self._forget_state
+                self.repo, self.redis, job.subject_key, self._forget_state
             )
         else:
-            result = await privacy_jobs.access_report(self.storage, job.subject_key)
+            result = await privacy_jobs.access_report(self.repo, job.subject_key)
         await self._save(request, "done", orjson.dumps(result, default=str).decode())
 
     async def _save(
@@ -226,5 +224,5 @@ class Worker:
                 "version": request.version + 1,
             }
         )
-        await with_retry("save", repository.save_privacy_request, self.storage, row)
+        await with_retry("save", self.repo.save_privacy_request, row)
         return row

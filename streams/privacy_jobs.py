@@ -15,8 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from consentstream import redis_keys
-from consentstream.storage import repository
-from consentstream.storage.base import Storage
+from consentstream.storage.repository import Repository
 
 from .sink import with_retry
 
@@ -27,9 +26,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-async def access_report(storage: Storage, subject_key: str) -> dict[str, Any]:
+async def access_report(repo: Repository, subject_key: str) -> dict[str, Any]:
     """Every stored row about the subject, per table."""
-    rows = await with_retry("access", repository.subject_rows, storage, subject_key)
+    rows = await with_retry("access", repo.subject_rows, subject_key)
     return {"generated_at": _now(), "subject_key": subject_key, "data": rows}
 
 
@@ -38,18 +37,18 @@ async def _redis_counts(redis: Redis, subject_key: str) -> int:
 
 
 async def erase(
-    storage: Storage, redis: Redis, subject_key: str, forget_state: Forget
+    repo: Repository, redis: Redis, subject_key: str, forget_state: Forget
 ) -> dict[str, Any]:
     """Delete the subject everywhere and return the receipt."""
     started = _now()
     clock = time.monotonic()
     await redis.set(redis_keys.suppressed(subject_key), b"1")
-    before = await with_retry("count", repository.count_subject, storage, subject_key)
+    before = await with_retry("count", repo.count_subject, subject_key)
     redis_before = await _redis_counts(redis, subject_key)
-    await with_retry("delete", repository.delete_subject, storage, subject_key)
+    await with_retry("delete", repo.delete_subject, subject_key)
     await redis.delete(redis_keys.consent(subject_key))
     state_removed = await forget_state(subject_key)
-    after = await with_retry("verify", repository.count_subject, storage, subject_key)
+    after = await with_retry("verify", repo.count_subject, subject_key)
     redis_after = await _redis_counts(redis, subject_key)
     stores = {f"clickhouse.{t}": {"before": n, "after": after.get(t, 0)} for t, n in before.items()}
     stores["redis.consent"] = {"before": redis_before, "after": redis_after}

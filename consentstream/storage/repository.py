@@ -18,7 +18,7 @@ from typing import Any
 from consentstream.storage import sql
 from consentstream.storage.base import Storage
 from consentstream.storage.errors import MutationTimeout
-from schemas.rows import ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
+from schemas.rows import ApiKeyRow, ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
 
 _POLL_SECONDS = 0.05
 
@@ -107,6 +107,24 @@ class Repository:
         """The latest version of a privacy request, or None if it was never filed."""
         rows = self.storage.query(self._sql(sql.PRIVACY_REQUEST_LATEST), {"request_id": request_id})
         return PrivacyRequestRow.model_validate(rows[0]) if rows else None
+
+    def save_api_key(self, row: ApiKeyRow) -> None:
+        """Store an API key's hash and role (never the key itself)."""
+        self.storage.insert(sql.API_KEYS, [row.model_dump()])
+
+    def get_api_key(self, key_hash: str) -> ApiKeyRow | None:
+        """The latest state of the key with this hash, or None."""
+        rows = self.storage.query(self._sql(sql.API_KEY_BY_HASH), {"key_hash": key_hash})
+        return ApiKeyRow.model_validate(rows[0]) if rows else None
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Mark every key with this public id revoked; False when there is none."""
+        rows = self.storage.query(self._sql(sql.API_KEY_BY_ID), {"key_id": key_id})
+        for row in rows:
+            key = ApiKeyRow.model_validate(row)
+            update = {"revoked": True, "version": key.version + 1}
+            self.storage.insert(sql.API_KEYS, [key.model_copy(update=update).model_dump()])
+        return bool(rows)
 
     def count_rows(self, table: str, *, visible: bool = True) -> int:
         """Rows in a table: as queries see them (``FINAL``) or as stored, duplicates included."""

@@ -27,6 +27,7 @@ UUID, TIME, STR, LOW, LOW_ARRAY, BOOL, U16, U64 = (
 USAGE_EVENTS: Final = "usage_events"
 CONSENT_LEDGER: Final = "consent_ledger"
 PRIVACY_REQUESTS: Final = "privacy_requests"
+API_KEYS: Final = "api_keys"
 
 # Column order and names equal the fields of schemas.rows (a unit test keeps them in step).
 COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -86,6 +87,15 @@ COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("version", U64),
         ("schema_version", U16),
     ),
+    API_KEYS: (
+        ("key_hash", STR),
+        ("key_id", STR),
+        ("role", LOW),
+        ("created_at", TIME),
+        ("revoked", BOOL),
+        ("version", U64),
+        ("schema_version", U16),
+    ),
 }
 TABLES: Final = tuple(COLUMNS)
 
@@ -104,6 +114,7 @@ _ENGINES: Final[dict[str, str]] = {
     ),
     CONSENT_LEDGER: "ReplacingMergeTree ORDER BY consent_id",
     PRIVACY_REQUESTS: "ReplacingMergeTree(version) ORDER BY request_id",
+    API_KEYS: "ReplacingMergeTree(version) ORDER BY key_hash",
 }
 _USAGE_TTL: Final = "TTL toDateTime(ts) + INTERVAL {days} DAY"
 # Lets insert_deduplication_token work on non-replicated tables (off by default there).
@@ -136,6 +147,13 @@ PENDING_MUTATIONS: Final = (
 PRIVACY_REQUEST_LATEST: Final = (
     "SELECT * FROM {db}.privacy_requests FINAL WHERE request_id = %(request_id)s"
     " ORDER BY version DESC LIMIT 1"
+)
+
+API_KEY_BY_HASH: Final = (
+    "SELECT * FROM {db}.api_keys FINAL WHERE key_hash = %(key_hash)s ORDER BY version DESC LIMIT 1"
+)
+API_KEY_BY_ID: Final = (
+    "SELECT * FROM {db}.api_keys FINAL WHERE key_id = %(key_id)s ORDER BY version DESC"
 )
 
 COUNT_ROWS_STORED: Final = "SELECT count() AS n FROM {db}.{table}"

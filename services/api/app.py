@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.storage import open_storage
 from consentstream.storage.errors import StorageError
+from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 
 from .config import ApiSettings
@@ -26,7 +27,9 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = open_storage(settings.clickhouse_url)
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
-        app.state.api = ApiState(settings, Topics(settings.topic_prefix), storage, producer)
+        app.state.api = ApiState(
+            settings, Topics(settings.topic_prefix), Repository(storage), producer
+        )
         try:
             yield
         finally:

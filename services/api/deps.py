@@ -13,8 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from consentstream.kafka import EventProducer
 from consentstream.keys import hash_key
-from consentstream.storage import repository
-from consentstream.storage.base import Storage
+from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 from schemas.rows import ApiKeyRow, ApiRole
 
@@ -28,7 +27,7 @@ class ApiState:
 
     settings: ApiSettings
     topics: Topics
-    storage: Storage
+    repo: Repository
     producer: EventProducer
     key_cache: dict[str, tuple[float, ApiKeyRow | None]] = field(default_factory=dict)
 
@@ -39,7 +38,7 @@ class ApiState:
         now = time.monotonic()
         if hit and now - hit[0] < self.settings.key_cache_seconds:
             return hit[1]
-        row = await asyncio.to_thread(repository.get_api_key, self.storage, digest)
+        row = await asyncio.to_thread(self.repo.get_api_key, digest)
         self.key_cache[digest] = (now, row)
         return row
 

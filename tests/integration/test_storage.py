@@ -25,7 +25,7 @@ from consentstream.storage import (
     sql,
 )
 from consentstream.storage.repository import Repository
-from schemas.rows import ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
+from schemas.rows import ApiKeyRow, ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
 from tests.integration.storage_fixtures import (
     HOSTILE_TEXT,
     chdb_path_fixture,  # noqa: F401  (fixture)
@@ -77,6 +77,7 @@ def test_table_columns_match_the_row_models() -> None:
     assert sql.column_names("usage_events") == tuple(UsageEventRow.model_fields)
     assert sql.column_names("consent_ledger") == tuple(ConsentLedgerRow.model_fields)
     assert sql.column_names("privacy_requests") == tuple(PrivacyRequestRow.model_fields)
+    assert sql.column_names("api_keys") == tuple(ApiKeyRow.model_fields)
 
 
 def test_migrate_twice_is_idempotent_and_keeps_data(storage: Storage) -> None:
@@ -243,3 +244,19 @@ def test_unreachable_server_is_unavailable_and_password_is_not_leaked() -> None:
     assert redact_url("clickhouse://reader:s3cret@127.0.0.1:1/db") == (
         "clickhouse://reader:***@127.0.0.1:1/db"
     )
+
+
+def test_api_keys_are_found_by_hash_and_revocation_wins(storage: Storage) -> None:
+    from consentstream.keys import hash_key, new_key
+
+    repo = Repository(storage)
+    plaintext, row = new_key("privacy")
+    repo.save_api_key(row)
+    found = repo.get_api_key(hash_key(plaintext))
+    assert found is not None and found.role == "privacy" and not found.revoked
+    assert plaintext not in str(storage.query("SELECT * FROM api_keys"))
+    assert repo.revoke_api_key(row.key_id) is True
+    revoked = repo.get_api_key(hash_key(plaintext))
+    assert revoked is not None and revoked.revoked
+    assert repo.revoke_api_key("00000000") is False
+    assert repo.get_api_key(hash_key("cs_unknown")) is None

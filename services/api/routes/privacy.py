@@ -6,8 +6,6 @@ import asyncio
 
 from fastapi import APIRouter
 
-from consentstream.storage import repository
-
 from .. import requests
 from ..deps import PrivacyKey, State
 from ..errors import NotFound
@@ -22,7 +20,7 @@ async def file_request(
     """File a request; a privacy-role key files it pre-verified and the worker starts on it."""
     secret = state.settings.pseudonym_key.get_secret_value()
     row = requests.new_request(body, secret, state.settings.request_deadline_days, "verified")
-    await asyncio.to_thread(repository.save_privacy_request, state.storage, row)
+    await asyncio.to_thread(state.repo.save_privacy_request, row)
     job = requests.job_of(row)
     await state.producer.send_all(
         state.topics.privacy_jobs, [(row.subject_key.encode(), job.model_dump_json().encode())]
@@ -35,7 +33,7 @@ async def get_request(
     request_id: str, state: State, _key: PrivacyKey
 ) -> requests.PrivacyRequestOut:
     """Status, deadline, and for a finished request its report or receipt."""
-    row = await asyncio.to_thread(repository.get_privacy_request, state.storage, request_id)
+    row = await asyncio.to_thread(state.repo.get_privacy_request, request_id)
     if row is None:
         raise NotFound(f"no privacy request {request_id!r}")
     return requests.view(row)
