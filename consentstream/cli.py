@@ -2,9 +2,99 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from consentstream import stack
 
 app = typer.Typer(no_args_is_help=True, help="consentstream: consent and cookie tracking.")
+console = Console()
+errors = Console(stderr=True)
+
+ServiceNames = Annotated[
+    list[str] | None,
+    typer.Argument(help=f"Services to act on (default: all of {', '.join(stack.SERVICE_NAMES)})."),
+]
+_STATE_STYLE = {"running": "green", "stopped": "dim", "unhealthy": "yellow", "port taken": "red"}
+
+
+def _quiet_client_logs() -> None:
+    """Readiness probes fail on purpose while a server boots; keep client-library noise away."""
+    for name in ("kafka", "clickhouse_driver", "redis"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _line(status: stack.ServiceStatus) -> str:
+    """One human line per service."""
+    style = _STATE_STYLE.get(status.state, "white")
+    state = f"[{style}]{status.name:<11}{status.state:<11}[/]"
+    pid = f"pid {status.pid}" if status.pid else ""
+    return f"{state} {status.address:<16}{pid:<11}{escape(status.detail)}"
+
+
+def _fail(error: stack.StackError) -> typer.Exit:
+    """Print a stack error on stderr and turn it into exit code 1."""
+    errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def up(services: ServiceNames = None) -> None:
+    """Start the local stack (Kafka, Redis, ClickHouse) in the background; idempotent."""
+    _quiet_client_logs()
+    try:
+        names = stack.resolve_names(services)
+    except stack.StackError as error:
+        raise _fail(error) from None
+    failed = [name for name in names if not _start_one(name)]
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def _start_one(name: str) -> bool:
+    """Start one service under a spinner; print its line or its error. False on failure."""
+    try:
+        with console.status(f"starting {name}…") as spinner:
+            result = stack.start(name, progress=lambda text: spinner.update(f"{text}…"))
+    except stack.StackError as error:
+        _fail(error)
+        return False
+    console.print(_line(result), highlight=False)
+    return True
+
+
+@app.command()
+def down(services: ServiceNames = None) -> None:
+    """Stop the local stack (SIGTERM, then SIGKILL after a timeout); data is kept."""
+    try:
+        names = stack.resolve_names(services)
+        for name in reversed(names):
+            with console.status(f"stopping {name}…"):
+                result = stack.stop(name)
+            console.print(_line(result), highlight=False)
+    except stack.StackError as error:
+        raise _fail(error) from None
+
+
+@app.command()
+def status() -> None:
+    """Show each service of the local stack; exit code 1 unless all are running."""
+    _quiet_client_logs()
+    results = stack.status()
+    table = Table("service", "state", "pid", "address", "detail")
+    for item in results:
+        style = _STATE_STYLE.get(item.state, "white")
+        state = f"[{style}]{item.state}[/]"
+        table.add_row(item.name, state, str(item.pid or ""), item.address, escape(item.detail))
+    console.print(table)
+    console.print(f"logs: {results[0].log.parent}", highlight=False)
+    if any(item.state != "running" for item in results):
+        raise typer.Exit(code=1)
 
 
 def main() -> None:
