@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from consentstream import stack
+from consentstream import cli_ops, stack
 
 app = typer.Typer(no_args_is_help=True, help="consentstream: consent and cookie tracking.")
 console = Console()
@@ -97,6 +97,13 @@ def status() -> None:
         raise typer.Exit(code=1)
 
 
+cli_ops.register(app)
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -94,8 +94,39 @@ def api() -> None:
     main()
 
 
+def start_apps() -> None:
+    """Start the collector, worker and API in the background and print where to look."""
+    from consentstream import apps
+    from services.api.config import ApiSettings
+    from services.collector.config import CollectorSettings
+
+    migrate()
+    with console.status("starting collector, worker and API"):
+        report = apps.start_apps()
+    for name, pid, detail in report:
+        console.print(f"[green]{name:<10}[/] pid {pid:<8} {detail}", highlight=False)
+    base = apps.collector_url(CollectorSettings())
+    api_settings = ApiSettings()
+    api_base = f"http://{api_settings.api_host}:{api_settings.api_port}"
+    console.print(f"\n  demo site       {base}/demo/", highlight=False)
+    console.print(f"  collector docs  {base}/docs", highlight=False)
+    console.print(f"  API docs        {api_base}/docs", highlight=False)
+    console.print(f"  metrics         {base}/metrics", highlight=False)
+    console.print("\n  a privacy key:  consentstream keys create --role privacy", highlight=False)
+
+
+def stop_apps() -> None:
+    """Stop the collector, worker and API started by start-apps."""
+    from consentstream import apps
+
+    stopped = apps.stop_apps()
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the main CLI."""
     app.add_typer(keys_app, name="keys")
     for command in (migrate, worker, collector, api):
         app.command()(command)
+    app.command("start-apps")(start_apps)
+    app.command("stop-apps")(stop_apps)

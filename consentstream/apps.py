@@ -1,0 +1,109 @@
+"""The product's own processes for ``make run``: collector, stream worker and API in the background.
+
+They run detached like the stack's servers (pid files in ``.stack/run``, logs in
+``.stack/logs``), so a person can click through the demo site while they run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from consentstream.stack.base import Launch, StackError
+from consentstream.stack.config import StackSettings
+from consentstream.stack.process import is_alive, launch, read_pid, tail, terminate
+
+if TYPE_CHECKING:
+    from services.collector.config import CollectorSettings
+
+
+@dataclass(frozen=True)
+class App:
+    """One of our deployables, run as ``python -m <module>``."""
+
+    name: str
+    module: str
+    health_url: str | None
+
+
+def apps() -> tuple[App, ...]:
+    """The three deployables, with health URLs from their settings."""
+    from services.api.config import ApiSettings
+    from services.collector.config import CollectorSettings
+
+    collector = CollectorSettings()
+    api = ApiSettings()
+    return (
+        App("worker", "streams", None),
+        App("collector", "services.collector", f"{collector_url(collector)}/healthz"),
+        App("api", "services.api", f"http://{api.api_host}:{api.api_port}/healthz"),
+    )
+
+
+def collector_url(settings: CollectorSettings) -> str:
+    """Where the collector answers, for messages and health checks."""
+    return f"http://{settings.collector_host}:{settings.collector_port}"
+
+
+_PYTHON = (os.path.basename(os.path.realpath(sys.executable)),)
+
+
+def _paths(app: App, settings: StackSettings) -> tuple[Path, Path]:
+    return settings.logs_dir / f"{app.name}.log", settings.run_dir / f"{app.name}.pid"
+
+
+def _running(app: App, settings: StackSettings) -> int | None:
+    pid = read_pid(_paths(app, settings)[1])
+    return pid if pid is not None and is_alive(pid, _PYTHON) else None
+
+
+def _wait_healthy(app: App, pid: int, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while app.health_url and time.monotonic() < deadline:
+        if not is_alive(pid, _PYTHON):
+            raise StackError(f"{app.name} exited; last log lines ({log}):\n{tail(log)}")
+        try:
+            if httpx.get(app.health_url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    if app.health_url:
+        raise StackError(f"{app.name} not healthy after {timeout:.0f}s; see {log}")
+
+
+def start_apps(settings: StackSettings | None = None) -> list[tuple[str, int, str]]:
+    """Start every app that is not running; returns (name, pid, detail) per app."""
+    settings = settings or StackSettings()
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    report = []
+    for app in apps():
+        pid = _running(app, settings)
+        if pid is not None:
+            report.append((app.name, pid, "already running"))
+            continue
+        log, pid_file = _paths(app, settings)
+        spec = Launch(argv=[sys.executable, "-m", app.module], cwd=Path.cwd())
+        pid = launch(spec, log, pid_file, _PYTHON)
+        _wait_healthy(app, pid, log)
+        report.append((app.name, pid, f"started, log {log}"))
+    return report
+
+
+def stop_apps(settings: StackSettings | None = None) -> list[str]:
+    """Stop the apps that run; returns their names."""
+    settings = settings or StackSettings()
+    stopped = []
+    for app in reversed(apps()):
+        pid = _running(app, settings)
+        if pid is not None:
+            terminate(pid, _PYTHON, settings.stop_timeout_s)
+            stopped.append(app.name)
+        _paths(app, settings)[1].unlink(missing_ok=True)
+    return stopped

@@ -1,0 +1,41 @@
+"""Shared fixtures: service addresses come from settings; a missing service fails the run."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+from consentstream.settings import CommonSettings
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def common_settings() -> CommonSettings:
+    """Addresses of the real local stack (``consentstream up``)."""
+    return CommonSettings()
+
+
+@pytest.fixture(scope="session")
+def stack(common_settings: CommonSettings) -> CommonSettings:
+    """Fail (never skip) when a service of the stack is not answering."""
+    missing = []
+    for name, host_port in (
+        ("kafka", common_settings.kafka_bootstrap.split(",")[0]),
+        ("redis", urlsplit(common_settings.redis_url).netloc),
+        ("clickhouse", urlsplit(common_settings.clickhouse_url).netloc),
+    ):
+        host, _, port = host_port.rpartition(":")
+        if not _reachable(host, int(port)):
+            missing.append(f"{name} at {host_port}")
+    if missing:
+        pytest.fail(f"stack not running ({', '.join(missing)}): run `consentstream up` first")
+    return common_settings
