@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# One image for the three Python deployables; docker-compose.yml picks the command:
+#   collector  python -m services.collector   (port 8080)
+#   worker     python -m streams
+#   api        python -m services.api         (port 8081)
+
+# Build wheels for the project and every dependency, so the runtime stage needs no build tools.
+FROM python:3.11-slim AS wheels
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY consentstream ./consentstream
+COPY schemas ./schemas
+COPY services ./services
+COPY streams ./streams
+RUN pip wheel --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
+    pip install --no-index --find-links=/wheels consentstream \
+ && useradd --system --user-group --uid 10001 --home-dir /app --no-create-home consentstream \
+ && install -d -o consentstream -g consentstream /var/lib/consentstream/worker
+WORKDIR /app
+# The snippet and the demo site are not Python package data; the collector reads them from here.
+COPY web-snippet/src/snippet.js /app/web-snippet/src/snippet.js
+COPY web-snippet/demo /app/web-snippet/demo
+ENV CONSENTSTREAM_SNIPPET_PATH=/app/web-snippet/src/snippet.js \
+    CONSENTSTREAM_DEMO_DIR=/app/web-snippet/demo \
+    CONSENTSTREAM_WORKER_DATA_DIR=/var/lib/consentstream/worker
+USER consentstream
+EXPOSE 8080 8081
+CMD ["python", "-m", "services.collector"]
