@@ -63,14 +63,14 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by 
 
 
 def migrate() -> None:
-    """Create the ClickHouse database and tables (idempotent)."""
-    storage = open_storage(CommonSettings().clickhouse_url)
-    try:
-        with console.status("migrating storage"):
-            storage.migrate()
-    finally:
-        storage.close()
-    console.print(f"storage ready: {storage.url}")
+    """Create the ClickHouse tables and the Kafka topics with their settings (idempotent)."""
+    from streams.__main__ import prepare
+    from streams.config import WorkerSettings
+
+    settings = WorkerSettings()
+    with console.status("creating tables and topics"):
+        prepare(settings)
+    console.print(f"storage and topics ready (prefix {settings.topic_prefix!r})", highlight=False)
 
 
 def worker() -> None:

@@ -6,16 +6,33 @@ import logging
 
 from faust import Worker as FaustWorker
 
+from consentstream.kafka_topics import ensure_topics, plan
+from consentstream.storage import open_storage
+from consentstream.topics import Topics
+
 from .app import Worker
 from .config import WorkerSettings
+
+
+def prepare(settings: WorkerSettings) -> None:
+    """Create the ClickHouse tables and the Kafka topics (idempotent) before consuming."""
+    storage = open_storage(settings.clickhouse_url)
+    try:
+        storage.migrate()
+    finally:
+        storage.close()
+    wanted = plan(
+        Topics(settings.topic_prefix), settings.topic_partitions, settings.raw_retention_hours
+    )
+    ensure_topics(settings.kafka_bootstrap, wanted)
 
 
 def main() -> None:
     """Run one stream worker; several share the partitions of one consumer group."""
     settings = WorkerSettings()
     logging.basicConfig(level=settings.log_level)
+    prepare(settings)
     worker = Worker(settings)
-    worker.storage.migrate()
     FaustWorker(worker.app, loglevel=settings.log_level.lower()).execute_from_commandline()
 
 

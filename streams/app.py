@@ -106,9 +106,7 @@ class Worker:
             partitions=partitions,
         )
         self.dead_letters = app.topic(self.topics.dead_letters, value_serializer="raw")
-        self.histories = app.Table(
-            "consent-history", default=list, partitions=partitions, value_serializer="json"
-        )
+        self.histories = app.Table("consent-history", default=list, partitions=partitions)
         app.agent(raw, name="process_events")(self.process_events)
         app.agent(consent, name="track_consent")(self.track_consent)
         app.agent(consent, name="record_consent")(self.record_consent)

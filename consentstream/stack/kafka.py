@@ -31,7 +31,10 @@ STORAGE_TOOL = "kafka.tools.StorageTool"
 
 
 class KafkaService(Service):
-    """Single-node KRaft cluster tuned for tests: auto-created topics, replication factor 1."""
+    """Single-node KRaft cluster tuned for tests, replication factor 1.
+
+    Topics are created by ``consentstream migrate`` and the worker, never implicitly.
+    """
 
     name: ClassVar[str] = "kafka"
     exe_names: ClassVar[tuple[str, ...]] = ("java",)
@@ -140,7 +143,7 @@ def server_properties(settings: StackSettings) -> str:
 def _single_node_defaults() -> dict[str, str]:
     """Internal topics with replication factor 1 and few partitions: one broker, quick tests."""
     return {
-        "auto.create.topics.enable": "true",
+        "auto.create.topics.enable": "false",  # topics are created with their settings
         "num.partitions": "1",
         "default.replication.factor": "1",
         "min.insync.replicas": "1",

@@ -43,14 +43,14 @@ class Pipeline:
 
     def start(self, name: str, module: str, log_dir: Path) -> Proc:
         log = log_dir / f"{name}.log"
-        handle = log.open("wb")
-        popen = subprocess.Popen(
-            [sys.executable, "-m", module],
-            env=self.env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
+            popen = subprocess.Popen(
+                [sys.executable, "-m", module],
+                env=self.env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.procs[name] = Proc(name, popen, log)
         return self.procs[name]
 
@@ -63,6 +63,12 @@ class Pipeline:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.popen.pid, signal.SIGKILL)
                 proc.popen.wait(5)
+
+    def check_alive(self) -> None:
+        """Fail at once, with its log, when a process died instead of waiting for a timeout."""
+        for proc in self.procs.values():
+            if proc.popen.poll() is not None:
+                raise AssertionError(f"{proc.name} exited:\n{proc.logs()[-3000:]}")
 
     def cli(self, *args: str) -> str:
         out = subprocess.run(
@@ -90,10 +96,14 @@ def wait_http(url: str, proc: Proc, timeout: float = 30) -> None:
     raise AssertionError(f"{proc.name} not healthy at {url}:\n{proc.logs()[-3000:]}")
 
 
-def wait_until(predicate, timeout: float = 60, interval: float = 0.5, what: str = "condition"):
+def wait_until(
+    predicate, timeout: float = 60, interval: float = 0.5, what: str = "condition", pipe=None
+):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
+        if pipe is not None:
+            pipe.check_alive()
         last = predicate()
         if last:
             return last

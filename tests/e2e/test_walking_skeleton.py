@@ -96,11 +96,15 @@ def post_events(pipe, events: list[dict[str, object]], ip: str) -> dict[str, obj
     return r.json()
 
 
+def db(repo: Repository) -> str:
+    return repo.storage.database
+
+
 def all_text(repo: Repository) -> str:
     """Every row of every table, as text, for scanning for raw values."""
     dump = []
     for table in ("usage_events", "consent_ledger", "privacy_requests"):
-        dump.extend(str(row) for row in repo.storage.query(f"SELECT * FROM {table}"))
+        dump.extend(str(row) for row in repo.storage.query(f"SELECT * FROM {db(repo)}.{table}"))
     return "\n".join(dump)
 
 
@@ -116,7 +120,7 @@ def file_request(pipe, key: str, kind: str, visitor: str) -> dict[str, object]:
         assert got.status_code == 200, got.text
         return got.json() if got.json()["status"] == "done" else None
 
-    return wait_until(finished, timeout=90, what=f"{kind} request to finish")
+    return wait_until(finished, timeout=90, what=f"{kind} request to finish", pipe=pipe)
 
 
 def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
@@ -135,16 +139,17 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
         ),
         timeout=120,
         what="the worker to record both consent decisions",
+        pipe=pipeline,
     )
     answer = post_events(pipeline, [pageview(A, "/start"), pageview(A, "/billing")], IP_A)
     assert answer == {"accepted": 2, "duplicates": 0, "rejected": []}
     post_events(pipeline, [pageview(B, "/start"), pageview(B, "/outage")], IP_B)
 
     def stored():
-        rows = repo.storage.query("SELECT * FROM usage_events FINAL")
+        rows = repo.storage.query(f"SELECT * FROM {db(repo)}.usage_events FINAL")
         return rows if len(rows) >= 4 else None
 
-    rows = wait_until(stored, timeout=60, what="four usage rows")
+    rows = wait_until(stored, timeout=60, what="four usage rows", pipe=pipeline)
     a_rows = [r for r in rows if r["visitor_key"] == key_a]
     anonymous = [r for r in rows if r["visitor_key"] == ""]
     assert len(a_rows) == 2 and len(anonymous) == 2
@@ -173,15 +178,15 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
     post_events(pipeline, [pageview(B, "/marker")], IP_B)
     wait_until(
         lambda: (
-            repo.storage.query("SELECT count() AS n FROM usage_events WHERE page_path = '/marker'")[
-                0
-            ]["n"]
+            repo.storage.query(
+                f"SELECT count() AS n FROM {db(repo)}.usage_events WHERE page_path = '/marker'"
+            )[0]["n"]
             == 1
         ),
         what="a later event to land",
     )
     assert sum(repo.count_subject(key_a).values()) == 0
     after = repo.storage.query(
-        "SELECT count() AS n FROM usage_events WHERE page_path = '/after-deletion'"
+        f"SELECT count() AS n FROM {db(repo)}.usage_events WHERE page_path = '/after-deletion'"
     )
     assert after[0]["n"] == 0
