@@ -12,6 +12,7 @@ import os
 import secrets
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -70,7 +71,7 @@ def pipeline(stack, tmp_path_factory):
         storage.close()
 
 
-def post_consent(pipe, visitor: str, analytics: bool, ip: str) -> dict[str, object]:
+def post_consent(pipe, visitor: str, analytics: bool, ip: str) -> Any:
     body = {
         "visitor_id": visitor,
         "choices": choices(analytics),
@@ -84,7 +85,7 @@ def post_consent(pipe, visitor: str, analytics: bool, ip: str) -> dict[str, obje
     return r.json()
 
 
-def post_events(pipe, events: list[dict[str, object]], ip: str) -> dict[str, object]:
+def post_events(pipe, events: list[dict[str, object]], ip: str) -> Any:
     body = {"events": events, "sent_at": datetime.now(UTC).isoformat()}
     r = httpx.post(
         f"{pipe.collector_url}/v1/events",
@@ -102,13 +103,13 @@ def db(repo: Repository) -> str:
 
 def all_text(repo: Repository) -> str:
     """Every row of every table, as text, for scanning for raw values."""
-    dump = []
+    dump: list[str] = []
     for table in ("usage_events", "consent_ledger", "privacy_requests"):
         dump.extend(str(row) for row in repo.storage.query(f"SELECT * FROM {db(repo)}.{table}"))
     return "\n".join(dump)
 
 
-def file_request(pipe, key: str, kind: str, visitor: str) -> dict[str, object]:
+def file_request(pipe, key: str, kind: str, visitor: str) -> Any:
     headers = {"Authorization": f"Bearer {key}"}
     body = {"type": kind, "subject": {"visitor_id": visitor}}
     r = httpx.post(f"{pipe.api_url}/v1/privacy/requests", json=body, headers=headers)

@@ -126,6 +126,11 @@ FAUST_APP = textwrap.dedent(
 
 def test_faust_worker_consumes_and_replies(bootstrap: str, tmp_path: Path) -> None:
     in_topic, out_topic = _unique("stack-test-in"), _unique("stack-test-out")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:  # the broker does not auto-create topics
+        admin.create_topics([NewTopic(t, 1, 1) for t in (in_topic, out_topic)])
+    finally:
+        admin.close()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     producer.send(in_topic, b"ping").get(timeout=30)
     producer.close()

@@ -65,7 +65,7 @@ def decision(visitor: str, at: datetime, analytics: bool, consent_id: str) -> Co
 def history(*decisions: ConsentDecision) -> list[dict[str, object]]:
     items: list[dict[str, object]] = []
     for d in decisions:
-        items = add_decision(items, ConsentSnapshot.of(d))  # type: ignore[arg-type]
+        items = add_decision(items, ConsentSnapshot.of(d))
     return items
 
 
@@ -174,6 +174,7 @@ def test_history_is_idempotent_on_consent_id() -> None:
 )
 def test_pipeline_never_crashes(url, referrer, ua, ip, props, analytics) -> None:
     raw = raw_event()
+    assert raw.event.page is not None and raw.event.browser is not None
     event = raw.event.model_copy(
         update={
             "page": raw.event.page.model_copy(update={"url": url, "referrer": referrer}),
