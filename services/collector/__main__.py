@@ -17,6 +17,9 @@ def main() -> None:
         port=settings.collector_port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # The collector decides which X-Forwarded-For hops to believe (trusted_proxies);
+        # uvicorn's own proxy handling would trust any local peer and rewrite the client IP.
+        proxy_headers=False,
     )
 
 
