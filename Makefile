@@ -47,7 +47,7 @@ node-test: node-deps
 	cd web-snippet && npm test
 
 test: up lint node-test
-	$(BIN)/pytest tests --cov=consentstream --cov=services --cov=streams --cov=schemas --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/pytest tests --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 clean:
 	rm -rf .stack .pytest_cache .mypy_cache .ruff_cache .coverage
