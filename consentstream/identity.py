@@ -38,3 +38,32 @@ def verify(payload: bytes, signature: str, key: str) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def visitor_token(visitor_id: str, expires_at: int, key: str) -> str:
+    """A token proving "this browser was given this visitor id", valid until ``expires_at``.
+
+    The visitor presents it with a self-service privacy request; ``expires_at`` is Unix seconds.
+    """
+    payload = _token_payload(visitor_id, expires_at)
+    body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return f"{body}.{sign(payload, key)}"
+
+
+def read_visitor_token(token: str, key: str, now: int) -> str | None:
+    """The visitor id a token was issued for, or None when forged, malformed or expired."""
+    body, _, signature = token.partition(".")
+    try:
+        payload = base64.urlsafe_b64decode((body + "=" * (-len(body) % 4)).encode())
+        prefix, visitor_id, expires = payload.decode().split("\n")
+        expires_at = int(expires)
+    except ValueError:
+        return None
+    if prefix != "visitor-token" or not verify(payload, signature, key) or expires_at <= now:
+        return None
+    return visitor_id
+
+
+def _token_payload(visitor_id: str, expires_at: int) -> bytes:
+    # a distinct prefix: a receipt signed with the same key can never pass as a visitor token
+    return f"visitor-token\n{visitor_id}\n{expires_at}".encode()

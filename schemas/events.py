@@ -146,6 +146,10 @@ class ConsentRecorded(_Body):
     consent_id: str
     recorded_at: datetime
     receipt: str
+    visitor_token: str | None = Field(
+        default=None,
+        description="Signed visitor id, analytics granted only; for self-service privacy requests.",
+    )
 
 
 class ConsentInForce(_Body):

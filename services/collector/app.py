@@ -86,6 +86,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],
+        allow_credentials=True,  # the visitor cookie; origins are an explicit allowlist
         allow_headers=["Content-Type"],
         max_age=600,
     )

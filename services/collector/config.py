@@ -33,6 +33,13 @@ class CollectorSettings(CommonSettings):
         default_factory=lambda: ["http://127.0.0.1:8080", "http://localhost:8080"],
         description="Site origins allowed to call the collector from a browser (JSON list).",
     )
+    visitor_cookie_name: str = Field(
+        "cs_vid", description="First-party visitor cookie set after analytics consent."
+    )
+    visitor_cookie_max_age_seconds: int = Field(
+        395 * 86_400,
+        description="Lifetime of the visitor cookie and token (default 13 months).",
+    )
     policy_version: str = Field("2026-01", description="Privacy policy version the banner shows.")
     policy_hash: str = Field("dev", description="Hash of the policy text; a change re-asks.")
     snippet_path: Path = Field(

@@ -42,6 +42,15 @@ def client_ip(peer: str, forwarded_for: str | None, proxies: Sequence[Network]) 
     return hops[0] if hops else peer
 
 
+def is_https(
+    peer: str, scheme: str, forwarded_proto: str | None, proxies: Sequence[Network]
+) -> bool:
+    """Whether the browser used https; X-Forwarded-Proto counts only from a trusted proxy."""
+    if forwarded_proto and _trusted(peer, proxies):
+        return forwarded_proto.split(",")[0].strip().lower() == "https"
+    return scheme == "https"
+
+
 def request_facts(
     peer: str, headers: Mapping[str, str], proxies: Sequence[Network]
 ) -> RequestFacts:

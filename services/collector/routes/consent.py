@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from redis.exceptions import RedisError
 
 from consentstream import redis_keys
@@ -13,15 +13,18 @@ from schemas.events import ConsentInForce, ConsentRecorded, ConsentRequest, Visi
 
 from .. import consent
 from ..deps import State
-from ..facts import request_facts
+from ..facts import is_https, request_facts
+from ..visitor import VisitorCookie, identity_for
 
 router = APIRouter()
 log = logging.getLogger(__name__)
 
 
 @router.post("/v1/consent", status_code=201, response_model=ConsentRecorded)
-async def post_consent(body: ConsentRequest, request: Request, state: State) -> ConsentRecorded:
-    """Durably record a decision in Kafka, mirror it to Redis, and hand back a signed receipt."""
+async def post_consent(
+    body: ConsentRequest, request: Request, response: Response, state: State
+) -> ConsentRecorded:
+    """Record a decision durably, mirror it to Redis, return a receipt; set or clear the cookie."""
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
     decision = consent.decide(body, facts, consent.utcnow())
@@ -33,10 +36,41 @@ async def post_consent(body: ConsentRequest, request: Request, state: State) -> 
         await state.redis.set(redis_keys.consent(key), consent.in_force(decision).model_dump_json())
     except (RedisError, OSError) as exc:
         log.warning("consent mirror not written: %s", type(exc).__name__)
+    settings = state.settings
+    secure = is_https(
+        peer, request.url.scheme, request.headers.get("x-forwarded-proto"), state.proxies
+    )
+    identity = identity_for(
+        decision,
+        settings.visitor_cookie_name,
+        settings.visitor_cookie_max_age_seconds,
+        secure,
+        settings.receipt_key.get_secret_value(),
+    )
+    _apply_cookie(response, identity.cookie)
     return ConsentRecorded(
         consent_id=decision.consent_id,
         recorded_at=decision.recorded_at,
-        receipt=consent.receipt(decision, state.settings.receipt_key.get_secret_value()),
+        receipt=consent.receipt(decision, settings.receipt_key.get_secret_value()),
+        visitor_token=identity.token,
+    )
+
+
+def _apply_cookie(response: Response, cookie: VisitorCookie) -> None:
+    """Set the visitor cookie, or expire it when the visitor declined analytics."""
+    if cookie.value is None:
+        response.delete_cookie(
+            cookie.name, httponly=True, samesite="lax", secure=cookie.secure, path="/"
+        )
+        return
+    response.set_cookie(
+        cookie.name,
+        cookie.value,
+        max_age=cookie.max_age,
+        httponly=True,
+        samesite="lax",
+        secure=cookie.secure,
+        path="/",
     )
 
 
