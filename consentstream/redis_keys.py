@@ -21,3 +21,8 @@ def dedupe(event_id: str) -> str:
 def suppressed(visitor_key: str) -> str:
     """Set when a subject was erased: later events for it never land."""
     return f"{PREFIX}suppressed:{visitor_key}"
+
+
+def rate_limit(bucket: str) -> str:
+    """A client's token bucket; ``bucket`` is a keyed hash of its IP, never the raw address."""
+    return f"{PREFIX}ratelimit:{bucket}"

@@ -24,6 +24,7 @@ from .deps import CollectorState
 from .errors import CollectorError
 from .facts import parse_networks
 from .metrics import CollectorMetrics
+from .ratelimit import RateLimiter
 from .routes import consent, events, health, snippet
 
 
@@ -41,6 +42,12 @@ def _lifespan(
             producer=producer,
             redis=redis,
             metrics=app.state.metrics,
+            limiter=RateLimiter(
+                redis,
+                settings.rate_limit_per_second,
+                settings.rate_limit_burst,
+                settings.pseudonym_key.get_secret_value(),
+            ),
         )
         try:
             yield
@@ -54,6 +61,7 @@ def _lifespan(
 def _install_error_handlers(app: FastAPI, settings: CollectorSettings) -> None:
     async def on_unavailable(request: Request, exc: Exception) -> Response:
         app.state.metrics.unavailable.inc()
+        app.state.metrics.requests_rejected.labels(reason="unavailable").inc()
         return JSONResponse(
             {"error": "Kafka is unavailable; nothing in this request was stored, retry later"},
             status_code=503,
@@ -62,10 +70,11 @@ def _install_error_handlers(app: FastAPI, settings: CollectorSettings) -> None:
 
     async def on_collector_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CollectorError)
+        app.state.metrics.requests_rejected.labels(reason=exc.reason).inc()
         body: dict[str, object] = {"error": exc.message}
         if exc.detail is not None:
             body["rejected"] = exc.detail
-        return JSONResponse(body, status_code=exc.status_code)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     app.add_exception_handler(CollectorError, on_collector_error)
     app.add_exception_handler(BrokerUnavailable, on_unavailable)

@@ -33,6 +33,13 @@ class CollectorSettings(CommonSettings):
         default_factory=lambda: ["http://127.0.0.1:8080", "http://localhost:8080"],
         description="Site origins allowed to call the collector from a browser (JSON list).",
     )
+    rate_limit_per_second: float = Field(
+        20.0,
+        description="Requests per second one client IP may sustain on POST routes; 0 turns it off.",
+    )
+    rate_limit_burst: int = Field(
+        100, description="Requests one client IP may send at once before the rate applies."
+    )
     visitor_cookie_name: str = Field(
         "cs_vid", description="First-party visitor cookie set after analytics consent."
     )

@@ -12,8 +12,10 @@ from consentstream.kafka import EventProducer
 from consentstream.topics import Topics
 
 from .config import CollectorSettings
-from .facts import Network
+from .errors import TooManyRequests
+from .facts import Network, client_ip
 from .metrics import CollectorMetrics
+from .ratelimit import RateLimiter
 
 
 @dataclass
@@ -26,6 +28,7 @@ class CollectorState:
     producer: EventProducer
     redis: Redis
     metrics: CollectorMetrics
+    limiter: RateLimiter
 
 
 def get_state(request: Request) -> CollectorState:
@@ -35,3 +38,15 @@ def get_state(request: Request) -> CollectorState:
 
 
 State = Annotated[CollectorState, Depends(get_state)]
+
+
+async def enforce_rate_limit(request: Request, state: State) -> None:
+    """429 with ``Retry-After`` once the client's token bucket is empty."""
+    peer = request.client.host if request.client else ""
+    ip = client_ip(peer, request.headers.get("x-forwarded-for"), state.proxies)
+    wait = await state.limiter.retry_after(ip)
+    if wait is not None:
+        raise TooManyRequests(wait)
+
+
+RateLimited = Depends(enforce_rate_limit)

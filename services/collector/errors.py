@@ -5,6 +5,7 @@ CollectorError
 ├── UnsupportedMedia     415: a content type other than JSON or text/plain
 ├── PayloadTooLarge      413: over the body size limit
 ├── NothingValid         422: every event of the request was invalid
+├── TooManyRequests      429: the client's rate limit is spent; retry after a while
 └── BrokerUnavailable    503: Kafka did not acknowledge in time; retry later
 """
 
@@ -17,11 +18,13 @@ class CollectorError(Exception):
     """Base of every error the collector turns into an HTTP answer."""
 
     status_code = 500
+    reason = "invalid"
 
     def __init__(self, message: str, detail: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        self.headers: dict[str, str] = {}
 
 
 class BadRequest(CollectorError):
@@ -34,15 +37,28 @@ class UnsupportedMedia(CollectorError):
     """The content type is not one the collector reads."""
 
     status_code = 415
+    reason = "unsupported_media"
 
 
 class PayloadTooLarge(CollectorError):
     """The body is larger than allowed."""
 
     status_code = 413
+    reason = "too_large"
 
 
 class NothingValid(CollectorError):
     """No event of the request passed validation."""
 
     status_code = 422
+
+
+class TooManyRequests(CollectorError):
+    """The client sent more requests than its rate limit allows."""
+
+    status_code = 429
+    reason = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many requests from this address; retry later")
+        self.headers = {"Retry-After": str(retry_after)}

@@ -15,6 +15,7 @@ class CollectorMetrics:
     accepted: Counter
     duplicates: Counter
     rejected: Counter
+    requests_rejected: Counter
     unavailable: Counter
     latency: Histogram
 
@@ -28,6 +29,12 @@ class CollectorMetrics:
             duplicates=Counter("collector_events_duplicate", "Retried events.", registry=reg),
             rejected=Counter(
                 "collector_events_rejected", "Invalid events.", ["reason"], registry=reg
+            ),
+            requests_rejected=Counter(
+                "collector_requests_rejected",
+                "Whole requests refused, by reason (invalid, too_large, rate_limited, ...).",
+                ["reason"],
+                registry=reg,
             ),
             unavailable=Counter("collector_unavailable", "503 answers.", registry=reg),
             latency=Histogram(

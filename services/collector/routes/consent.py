@@ -12,7 +12,7 @@ from consentstream.identity import pseudonymize
 from schemas.events import ConsentInForce, ConsentRecorded, ConsentRequest, VisitorId
 
 from .. import consent
-from ..deps import State
+from ..deps import RateLimited, State
 from ..facts import is_https, request_facts
 from ..visitor import VisitorCookie, identity_for
 
@@ -20,7 +20,9 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 
 
-@router.post("/v1/consent", status_code=201, response_model=ConsentRecorded)
+@router.post(
+    "/v1/consent", status_code=201, response_model=ConsentRecorded, dependencies=[RateLimited]
+)
 async def post_consent(
     body: ConsentRequest, request: Request, response: Response, state: State
 ) -> ConsentRecorded:

@@ -11,7 +11,7 @@ from schemas.messages import RawEvent
 
 from .. import dedupe, ingest
 from ..consent import utcnow
-from ..deps import State
+from ..deps import RateLimited, State
 from ..errors import NothingValid
 from ..facts import request_facts
 
@@ -36,7 +36,13 @@ BODY_DOC = {
 }
 
 
-@router.post("/v1/events", status_code=202, response_model=EventsAccepted, openapi_extra=BODY_DOC)
+@router.post(
+    "/v1/events",
+    status_code=202,
+    response_model=EventsAccepted,
+    openapi_extra=BODY_DOC,
+    dependencies=[RateLimited],
+)
 async def post_events(request: Request, state: State) -> Response:
     """Accept a batch (or one event); every accepted event is in Kafka before the 202."""
     ingest.check_content_type(request.headers.get("content-type"))
