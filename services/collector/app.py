@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.topics import Topics
 
+from .backpressure import InflightLimit
 from .config import CollectorSettings
 from .deps import CollectorState
 from .errors import CollectorError
@@ -47,6 +48,11 @@ def _lifespan(
                 settings.rate_limit_per_second,
                 settings.rate_limit_burst,
                 settings.pseudonym_key.get_secret_value(),
+            ),
+            inflight=InflightLimit(
+                settings.max_inflight_produces,
+                settings.retry_after_seconds,
+                app.state.metrics.inflight,
             ),
         )
         try:

@@ -25,6 +25,10 @@ class CollectorSettings(CommonSettings):
     produce_timeout_seconds: float = Field(
         5.0, description="How long to wait for Kafka to acknowledge before answering 503."
     )
+    max_inflight_produces: int = Field(
+        100,
+        description="Produce calls that may wait for Kafka at once per process; past it, 503.",
+    )
     retry_after_seconds: int = Field(5, description="Retry-After sent with a 503.")
     receipt_key: SecretStr = Field(
         SecretStr(DEV_PLACEHOLDER), description="HMAC key signing consent receipts."

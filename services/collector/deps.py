@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from consentstream.kafka import EventProducer
 from consentstream.topics import Topics
 
+from .backpressure import InflightLimit
 from .config import CollectorSettings
 from .errors import TooManyRequests
 from .facts import Network, client_ip
@@ -29,6 +30,7 @@ class CollectorState:
     redis: Redis
     metrics: CollectorMetrics
     limiter: RateLimiter
+    inflight: InflightLimit
 
 
 def get_state(request: Request) -> CollectorState:

@@ -6,6 +6,7 @@ CollectorError
 ├── PayloadTooLarge      413: over the body size limit
 ├── NothingValid         422: every event of the request was invalid
 ├── TooManyRequests      429: the client's rate limit is spent; retry after a while
+├── Saturated            503: too many produce calls already wait for Kafka; retry later
 └── BrokerUnavailable    503: Kafka did not acknowledge in time; retry later
 """
 
@@ -61,4 +62,15 @@ class TooManyRequests(CollectorError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__("too many requests from this address; retry later")
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class Saturated(CollectorError):
+    """Too many requests already wait for Kafka; taking more would only grow memory."""
+
+    status_code = 503
+    reason = "saturated"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("the collector is busy; nothing in this request was stored, retry later")
         self.headers = {"Retry-After": str(retry_after)}

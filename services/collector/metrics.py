@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclass
@@ -17,6 +17,7 @@ class CollectorMetrics:
     rejected: Counter
     requests_rejected: Counter
     unavailable: Counter
+    inflight: Gauge
     latency: Histogram
 
     @classmethod
@@ -37,6 +38,11 @@ class CollectorMetrics:
                 registry=reg,
             ),
             unavailable=Counter("collector_unavailable", "503 answers.", registry=reg),
+            inflight=Gauge(
+                "collector_producer_inflight",
+                "Produce calls waiting for Kafka acknowledgement.",
+                registry=reg,
+            ),
             latency=Histogram(
                 "collector_request_seconds", "Request latency.", ["route"], registry=reg
             ),

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import socket
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -93,3 +97,47 @@ def test_redis_down_does_not_block_ingestion(stack: CommonSettings, tmp_path: Pa
     assert answers == [202, 202, 202]
     assert ready.status_code == 200 and ready.json()["redis"] is False
     assert len(accepted) == 3
+
+
+def test_saturated_producer_answers_503_instead_of_queueing(
+    stack: CommonSettings, tmp_path: Path
+) -> None:
+    """One produce slot, held by a request stuck on a silent broker: the next is refused."""
+    with (
+        black_hole() as silent_broker,
+        running_collector(
+            tmp_path,
+            stack,
+            kafka_bootstrap=silent_broker,
+            produce_timeout_seconds="4",
+            max_inflight_produces="1",
+            retry_after_seconds="3",
+        ) as busy,
+    ):
+        with ThreadPoolExecutor(1) as pool:
+            stuck = pool.submit(busy.events, json=event())
+            gauge = wait_for_metric(busy, "collector_producer_inflight 1.0")
+            refused = busy.events(json=event())
+            metrics = httpx.get(f"{busy.url}/metrics", timeout=10).text
+            assert stuck.result().status_code == 503  # Kafka never answered
+    assert gauge
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "3"
+    assert "busy" in refused.json()["error"]
+    assert 'collector_requests_rejected_total{reason="saturated"} 1.0' in metrics
+
+
+@contextmanager
+def black_hole() -> Iterator[str]:
+    """An address that takes TCP connections and never answers, like a hung broker."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+
+
+def wait_for_metric(collector: Collector, line: str) -> bool:
+    for _ in range(50):
+        if line in httpx.get(f"{collector.url}/metrics", timeout=10).text:
+            return True
+        time.sleep(0.05)
+    return False

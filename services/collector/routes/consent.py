@@ -31,9 +31,10 @@ async def post_consent(
     facts = request_facts(peer, request.headers, state.proxies)
     decision = consent.decide(body, facts, consent.utcnow())
     key = pseudonymize(decision.visitor_id, state.settings.pseudonym_key.get_secret_value())
-    await state.producer.send_all(
-        state.topics.consent, [(key.encode(), decision.model_dump_json().encode())]
-    )
+    async with state.inflight.slot():
+        await state.producer.send_all(
+            state.topics.consent, [(key.encode(), decision.model_dump_json().encode())]
+        )
     try:
         await state.redis.set(redis_keys.consent(key), consent.in_force(decision).model_dump_json())
     except (RedisError, OSError) as exc:

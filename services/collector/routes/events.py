@@ -7,13 +7,14 @@ from fastapi.responses import Response
 
 from consentstream.identity import pseudonymize
 from schemas.events import Event, EventsAccepted
-from schemas.messages import RawEvent
+from schemas.messages import RawEvent, RequestFacts
 
 from .. import dedupe, ingest
 from ..consent import utcnow
 from ..deps import RateLimited, State
 from ..errors import NothingValid
 from ..facts import request_facts
+from ..ingest import ParsedBatch
 
 router = APIRouter()
 
@@ -58,6 +59,18 @@ async def post_events(request: Request, state: State) -> Response:
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
     ids = [str(e.event_id) for _, e in batch.events]
+    async with state.inflight.slot():
+        accepted = await _store(batch, ids, facts, state)
+    state.metrics.accepted.inc(accepted)
+    state.metrics.duplicates.inc(len(ids) - accepted)
+    answer = EventsAccepted(
+        accepted=accepted, duplicates=len(ids) - accepted, rejected=batch.rejected
+    )
+    return Response(answer.model_dump_json(), status_code=202, media_type="application/json")
+
+
+async def _store(batch: ParsedBatch, ids: list[str], facts: RequestFacts, state: State) -> int:
+    """Claim the new event ids, produce those events, and return how many were new."""
     fresh = await dedupe.claim(state.redis, ids, state.settings.dedupe_ttl_seconds)
     now = utcnow()
     secret = state.settings.pseudonym_key.get_secret_value()
@@ -71,15 +84,12 @@ async def post_events(request: Request, state: State) -> Response:
         for (_, event), new in zip(batch.events, fresh, strict=True)
         if new
     ]
+    if not messages:  # all retries of events already durable: nothing to wait for
+        return 0
     claimed = [i for i, new in zip(ids, fresh, strict=True) if new]
     try:
         await state.producer.send_all(state.topics.raw_events, messages)
-    except Exception:
+    except BaseException:  # also a cancelled request: a claim without its event would lose it
         await dedupe.release(state.redis, claimed)
         raise
-    state.metrics.accepted.inc(len(messages))
-    state.metrics.duplicates.inc(len(ids) - len(messages))
-    answer = EventsAccepted(
-        accepted=len(messages), duplicates=len(ids) - len(messages), rejected=batch.rejected
-    )
-    return Response(answer.model_dump_json(), status_code=202, media_type="application/json")
+    return len(messages)
