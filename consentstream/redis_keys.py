@@ -23,6 +23,11 @@ def suppressed(visitor_key: str) -> str:
     return f"{PREFIX}suppressed:{visitor_key}"
 
 
+def daily_salt(day: str) -> str:
+    """The salt of one UTC day (``YYYY-MM-DD``) for anonymous visitor hashes; 48 h TTL."""
+    return f"{PREFIX}salt:{day}"
+
+
 def rate_limit(bucket: str) -> str:
     """A client's token bucket; ``bucket`` is a keyed hash of its IP, never the raw address."""
     return f"{PREFIX}ratelimit:{bucket}"

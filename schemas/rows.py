@@ -47,6 +47,9 @@ class UsageEventRow(_Row):
     gpc: bool
     dnt: bool
     schema_version: int = ROW_SCHEMA_VERSION
+    anon_hash: str = Field(
+        "", description="Anonymous rows: daily salted visitor hash for unique counts, else ''."
+    )
 
 
 class ConsentLedgerRow(_Row):
@@ -102,4 +105,31 @@ class ApiKeyRow(_Row):
     created_at: datetime
     revoked: bool = False
     version: int = 1
+    schema_version: int = ROW_SCHEMA_VERSION
+
+
+class AuditRow(_Row):
+    """One audit log entry; ``hash`` covers every other field and the previous entry's hash."""
+
+    seq: int = Field(description="Position in the chain, from 1, without gaps.")
+    at: datetime = Field(description="When it happened (UTC, whole seconds).")
+    actor: str = Field(description="The API key id (or 'cli') that acted.")
+    role: str
+    action: str = Field(description="e.g. request.read, request.export, hold.set.")
+    target: str = Field(description="The subject's pseudonym, never a raw visitor id.")
+    detail: str = Field(description="Canonical JSON with the action's particulars.")
+    prev_hash: str
+    hash: str
+    schema_version: int = ROW_SCHEMA_VERSION
+
+
+class LegalHoldRow(_Row):
+    """A legal hold on a subject's data; lifting it writes a new version with ``held`` false."""
+
+    subject_key: str
+    held: bool
+    reason: str
+    actor: str
+    at: datetime
+    version: int
     schema_version: int = ROW_SCHEMA_VERSION

@@ -7,7 +7,8 @@ import logging
 from faust import Worker as FaustWorker
 
 from consentstream.kafka_topics import ensure_topics, plan
-from consentstream.storage import open_storage
+from consentstream.storage import open_storage, sql
+from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 
 from .app import Worker
@@ -19,6 +20,7 @@ def prepare(settings: WorkerSettings) -> None:
     storage = open_storage(settings.clickhouse_url)
     try:
         storage.migrate()
+        Repository(storage).add_missing_columns(sql.USAGE_EVENTS)
     finally:
         storage.close()
     wanted = plan(
@@ -33,6 +35,7 @@ def main() -> None:
     logging.basicConfig(level=settings.log_level)
     prepare(settings)
     worker = Worker(settings)
+    worker.metrics.serve(settings.worker_metrics_port)
     FaustWorker(worker.app, loglevel=settings.log_level.lower()).execute_from_commandline()
 
 

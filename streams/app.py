@@ -7,7 +7,6 @@ privacy jobs are co-partitioned and one worker sees everything about a visitor.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,9 +25,11 @@ from consentstream.topics import Topics
 from schemas.messages import ConsentDecision, PrivacyJob, RawEvent
 from schemas.rows import ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
 
-from . import pipeline, privacy_jobs
+from . import consent_mirror, pipeline, privacy_jobs
 from .config import WorkerSettings
-from .consent_state import ConsentSnapshot, add_decision
+from .consent_state import ConsentSnapshot, add_decision, is_latest, merge_snapshot
+from .metrics import WorkerMetrics
+from .salts import DailySalt
 from .sink import with_retry
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ class Worker:
         self.storage = storage or open_storage(settings.clickhouse_url)
         self.repo = Repository(self.storage)
         self.redis = Redis.from_url(settings.redis_url)
-        self.drops: Counter[str] = Counter()
+        self.metrics = WorkerMetrics()
+        self.salt = DailySalt(self.redis)
         self.app = self._make_app()
 
     def _make_app(self) -> faust.App:
@@ -113,9 +115,11 @@ class Worker:
         app.agent(jobs, name="run_privacy_jobs")(self.run_privacy_jobs)
         return app
 
-    async def _dead_letter(self, value: bytes, reason: str) -> None:
-        body = orjson.dumps({"reason": reason, "value": value.decode("utf-8", "replace")})
-        await self.dead_letters.send(value=body)
+    async def _dead_letter(self, value: bytes, reason: str, source: str) -> None:
+        """Park a message with the reason and the topic it came from (``dlq replay`` reads it)."""
+        body = {"reason": reason, "topic": source, "value": value.decode("utf-8", "replace")}
+        await self.dead_letters.send(value=orjson.dumps(body))
+        self.metrics.dead_lettered.labels(source).inc()
 
     async def _decode_events(self, values: list[bytes]) -> list[pipeline.Work]:
         works = []
@@ -123,8 +127,9 @@ class Worker:
             try:
                 raw = RawEvent.model_validate_json(value)
             except ValidationError as exc:
-                self.drops["invalid"] += 1
-                await self._dead_letter(value, f"invalid: {exc.error_count()} errors")
+                self.metrics.dropped.labels("invalid").inc()
+                reason = f"invalid: {exc.error_count()} errors"
+                await self._dead_letter(value, reason, self.topics.raw_events)
                 continue
             vid = raw.event.visitor_id
             key = pseudonymize(vid, self.key) if vid else ""
@@ -132,11 +137,29 @@ class Worker:
         return works
 
     async def _context(self, works: list[pipeline.Work]) -> pipeline.Context:
+        """Consent histories (table + Redis mirror), the suppression list and the day's salt."""
+        s = self.settings
         keys = sorted({w.visitor_key for w in works if w.visitor_key})
-        histories = {k: list(self.histories[k]) for k in keys}
-        flags = await self.redis.mget([redis_keys.suppressed(k) for k in keys]) if keys else []
+        flags: list[Any] = []
+        mirrors: list[Any] = []
+        if keys:
+            found = await self.redis.mget(
+                [redis_keys.suppressed(k) for k in keys] + [redis_keys.consent(k) for k in keys]
+            )
+            flags, mirrors = found[: len(keys)], found[len(keys) :]
         suppressed = frozenset(k for k, f in zip(keys, flags, strict=True) if f)
-        return pipeline.Context(histories, suppressed, keep_ip=self.settings.keep_ip_prefix)
+        histories = {
+            k: merge_snapshot(list(self.histories[k]), consent_mirror.snapshot_of(m))
+            for k, m in zip(keys, mirrors, strict=True)
+        }
+        return pipeline.Context(
+            histories,
+            suppressed,
+            keep_ip=s.keep_ip_prefix,
+            anonymous_events=s.anonymous_events,
+            grace=timedelta(seconds=s.consent_grace_seconds),
+            salt=await self.salt.for_time(datetime.now(UTC)),
+        )
 
     async def process_events(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         """Raw events → pipeline → one ClickHouse insert per batch, before the next batch."""
@@ -148,24 +171,35 @@ class Worker:
             for work in works:
                 result = pipeline.run(work, ctx)
                 if isinstance(result, pipeline.Dropped):
-                    self.drops[result.reason] += 1
+                    self.metrics.dropped.labels(result.reason).inc()
                 else:
                     rows.append(result)
             if rows:
                 await with_retry("insert events", self.repo.insert_usage_events, rows)
+                self.metrics.stored.inc(len(rows))
             yield None
 
     async def track_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        """Keep each visitor's consent history in the changelog-backed table."""
+        """Keep each visitor's consent history in the changelog-backed table, mirrored to Redis."""
         async for value in stream:
             try:
                 decision = ConsentDecision.model_validate_json(value)
             except ValidationError:
                 continue  # record_consent dead-letters it
             key = pseudonymize(decision.visitor_id, self.key)
-            history = list(self.histories[key])
-            self.histories[key] = add_decision(history, ConsentSnapshot.of(decision))
+            history = add_decision(list(self.histories[key]), ConsentSnapshot.of(decision))
+            self.histories[key] = history
+            if is_latest(history, decision.consent_id):
+                await self._mirror(key, decision)
             yield None
+
+    async def _mirror(self, key: str, decision: ConsentDecision) -> None:
+        """Write the decision in force to Redis for the collector, unless the subject was erased."""
+        if await self.redis.exists(redis_keys.suppressed(key)):
+            return
+        value = consent_mirror.in_force(decision).model_dump_json()
+        await self.redis.set(redis_keys.consent(key), value)
+        self.metrics.consent_mirrored.inc()
 
     async def record_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         """Write decisions to the consent ledger in batches."""
@@ -176,7 +210,8 @@ class Worker:
                 try:
                     decision = ConsentDecision.model_validate_json(value)
                 except ValidationError as exc:
-                    await self._dead_letter(value, f"invalid consent: {exc.error_count()} errors")
+                    reason = f"invalid consent: {exc.error_count()} errors"
+                    await self._dead_letter(value, reason, self.topics.consent)
                     continue
                 rows.append(ledger_row(decision, pseudonymize(decision.visitor_id, self.key)))
             if rows:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from consentstream.settings import CommonSettings
@@ -19,3 +21,15 @@ class WorkerSettings(CommonSettings):
     sink_flush_seconds: float = Field(1.0, description="Longest wait before a partial batch.")
     keep_ip_prefix: bool = Field(True, description="Store the truncated IP of consented events.")
     worker_data_dir: str = Field(".stack/worker", description="Faust's local data directory.")
+    anonymous_events: Literal["keep", "drop"] = Field(
+        "keep",
+        description="Events without analytics consent: keep anonymous facts only, or drop them.",
+    )
+    consent_grace_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="A first consent decision recorded this long after an event still covers it.",
+    )
+    worker_metrics_port: int = Field(
+        9102, ge=0, description="Port of the worker's Prometheus /metrics; 0 turns it off."
+    )

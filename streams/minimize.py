@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
@@ -90,3 +91,17 @@ def reduce_user_agent(ua: str) -> BrowserFacts:
         os_family=os.family if os else "Other",
         device_class=_device_class(device.family if device else "", os.family if os else "", ua),
     )
+
+
+def anonymous_visitor_hash(salt: str, site: str, ip: str, user_agent: str) -> str:
+    """Plausible-style daily visitor hash: keyed by the day's salt, unlinkable once it is gone.
+
+    The full IP and user agent go in (better uniqueness than a /24) and never come out: the
+    salt lives in Redis for 48 h only, after which no one can recompute or reverse the hash.
+    '' without a salt, so a missing salt never yields an unsalted (guessable) hash.
+    """
+    if not salt:
+        return ""
+    mac = hashlib.blake2b(key=salt.encode()[:64], digest_size=8)
+    mac.update(f"{site}\0{ip}\0{user_agent}".encode())
+    return mac.hexdigest()

@@ -1,25 +1,41 @@
 """The event pipeline: an ordered list of small pure steps, each returning the work or a drop.
 
-    correct_time → check_suppression → attach_consent → minimize
+    correct_time → check_suppression → attach_consent → filter_purpose → apply_anonymous_mode
+    → minimize
 
-No I/O happens here: the agent gathers what the steps need (consent history, suppression list)
-into a :class:`Context` first, so every step is a plain function tested without Kafka.
+No I/O happens here: the agent gathers what the steps need (consent history, suppression list,
+the day's salt) into a :class:`Context` first, so every step is a plain function tested
+without Kafka.
+
+Marketing-purpose events: an event whose ``props["purpose"]`` is ``"marketing"`` (usually a
+``custom`` event such as a campaign conversion, but the type does not matter) serves marketing
+and is stored only under a decision granting marketing; ``Sec-GPC: 1`` on the event's request
+withdraws marketing for that event whatever the decision says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 import orjson
 
 from schemas.messages import RawEvent
 from schemas.rows import UsageEventRow
 
-from .consent_state import ConsentSnapshot, consent_at
-from .minimize import reduce_user_agent, referrer_host, strip_url, truncate_ip, url_path
+from .consent_state import ConsentSnapshot, consent_at, without_marketing
+from .minimize import (
+    anonymous_visitor_hash,
+    reduce_user_agent,
+    referrer_host,
+    strip_url,
+    truncate_ip,
+    url_path,
+)
+
+MARKETING_PURPOSE = "marketing"
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,10 @@ class Context:
     histories: Mapping[str, list[dict[str, Any]]]
     suppressed: frozenset[str]
     keep_ip: bool = True
+    anonymous_events: Literal["keep", "drop"] = "keep"
+    grace: timedelta = timedelta(seconds=5)
+    salt: str = ""
+    """The day's salt for anonymous visitor hashes ('' = no hash)."""
 
 
 Step = Callable[[Work, Context], "Work | Dropped"]
@@ -70,13 +90,41 @@ def check_suppression(work: Work, ctx: Context) -> Work | Dropped:
 
 
 def attach_consent(work: Work, ctx: Context) -> Work | Dropped:
-    """The decision in force at the event's time; none on record means necessary-only."""
+    """The decision in force at the event's time (consent_state's rule), GPC applied."""
     history = ctx.histories.get(work.visitor_key, []) if work.visitor_key else []
-    return replace(work, consent=consent_at(history, work.ts))
+    consent = consent_at(history, work.ts, ctx.grace)
+    if consent is not None and work.raw.facts.gpc:
+        consent = without_marketing(consent)
+    return replace(work, consent=consent)
+
+
+def is_marketing(work: Work) -> bool:
+    """True for a marketing-purpose event (see the module docstring)."""
+    return work.raw.event.props.get("purpose") == MARKETING_PURPOSE
+
+
+def filter_purpose(work: Work, ctx: Context) -> Work | Dropped:
+    """Marketing-purpose events need a decision granting marketing."""
+    if is_marketing(work) and not (work.consent and work.consent.grants(MARKETING_PURPOSE)):
+        return Dropped("no_marketing_consent")
+    return work
+
+
+def apply_anonymous_mode(work: Work, ctx: Context) -> Work | Dropped:
+    """Without analytics consent, keep only anonymous facts (minimize) or drop, per setting."""
+    if ctx.anonymous_events == "drop" and not _identified(work):
+        return Dropped("no_analytics_consent")
+    return work
 
 
 def _identified(work: Work) -> bool:
     return work.consent is not None and work.consent.grants("analytics")
+
+
+def _anon_hash(work: Work, ctx: Context, user_agent: str) -> str:
+    page = work.raw.event.page
+    site = referrer_host(page.url) if page else ""
+    return anonymous_visitor_hash(ctx.salt, site, work.raw.facts.ip, user_agent)
 
 
 def minimize(work: Work, ctx: Context) -> UsageEventRow:
@@ -113,10 +161,17 @@ def minimize(work: Work, ctx: Context) -> UsageEventRow:
         props=orjson.dumps(event.props).decode() if identified else "{}",
         gpc=facts.gpc,
         dnt=facts.dnt,
+        anon_hash="" if identified else _anon_hash(work, ctx, ua),
     )
 
 
-STEPS: tuple[Step, ...] = (correct_time, check_suppression, attach_consent)
+STEPS: tuple[Step, ...] = (
+    correct_time,
+    check_suppression,
+    attach_consent,
+    filter_purpose,
+    apply_anonymous_mode,
+)
 
 
 def run(work: Work, ctx: Context) -> UsageEventRow | Dropped:

@@ -18,7 +18,14 @@ from typing import Any
 from consentstream.storage import sql
 from consentstream.storage.base import Storage
 from consentstream.storage.errors import MutationTimeout
-from schemas.rows import ApiKeyRow, ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
+from schemas.rows import (
+    ApiKeyRow,
+    AuditRow,
+    ConsentLedgerRow,
+    LegalHoldRow,
+    PrivacyRequestRow,
+    UsageEventRow,
+)
 
 _POLL_SECONDS = 0.05
 
@@ -126,6 +133,30 @@ class Repository:
             self.storage.insert(sql.API_KEYS, [key.model_copy(update=update).model_dump()])
         return bool(rows)
 
+    def add_missing_columns(self, table: str) -> list[str]:
+        """Append columns added to ``table`` since it was created; returns their names.
+
+        ``Storage.migrate`` creates missing tables only, so a table from an older release
+        gains new trailing columns here (existing rows read the type's default).
+        """
+        params = {"database": self.storage.database, "table": sql.check_table(table)}
+        present = {row["name"] for row in self.storage.query(sql.TABLE_COLUMNS, params)}
+        if not present:
+            return []
+        added = [name for name in sql.column_names(table) if name not in present]
+        features = self.storage.features
+        for name in added:
+            self.storage.command(
+                sql.add_column(
+                    self.storage.database,
+                    table,
+                    name,
+                    low_cardinality=features.low_cardinality,
+                    datetime64=features.datetime64,
+                )
+            )
+        return added
+
     def count_rows(self, table: str, *, visible: bool = True) -> int:
         """Rows in a table: as queries see them (``FINAL``) or as stored, duplicates included."""
         template = sql.COUNT_ROWS_VISIBLE if visible else sql.COUNT_ROWS_STORED
@@ -134,3 +165,61 @@ class Repository:
     def compact(self, table: str) -> None:
         """Merge all parts now (``OPTIMIZE ... FINAL``): duplicates and deleted rows go for good."""
         self.storage.command(self._sql(sql.OPTIMIZE_FINAL, table))
+
+    # --- issue 5: keys listing, request lifecycle, legal holds, audit log, aggregates ---
+
+    def list_api_keys(self) -> list[ApiKeyRow]:
+        """Every key in its latest state (hashes and roles only), oldest first."""
+        return [
+            ApiKeyRow.model_validate(r) for r in self.storage.query(self._sql(sql.API_KEYS_ALL))
+        ]
+
+    def list_privacy_requests(self, limit: int = 1000) -> list[PrivacyRequestRow]:
+        """The newest requests in their latest state, newest first."""
+        rows = self.storage.query(self._sql(sql.PRIVACY_REQUESTS_ALL), {"limit": limit})
+        return [PrivacyRequestRow.model_validate(r) for r in rows]
+
+    def subject_requests(self, subject_key: str) -> list[PrivacyRequestRow]:
+        """Every request about one subject in its latest state, oldest first."""
+        rows = self.storage.query(
+            self._sql(sql.PRIVACY_REQUESTS_OF_SUBJECT), {"subject_key": subject_key}
+        )
+        return [PrivacyRequestRow.model_validate(r) for r in rows]
+
+    def get_legal_hold(self, subject_key: str) -> LegalHoldRow | None:
+        """The latest hold state of a subject, or None if never held."""
+        rows = self.storage.query(self._sql(sql.LEGAL_HOLD_LATEST), {"subject_key": subject_key})
+        return LegalHoldRow.model_validate(rows[0]) if rows else None
+
+    def save_legal_hold(self, row: LegalHoldRow) -> None:
+        """Store a hold state; a higher ``version`` supersedes older ones."""
+        self.storage.insert(sql.LEGAL_HOLDS, [row.model_dump()])
+
+    def last_audit(self) -> tuple[int, str] | None:
+        """``(seq, hash)`` of the newest audit entry, or None for an empty log."""
+        rows = self.storage.query(self._sql(sql.AUDIT_LAST))
+        return (int(rows[0]["seq"]), str(rows[0]["hash"])) if rows else None
+
+    def append_audit(self, row: AuditRow) -> None:
+        """Append one audit entry (the caller chains and serialises appends)."""
+        self.storage.insert(sql.AUDIT_LOG, [row.model_dump()])
+
+    def audit_entries(self) -> list[AuditRow]:
+        """The whole audit log in chain order, as stored (duplicates included)."""
+        return [AuditRow.model_validate(r) for r in self.storage.query(self._sql(sql.AUDIT_ALL))]
+
+    def usage_groups(
+        self, dimension: str, interval: str, params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Page views and identified visitors per bucket and group, small groups folded.
+
+        ``params``: ``start``, ``end`` (datetimes) and ``k``. Rows: bucket, shown, key,
+        visitors, pageviews; ``shown`` 0 is the bucket's "other" row.
+        """
+        template = sql.usage_statement(sql.USAGE_GROUPS, self.storage.database, interval, dimension)
+        return self.storage.query(template, params)
+
+    def usage_consent(self, interval: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Consent decisions per bucket: distinct visitors, decisions, grants per category."""
+        template = sql.usage_statement(sql.USAGE_CONSENT, self.storage.database, interval)
+        return self.storage.query(template, params)

@@ -28,6 +28,8 @@ USAGE_EVENTS: Final = "usage_events"
 CONSENT_LEDGER: Final = "consent_ledger"
 PRIVACY_REQUESTS: Final = "privacy_requests"
 API_KEYS: Final = "api_keys"
+AUDIT_LOG: Final = "audit_log"
+LEGAL_HOLDS: Final = "legal_holds"
 
 # Column order and names equal the fields of schemas.rows (a unit test keeps them in step).
 COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -57,6 +59,7 @@ COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("gpc", BOOL),
         ("dnt", BOOL),
         ("schema_version", U16),
+        ("anon_hash", STR),  # added after v1: last, so ALTER TABLE ADD COLUMN keeps the order
     ),
     CONSENT_LEDGER: (
         ("consent_id", STR),
@@ -96,6 +99,27 @@ COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("version", U64),
         ("schema_version", U16),
     ),
+    AUDIT_LOG: (
+        ("seq", U64),
+        ("at", TIME),
+        ("actor", STR),
+        ("role", LOW),
+        ("action", LOW),
+        ("target", STR),
+        ("detail", STR),
+        ("prev_hash", STR),
+        ("hash", STR),
+        ("schema_version", U16),
+    ),
+    LEGAL_HOLDS: (
+        ("subject_key", STR),
+        ("held", BOOL),
+        ("reason", STR),
+        ("actor", STR),
+        ("at", TIME),
+        ("version", U64),
+        ("schema_version", U16),
+    ),
 }
 TABLES: Final = tuple(COLUMNS)
 
@@ -115,6 +139,10 @@ _ENGINES: Final[dict[str, str]] = {
     CONSENT_LEDGER: "ReplacingMergeTree ORDER BY consent_id",
     PRIVACY_REQUESTS: "ReplacingMergeTree(version) ORDER BY request_id",
     API_KEYS: "ReplacingMergeTree(version) ORDER BY key_hash",
+    # Append-only: a plain MergeTree keeps every row, so a re-inserted entry shows as a
+    # duplicate seq instead of silently replacing the original.
+    AUDIT_LOG: "MergeTree ORDER BY seq",
+    LEGAL_HOLDS: "ReplacingMergeTree(version) ORDER BY subject_key",
 }
 _USAGE_TTL: Final = "TTL toDateTime(ts) + INTERVAL {days} DAY"
 # Lets insert_deduplication_token work on non-replicated tables (off by default there).
@@ -156,6 +184,68 @@ API_KEY_BY_ID: Final = (
     "SELECT * FROM {db}.api_keys FINAL WHERE key_id = %(key_id)s ORDER BY version DESC"
 )
 
+TABLE_COLUMNS: Final = (
+    "SELECT name FROM system.columns WHERE database = %(database)s AND table = %(table)s"
+)
+
+API_KEYS_ALL: Final = "SELECT * FROM {db}.api_keys FINAL ORDER BY created_at, key_id"
+
+PRIVACY_REQUESTS_ALL: Final = (
+    "SELECT * FROM {db}.privacy_requests FINAL ORDER BY created_at DESC LIMIT %(limit)s"
+)
+PRIVACY_REQUESTS_OF_SUBJECT: Final = (
+    "SELECT * FROM {db}.privacy_requests FINAL WHERE subject_key = %(subject_key)s"
+    " ORDER BY created_at"
+)
+
+AUDIT_LAST: Final = "SELECT seq, hash FROM {db}.audit_log ORDER BY seq DESC LIMIT 1"
+AUDIT_ALL: Final = "SELECT * FROM {db}.audit_log ORDER BY seq"
+
+LEGAL_HOLD_LATEST: Final = (
+    "SELECT * FROM {db}.legal_holds FINAL WHERE subject_key = %(subject_key)s"
+    " ORDER BY version DESC LIMIT 1"
+)
+
+# Marketing aggregates (issue 5). {bucket} and {dimension} come only from the fixed maps
+# below via usage_statement(); a group reaches the answer only with >= %(k)s distinct
+# identified visitors, the rest is folded into one "other" row per bucket (key '', shown 0).
+# Anonymous rows (visitor_key '') count as page views but never as a visitor.
+USAGE_BUCKETS: Final[dict[str, str]] = {
+    "hour": "toStartOfHour({time})",
+    "day": "toStartOfDay({time})",
+    "week": "toDateTime(toMonday({time}), 'UTC')",
+}
+USAGE_DIMENSIONS: Final[dict[str, str]] = {
+    "all": "'all'",
+    "page": "page_path",
+    "referrer": "if(referrer_host = '', '(direct)', referrer_host)",
+    "browser": "if(browser_family = '', '(unknown)', browser_family)",
+    "device": "if(device_class = '', '(unknown)', device_class)",
+}
+_IDENTIFIED_VISITORS = "(uniqExact(visitor_key) - max(visitor_key = ''))"
+_PAGEVIEWS_IN_RANGE = (
+    "FROM {db}.usage_events FINAL WHERE type = 'pageview'"
+    " AND ts >= toDateTime(%(start)s, 'UTC') AND ts < toDateTime(%(end)s, 'UTC')"
+)
+USAGE_GROUPS: Final = (
+    "SELECT {bucket} AS bucket,"
+    " if(({bucket}, {dimension}) IN (SELECT b, g FROM ("
+    f"SELECT {{bucket}} AS b, {{dimension}} AS g, {_IDENTIFIED_VISITORS} AS v"
+    f" {_PAGEVIEWS_IN_RANGE} GROUP BY b, g) WHERE v >= %(k)s), 1, 0) AS shown,"
+    " if(shown = 1, {dimension}, '') AS key,"
+    f" {_IDENTIFIED_VISITORS} AS visitors, count() AS pageviews"
+    f" {_PAGEVIEWS_IN_RANGE} GROUP BY bucket, shown, key"
+    " ORDER BY bucket, shown DESC, pageviews DESC, key"
+)
+USAGE_CONSENT: Final = (
+    "SELECT {consent_bucket} AS bucket, uniqExact(visitor_key) AS visitors, count() AS decisions,"
+    " sum(analytics) AS analytics, sum(marketing) AS marketing, sum(preferences) AS preferences"
+    " FROM {db}.consent_ledger FINAL"
+    " WHERE recorded_at >= toDateTime(%(start)s, 'UTC')"
+    " AND recorded_at < toDateTime(%(end)s, 'UTC')"
+    " GROUP BY bucket ORDER BY bucket"
+)
+
 COUNT_ROWS_STORED: Final = "SELECT count() AS n FROM {db}.{table}"
 COUNT_ROWS_VISIBLE: Final = "SELECT count() AS n FROM {db}.{table} FINAL"
 OPTIMIZE_FINAL: Final = "OPTIMIZE TABLE {db}.{table} FINAL"
@@ -191,6 +281,19 @@ def statement(template: str, database: str, table: str | None = None) -> str:
         sql = sql.replace("{table}", quote_identifier(table)).replace("{columns}", columns)
         sql = sql.replace("{order}", SUBJECT_TABLES.get(table, ""))
     return sql
+
+
+def usage_statement(template: str, database: str, interval: str, dimension: str = "all") -> str:
+    """Fill a usage aggregate template with a bucket and dimension from the fixed maps."""
+    if interval not in USAGE_BUCKETS or dimension not in USAGE_DIMENSIONS:
+        raise ValueError(f"unknown interval {interval!r} or dimension {dimension!r}")
+    bucket = USAGE_BUCKETS[interval]
+    sql = (
+        template.replace("{bucket}", bucket.replace("{time}", "ts"))
+        .replace("{consent_bucket}", bucket.replace("{time}", "recorded_at"))
+        .replace("{dimension}", USAGE_DIMENSIONS[dimension])
+    )
+    return statement(sql, database)
 
 
 def _column_type(kind: str, low_cardinality: bool, datetime64: bool) -> str:
@@ -249,3 +352,16 @@ def schema_statements(
             dedup_window=dedup_window,
             ttl_days=ttl_days,
         )
+
+
+def add_column(
+    database: str, table: str, name: str, *, low_cardinality: bool, datetime64: bool
+) -> str:
+    """``ALTER TABLE ... ADD COLUMN`` for a column of ours that an older table lacks.
+
+    18.16 has no ``ADD COLUMN IF NOT EXISTS``: callers check ``system.columns`` first.
+    """
+    kinds = dict(COLUMNS[check_table(table)])
+    column_type = _column_type(kinds[name], low_cardinality, datetime64)
+    head = statement("ALTER TABLE {db}.{table} ADD COLUMN", database, table)
+    return f"{head} {quote_identifier(name)} {column_type}"

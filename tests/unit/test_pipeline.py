@@ -46,11 +46,13 @@ def raw_event(
     return RawEvent(event=event, facts=facts, received_at=at + timedelta(milliseconds=40))
 
 
-def decision(visitor: str, at: datetime, analytics: bool, consent_id: str) -> ConsentDecision:
+def decision(
+    visitor: str, at: datetime, analytics: bool, consent_id: str, marketing: bool = False
+) -> ConsentDecision:
     return ConsentDecision(
         consent_id=consent_id,
         visitor_id=visitor,
-        choices=ConsentChoices(analytics=analytics, marketing=False, preferences=False),
+        choices=ConsentChoices(analytics=analytics, marketing=marketing, preferences=False),
         policy_version="2026-01",
         policy_hash="h1",
         banner_hash="b1",
@@ -69,10 +71,12 @@ def history(*decisions: ConsentDecision) -> list[dict[str, object]]:
     return items
 
 
-def run(raw: RawEvent, hist=None, suppressed=frozenset()) -> UsageEventRow | pipeline.Dropped:
+def run(
+    raw: RawEvent, hist=None, suppressed=frozenset(), **options
+) -> UsageEventRow | pipeline.Dropped:
     vid = raw.event.visitor_id
     key = pseudonymize(vid, KEY) if vid else ""
-    ctx = pipeline.Context(histories={key: hist or []}, suppressed=suppressed)
+    ctx = pipeline.Context(histories={key: hist or []}, suppressed=suppressed, **options)
     return pipeline.run(pipeline.Work(raw=raw, visitor_key=key, ts=raw.event.ts), ctx)
 
 
@@ -185,7 +189,10 @@ def test_pipeline_never_crashes(url, referrer, ua, ip, props, analytics) -> None
     event = Event.model_validate(event.model_dump())  # only what validation lets through
     raw = raw.model_copy(update={"event": event, "facts": RequestFacts(ip=ip)})
     hist = history(decision("visitor_a_123", T0 - timedelta(minutes=1), analytics, "c"))
-    row = run(raw, hist)
+    row = run(raw, hist, salt="s")
+    if props.get("purpose") == "marketing":
+        assert row == pipeline.Dropped("no_marketing_consent")
+        return
     assert isinstance(row, UsageEventRow)
     if not analytics:
         assert row.visitor_key == "" and row.ip_prefix == ""

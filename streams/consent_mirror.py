@@ -1,0 +1,43 @@
+"""The Redis mirror of the consent in force, in the shape the collector writes and reads.
+
+The collector writes the mirror when it records a decision; the worker rewrites it from the
+consent topic, so the mirror also becomes current after a replay, a missed write (Redis was
+down when the collector answered) or a decision from another collector. The worker reads it
+back as a second source of decisions its table has not processed yet (consent_state rule 3).
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from schemas.events import ConsentInForce
+from schemas.messages import ConsentDecision
+
+from .consent_state import ConsentSnapshot
+
+
+def in_force(decision: ConsentDecision) -> ConsentInForce:
+    """The public view of a decision (no visitor id): the mirror's value."""
+    return ConsentInForce(
+        consent_id=decision.consent_id,
+        choices=decision.choices,
+        policy_version=decision.policy_version,
+        recorded_at=decision.recorded_at,
+        gpc_applied=decision.gpc_applied,
+    )
+
+
+def snapshot_of(value: bytes | str | None) -> ConsentSnapshot | None:
+    """The decision a mirror value names; None when absent, unreadable or 'none on record'."""
+    if value is None:
+        return None
+    try:
+        mirrored = ConsentInForce.model_validate_json(value)
+    except ValidationError:
+        return None
+    if mirrored.consent_id is None or mirrored.recorded_at is None:
+        return None
+    granted = tuple(k for k, v in mirrored.choices.model_dump().items() if v)
+    return ConsentSnapshot(
+        mirrored.consent_id, mirrored.recorded_at, granted, mirrored.policy_version or ""
+    )
