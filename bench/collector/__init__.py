@@ -1,0 +1,1 @@
+"""Collector benchmark: ``python bench/collector/run.py``."""

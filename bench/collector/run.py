@@ -1,0 +1,187 @@
+"""Collector benchmark, one command: ``.venv/bin/python bench/collector/run.py``.
+
+Starts, on loopback, the collector with its production server settings (uvicorn, no reload,
+no access log) and a bare FastAPI app that parses and discards the same body; a separate
+load-generating process measures each. Raw aiokafka producer throughput (acks=all, idempotent)
+is measured in the same run, and the ratios are printed (targets: BRIEF §6).
+
+The per-IP rate limit is turned off: all load comes from one loopback address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path[:0] = [str(REPO), str(HERE.parent)]
+
+from collector.loadgen import make_event  # noqa: E402
+from consentstream.kafka_topics import ensure_topics, plan  # noqa: E402
+from consentstream.settings import CommonSettings  # noqa: E402
+from consentstream.topics import Topics  # noqa: E402
+from schemas.events import Event  # noqa: E402
+from schemas.messages import RawEvent, RequestFacts  # noqa: E402
+
+BATCH = 50
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(app: str, workers: int, env: dict[str, str], app_dir: Path) -> tuple[Any, str]:
+    """uvicorn as in production: no reload, no access log, our own proxy handling."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", app, "--factory", "--app-dir", str(app_dir)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning"]
+    proc = subprocess.Popen(command, env=env, cwd=REPO, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"{app} did not start")
+
+
+def stop_server(proc: Any) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def load(url: str, *args: str) -> dict[str, Any]:
+    """Run the load generator as its own process and read its one JSON line."""
+    out = subprocess.run(
+        [sys.executable, str(HERE / "loadgen.py"), f"{url}/v1/events", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    result: dict[str, Any] = orjson.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def scenarios(url: str, scale: float) -> dict[str, dict[str, Any]]:
+    """Batched and single-event throughput, and latency at a fixed 1,000 requests/s."""
+    batched = load(url, "--requests", str(int(1600 * scale)), "--per-request", str(BATCH))
+    single = load(url, "--requests", str(int(8000 * scale)), "--concurrency", "32")
+    fixed = load(url, "--requests", str(int(5000 * scale)), "--rate", "1000")
+    return {"batched": batched, "single": single, "fixed_1000rps": fixed}
+
+
+async def raw_kafka(bootstrap: str, topic: str, batches: int) -> float:
+    """Events/s of a bare aiokafka producer with the collector's settings and message size."""
+    value = (
+        RawEvent(
+            event=Event.model_validate(make_event()),
+            facts=RequestFacts(ip="192.0.2.10", user_agent="bench"),
+            received_at=datetime.now(UTC),
+        )
+        .model_dump_json()
+        .encode()
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2
+    )
+    await producer.start()
+    gate = asyncio.Semaphore(64)
+
+    async def batch() -> None:
+        async with gate:
+            futures = [
+                await producer.send(topic, value=value, key=uuid.uuid4().bytes)
+                for _ in range(BATCH)
+            ]
+            await asyncio.gather(*futures)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(batch() for _ in range(batches)))
+        return batches * BATCH / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+def report(results: dict[str, dict[str, dict[str, Any]]], kafka_eps: float) -> None:
+    print(
+        f"\n{'server':10} {'scenario':14} {'events/s':>10} {'req/s':>8} {'p50 ms':>8} "
+        f"{'p99 ms':>8}  statuses"
+    )
+    for server, runs in results.items():
+        for name, r in runs.items():
+            print(
+                f"{server:10} {name:14} {r['events_per_s']:10,.0f} {r['req_per_s']:8,.0f} "
+                f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f}  {r['statuses']}"
+            )
+    print(f"{'aiokafka':10} {'raw produce':14} {kafka_eps:10,.0f}")
+    col, bare = results["collector"], results["bare"]
+    print("\nratios")
+    for name in ("batched", "single"):
+        ratio = col[name]["events_per_s"] / bare[name]["events_per_s"]
+        print(f"  collector/bare {name:8} {ratio:6.1%}")
+    print(f"  collector batched / raw aiokafka {col['batched']['events_per_s'] / kafka_eps:6.1%}")
+    print(
+        f"  targets: batched >= 20,000 events/s and >= 60% of bare; "
+        f"p99 at 1,000 req/s < 50 ms (got {col['fixed_1000rps']['p99_ms']:.1f} ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply request counts")
+    args = parser.parse_args()
+    common = CommonSettings()
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    topics = Topics(prefix)
+    ensure_topics(common.kafka_bootstrap, plan(topics, 2, 1))
+    env = {
+        **os.environ,
+        "CONSENTSTREAM_TOPIC_PREFIX": prefix,
+        "CONSENTSTREAM_RATE_LIMIT_PER_SECOND": "0",
+        "CONSENTSTREAM_DEDUPE_TTL_SECONDS": "600",
+        "CONSENTSTREAM_LOG_LEVEL": "WARNING",
+    }
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    for server, app, app_dir in (
+        ("bare", "collector.bare_app:create_app", HERE.parent),
+        ("collector", "services.collector.app:create_app", REPO),
+    ):
+        proc, url = start_server(app, args.workers, env, app_dir)
+        try:
+            load(url, "--requests", "200", "--per-request", str(BATCH))  # warm up
+            results[server] = scenarios(url, args.scale)
+        finally:
+            stop_server(proc)
+    kafka_eps = asyncio.run(raw_kafka(common.kafka_bootstrap, topics.raw_events, 2000))
+    print(f"workers={args.workers} topics={prefix}* cores={os.cpu_count()}")
+    report(results, kafka_eps)
+
+
+if __name__ == "__main__":
+    main()
