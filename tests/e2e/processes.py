@@ -40,10 +40,12 @@ class Pipeline:
     collector_url: str
     api_url: str
     procs: dict[str, Proc] = field(default_factory=dict)
+    log_dir: Path = Path(".")
 
-    def start(self, name: str, module: str, log_dir: Path) -> Proc:
-        log = log_dir / f"{name}.log"
-        with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
+    def start(self, name: str, module: str, log_dir: Path | None = None) -> Proc:
+        log = (log_dir or self.log_dir) / f"{name}.log"
+        # Appending keeps the log of a restarted process; the child has its own descriptor.
+        with log.open("ab") as handle:
             popen = subprocess.Popen(
                 [sys.executable, "-m", module],
                 env=self.env,
@@ -120,7 +122,7 @@ def running_pipeline(env: dict[str, str], log_dir: Path) -> Iterator[Pipeline]:
         "CONSENTSTREAM_COLLECTOR_PORT": str(cport),
         "CONSENTSTREAM_API_PORT": str(aport),
     }
-    pipe = Pipeline(env, f"http://127.0.0.1:{cport}", f"http://127.0.0.1:{aport}")
+    pipe = Pipeline(env, f"http://127.0.0.1:{cport}", f"http://127.0.0.1:{aport}", log_dir=log_dir)
     try:
         pipe.cli("migrate")
         pipe.start("worker", "streams", log_dir)

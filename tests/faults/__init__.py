@@ -1,0 +1,1 @@
+"""Fault scenarios on real processes: nothing acknowledged is lost, nothing is stored twice."""

@@ -1,0 +1,125 @@
+"""A load generator that behaves like the snippet: batches, client-made event ids, retries.
+
+It posts over real HTTP, retries a batch with the same event ids on network errors, 429 and 5xx
+(with backoff, as the snippet does), and records which event ids were acknowledged with 202.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36"
+)
+
+
+@dataclass
+class LoadStats:
+    """What the generator sent and what the collector acknowledged."""
+
+    sent: int = 0
+    acked: set[str] = field(default_factory=set)
+    retries: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+    ack_times: list[float] = field(default_factory=list)
+
+
+def pageview(visitor: str | None, n: int) -> dict[str, object]:
+    """One pageview event with a fresh id."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "pageview",
+        "ts": datetime.now(UTC).isoformat(),
+        "visitor_id": visitor,
+        "page": {"url": f"https://example.com/load/{n % 17}", "title": "load"},
+        "browser": {"user_agent": UA},
+    }
+
+
+class LoadGenerator:
+    """Posts batches in a background thread until stopped or ``total`` events are acked."""
+
+    def __init__(
+        self,
+        url: str,
+        visitors: list[str],
+        *,
+        batch: int = 10,
+        rate: float = 20.0,
+        total: int = 10_000,
+        forwarded_for: str = "203.0.113.50",
+    ) -> None:
+        self.url = f"{url}/v1/events"
+        self.visitors = visitors
+        self.batch = batch
+        self.interval = 1.0 / rate
+        self.total = total
+        self.headers = {"X-Forwarded-For": forwarded_for}
+        self.stats = LoadStats()
+        self.failure: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> LoadGenerator:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 120) -> LoadStats:
+        """Stop sending new batches; the batch in flight is retried until acknowledged."""
+        self._stop.set()
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "load generator did not finish its last batch"
+        if self.failure is not None:
+            raise AssertionError(f"load generator failed: {self.failure}") from self.failure
+        return self.stats
+
+    def _run(self) -> None:
+        try:
+            self._send_until_stopped()
+        except BaseException as exc:  # surfaced to the test by stop()
+            self.failure = exc
+
+    def _send_until_stopped(self) -> None:
+        n = 0
+        with httpx.Client(timeout=10) as client:
+            while not self._stop.is_set() and len(self.stats.acked) < self.total:
+                events = [
+                    pageview(self.visitors[(n + i) % len(self.visitors)], n + i)
+                    for i in range(self.batch)
+                ]
+                n += self.batch
+                self.stats.sent += len(events)
+                self._deliver(client, events)
+                time.sleep(self.interval)
+
+    def _deliver(self, client: httpx.Client, events: list[dict[str, object]]) -> None:
+        """Send one batch until the collector acknowledges it (same ids on every try)."""
+        delay = 0.1
+        body = {"events": events, "sent_at": datetime.now(UTC).isoformat()}
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                response = client.post(self.url, json=body, headers=self.headers)
+            except httpx.HTTPError:
+                self.stats.errors += 1
+            else:
+                code = response.status_code
+                self.stats.statuses[code] = self.stats.statuses.get(code, 0) + 1
+                if code == 202:
+                    self.stats.acked.update(str(e["event_id"]) for e in events)
+                    self.stats.ack_times.append(time.monotonic())
+                    return
+                if code < 500 and code != 429:
+                    raise AssertionError(f"collector refused a valid batch: {code} {response.text}")
+            self.stats.retries += 1
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        raise AssertionError("a batch was never acknowledged within 180 s")

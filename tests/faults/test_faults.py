@@ -1,0 +1,165 @@
+"""Faults under load (issue 7): after each, stored events equal acknowledged events, once each.
+
+Every scenario runs the load generator against the collector, injects one fault into a real
+process or service, restores it, and then compares ClickHouse with what got a 202.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from consentstream import stack
+from consentstream.storage import open_storage
+
+from .conftest import FaultRig
+from .loadgen import LoadGenerator
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+VISITORS = [f"fault_visitor_{i:03d}" for i in range(12)]
+
+
+@dataclass
+class Figures:
+    scenario: str
+    sent: int
+    acked: int
+    stored: int
+    missing: int
+    duplicates: int
+    retries: int
+    outage_s: float
+    recovery_s: float
+
+    def line(self) -> str:
+        return (
+            f"{self.scenario:<22} sent {self.sent:>6}  acked {self.acked:>6}"
+            f"  stored {self.stored:>6}  missing {self.missing}  duplicates {self.duplicates}"
+            f"  retries {self.retries:>4}"
+            f"  outage {self.outage_s:5.1f}s  recovery {self.recovery_s:5.1f}s"
+        )
+
+
+def report(request: pytest.FixtureRequest, figures: Figures) -> None:
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")
+        reporter.write_line(figures.line())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def consents(rig: FaultRig) -> None:
+    """Half the visitors accept analytics before any load starts."""
+    for i, visitor in enumerate(VISITORS):
+        body = {
+            "visitor_id": visitor,
+            "choices": {
+                "necessary": True,
+                "analytics": i % 2 == 0,
+                "marketing": False,
+                "preferences": False,
+            },
+            "policy_version": "2026-01",
+            "policy_hash": "faults",
+        }
+        r = httpx.post(f"{rig.pipe.collector_url}/v1/consent", json=body, timeout=10)
+        assert r.status_code == 201, r.text
+
+
+def stored_ids(rig: FaultRig) -> tuple[set[str], int]:
+    """Event ids visible to queries, and how many rows exceed one per event id."""
+    with open_storage(rig.env["CONSENTSTREAM_CLICKHOUSE_URL"]) as storage:
+        table = f"{rig.database}.usage_events"
+        ids = storage.query(f"SELECT toString(event_id) AS id FROM {table} FINAL")
+        dup = storage.query(f"SELECT count() - uniqExact(event_id) AS d FROM {table} FINAL")
+    return {row["id"] for row in ids}, int(dup[0]["d"])
+
+
+def run_scenario(
+    request: pytest.FixtureRequest, rig: FaultRig, name: str, fault: Callable[[], None]
+) -> Figures:
+    """Load, fault, restore, drain; then compare what is stored with what was acknowledged."""
+    rig.pipe.check_alive()
+    load = LoadGenerator(rig.pipe.collector_url, VISITORS, batch=10, rate=15).start()
+    time.sleep(3)
+    began = time.monotonic()
+    fault()
+    restored = time.monotonic()
+    time.sleep(4)
+    stats = load.stop()
+    deadline = time.monotonic() + 180
+    stored, duplicates = stored_ids(rig)
+    while not stats.acked <= stored and time.monotonic() < deadline:
+        rig.pipe.check_alive()
+        time.sleep(1)
+        stored, duplicates = stored_ids(rig)
+    caught_up = time.monotonic()
+    figures = Figures(
+        scenario=name,
+        sent=stats.sent,
+        acked=len(stats.acked),
+        stored=len(stats.acked & stored),
+        missing=len(stats.acked - stored),
+        duplicates=duplicates,
+        retries=stats.retries,
+        outage_s=restored - began,
+        recovery_s=caught_up - restored,
+    )
+    report(request, figures)
+    assert figures.missing == 0, figures.line()
+    assert figures.duplicates == 0, figures.line()
+    assert figures.acked > 0
+    return figures
+
+
+def test_worker_killed_mid_batch(request: pytest.FixtureRequest, rig: FaultRig) -> None:
+    def fault() -> None:
+        rig.pipe.stop("worker", sig=signal.SIGKILL)
+        time.sleep(2)
+        rig.pipe.start("worker", "streams", rig.pipe.log_dir)
+
+    run_scenario(request, rig, "worker kill -9", fault)
+
+
+def test_collector_restarted(request: pytest.FixtureRequest, rig: FaultRig) -> None:
+    def fault() -> None:
+        rig.pipe.stop("collector")
+        proc = rig.pipe.start("collector", "services.collector", rig.pipe.log_dir)
+        from tests.e2e.processes import wait_http
+
+        wait_http(f"{rig.pipe.collector_url}/healthz", proc)
+
+    run_scenario(request, rig, "collector restart", fault)
+
+
+def test_redis_restarted(request: pytest.FixtureRequest, rig: FaultRig) -> None:
+    def fault() -> None:
+        stack.stop("redis", rig.stack)
+        time.sleep(3)
+        stack.start("redis", rig.stack)
+
+    run_scenario(request, rig, "redis restart", fault)
+
+
+def test_kafka_broker_restarted(request: pytest.FixtureRequest, rig: FaultRig) -> None:
+    def fault() -> None:
+        stack.stop("kafka", rig.stack)
+        time.sleep(3)
+        stack.start("kafka", rig.stack)
+
+    run_scenario(request, rig, "kafka broker restart", fault)
+
+
+def test_clickhouse_down_30s(request: pytest.FixtureRequest, rig: FaultRig) -> None:
+    def fault() -> None:
+        stack.stop("clickhouse", rig.stack)
+        time.sleep(30)
+        stack.start("clickhouse", rig.stack)
+
+    run_scenario(request, rig, "clickhouse down 30 s", fault)
