@@ -62,6 +62,140 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by 
     console.print(f"revoked {key_id}")
 
 
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (id, role, created, revoked); keys themselves are never stored or shown."""
+    from rich.table import Table
+
+    storage = open_storage(CommonSettings().clickhouse_url)
+    try:
+        rows = Repository(storage).list_api_keys()
+    finally:
+        storage.close()
+    table = Table("key id", "role", "created", "state")
+    for row in rows:
+        state = "[red]revoked[/red]" if row.revoked else "[green]active[/green]"
+        table.add_row(row.key_id, row.role, row.created_at.isoformat(timespec="seconds"), state)
+    console.print(table)
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+requests_app = typer.Typer(no_args_is_help=True, help="Data subject requests.")
+hold_app = typer.Typer(no_args_is_help=True, help="Legal holds on a subject's data.")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the chain; exit 1 and name the first broken seq if any entry was altered."""
+    from consentstream.audit import verify
+
+    storage = open_storage(CommonSettings().clickhouse_url)
+    try:
+        with console.status("verifying the audit chain"):
+            verdict = verify(Repository(storage).audit_entries())
+    finally:
+        storage.close()
+    if verdict.ok:
+        console.print(f"OK: {verdict.entries} entries, chain intact")
+        return
+    console.print(f"[red]BROKEN at seq {verdict.broken_seq}[/red]: {verdict.reason}")
+    raise typer.Exit(1)
+
+
+@requests_app.command("list")
+def requests_list() -> None:
+    """Requests newest first, with deadlines; due-soon ones marked."""
+    from rich.table import Table
+
+    from services.api import requests as intake
+
+    storage = open_storage(CommonSettings().clickhouse_url)
+    try:
+        rows = Repository(storage).list_privacy_requests()
+    finally:
+        storage.close()
+    table = Table("request", "type", "status", "created", "deadline", "due soon")
+    for row in rows:
+        view = intake.view(row, 7, with_result=False)
+        soon = "[yellow]yes[/yellow]" if view.due_soon else ""
+        table.add_row(
+            row.request_id,
+            row.type,
+            row.status,
+            f"{row.created_at:%Y-%m-%d}",
+            f"{row.deadline:%Y-%m-%d}",
+            soon,
+        )
+    console.print(table)
+
+
+@requests_app.command("show")
+def requests_show(request_id: Annotated[str, typer.Argument(help="The request id")]) -> None:
+    """One request with its result as JSON (an audited per-visitor read)."""
+    from consentstream.audit import AuditLog
+    from services.api import requests as intake
+
+    storage = open_storage(CommonSettings().clickhouse_url)
+    try:
+        repo = Repository(storage)
+        row = repo.get_privacy_request(request_id)
+        if row is None:
+            console.print(f"[red]no request {request_id}[/red]")
+            raise typer.Exit(1)
+        if row.result:
+            detail = {"request_id": row.request_id, "type": row.type}
+            AuditLog(repo).append("cli", "admin", "request.read", row.subject_key, detail)
+    finally:
+        storage.close()
+    typer.echo(intake.view(row, 7).model_dump_json(indent=2))
+
+
+def _hold(visitor_id: str, held: bool, reason: str) -> list[str]:
+    import asyncio
+
+    from consentstream.audit import AuditLog
+    from consentstream.identity import pseudonymize
+    from consentstream.kafka import EventProducer
+    from consentstream.topics import Topics
+    from services.api.casework import CLI_ACTOR, Casework
+
+    settings = CommonSettings()
+    subject = pseudonymize(visitor_id, settings.pseudonym_key.get_secret_value())
+
+    async def run() -> list[str]:
+        producer = EventProducer(settings.kafka_bootstrap, 10.0)
+        try:
+            work = Casework(repo, AuditLog(repo), producer, Topics(settings.topic_prefix))
+            return await work.set_hold(CLI_ACTOR, subject, held, reason)
+        finally:
+            await producer.close()
+
+    storage = open_storage(settings.clickhouse_url)
+    try:
+        repo = Repository(storage)
+        return asyncio.run(run())
+    finally:
+        storage.close()
+
+
+Reason = Annotated[str, typer.Option(help="Why (kept in the audit log).", min=3)]
+VisitorArg = Annotated[str, typer.Argument(help="The subject's visitor id")]
+
+
+@hold_app.command("set")
+def hold_set(visitor_id: VisitorArg, reason: Reason) -> None:
+    """Put a subject under legal hold: their deletions wait on_hold until it is lifted."""
+    _hold(visitor_id, True, reason)
+    console.print("hold set")
+
+
+@hold_app.command("lift")
+def hold_lift(visitor_id: VisitorArg, reason: Reason) -> None:
+    """Lift a legal hold and run the deletions that waited on it."""
+    released = _hold(visitor_id, False, reason)
+    console.print(f"hold lifted; released {len(released)} deletion(s): {', '.join(released)}")
+
+
 def migrate() -> None:
     """Create the ClickHouse tables and the Kafka topics with their settings (idempotent)."""
     from streams.__main__ import prepare
@@ -126,7 +260,13 @@ def stop_apps() -> None:
 def register(app: typer.Typer) -> None:
     """Add these commands to the main CLI."""
     app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(requests_app, name="requests")
+    app.add_typer(hold_app, name="hold")
     for command in (migrate, worker, collector, api):
         app.command()(command)
     app.command("start-apps")(start_apps)
     app.command("stop-apps")(stop_apps)
+    from streams.dlq import cli_app as dlq_app
+
+    app.add_typer(dlq_app, name="dlq")

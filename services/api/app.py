@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from consentstream.audit import AuditLog
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.storage import open_storage
 from consentstream.storage.errors import StorageError
@@ -15,9 +17,10 @@ from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 
 from .config import ApiSettings
+from .datamap import load_data_map
 from .deps import ApiState
 from .errors import ApiError
-from .routes import privacy
+from .routes import privacy, usage
 
 RETRY_AFTER = "5"
 
@@ -25,11 +28,12 @@ RETRY_AFTER = "5"
 def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        data_map = load_data_map(settings.data_map_path)
         storage = open_storage(settings.clickhouse_url)
+        repo = Repository(storage)
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
-        app.state.api = ApiState(
-            settings, Topics(settings.topic_prefix), Repository(storage), producer
-        )
+        topics = Topics(settings.topic_prefix)
+        app.state.api = ApiState(settings, topics, repo, producer, AuditLog(repo), data_map)
         try:
             yield
         finally:
@@ -39,8 +43,14 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
     return lifespan
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"error": {"code": code, "message": message}}
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
+) -> Response:
+    body = {"error": {"code": code, "message": message, **(extra or {})}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -48,7 +58,15 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return _error(exc.status_code, exc.code, exc.message, headers)
+        return _error(exc.status_code, exc.code, exc.message, headers, exc.extra)
+
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+            for e in exc.errors()[:5]
+        )
+        return _error(422, "invalid_request", problems or "invalid request")
 
     async def on_unavailable(request: Request, exc: Exception) -> Response:
         return _error(
@@ -59,6 +77,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(BrokerUnavailable, on_unavailable)
     app.add_exception_handler(StorageError, on_unavailable)
 
@@ -69,6 +88,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app = FastAPI(title="consentstream API", version="1", lifespan=_lifespan(settings))
     _install_error_handlers(app)
     app.include_router(privacy.router)
+    app.include_router(usage.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from consentstream.settings import CommonSettings
@@ -14,6 +16,25 @@ class ApiSettings(CommonSettings):
     api_port: int = Field(8081, description="Port the API listens on.")
     request_deadline_days: int = Field(
         30, description="Days to answer a privacy request (GDPR: one month)."
+    )
+    ccpa_deadline_days: int = Field(
+        45, description="Days to answer a privacy request under CCPA (jurisdiction 'ccpa')."
+    )
+    due_soon_days: int = Field(
+        7, description="Open requests this close to their deadline are flagged due_soon."
+    )
+    access_requests_per_year: int = Field(
+        2, description="Access/portability requests allowed per subject in a rolling 12 months."
+    )
+    k_anonymity: int = Field(
+        5, ge=2, description="Usage groups with fewer distinct visitors are folded into other."
+    )
+    usage_max_days: int = Field(
+        400, description="Longest time range a usage query may span (hourly: 31 days)."
+    )
+    data_map_path: Path = Field(
+        Path(__file__).resolve().parents[2] / "data" / "data-map.yaml",
+        description="The declarative data map the access report is built from.",
     )
     produce_timeout_seconds: float = Field(5.0, description="Kafka acknowledgement timeout.")
     key_cache_seconds: float = Field(

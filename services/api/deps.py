@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from consentstream.audit import AuditLog
 from consentstream.kafka import EventProducer
 from consentstream.keys import hash_key
 from consentstream.storage.repository import Repository
@@ -18,17 +19,21 @@ from consentstream.topics import Topics
 from schemas.rows import ApiKeyRow, ApiRole
 
 from .config import ApiSettings
+from .datamap import DataMap
 from .errors import Forbidden, Unauthorized
 
 
 @dataclass
 class ApiState:
-    """Clients the lifespan opens, and a short cache of key lookups."""
+    """Clients the lifespan opens, the data map, and a short cache of key lookups."""
 
     settings: ApiSettings
     topics: Topics
     repo: Repository
     producer: EventProducer
+    audit: AuditLog
+    data_map: DataMap
+    intake_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     key_cache: dict[str, tuple[float, ApiKeyRow | None]] = field(default_factory=dict)
 
     async def lookup_key(self, plaintext: str) -> ApiKeyRow | None:
@@ -73,3 +78,6 @@ def require(*roles: ApiRole) -> Callable[..., Coroutine[Any, Any, ApiKeyRow]]:
 
 
 PrivacyKey = Annotated[ApiKeyRow, Depends(require("privacy"))]
+"""Per-visitor data: the privacy role (and admin)."""
+MarketingKey = Annotated[ApiKeyRow, Depends(require("marketing"))]
+"""Aggregates only: the marketing role (and admin); never per-visitor data."""

@@ -3,7 +3,10 @@
 ApiError
 ├── Unauthorized   401: no key, or a key that is unknown or revoked
 ├── Forbidden      403: a valid key whose role may not do this
-└── NotFound       404: no such request
+├── NotFound       404: no such request
+├── Conflict       409: the request is not in a state that allows this (e.g. export before done)
+├── InvalidInput   422: parameters that parse but make no sense (e.g. from after to)
+└── TooManyRequests 429: a subject's third access/portability request in 12 months
 (consentstream.kafka.BrokerUnavailable and storage errors → 503 with Retry-After)
 """
 
@@ -16,9 +19,10 @@ class ApiError(Exception):
     status_code = 500
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **extra: str) -> None:
         super().__init__(message)
         self.message = message
+        self.extra = extra
 
 
 class Unauthorized(ApiError):
@@ -40,3 +44,24 @@ class NotFound(ApiError):
 
     status_code = 404
     code = "not_found"
+
+
+class Conflict(ApiError):
+    """The thing exists but its state does not allow this yet."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class InvalidInput(ApiError):
+    """Well-formed parameters that do not make sense together."""
+
+    status_code = 422
+    code = "invalid_request"
+
+
+class TooManyRequests(ApiError):
+    """A limit the policy sets was reached; ``extra`` says when the next attempt is allowed."""
+
+    status_code = 429
+    code = "too_many_requests"

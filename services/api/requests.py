@@ -1,8 +1,14 @@
-"""Privacy request intake: record it, compute the deadline, hand verified work to the worker."""
+"""Privacy request intake: record it, compute the deadline, hand verified work to the worker.
+
+Pure functions over rows (no I/O): the routes load and store, these decide.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -13,6 +19,10 @@ from consentstream.identity import pseudonymize
 from schemas.events import VisitorId
 from schemas.messages import PrivacyJob
 from schemas.rows import PrivacyRequestRow, PrivacyRequestStatus, PrivacyRequestType
+
+Jurisdiction = Literal["gdpr", "ccpa"]
+OPEN_STATUSES = frozenset({"pending_verification", "verified", "running", "on_hold"})
+LIMITED_TYPES = frozenset({"access", "portability"})
 
 
 class Subject(BaseModel):
@@ -29,11 +39,21 @@ class PrivacyRequestIn(BaseModel):
         frozen=True,
         extra="forbid",
         json_schema_extra={
-            "examples": [{"type": "access", "subject": {"visitor_id": "v_demo_0001"}}]
+            "examples": [
+                {"type": "access", "subject": {"visitor_id": "v_demo_0001"}},
+                {
+                    "type": "deletion",
+                    "subject": {"visitor_id": "v_demo_0001"},
+                    "jurisdiction": "ccpa",
+                },
+            ]
         },
     )
     type: PrivacyRequestType
     subject: Subject
+    jurisdiction: Jurisdiction = Field(
+        "gdpr", description="Sets the deadline: gdpr one month (30 days), ccpa 45 days."
+    )
 
 
 class PrivacyRequestFiled(BaseModel):
@@ -52,14 +72,25 @@ class PrivacyRequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deadline: datetime
+    due_soon: bool = Field(description="Still open and within the reminder window of its deadline.")
     result: Annotated[dict[str, Any] | None, Field(description="Access report or receipt.")]
 
 
+class PrivacyRequestList(BaseModel):
+    """Requests, newest first, without their results (those are read one at a time)."""
+
+    requests: list[PrivacyRequestOut]
+
+
 def new_request(
-    body: PrivacyRequestIn, key: str, deadline_days: int, status: Literal["verified"]
+    body: PrivacyRequestIn,
+    key: str,
+    deadline_days: int,
+    status: Literal["verified", "on_hold"],
+    now: datetime | None = None,
 ) -> PrivacyRequestRow:
     """A fresh request row for a request filed by the privacy team (pre-verified)."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     return PrivacyRequestRow(
         request_id=uuid.uuid4().hex,
         type=body.type,
@@ -78,7 +109,41 @@ def job_of(row: PrivacyRequestRow) -> PrivacyJob:
     return PrivacyJob(request_id=row.request_id, type=row.type, subject_key=row.subject_key)
 
 
-def view(row: PrivacyRequestRow) -> PrivacyRequestOut:
+def one_year_after(moment: datetime) -> datetime:
+    """The same calendar moment a year later (29 February becomes 1 March)."""
+    try:
+        return moment.replace(year=moment.year + 1)
+    except ValueError:
+        return moment.replace(year=moment.year + 1, month=3, day=1)
+
+
+def next_allowed(
+    earlier: Sequence[PrivacyRequestRow], limit: int, now: datetime
+) -> datetime | None:
+    """When a subject may next file an access/portability request, or None if they may now.
+
+    Counts the subject's access and portability requests (rejected ones excepted) filed in the
+    rolling 12 months before ``now``; at ``limit`` the next is allowed a year after the oldest
+    of the ``limit`` most recent ones.
+    """
+    recent = sorted(
+        r.created_at
+        for r in earlier
+        if r.type in LIMITED_TYPES and r.status != "rejected" and one_year_after(r.created_at) > now
+    )
+    if len(recent) < limit:
+        return None
+    return one_year_after(recent[-limit])
+
+
+def is_due_soon(row: PrivacyRequestRow, window_days: int, now: datetime) -> bool:
+    """An open request whose deadline falls within the reminder window (or has passed)."""
+    return row.status in OPEN_STATUSES and row.deadline - now <= timedelta(days=window_days)
+
+
+def view(
+    row: PrivacyRequestRow, window_days: int, *, with_result: bool = True
+) -> PrivacyRequestOut:
     """The public view of a request."""
     return PrivacyRequestOut(
         request_id=row.request_id,
@@ -87,5 +152,25 @@ def view(row: PrivacyRequestRow) -> PrivacyRequestOut:
         created_at=row.created_at,
         updated_at=row.updated_at,
         deadline=row.deadline,
-        result=orjson.loads(row.result) if row.result else None,
+        due_soon=is_due_soon(row, window_days, datetime.now(UTC)),
+        result=orjson.loads(row.result) if row.result and with_result else None,
     )
+
+
+def with_status(row: PrivacyRequestRow, status: PrivacyRequestStatus) -> PrivacyRequestRow:
+    """The next version of a request, in a new status."""
+    update = {"status": status, "updated_at": datetime.now(UTC), "version": row.version + 1}
+    return row.model_copy(update=update)
+
+
+def export_csv(data: dict[str, list[dict[str, Any]]]) -> str:
+    """Portability as one CSV in long form (table, row, field, value): any reader can load it."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["table", "row", "field", "value"])
+    for table, rows in data.items():
+        for index, row in enumerate(rows, start=1):
+            for field, value in row.items():
+                text = value if isinstance(value, str) else orjson.dumps(value).decode()
+                writer.writerow([table, index, field, text])
+    return out.getvalue()

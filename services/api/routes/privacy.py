@@ -1,39 +1,210 @@
-"""``/v1/privacy/requests``: file a data subject request and follow it to its result."""
+"""``/v1/privacy/*``: file data subject requests, follow them, export them, hold subjects.
+
+Every endpoint here needs the privacy role (or admin); every per-visitor read, export, filing
+and hold is written to the audit log before the answer leaves.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from consentstream.identity import pseudonymize
+from schemas.rows import ApiKeyRow, PrivacyRequestRow
 
 from .. import requests
-from ..deps import PrivacyKey, State
-from ..errors import NotFound
+from ..casework import Actor, Casework
+from ..datamap import access_report
+from ..deps import ApiState, PrivacyKey, State
+from ..errors import Conflict, NotFound, TooManyRequests
 
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
 
 
-@router.post("/requests", status_code=202, response_model=requests.PrivacyRequestFiled)
+def _casework(state: ApiState) -> Casework:
+    return Casework(state.repo, state.audit, state.producer, state.topics)
+
+
+def _actor(key: ApiKeyRow) -> Actor:
+    return Actor(key.key_id, key.role)
+
+
+def _subject_key(state: ApiState, visitor_id: str) -> str:
+    return pseudonymize(visitor_id, state.settings.pseudonym_key.get_secret_value())
+
+
+@router.post(
+    "/requests",
+    status_code=202,
+    response_model=requests.PrivacyRequestFiled,
+    responses={429: {"description": "Third access/portability request in 12 months."}},
+)
 async def file_request(
-    body: requests.PrivacyRequestIn, state: State, _key: PrivacyKey
+    body: requests.PrivacyRequestIn, state: State, key: PrivacyKey
 ) -> requests.PrivacyRequestFiled:
-    """File a request; a privacy-role key files it pre-verified and the worker starts on it."""
-    secret = state.settings.pseudonym_key.get_secret_value()
-    row = requests.new_request(body, secret, state.settings.request_deadline_days, "verified")
-    await asyncio.to_thread(state.repo.save_privacy_request, row)
-    job = requests.job_of(row)
-    await state.producer.send_all(
-        state.topics.privacy_jobs, [(row.subject_key.encode(), job.model_dump_json().encode())]
+    """File a pre-verified request; deletions of a held subject wait ``on_hold``."""
+    work, settings = _casework(state), state.settings
+    subject = _subject_key(state, body.subject.visitor_id)
+    days = (
+        settings.ccpa_deadline_days
+        if body.jurisdiction == "ccpa"
+        else settings.request_deadline_days
     )
+    async with state.intake_lock:  # the limit check and the save are one step per process
+        if body.type in requests.LIMITED_TYPES:
+            earlier = await asyncio.to_thread(state.repo.subject_requests, subject)
+            now = datetime.now(UTC)
+            allowed = requests.next_allowed(earlier, settings.access_requests_per_year, now)
+            if allowed is not None:
+                raise TooManyRequests(
+                    f"at most {settings.access_requests_per_year} access or portability requests"
+                    f" in 12 months; the next is allowed from {allowed.date().isoformat()}",
+                    next_allowed_at=allowed.isoformat(),
+                )
+        held = body.type == "deletion" and await work.is_held(subject)
+        row = requests.new_request(
+            body, settings.pseudonym_key.get_secret_value(), days, "on_hold" if held else "verified"
+        )
+        detail = {"request_id": row.request_id, "type": row.type, "status": row.status}
+        await work.record(_actor(key), "request.file", subject, detail)
+        await asyncio.to_thread(state.repo.save_privacy_request, row)
+    if not held:
+        await work.dispatch(row)
     return requests.PrivacyRequestFiled(request_id=row.request_id, status=row.status)
 
 
-@router.get("/requests/{request_id}", response_model=requests.PrivacyRequestOut)
-async def get_request(
-    request_id: str, state: State, _key: PrivacyKey
-) -> requests.PrivacyRequestOut:
-    """Status, deadline, and for a finished request its report or receipt."""
+@router.get("/requests", response_model=requests.PrivacyRequestList)
+async def list_requests(
+    state: State,
+    _key: PrivacyKey,
+    status: Annotated[str | None, Query(description="Only requests in this status.")] = None,
+    due_soon: Annotated[bool | None, Query(description="Only requests due soon (or not).")] = None,
+) -> requests.PrivacyRequestList:
+    """Requests newest first with deadlines; `due_soon` flags open ones near their deadline."""
+    rows = await asyncio.to_thread(state.repo.list_privacy_requests)
+    views = [requests.view(r, state.settings.due_soon_days, with_result=False) for r in rows]
+    views = [
+        v
+        for v in views
+        if (status is None or v.status == status) and (due_soon is None or v.due_soon == due_soon)
+    ]
+    return requests.PrivacyRequestList(requests=views)
+
+
+async def _load(state: ApiState, request_id: str) -> PrivacyRequestRow:
     row = await asyncio.to_thread(state.repo.get_privacy_request, request_id)
     if row is None:
         raise NotFound(f"no privacy request {request_id!r}")
-    return requests.view(row)
+    return row
+
+
+async def _result(state: ApiState, row: PrivacyRequestRow) -> dict[str, Any] | None:
+    """The stored result; for access and portability with the data map report merged in."""
+    if not row.result:
+        return None
+    result: dict[str, Any] = orjson.loads(row.result)
+    if row.type != "deletion" and row.status == "done":
+        data = result.setdefault("data", {})
+        own = await asyncio.to_thread(state.repo.subject_requests, row.subject_key)
+        data["privacy_requests"] = [
+            {
+                "request_id": r.request_id,
+                "type": r.type,
+                "status": r.status,
+                "created_at": r.created_at.isoformat(),
+                "deadline": r.deadline.isoformat(),
+            }
+            for r in own
+        ]
+        result["report"] = access_report(state.data_map, data)
+    return result
+
+
+@router.get("/requests/{request_id}", response_model=requests.PrivacyRequestOut)
+async def get_request(request_id: str, state: State, key: PrivacyKey) -> requests.PrivacyRequestOut:
+    """Status, deadline, and for a finished request its report or receipt (audited)."""
+    row = await _load(state, request_id)
+    result = await _result(state, row)
+    if result is not None:
+        detail = {"request_id": row.request_id, "type": row.type}
+        await _casework(state).record(_actor(key), "request.read", row.subject_key, detail)
+    out = requests.view(row, state.settings.due_soon_days, with_result=False)
+    return out.model_copy(update={"result": result})
+
+
+@router.get(
+    "/requests/{request_id}/export",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
+async def export_request(
+    request_id: str,
+    state: State,
+    key: PrivacyKey,
+    format: Annotated[Literal["json", "csv"], Query(description="File format.")] = "json",
+) -> Response:
+    """The subject's data of a finished access/portability request as a JSON or CSV download."""
+    row = await _load(state, request_id)
+    if row.type == "deletion":
+        raise Conflict("a deletion request has no data to export; read its receipt instead")
+    result = await _result(state, row) if row.status == "done" else None
+    if result is None:
+        raise Conflict(f"request is {row.status}; export is available once it is done")
+    detail = {"request_id": row.request_id, "format": format}
+    await _casework(state).record(_actor(key), "request.export", row.subject_key, detail)
+    name = f"personal-data-{row.request_id}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "csv":
+        body = requests.export_csv(result.get("data", {}))
+        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+    payload = {
+        "request_id": row.request_id,
+        "data": result.get("data", {}),
+        "report": result["report"],
+    }
+    return Response(
+        orjson.dumps(payload, option=orjson.OPT_INDENT_2),
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+class HoldIn(BaseModel):
+    """Set or lift a legal hold on a subject."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": {"visitor_id": "v_demo_0001"},
+                    "held": True,
+                    "reason": "litigation 2026-17",
+                }
+            ]
+        },
+    )
+    subject: requests.Subject
+    held: bool = Field(description="true sets the hold, false lifts it.")
+    reason: str = Field(min_length=3, max_length=500, description="Why; kept in the audit log.")
+
+
+class HoldOut(BaseModel):
+    """The hold state after the change, and deletions released by a lift."""
+
+    held: bool
+    released_requests: list[str]
+
+
+@router.post("/holds", response_model=HoldOut)
+async def set_hold(body: HoldIn, state: State, key: PrivacyKey) -> HoldOut:
+    """Set or lift a legal hold; lifting runs the subject's deletions that waited on it."""
+    subject = _subject_key(state, body.subject.visitor_id)
+    released = await _casework(state).set_hold(_actor(key), subject, body.held, body.reason)
+    return HoldOut(held=body.held, released_requests=released)

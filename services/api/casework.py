@@ -1,0 +1,90 @@
+"""Privacy casework shared by the API routes and the CLI: intake, legal holds, audited reads.
+
+Holds and the worker: the API checks a subject's hold before handing a deletion to the worker
+(a held deletion is stored ``on_hold`` and no job is produced); lifting the hold moves each
+held deletion back to ``verified`` and produces its job. A hold set after a job was produced
+does not stop that job (the worker does not re-check holds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from consentstream.audit import AuditLog
+from consentstream.kafka import EventProducer
+from consentstream.storage.repository import Repository
+from consentstream.topics import Topics
+from schemas.rows import LegalHoldRow, PrivacyRequestRow
+
+from . import requests
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an API key's id and role, or the CLI operator."""
+
+    key_id: str
+    role: str
+
+
+CLI_ACTOR = Actor("cli", "admin")
+
+
+@dataclass
+class Casework:
+    """The stores and the job topic a privacy operation needs."""
+
+    repo: Repository
+    audit: AuditLog
+    producer: EventProducer
+    topics: Topics
+
+    async def record(self, actor: Actor, action: str, target: str, detail: dict[str, Any]) -> None:
+        """Append to the audit log before the data leaves: no unaudited per-visitor read."""
+        await asyncio.to_thread(self.audit.append, actor.key_id, actor.role, action, target, detail)
+
+    async def dispatch(self, row: PrivacyRequestRow) -> None:
+        """Hand a verified request to the worker through the privacy jobs topic."""
+        job = requests.job_of(row)
+        await self.producer.send_all(
+            self.topics.privacy_jobs, [(row.subject_key.encode(), job.model_dump_json().encode())]
+        )
+
+    async def is_held(self, subject_key: str) -> bool:
+        """Whether a legal hold is in force on the subject."""
+        hold = await asyncio.to_thread(self.repo.get_legal_hold, subject_key)
+        return bool(hold and hold.held)
+
+    async def set_hold(self, actor: Actor, subject_key: str, held: bool, reason: str) -> list[str]:
+        """Set or lift a hold; lifting releases held deletions. Returns the released ids."""
+        current = await asyncio.to_thread(self.repo.get_legal_hold, subject_key)
+        row = LegalHoldRow(
+            subject_key=subject_key,
+            held=held,
+            reason=reason,
+            actor=actor.key_id,
+            at=datetime.now(UTC),
+            version=(current.version + 1) if current else 1,
+        )
+        action = "hold.set" if held else "hold.lift"
+        await self.record(actor, action, subject_key, {"reason": reason})
+        await asyncio.to_thread(self.repo.save_legal_hold, row)
+        return [] if held else await self._release(actor, subject_key)
+
+    async def _release(self, actor: Actor, subject_key: str) -> list[str]:
+        earlier = await asyncio.to_thread(self.repo.subject_requests, subject_key)
+        released = []
+        for request in earlier:
+            if request.status != "on_hold":
+                continue
+            row = requests.with_status(request, "verified")
+            await asyncio.to_thread(self.repo.save_privacy_request, row)
+            await self.dispatch(row)
+            await self.record(
+                actor, "deletion.release", subject_key, {"request_id": row.request_id}
+            )
+            released.append(row.request_id)
+        return released

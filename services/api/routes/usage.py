@@ -1,0 +1,112 @@
+"""``/v1/usage/*``: k-anonymous aggregates for marketing; no endpoint here shows an individual."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from .. import usage
+from ..deps import MarketingKey, State
+
+router = APIRouter(prefix="/v1/usage", tags=["usage"])
+
+From = Annotated[
+    datetime | None,
+    Query(alias="from", description="Start, inclusive (ISO 8601; default 7 days before 'to')."),
+]
+To = Annotated[
+    datetime | None, Query(alias="to", description="End, exclusive (ISO 8601; default now).")
+]
+Step = Annotated[usage.Interval, Query(description="Bucket size.")]
+
+
+async def _groups(
+    state: State,
+    metric: str,
+    dimension: str,
+    start: datetime | None,
+    end: datetime | None,
+    interval: usage.Interval,
+) -> usage.UsageOut:
+    settings = state.settings
+    start, end = usage.time_range(start, end, interval, settings.usage_max_days)
+    params = {"start": start, "end": end, "k": settings.k_anonymity}
+    rows = await asyncio.to_thread(state.repo.usage_groups, dimension, interval, params)
+    buckets = usage.fold(rows, settings.k_anonymity)
+    return usage.UsageOut(
+        metric=metric,
+        start=start,
+        end=end,
+        interval=interval,
+        k=settings.k_anonymity,
+        buckets=buckets,
+    )
+
+
+@router.get("/pageviews", response_model=usage.UsageOut, response_model_by_alias=True)
+async def pageviews(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.UsageOut:
+    """Page views per bucket (one group, `all`); a bucket under k visitors is withheld."""
+    return await _groups(state, "pageviews", "all", start, end, interval)
+
+
+@router.get("/visitors", response_model=usage.UsageOut, response_model_by_alias=True)
+async def visitors(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.UsageOut:
+    """Distinct identified (consenting) visitors per bucket (one group, `all`)."""
+    return await _groups(state, "visitors", "all", start, end, interval)
+
+
+@router.get("/pages", response_model=usage.UsageOut, response_model_by_alias=True)
+async def pages(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.UsageOut:
+    """Top pages by path per bucket; small groups folded into `other`."""
+    return await _groups(state, "pages", "page", start, end, interval)
+
+
+@router.get("/referrers", response_model=usage.UsageOut, response_model_by_alias=True)
+async def referrers(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.UsageOut:
+    """Referring hosts (`(direct)` for none) per bucket; small groups folded into `other`."""
+    return await _groups(state, "referrers", "referrer", start, end, interval)
+
+
+@router.get("/browsers", response_model=usage.UsageOut, response_model_by_alias=True)
+async def browsers(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.UsageOut:
+    """Browser families per bucket; small groups folded into `other`."""
+    return await _groups(state, "browsers", "browser", start, end, interval)
+
+
+@router.get("/devices", response_model=usage.UsageOut, response_model_by_alias=True)
+async def devices(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.UsageOut:
+    """Device classes (desktop, mobile, tablet) per bucket; small groups folded into `other`."""
+    return await _groups(state, "devices", "device", start, end, interval)
+
+
+@router.get("/consent", response_model=usage.ConsentOut, response_model_by_alias=True)
+async def consent(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.ConsentOut:
+    """Share of consent decisions granting each purpose; buckets under k visitors withheld."""
+    settings = state.settings
+    start, end = usage.time_range(start, end, interval, settings.usage_max_days)
+    params = {"start": start, "end": end}
+    rows = await asyncio.to_thread(state.repo.usage_consent, interval, params)
+    return usage.ConsentOut(
+        start=start,
+        end=end,
+        interval=interval,
+        k=settings.k_anonymity,
+        buckets=usage.consent_buckets(rows, settings.k_anonymity),
+    )

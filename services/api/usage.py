@@ -1,0 +1,140 @@
+"""Marketing aggregates with k-anonymity: no group smaller than k distinct visitors is shown.
+
+How visitors count: only identified visitors (``visitor_key`` set, i.e. analytics consent) are
+distinct-countable. Anonymous rows (``visitor_key`` '') add page views to a group but never
+help it reach k, so a group seen only by anonymous or by fewer than k identified visitors is
+folded into its bucket's "other" row. When "other" itself has fewer than k visitors its numbers
+are withheld too (``suppressed``), so no figure ever describes fewer than k people.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .errors import InvalidInput
+
+Interval = Literal["hour", "day", "week"]
+HOURLY_MAX_DAYS = 31
+
+
+class Group(BaseModel):
+    """One shown group: at least k distinct identified visitors."""
+
+    key: str = Field(description="The page path, referrer host, browser family, or 'all'.")
+    visitors: int = Field(description="Distinct identified visitors.")
+    pageviews: int = Field(description="Page views, anonymous ones included.")
+
+
+class Other(BaseModel):
+    """Everything folded: numbers are null when it too holds fewer than k visitors."""
+
+    visitors: int | None
+    pageviews: int | None
+    suppressed: bool
+
+
+class Bucket(BaseModel):
+    """One time bucket of a usage answer."""
+
+    start: datetime
+    groups: list[Group]
+    other: Other
+
+
+class UsageOut(BaseModel):
+    """A k-anonymous usage answer."""
+
+    metric: str
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    interval: Interval
+    k: int
+    buckets: list[Bucket]
+
+
+class ConsentBucket(BaseModel):
+    """Consent rates in one bucket; null when fewer than k visitors decided in it."""
+
+    start: datetime
+    visitors: int | None
+    decisions: int | None
+    rates: dict[str, float] | None = Field(description="Share of decisions granting each purpose.")
+    suppressed: bool
+
+
+class ConsentOut(BaseModel):
+    """Consent rates per purpose over time."""
+
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    interval: Interval
+    k: int
+    buckets: list[ConsentBucket]
+
+
+def time_range(
+    start: datetime | None, end: datetime | None, interval: Interval, max_days: int
+) -> tuple[datetime, datetime]:
+    """The asked range in UTC (default: the last 7 days), refused when empty or too long."""
+    end = _utc(end) if end else datetime.now(UTC)
+    start = _utc(start) if start else end - timedelta(days=7)
+    if start >= end:
+        raise InvalidInput("'from' must be before 'to'")
+    limit = HOURLY_MAX_DAYS if interval == "hour" else max_days
+    if end - start > timedelta(days=limit):
+        raise InvalidInput(f"at most {limit} days per query with interval {interval!r}")
+    return start, end
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def fold(rows: list[dict[str, Any]], k: int) -> list[Bucket]:
+    """Buckets from the SQL rows (bucket, shown, key, visitors, pageviews), other withheld < k."""
+    buckets: dict[datetime, Bucket] = {}
+    for row in rows:
+        start = _utc(row["bucket"])
+        bucket = buckets.setdefault(start, Bucket(start=start, groups=[], other=_empty()))
+        visitors, pageviews = int(row["visitors"]), int(row["pageviews"])
+        if row["shown"]:
+            bucket.groups.append(Group(key=row["key"], visitors=visitors, pageviews=pageviews))
+        elif visitors >= k:
+            bucket.other = Other(visitors=visitors, pageviews=pageviews, suppressed=False)
+        else:
+            bucket.other = Other(visitors=None, pageviews=None, suppressed=True)
+    return list(buckets.values())
+
+
+def _empty() -> Other:
+    return Other(visitors=0, pageviews=0, suppressed=False)
+
+
+def consent_buckets(rows: list[dict[str, Any]], k: int) -> list[ConsentBucket]:
+    """Consent rates per bucket, withheld where fewer than k visitors decided."""
+    out = []
+    for row in rows:
+        start, visitors, decisions = (
+            _utc(row["bucket"]),
+            int(row["visitors"]),
+            int(row["decisions"]),
+        )
+        if visitors < k:
+            out.append(
+                ConsentBucket(
+                    start=start, visitors=None, decisions=None, rates=None, suppressed=True
+                )
+            )
+            continue
+        rates = {
+            p: round(int(row[p]) / decisions, 4) for p in ("analytics", "marketing", "preferences")
+        }
+        out.append(
+            ConsentBucket(
+                start=start, visitors=visitors, decisions=decisions, rates=rates, suppressed=False
+            )
+        )
+    return out

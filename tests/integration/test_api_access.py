@@ -1,0 +1,209 @@
+"""Need-to-know access over real HTTP: every endpoint × every role, no key, bad key, revoked key.
+
+Marketing reaches only the aggregates; per-visitor data (requests, exports, holds) only the
+privacy role and admin. Every per-visitor read, export, filing and hold lands in the
+hash-chained audit log, which ``consentstream audit verify`` checks, and tampering is caught.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+
+from consentstream.audit import AuditLog
+from consentstream.storage import sql
+
+from .test_api_harness import Api, start_api
+
+pytestmark = pytest.mark.integration
+
+USAGE = ["pageviews", "visitors", "pages", "referrers", "browsers", "devices", "consent"]
+ROLES = ("marketing", "privacy", "admin")
+
+
+@pytest.fixture(scope="module")
+def api(stack, tmp_path_factory):
+    yield from start_api(stack, tmp_path_factory, worker=False)
+
+
+@pytest.fixture(scope="module")
+def request_id(api: Api) -> str:
+    body = {"type": "deletion", "subject": {"visitor_id": "matrix-" + secrets.token_hex(4)}}
+    filed = api.post("/v1/privacy/requests", body)
+    assert filed.status_code == 202, filed.text
+    return str(filed.json()["request_id"])
+
+
+def calls(request_id: str) -> list[tuple[str, str, dict[str, Any] | None, str, set[int]]]:
+    """(method, path, body, who may, success codes) for every endpoint of the API."""
+
+    def deletion() -> dict[str, Any]:
+        return {"type": "deletion", "subject": {"visitor_id": "m-" + secrets.token_hex(6)}}
+
+    hold = {
+        "subject": {"visitor_id": "matrix-hold-visitor"},
+        "held": False,
+        "reason": "matrix check",
+    }
+    out: list[tuple[str, str, dict[str, Any] | None, str, set[int]]] = [
+        ("GET", f"/v1/usage/{name}", None, "marketing", {200}) for name in USAGE
+    ]
+    out += [
+        ("POST", "/v1/privacy/requests", deletion(), "privacy", {202}),
+        ("GET", "/v1/privacy/requests", None, "privacy", {200}),
+        ("GET", f"/v1/privacy/requests/{request_id}", None, "privacy", {200}),
+        ("GET", f"/v1/privacy/requests/{request_id}/export", None, "privacy", {409}),
+        ("POST", "/v1/privacy/holds", hold, "privacy", {200}),
+    ]
+    return out
+
+
+def send(
+    api: Api, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, Any]
+) -> httpx.Response:
+    if body is not None and method == "POST" and path.endswith("/requests"):
+        body = {**body, "subject": {"visitor_id": "m-" + secrets.token_hex(6)}}
+    return httpx.request(method, f"{api.url}{path}", json=body, headers=headers, timeout=30)
+
+
+def test_every_endpoint_is_in_the_matrix(api: Api, request_id: str) -> None:
+    spec = httpx.get(f"{api.url}/openapi.json").json()
+    documented = {
+        (method.upper(), path)
+        for path, ops in spec["paths"].items()
+        for method in ops
+        if path != "/healthz"
+    }
+    tested = {(m, p.replace(request_id, "{request_id}")) for m, p, *_ in calls(request_id)}
+    assert documented == tested
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reaches_exactly_what_it_needs(api: Api, request_id: str, role: str) -> None:
+    for method, path, body, who, ok in calls(request_id):
+        allowed = role == "admin" or role == who
+        got = send(api, method, path, body, api.headers(role))
+        expected = ok if allowed else {403}
+        assert got.status_code in expected, f"{role} {method} {path}: {got.status_code} {got.text}"
+        if not allowed:
+            assert got.json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    "credential",
+    ["none", "bad", "revoked", "malformed"],
+)
+def test_without_a_valid_key_everything_is_401(api: Api, request_id: str, credential: str) -> None:
+    headers = {
+        "none": {},
+        "bad": {"Authorization": "Bearer cs_00000000_" + secrets.token_urlsafe(32)},
+        "revoked": api.headers("revoked"),
+        "malformed": {"Authorization": "Basic dXNlcjpwYXNz"},
+    }[credential]
+    for method, path, body, _who, _ok in calls(request_id):
+        got = send(api, method, path, body, headers)
+        assert got.status_code == 401, f"{credential} {method} {path}: {got.text}"
+        assert got.json() == {
+            "error": {"code": "unauthorized", "message": got.json()["error"]["message"]}
+        }
+        assert got.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_revoking_a_key_takes_effect_on_the_next_call(api: Api) -> None:
+    key = api.cli("keys", "create", "--role", "marketing").stdout.strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{api.url}/v1/usage/pages", headers=headers).status_code == 200
+    api.cli("keys", "revoke", key.split("_")[1])
+    assert httpx.get(f"{api.url}/v1/usage/pages", headers=headers).status_code == 401
+    listing = api.cli("keys", "list").stdout
+    key_id = key.split("_")[1]
+    line = next(line for line in listing.splitlines() if key_id in line)
+    assert "marketing" in line and "revoked" in line
+    assert key not in listing
+
+
+def test_unknown_key_id_cannot_be_revoked(api: Api) -> None:
+    done = api.cli("keys", "revoke", "ffffffff", check=False)
+    assert done.returncode == 1
+
+
+def test_per_visitor_reads_are_audited_under_pseudonyms(api: Api) -> None:
+    visitor = "audited-" + secrets.token_hex(4)
+    body = {"type": "deletion", "subject": {"visitor_id": visitor}}
+    filed = api.post("/v1/privacy/requests", body, role="admin").json()
+    hold = {"subject": {"visitor_id": visitor}, "held": True, "reason": "litigation L-1"}
+    assert api.post("/v1/privacy/holds", hold).status_code == 200
+    entries = api.repo.audit_entries()
+    mine = [e for e in entries if e.target == api.subject(visitor)]
+    assert [e.action for e in mine] == ["request.file", "hold.set"]
+    assert filed["request_id"] in mine[0].detail
+    assert mine[0].role == "admin" and mine[1].role == "privacy"
+    assert mine[1].actor == api.keys["privacy"].split("_")[1]
+    assert all(visitor not in e.model_dump_json() for e in entries)
+    verified = api.cli("audit", "verify")
+    assert verified.stdout.startswith("OK")
+
+
+def test_a_forbidden_call_leaves_no_audit_entry(api: Api, request_id: str) -> None:
+    before = len(api.repo.audit_entries())
+    assert api.get(f"/v1/privacy/requests/{request_id}", role="marketing").status_code == 403
+    assert len(api.repo.audit_entries()) == before
+
+
+@pytest.fixture
+def chained(api: Api):
+    """A separate database holding a short audit chain, so tampering spoils no other test."""
+    from consentstream.storage import open_storage
+    from consentstream.storage.repository import Repository
+
+    database = f"cs_audit_{secrets.token_hex(4)}"
+    url = api.env["CONSENTSTREAM_CLICKHOUSE_URL"].rsplit("/", 1)[0] + f"/{database}"
+    storage = open_storage(url)
+    storage.migrate()
+    repo = Repository(storage)
+    log = AuditLog(repo)
+    for n in range(1, 5):
+        log.append("k1", "privacy", "request.read", f"subject{n}", {"request_id": f"r{n}"})
+    env = {**api.env, "CONSENTSTREAM_CLICKHOUSE_URL": url}
+    yield repo, env
+    storage.command(sql.statement(sql.DROP_DATABASE, database))
+    storage.close()
+
+
+def verify(api: Api, env: dict[str, Any]) -> tuple[int, str]:
+    import subprocess
+
+    from .test_api_harness import CLI
+
+    done = subprocess.run([CLI, "audit", "verify"], env=env, capture_output=True, text=True)
+    return done.returncode, done.stdout
+
+
+def test_audit_verify_detects_an_edited_entry(api: Api, chained) -> None:
+    repo, env = chained
+    assert verify(api, env) == (0, "OK: 4 entries, chain intact\n")
+    table = f"{repo.storage.database}.audit_log"
+    repo.storage.command(f"ALTER TABLE {table} UPDATE target = 'someone-else' WHERE seq = 3")
+    repo.wait_for_mutations("audit_log")
+    code, out = verify(api, env)
+    assert code == 1 and "BROKEN at seq 3" in out
+
+
+def test_audit_verify_detects_a_rewritten_chain_tail(api: Api, chained) -> None:
+    repo, env = chained
+    entries = repo.audit_entries()
+    forged = entries[1].model_copy(update={"detail": '{"request_id":"forged"}'})
+    repo.append_audit(forged)  # a re-inserted, altered copy of seq 2
+    code, out = verify(api, env)
+    assert code == 1 and "BROKEN at seq 2" in out
+
+
+def test_audit_verify_detects_a_deleted_entry(api: Api, chained) -> None:
+    repo, env = chained
+    repo.storage.command(f"ALTER TABLE {repo.storage.database}.audit_log DELETE WHERE seq = 2")
+    repo.wait_for_mutations("audit_log")
+    code, out = verify(api, env)
+    assert code == 1 and "BROKEN at seq 2" in out

@@ -1,0 +1,220 @@
+"""Marketing aggregates over real HTTP on real ClickHouse: k-anonymity is what a user sees.
+
+Rows are written as the worker writes them (minimized, pseudonymous). With k = 5: a page seen
+by 4 identified visitors never appears, whatever else is asked; anonymous rows (no analytics
+consent, visitor_key '') add page views but never count as visitors; a small "other" is
+withheld.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from consentstream.audit import AuditLog, verify
+from consentstream.storage import Storage
+from consentstream.storage.repository import Repository
+from schemas.rows import ConsentLedgerRow, UsageEventRow
+
+from .storage_fixtures import chdb_path_fixture, storage_fixture  # noqa: F401
+from .test_api_harness import Api, start_api
+
+pytestmark = pytest.mark.integration
+
+DAY1 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
+DAY2 = DAY1 + timedelta(days=1)
+DAY3 = DAY1 + timedelta(days=2)
+RANGE = {"from": "2026-03-02T00:00:00Z", "to": "2026-03-05T00:00:00Z"}
+
+
+def event(visitor: str, path: str, ts: datetime, **extra: str) -> UsageEventRow:
+    fields = {
+        "event_id": uuid.uuid4(),
+        "type": "pageview",
+        "ts": ts,
+        "client_ts": ts,
+        "received_at": ts,
+        "visitor_key": visitor,
+        "consent_id": "c-" + visitor if visitor else "",
+        "purposes": ["necessary", "analytics"] if visitor else ["necessary"],
+        "policy_version": "2026-01",
+        "ip_prefix": "",
+        "page_path": path,
+        "page_url": f"https://www.example.com{path}",
+        "page_title": path,
+        "referrer_host": "",
+        "browser_family": "Firefox",
+        "browser_version": "126",
+        "os_family": "Linux",
+        "device_class": "desktop",
+        "language": "en",
+        "screen": "",
+        "timezone": "UTC",
+        "props": "{}",
+        "gpc": False,
+        "dnt": False,
+        **extra,
+    }
+    return UsageEventRow.model_validate(fields)
+
+
+def visitors(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{i:02d}".ljust(32, "0") for i in range(n)]
+
+
+def decision(visitor: str, at: datetime, analytics: bool) -> ConsentLedgerRow:
+    return ConsentLedgerRow(
+        consent_id="c-" + uuid.uuid4().hex,
+        visitor_key=visitor,
+        recorded_at=at,
+        necessary=True,
+        analytics=analytics,
+        marketing=False,
+        preferences=analytics,
+        policy_version="2026-01",
+        policy_hash="h",
+        banner_hash="b",
+        source="banner",
+        gpc=False,
+        dnt=False,
+        gpc_applied=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def api(stack, tmp_path_factory):
+    for api in start_api(stack, tmp_path_factory, worker=False):
+        rows = []
+        # day 1: /popular by 6 identified visitors (+3 anonymous views), from news.example.com;
+        # /small by 4 identified visitors (2 views each, Chrome, from tiny.example.org);
+        # /anon-only seen 20 times, only anonymously.
+        for v in visitors("a", 6):
+            rows.append(event(v, "/popular", DAY1, referrer_host="news.example.com"))
+        rows += [event("", "/popular", DAY1, referrer_host="news.example.com") for _ in range(3)]
+        for v in visitors("b", 4):
+            small = {"referrer_host": "tiny.example.org", "browser_family": "Chrome"}
+            rows += [event(v, "/small", DAY1 + timedelta(minutes=m), **small) for m in (1, 2)]
+        rows += [event("", "/anon-only", DAY1) for _ in range(20)]
+        # day 2: two pages of 3 visitors each: both folded, but "other" has 6 visitors.
+        for v in visitors("c", 3):
+            rows.append(event(v, "/left", DAY2))
+        for v in visitors("d", 3):
+            rows.append(event(v, "/right", DAY2))
+        # day 3: only 4 visitors in all: even the day's total is withheld.
+        for v in visitors("e", 4):
+            rows.append(event(v, "/late", DAY3))
+        api.repo.insert_usage_events(rows)
+        ledger = [decision(v, DAY1, i < 3) for i, v in enumerate(visitors("a", 6))]
+        ledger += [decision(v, DAY2, True) for v in visitors("b", 4)]
+        api.repo.insert_consents(ledger)
+        yield api
+
+
+def usage(api: Api, name: str, **params: str) -> dict[str, Any]:
+    got = api.get(f"/v1/usage/{name}", role="marketing", **{**RANGE, **params})
+    assert got.status_code == 200, got.text
+    body: dict[str, Any] = got.json()
+    return body
+
+
+def by_day(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {b["start"][:10]: b for b in body["buckets"]}
+
+
+def test_a_group_of_four_visitors_never_appears(api: Api) -> None:
+    for name in ("pages", "referrers", "browsers", "devices", "pageviews", "visitors"):
+        for interval in ("hour", "day", "week"):
+            text = api.get(f"/v1/usage/{name}", role="marketing", interval=interval, **RANGE).text
+            for secret in ("/small", "tiny.example.org", "Chrome", "/late", "/left", "/anon-only"):
+                assert secret not in text, f"{secret} leaked by {name}/{interval}"
+
+
+def test_pages_show_only_groups_of_k_and_fold_the_rest(api: Api) -> None:
+    days = by_day(usage(api, "pages"))
+    day1 = days["2026-03-02"]
+    assert day1["groups"] == [{"key": "/popular", "visitors": 6, "pageviews": 9}]
+    # /small's 4 visitors and the anonymous-only page make an "other" of 4 visitors: withheld
+    assert day1["other"] == {"visitors": None, "pageviews": None, "suppressed": True}
+    day2 = days["2026-03-03"]
+    assert day2["groups"] == []
+    assert day2["other"] == {"visitors": 6, "pageviews": 6, "suppressed": False}
+
+
+def test_anonymous_views_count_as_views_but_never_as_visitors(api: Api) -> None:
+    days = by_day(usage(api, "pageviews"))
+    # 6 + 3 anonymous + 8 + 20 anonymous views by 10 identified visitors
+    assert days["2026-03-02"]["groups"] == [{"key": "all", "visitors": 10, "pageviews": 37}]
+    assert days["2026-03-04"]["groups"] == []
+    assert days["2026-03-04"]["other"]["suppressed"] is True
+
+
+def test_referrers_browsers_and_devices(api: Api) -> None:
+    day1 = by_day(usage(api, "referrers"))["2026-03-02"]
+    assert day1["groups"] == [{"key": "news.example.com", "visitors": 6, "pageviews": 9}]
+    browsers = by_day(usage(api, "browsers"))["2026-03-02"]["groups"]
+    assert browsers == [{"key": "Firefox", "visitors": 6, "pageviews": 29}]
+    devices = by_day(usage(api, "devices"))["2026-03-02"]["groups"]
+    assert devices == [{"key": "desktop", "visitors": 10, "pageviews": 37}]
+
+
+def test_intervals_bucket_by_hour_and_week(api: Api) -> None:
+    hours = usage(api, "visitors", interval="hour")["buckets"]
+    assert hours[0]["start"].startswith("2026-03-02T10:00:00")
+    weeks = usage(api, "visitors", interval="week")["buckets"]
+    assert len(weeks) == 1 and weeks[0]["start"].startswith("2026-03-02T00:00:00")
+    # the week holds all 20 identified visitors
+    assert weeks[0]["groups"] == [{"key": "all", "visitors": 20, "pageviews": 47}]
+
+
+def test_consent_rates_per_purpose_with_small_days_withheld(api: Api) -> None:
+    body = usage(api, "consent")
+    assert body["k"] == 5
+    days = {b["start"][:10]: b for b in body["buckets"]}
+    assert days["2026-03-02"]["visitors"] == 6
+    assert days["2026-03-02"]["rates"] == {"analytics": 0.5, "marketing": 0.0, "preferences": 0.5}
+    assert days["2026-03-03"] == {
+        "start": days["2026-03-03"]["start"],
+        "visitors": None,
+        "decisions": None,
+        "rates": None,
+        "suppressed": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "2026-03-05T00:00:00Z", "to": "2026-03-02T00:00:00Z"},
+        {"interval": "minute"},
+        {"from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z", "interval": "hour"},
+        {"from": "not a date"},
+    ],
+)
+def test_bad_ranges_get_the_one_error_shape(api: Api, params: dict[str, Any]) -> None:
+    got = api.get("/v1/usage/pages", role="marketing", **params)
+    assert got.status_code == 422
+    assert got.json()["error"]["code"] == "invalid_request"
+
+
+def test_the_aggregate_and_audit_sql_runs_on_both_backends(storage: Storage) -> None:
+    """18.16 and chdb 26.x give the same folded answer and keep the same audit chain."""
+    repo = Repository(storage)
+    rows = [event(v, "/popular", DAY1) for v in visitors("a", 5)]
+    rows += [event(v, "/small", DAY1) for v in visitors("b", 4)] + [event("", "/popular", DAY1)]
+    repo.insert_usage_events(rows)
+    repo.insert_consents([decision(v, DAY1, True) for v in visitors("a", 5)])
+    params = {"start": DAY1 - timedelta(days=1), "end": DAY3, "k": 5}
+    got = {
+        (r["shown"], r["key"], r["visitors"], r["pageviews"])
+        for r in repo.usage_groups("page", "week", params)
+    }
+    assert got == {(1, "/popular", 5, 6), (0, "", 4, 4)}
+    consent = repo.usage_consent("day", params)
+    assert [(r["visitors"], r["analytics"]) for r in consent] == [(5, 5)]
+    log = AuditLog(repo)
+    for n in range(3):
+        log.append("k", "privacy", "request.read", f"s{n}", {"n": n, "text": 'ünï "q"'})
+    assert verify(repo.audit_entries()).ok
