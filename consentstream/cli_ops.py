@@ -108,23 +108,26 @@ def requests_list() -> None:
     from rich.table import Table
 
     from services.api import requests as intake
+    from services.api.config import ApiSettings
 
-    storage = open_storage(CommonSettings().clickhouse_url)
+    settings = ApiSettings()
+    storage = open_storage(settings.clickhouse_url)
     try:
         rows = Repository(storage).list_privacy_requests()
     finally:
         storage.close()
-    table = Table("request", "type", "status", "created", "deadline", "due soon")
+    table = Table("type", "status", "created", "deadline", "due soon")
+    table.add_column("request", no_wrap=True, min_width=32)  # ids are copied whole into show
     for row in rows:
-        view = intake.view(row, 7, with_result=False)
+        view = intake.view(row, settings.due_soon_days, with_result=False)
         soon = "[yellow]yes[/yellow]" if view.due_soon else ""
         table.add_row(
-            row.request_id,
             row.type,
             row.status,
             f"{row.created_at:%Y-%m-%d}",
             f"{row.deadline:%Y-%m-%d}",
             soon,
+            row.request_id,
         )
     console.print(table)
 
@@ -134,8 +137,10 @@ def requests_show(request_id: Annotated[str, typer.Argument(help="The request id
     """One request with its result as JSON (an audited per-visitor read)."""
     from consentstream.audit import AuditLog
     from services.api import requests as intake
+    from services.api.config import ApiSettings
 
-    storage = open_storage(CommonSettings().clickhouse_url)
+    settings = ApiSettings()
+    storage = open_storage(settings.clickhouse_url)
     try:
         repo = Repository(storage)
         row = repo.get_privacy_request(request_id)
@@ -147,7 +152,7 @@ def requests_show(request_id: Annotated[str, typer.Argument(help="The request id
             AuditLog(repo).append("cli", "admin", "request.read", row.subject_key, detail)
     finally:
         storage.close()
-    typer.echo(intake.view(row, 7).model_dump_json(indent=2))
+    typer.echo(intake.view(row, settings.due_soon_days).model_dump_json(indent=2))
 
 
 def _hold(visitor_id: str, held: bool, reason: str) -> list[str]:

@@ -1,0 +1,214 @@
+"""Data subject requests through their whole lifecycle, over real HTTP, with a real worker.
+
+Access and portability end ``done`` with the subject's rows and the report the policy promises
+(from data/data-map.yaml); portability downloads parse as JSON and CSV; the third access or
+portability request in 12 months is refused with the date the next is allowed; deadlines follow
+the jurisdiction and near ones are flagged; a deletion of a held subject waits ``on_hold`` and
+runs when the hold is lifted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from schemas.rows import PrivacyRequestRow, PrivacyRequestType
+
+from .test_api_harness import Api, start_api
+from .test_api_usage import event
+
+pytestmark = pytest.mark.integration
+
+POLICY_ITEMS = ("categories", "sources", "purposes", "recipients", "sold", "shared", "retention")
+
+
+@pytest.fixture(scope="module")
+def api(stack, tmp_path_factory):
+    yield from start_api(stack, tmp_path_factory, worker=True)
+
+
+def visitor_with_data(api: Api, pages: int = 2) -> str:
+    visitor = "lifecycle-" + secrets.token_hex(6)
+    now = datetime.now(UTC)
+    rows = [event(api.subject(visitor), f"/page{i}", now) for i in range(pages)]
+    api.repo.insert_usage_events(rows)
+    return visitor
+
+
+def file(api: Api, kind: str, visitor: str, **extra: str) -> dict[str, Any]:
+    got = api.post(
+        "/v1/privacy/requests", {"type": kind, "subject": {"visitor_id": visitor}, **extra}
+    )
+    assert got.status_code == 202, got.text
+    body: dict[str, Any] = got.json()
+    return body
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_access_request_returns_the_data_and_the_full_report(api: Api) -> None:
+    visitor = visitor_with_data(api)
+    filed = file(api, "access", visitor)
+    assert filed["status"] == "verified"
+    done = api.wait_status(filed["request_id"], "done")
+    result = done["result"]
+    assert {r["page_path"] for r in result["data"]["usage_events"]} == {"/page0", "/page1"}
+    report = result["report"]
+    for item in POLICY_ITEMS:
+        assert report[item] not in (None, [], {}), item
+    assert report["sold"] is False and report["shared"] is False
+    assert any("network activity" in c for c in report["categories"])
+    assert report["tables"]["usage_events"]["pieces"] == 2
+    assert report["tables"]["usage_events"]["retention_days"] > 0
+    assert report["tables"]["privacy_requests"]["pieces"] == 1
+    assert set(report["retention"]) >= {"usage_events", "consent_ledger", "privacy_requests"}
+    created, deadline = parse_time(done["created_at"]), parse_time(done["deadline"])
+    assert deadline - created == timedelta(days=30)
+    actions = [e.action for e in api.repo.audit_entries() if e.target == api.subject(visitor)]
+    assert actions == ["request.file", "request.read"]
+
+
+def test_portability_downloads_parse_as_json_and_csv(api: Api) -> None:
+    visitor = visitor_with_data(api, pages=3)
+    filed = file(api, "portability", visitor, jurisdiction="ccpa")
+    done = api.wait_status(filed["request_id"], "done")
+    assert parse_time(done["deadline"]) - parse_time(done["created_at"]) == timedelta(days=45)
+    path = f"/v1/privacy/requests/{filed['request_id']}/export"
+    as_json = api.get(path, format="json")
+    assert as_json.status_code == 200
+    assert "attachment" in as_json.headers["content-disposition"]
+    payload = as_json.json()
+    assert len(payload["data"]["usage_events"]) == 3 and payload["report"]["categories"]
+    as_csv = api.get(path, format="csv")
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    pages = {r["value"] for r in rows if r["table"] == "usage_events" and r["field"] == "page_path"}
+    assert pages == {"/page0", "/page1", "/page2"}
+    assert visitor not in as_csv.text
+    actions = [e.action for e in api.repo.audit_entries() if e.target == api.subject(visitor)]
+    assert actions.count("request.export") == 2
+
+
+def test_third_access_in_twelve_months_is_refused_with_the_next_date(api: Api) -> None:
+    visitor = visitor_with_data(api, pages=1)
+    first = file(api, "access", visitor)
+    file(api, "portability", visitor)
+    third = api.post("/v1/privacy/requests", {"type": "access", "subject": {"visitor_id": visitor}})
+    assert third.status_code == 429, third.text
+    error = third.json()["error"]
+    first_row = api.repo.get_privacy_request(first["request_id"])
+    assert first_row is not None
+    expected = first_row.created_at.replace(year=first_row.created_at.year + 1)
+    assert parse_time(error["next_allowed_at"]) == expected
+    assert expected.date().isoformat() in error["message"]
+    # a deletion is never limited
+    assert file(api, "deletion", visitor)["status"] == "verified"
+
+
+def old_request(
+    api: Api, visitor: str, age_days: int, kind: PrivacyRequestType = "access"
+) -> PrivacyRequestRow:
+    created = datetime.now(UTC).replace(microsecond=0) - timedelta(days=age_days)
+    row = PrivacyRequestRow(
+        request_id=uuid.uuid4().hex,
+        type=kind,
+        subject_key=api.subject(visitor),
+        status="done",
+        created_at=created,
+        updated_at=created,
+        deadline=created + timedelta(days=30),
+        result="",
+        version=1,
+    )
+    api.repo.save_privacy_request(row)
+    return row
+
+
+def test_the_twelve_months_roll(api: Api) -> None:
+    visitor = "rolling-" + secrets.token_hex(6)
+    old_request(api, visitor, 400)  # outside the window
+    recent = old_request(api, visitor, 200, "portability")
+    assert file(api, "access", visitor)["status"] == "verified"
+    refused = api.post(
+        "/v1/privacy/requests", {"type": "access", "subject": {"visitor_id": visitor}}
+    )
+    assert refused.status_code == 429
+    allowed = parse_time(refused.json()["error"]["next_allowed_at"])
+    assert allowed == recent.created_at.replace(year=recent.created_at.year + 1)
+
+
+def test_listing_flags_requests_near_their_deadline(api: Api) -> None:
+    visitor = "deadline-" + secrets.token_hex(6)
+    created = datetime.now(UTC).replace(microsecond=0) - timedelta(days=25)
+    near = PrivacyRequestRow(
+        request_id=uuid.uuid4().hex,
+        type="deletion",
+        subject_key=api.subject(visitor),
+        status="verified",
+        created_at=created,
+        updated_at=created,
+        deadline=created + timedelta(days=30),
+        result="",
+        version=1,
+    )
+    api.repo.save_privacy_request(near)
+    fresh = file(api, "deletion", "fresh-" + secrets.token_hex(6))
+    listed = api.get("/v1/privacy/requests").json()["requests"]
+    flags = {r["request_id"]: r["due_soon"] for r in listed}
+    assert flags[near.request_id] is True and flags[fresh["request_id"]] is False
+    assert all(r["result"] is None for r in listed)
+    soon = api.get("/v1/privacy/requests", due_soon="true").json()["requests"]
+    assert near.request_id in {r["request_id"] for r in soon}
+    assert fresh["request_id"] not in {r["request_id"] for r in soon}
+    cli_list = api.cli("requests", "list").stdout
+    assert near.request_id in cli_list and "yes" in cli_list
+
+
+def test_a_held_deletion_waits_and_runs_when_the_hold_lifts(api: Api) -> None:
+    visitor = visitor_with_data(api, pages=2)
+    subject = {"visitor_id": visitor}
+    held = api.post("/v1/privacy/holds", {"subject": subject, "held": True, "reason": "case 42"})
+    assert held.json() == {"held": True, "released_requests": []}
+    filed = file(api, "deletion", visitor)
+    assert filed["status"] == "on_hold"
+    time.sleep(3)  # a worker that ignored the hold would have deleted by now
+    assert api.get(f"/v1/privacy/requests/{filed['request_id']}").json()["status"] == "on_hold"
+    assert api.repo.count_subject(api.subject(visitor))["usage_events"] == 2
+    lifted = api.post("/v1/privacy/holds", {"subject": subject, "held": False, "reason": "closed"})
+    assert lifted.json() == {"held": False, "released_requests": [filed["request_id"]]}
+    done = api.wait_status(filed["request_id"], "done")
+    assert done["result"]["verified_zero"] is True
+    assert done["result"]["stores"]["clickhouse.usage_events"] == {"before": 2, "after": 0}
+    assert sum(api.repo.count_subject(api.subject(visitor)).values()) == 0
+    actions = [e.action for e in api.repo.audit_entries() if e.target == api.subject(visitor)]
+    assert actions[:4] == ["hold.set", "request.file", "hold.lift", "deletion.release"]
+
+
+def test_holds_from_the_cli(api: Api) -> None:
+    visitor = visitor_with_data(api, pages=1)
+    api.cli("hold", "set", visitor, "--reason", "regulator inquiry")
+    filed = file(api, "deletion", visitor)
+    assert filed["status"] == "on_hold"
+    out = api.cli("hold", "lift", visitor, "--reason", "inquiry closed").stdout
+    assert filed["request_id"] in out
+    api.wait_status(filed["request_id"], "done")
+    shown = api.cli("requests", "show", filed["request_id"]).stdout
+    assert '"status": "done"' in shown
+    assert api.cli("audit", "verify").stdout.startswith("OK")
+
+
+def test_export_of_a_deletion_or_unknown_request(api: Api) -> None:
+    filed = file(api, "deletion", "nothing-" + secrets.token_hex(6))
+    got = api.get(f"/v1/privacy/requests/{filed['request_id']}/export")
+    assert got.status_code == 409 and got.json()["error"]["code"] == "conflict"
+    missing = api.get("/v1/privacy/requests/does-not-exist/export")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
