@@ -1,0 +1,149 @@
+"""The API's rules as plain functions: request limits and deadlines, k-folding, the audit chain,
+the access report and the portability CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consentstream.audit import GENESIS, entry_hash, hash_of, verify
+from schemas.rows import AuditRow, PrivacyRequestRow
+from services.api import requests, usage
+from services.api.config import ApiSettings
+from services.api.datamap import access_report, load_data_map
+from services.api.errors import InvalidInput
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def request(created: datetime, kind: str = "access", status: str = "done") -> PrivacyRequestRow:
+    return PrivacyRequestRow.model_validate(
+        {
+            "request_id": created.isoformat(),
+            "type": kind,
+            "subject_key": "s",
+            "status": status,
+            "created_at": created,
+            "updated_at": created,
+            "deadline": created + timedelta(days=30),
+            "result": "",
+            "version": 1,
+        }
+    )
+
+
+def test_two_requests_a_year_then_the_date_of_the_next() -> None:
+    first, second = NOW - timedelta(days=300), NOW - timedelta(days=10)
+    assert requests.next_allowed([request(first)], 2, NOW) is None
+    allowed = requests.next_allowed([request(first), request(second, "portability")], 2, NOW)
+    assert allowed == first.replace(year=first.year + 1)
+
+
+def test_deletions_rejections_and_old_requests_do_not_count() -> None:
+    earlier = [
+        request(NOW - timedelta(days=5), "deletion"),
+        request(NOW - timedelta(days=6), status="rejected"),
+        request(NOW - timedelta(days=366)),
+        request(NOW - timedelta(days=7)),
+    ]
+    assert requests.next_allowed(earlier, 2, NOW) is None
+
+
+def test_a_year_after_a_leap_day() -> None:
+    leap = datetime(2028, 2, 29, 9, 0, tzinfo=UTC)
+    assert requests.one_year_after(leap) == datetime(2029, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def test_due_soon_only_for_open_requests_near_the_deadline() -> None:
+    near = request(NOW - timedelta(days=25), status="verified")
+    assert requests.is_due_soon(near, 7, NOW)
+    assert not requests.is_due_soon(request(NOW, status="verified"), 7, NOW)
+    assert not requests.is_due_soon(request(NOW - timedelta(days=25)), 7, NOW)  # done
+
+
+def test_fold_withholds_a_small_other_and_keeps_big_groups() -> None:
+    bucket = datetime(2026, 3, 2, tzinfo=UTC)
+    rows = [
+        {"bucket": bucket, "shown": 1, "key": "/a", "visitors": 7, "pageviews": 9},
+        {"bucket": bucket, "shown": 0, "key": "", "visitors": 4, "pageviews": 50},
+    ]
+    [out] = usage.fold(rows, 5)
+    assert [g.key for g in out.groups] == ["/a"]
+    assert out.other.suppressed and out.other.pageviews is None and out.other.visitors is None
+
+
+def test_time_range_defaults_and_limits() -> None:
+    start, end = usage.time_range(None, NOW, "day", 400)
+    assert end - start == timedelta(days=7)
+    with pytest.raises(InvalidInput):
+        usage.time_range(NOW, NOW, "day", 400)
+    with pytest.raises(InvalidInput):
+        usage.time_range(NOW - timedelta(days=32), NOW, "hour", 400)
+
+
+def chain(n: int) -> list[AuditRow]:
+    rows, prev = [], GENESIS
+    for seq in range(1, n + 1):
+        at = NOW + timedelta(seconds=seq)
+        fields = ("k1", "privacy", "request.read", f"t{seq}", '{"a":1}')
+        digest = entry_hash(seq, at, *fields, prev)
+        rows.append(
+            AuditRow(
+                seq=seq,
+                at=at,
+                actor=fields[0],
+                role=fields[1],
+                action=fields[2],
+                target=fields[3],
+                detail=fields[4],
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        prev = digest
+    return rows
+
+
+@given(st.integers(1, 6), st.sampled_from(["actor", "role", "action", "target", "detail"]))
+def test_any_edit_breaks_the_chain_at_that_entry(position: int, field: str) -> None:
+    rows = chain(6)
+    assert verify(rows).ok
+    rows[position - 1] = rows[position - 1].model_copy(update={field: "tampered"})
+    verdict = verify(rows)
+    assert verdict.broken_seq == position
+
+
+def test_rehashing_an_edited_entry_still_breaks_the_next_link() -> None:
+    rows = chain(3)
+    edited = rows[0].model_copy(update={"target": "other"})
+    rows[0] = edited.model_copy(update={"hash": hash_of(edited)})
+    assert verify(rows).broken_seq == 2
+
+
+def test_the_checked_in_data_map_covers_every_table_holding_subject_data() -> None:
+    data_map = load_data_map(ApiSettings().data_map_path)
+    assert {"usage_events", "consent_ledger", "privacy_requests"} <= set(data_map.tables)
+    report = access_report(data_map, {"usage_events": [{"x": 1}], "consent_ledger": []})
+    assert report["tables"]["usage_events"]["pieces"] == 1
+    assert report["categories"] and report["purposes"] and report["recipients"]
+    assert report["retention"]["consent_ledger"]
+
+
+def test_a_malformed_data_map_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "map.yaml"
+    bad.write_text("version: 1\ncontroller: x\ncontact: y\ntables: {t: {description: d}}\n")
+    with pytest.raises(ValueError):
+        load_data_map(bad)
+
+
+def test_portability_csv_round_trips_odd_text() -> None:
+    data = {"usage_events": [{"page_title": 'a,"b"\nc', "purposes": ["necessary"], "n": 3}]}
+    rows = list(csv.DictReader(io.StringIO(requests.export_csv(data))))
+    values = {r["field"]: r["value"] for r in rows}
+    assert values == {"page_title": 'a,"b"\nc', "purposes": '["necessary"]', "n": "3"}
