@@ -84,6 +84,10 @@ class Worker:
             producer_acks=-1,
             broker_commit_every=1000,
             broker_commit_interval=1.0,
+            # Faust waits 60 s by default before a killed worker's partitions move on.
+            broker_session_timeout=s.worker_session_timeout,
+            broker_rebalance_timeout=s.worker_session_timeout,
+            broker_heartbeat_interval=min(3.0, s.worker_session_timeout / 3),
             stream_buffer_maxsize=max(4096, s.sink_batch_size * 2),
         )
         partitions = s.topic_partitions

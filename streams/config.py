@@ -33,3 +33,8 @@ class WorkerSettings(CommonSettings):
     worker_metrics_port: int = Field(
         9102, ge=0, description="Port of the worker's Prometheus /metrics; 0 turns it off."
     )
+    worker_session_timeout: float = Field(
+        10.0,
+        ge=6,
+        description="Seconds before a silent (killed) worker's partitions go to the others.",
+    )

@@ -1,0 +1,137 @@
+"""Dead letters: messages the worker could not process, parked with the reason, and replay.
+
+The worker writes ``{"reason", "topic", "value"}`` to the dead-letter topic. After a fix
+(a schema change, a bug in the worker) ``consentstream dlq replay`` feeds every dead letter not
+replayed before back to the topic it came from, keyed as the collector keys it, so it takes
+the normal path again (and is dead-lettered again if it still fails). Progress is the
+consumer group ``<prefix>dlq-replay``: offsets are committed only after Kafka acknowledged the
+re-sent messages, so a crash mid-replay re-sends (harmless: event ids make inserts idempotent)
+and never skips.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import typer
+
+from consentstream.identity import pseudonymize
+from consentstream.settings import CommonSettings
+from consentstream.topics import Topics
+
+if TYPE_CHECKING:
+    from kafka import KafkaProducer
+
+cli_app = typer.Typer(no_args_is_help=True, help="Dead letters of the stream worker.")
+
+
+@dataclass
+class ReplayReport:
+    """How many dead letters went back to each topic, and how many were unreadable."""
+
+    replayed: Counter[str] = field(default_factory=Counter)
+    unreadable: int = 0
+
+
+def _visitor_id(topic: str, topics: Topics, value: dict[str, Any]) -> str | None:
+    """The raw visitor id a message is keyed by: the event's or the decision's."""
+    if topic == topics.consent:
+        vid = value.get("visitor_id")
+    else:
+        event = value.get("event")
+        vid = event.get("visitor_id") if isinstance(event, dict) else None
+    return vid if isinstance(vid, str) and vid else None
+
+
+def replay_target(letter: bytes, topics: Topics, key_secret: str) -> tuple[str, bytes, bytes]:
+    """Topic, key and value to re-send a dead letter as; ValueError if it is not one of ours."""
+    parked = orjson.loads(letter)
+    if not isinstance(parked, dict) or not isinstance(parked.get("value"), str):
+        raise ValueError("not a dead letter")
+    topic = parked.get("topic") or topics.raw_events
+    if topic not in (topics.raw_events, topics.consent):
+        raise ValueError("dead letter from an unknown topic")
+    value = parked["value"].encode()
+    try:
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        body = None
+    vid = _visitor_id(topic, topics, body) if isinstance(body, dict) else None
+    if vid:
+        return topic, pseudonymize(vid, key_secret).encode(), value
+    return topic, _event_id_key(body), value
+
+
+def _event_id_key(body: object) -> bytes:
+    """An anonymous event is keyed by its event id, as the collector does."""
+    event = body.get("event") if isinstance(body, dict) else None
+    try:
+        return uuid.UUID(str(event.get("event_id") if isinstance(event, dict) else "")).bytes
+    except ValueError:
+        return uuid.uuid4().bytes
+
+
+def replay(
+    bootstrap: str, topics: Topics, key_secret: str, *, timeout: float = 30.0
+) -> ReplayReport:
+    """Re-send every dead letter not yet replayed, up to the end the topic had at the start."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # slow import: CLI only
+
+    servers = bootstrap.split(",")
+    consumer = KafkaConsumer(
+        bootstrap_servers=servers,
+        group_id=f"{topics.prefix}dlq-replay",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+    report = ReplayReport()
+    try:
+        parts = consumer.partitions_for_topic(topics.dead_letters) or set()
+        assigned = [TopicPartition(topics.dead_letters, p) for p in sorted(parts)]
+        consumer.assign(assigned)  # no group join: the group only keeps our offsets
+        end = consumer.end_offsets(assigned)
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end[tp] for tp in assigned):
+            if time.monotonic() > deadline:
+                raise TimeoutError("dead-letter topic not read to its end in time")
+            for records in consumer.poll(timeout_ms=500).values():
+                for message in records:
+                    _resend(producer, message.value, topics, key_secret, report)
+        producer.flush()
+        consumer.commit()
+    finally:
+        producer.close()
+        consumer.close()
+    return report
+
+
+def _resend(
+    producer: KafkaProducer, letter: bytes, topics: Topics, secret: str, report: ReplayReport
+) -> None:
+    try:
+        topic, key, value = replay_target(letter, topics, secret)
+    except ValueError:
+        report.unreadable += 1
+        return
+    producer.send(topic, key=key, value=value)
+    report.replayed[topic] += 1
+
+
+@cli_app.command("replay")
+def replay_command() -> None:
+    """Re-feed dead letters to the topic they came from (run after the fix is deployed)."""
+    settings = CommonSettings()
+    report = replay(
+        settings.kafka_bootstrap,
+        Topics(settings.topic_prefix),
+        settings.pseudonym_key.get_secret_value(),
+    )
+    for topic, n in sorted(report.replayed.items()):
+        typer.echo(f"replayed {n} to {topic}")
+    typer.echo(f"replayed {sum(report.replayed.values())}, unreadable {report.unreadable}")

@@ -1,0 +1,489 @@
+"""The stream worker as a process on the real stack: what a user of the pipeline would notice.
+
+Each test gets its own topic prefix, consumer group (app id), ClickHouse database and
+pseudonym key, and starts ``python -m streams`` the way an operator does. Events go straight
+to the raw topic, keyed as the collector keys them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from redis import Redis
+
+with warnings.catch_warnings():
+    # kafka-python 3.x reads its protocol schemas with importlib.resources' legacy API at
+    # import time (read_text, then open_text); pyproject ignores only the first warning.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from consentstream import redis_keys  # noqa: E402
+from consentstream.identity import pseudonymize  # noqa: E402
+from consentstream.storage import Storage, open_storage, sql  # noqa: E402
+from consentstream.storage.repository import Repository  # noqa: E402
+from consentstream.topics import Topics  # noqa: E402
+from schemas.events import ConsentChoices, Event  # noqa: E402
+from schemas.messages import ConsentDecision, RawEvent, RequestFacts  # noqa: E402
+from streams.__main__ import prepare  # noqa: E402
+from streams.config import WorkerSettings  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+UA = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
+IPS = ("192.0.2.10", "198.51.100.20", "203.0.113.30", "2001:db8:1:2::7")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class WorkerRun:
+    """One isolated deployment: its settings, worker processes and clients."""
+
+    settings: WorkerSettings
+    env: dict[str, str]
+    logs: Path
+    storage: Storage
+    redis: Redis
+    producer: KafkaProducer
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.settings.topic_prefix)
+
+    @property
+    def secret(self) -> str:
+        return self.settings.pseudonym_key.get_secret_value()
+
+    def start(self, name: str, **extra: str) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "streams"],
+            env={**self.env, **extra},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop(name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")[-4000:]
+
+    def send_events(self, events: list[RawEvent]) -> None:
+        for raw in events:
+            vid = raw.event.visitor_id
+            key = pseudonymize(vid, self.secret).encode() if vid else raw.event.event_id.bytes
+            self.producer.send(
+                self.topics.raw_events, key=key, value=raw.model_dump_json().encode()
+            )
+        self.producer.flush()
+
+    def send_consent(self, decision: ConsentDecision) -> None:
+        key = pseudonymize(decision.visitor_id, self.secret).encode()
+        self.producer.send(self.topics.consent, key=key, value=decision.model_dump_json().encode())
+        self.producer.flush()
+
+    def counts(self) -> dict[str, int]:
+        """Rows as stored, as queries see them (FINAL), and distinct event ids."""
+        db = sql.quote_identifier(self.storage.database)
+        row = self.storage.query(
+            f"SELECT count() AS stored, uniqExact(event_id) AS distinct_ids FROM {db}.usage_events"
+        )[0]
+        final = self.storage.query(f"SELECT count() AS n FROM {db}.usage_events FINAL")[0]
+        return {"stored": row["stored"], "distinct": row["distinct_ids"], "final": final["n"]}
+
+    def rows(self) -> list[dict[str, Any]]:
+        db = sql.quote_identifier(self.storage.database)
+        return self.storage.query(f"SELECT * FROM {db}.usage_events FINAL ORDER BY ts")
+
+    def wait(self, predicate: Any, what: str, timeout: float = 90) -> Any:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                assert proc.poll() is None, f"worker {name} exited:\n{self.log(name)}"
+            last = predicate()
+            if last:
+                return last
+            time.sleep(0.3)
+        logs = "\n".join(f"--- {n}\n{self.log(n)}" for n in self.procs)
+        raise AssertionError(f"timed out waiting for {what} (last {last!r})\n{logs}")
+
+
+@contextmanager
+def isolated_run(stack: Any, tmp_path: Path, partitions: int) -> Iterator[WorkerRun]:
+    """Topics, database and group of one's own; everything dropped or killed afterwards."""
+    run = secrets.token_hex(4)
+    server = stack.clickhouse_url.rsplit("/", 1)[0]
+    env = {
+        **os.environ,
+        "CONSENTSTREAM_TOPIC_PREFIX": f"itw{run}.",
+        "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/cs_worker_{run}",
+        "CONSENTSTREAM_WORKER_APP_ID": f"cs-itw-{run}",
+        "CONSENTSTREAM_WORKER_DATA_DIR": str(tmp_path / "worker"),
+        "CONSENTSTREAM_PSEUDONYM_KEY": f"itw-key-{run}",
+        "CONSENTSTREAM_TOPIC_PARTITIONS": str(partitions),
+        "CONSENTSTREAM_SINK_BATCH_SIZE": "200",
+        "CONSENTSTREAM_SINK_FLUSH_SECONDS": "0.2",
+        "CONSENTSTREAM_WORKER_METRICS_PORT": "0",
+        "CONSENTSTREAM_WORKER_SESSION_TIMEOUT": "6",
+        "CONSENTSTREAM_LOG_LEVEL": "WARNING",
+    }
+    prefix = "CONSENTSTREAM_"
+    settings = WorkerSettings.model_validate(
+        {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
+    )
+    prepare(settings)
+    storage = open_storage(settings.clickhouse_url)
+    redis = Redis.from_url(settings.redis_url)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    wr = WorkerRun(settings, env, logs, storage, redis, producer)
+    try:
+        yield wr
+    finally:
+        for name in list(wr.procs):
+            wr.stop(name, signal.SIGKILL)
+        producer.close()
+        storage.command(sql.statement(sql.DROP_DATABASE, storage.database))
+        storage.close()
+        redis.close()
+
+
+@pytest.fixture
+def worker_run(stack: Any, tmp_path: Path) -> Iterator[WorkerRun]:
+    """An isolated deployment with 4 partitions and no worker started yet."""
+    with isolated_run(stack, tmp_path, partitions=4) as wr:
+        yield wr
+
+
+@pytest.fixture(scope="module")
+def shared_run(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerRun]:
+    """One running worker for the tests that only need it to be there."""
+    with isolated_run(stack, tmp_path_factory.mktemp("shared"), partitions=2) as wr:
+        wr.start("shared", CONSENTSTREAM_WORKER_METRICS_PORT=str(SHARED_METRICS_PORT))
+        wr.wait(lambda: _serving(SHARED_METRICS_PORT), "the worker's /metrics")
+        yield wr
+
+
+SHARED_METRICS_PORT = free_port()
+
+
+def raw_event(visitor: str | None, n: int, ts: datetime | None = None, **extra: Any) -> RawEvent:
+    at = ts or datetime.now(UTC)
+    event = Event.model_validate(
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": "pageview",
+            "ts": at.isoformat(),
+            "visitor_id": visitor,
+            "page": {"url": f"https://example.com/page/{n}?session=secret-{n}#x", "title": "P"},
+            "browser": {"user_agent": UA, "language": "en-GB"},
+            **extra,
+        }
+    )
+    facts = RequestFacts(ip=IPS[n % len(IPS)], user_agent=UA)
+    return RawEvent(event=event, facts=facts, received_at=at)
+
+
+def decision(visitor: str, at: datetime, analytics: bool = True) -> ConsentDecision:
+    return ConsentDecision(
+        consent_id=uuid.uuid4().hex,
+        visitor_id=visitor,
+        choices=ConsentChoices(analytics=analytics, marketing=False, preferences=False),
+        policy_version="2026-01",
+        policy_hash="itw",
+        banner_hash="itw",
+        source="banner",
+        recorded_at=at,
+        gpc=False,
+        dnt=False,
+        gpc_applied=False,
+    )
+
+
+def visitors(count: int) -> list[str]:
+    return [f"visitor_{i}_{secrets.token_hex(4)}" for i in range(count)]
+
+
+def _serving(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def metric(port: int, name: str, labels: str = "") -> float:
+    """One sample from a worker's /metrics (0 when absent)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    wanted = f"{name}{{{labels}}}" if labels else name
+    for line in text.splitlines():
+        if line.startswith(wanted + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+class Trickle:
+    """Sends events in the background at a steady pace, like live traffic."""
+
+    def __init__(self, wr: WorkerRun, events: list[RawEvent], per_second: int) -> None:
+        import threading
+
+        self.sent = 0
+        self._thread = threading.Thread(target=self._run, args=(wr, events, per_second))
+        self._thread.start()
+
+    def _run(self, wr: WorkerRun, events: list[RawEvent], per_second: int) -> None:
+        chunk = max(1, per_second // 10)
+        for start in range(0, len(events), chunk):
+            wr.send_events(events[start : start + chunk])
+            self.sent = start + len(events[start : start + chunk])
+            time.sleep(0.1)
+
+    def join(self) -> None:
+        self._thread.join(120)
+
+
+def test_kill_9_mid_stream_then_restart_stores_every_event_exactly_once(
+    worker_run: WorkerRun,
+) -> None:
+    wr = worker_run
+    people = visitors(12)
+    for v in people[:6]:
+        wr.send_consent(decision(v, datetime.now(UTC) - timedelta(minutes=5)))
+    total = 6000
+    events = [raw_event(people[n % 12] if n % 3 else None, n) for n in range(total)]
+    wr.start("first")
+    traffic = Trickle(wr, events, per_second=1000)
+    at_kill = wr.wait(lambda: wr.counts()["final"] >= 800, "some rows stored")
+    wr.stop("first", signal.SIGKILL)
+    stored_at_kill = wr.counts()["distinct"]
+    traffic.join()
+    assert 0 < stored_at_kill < total, "the kill must land mid-stream"
+    wr.start("restarted")
+    wr.wait(lambda: wr.counts()["distinct"] >= total, "every event stored", timeout=120)
+    time.sleep(2)  # anything replayed late would show up now
+    counts = wr.counts()
+    assert counts["distinct"] == total and counts["final"] == total, counts
+    assert at_kill
+    identified = [r for r in wr.rows() if r["visitor_key"]]
+    assert identified and {r["visitor_key"] for r in identified} <= {
+        pseudonymize(v, wr.secret) for v in people[:6]
+    }
+
+
+def _group_is_shared(wr: WorkerRun, members: int) -> bool:
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=wr.settings.kafka_bootstrap.split(","))
+    try:
+        group = admin.describe_groups([wr.settings.worker_app_id])[wr.settings.worker_app_id]
+    finally:
+        admin.close()
+    state = group.get("group_state") or group.get("state")
+    return state == "Stable" and len(group.get("members") or []) == members
+
+
+def test_two_workers_share_the_partitions_without_loss_or_duplicates(
+    worker_run: WorkerRun,
+) -> None:
+    wr = worker_run
+    ports = {"a": free_port(), "b": free_port()}
+    for name, port in ports.items():
+        wr.start(name, CONSENTSTREAM_WORKER_METRICS_PORT=str(port))
+    wr.wait(lambda: _group_is_shared(wr, 2), "both workers in the group", timeout=90)
+    total = 4000
+    wr.send_events([raw_event(None, n) for n in range(total)])
+    wr.wait(lambda: wr.counts()["distinct"] >= total, "every event stored", timeout=120)
+    time.sleep(2)
+    counts = wr.counts()
+    assert counts["distinct"] == total and counts["final"] == total, counts
+    stored = {n: metric(p, "consentstream_worker_events_stored_total") for n, p in ports.items()}
+    assert all(v > 0 for v in stored.values()), f"one worker did nothing: {stored}"
+    assert sum(stored.values()) >= total
+
+
+def _stored_for(wr: WorkerRun, event_ids: set[uuid.UUID]) -> list[dict[str, Any]]:
+    return [r for r in wr.rows() if r["event_id"] in event_ids]
+
+
+def _wait_rows(wr: WorkerRun, ids: set[uuid.UUID]) -> list[dict[str, Any]]:
+    wr.wait(lambda: len(_stored_for(wr, ids)) == len(ids), f"{len(ids)} events stored")
+    return _stored_for(wr, ids)
+
+
+def test_an_erased_subjects_late_events_never_land(shared_run: WorkerRun) -> None:
+    wr = shared_run
+    erased, kept = visitors(2)
+    for v in (erased, kept):
+        wr.send_consent(decision(v, datetime.now(UTC) - timedelta(minutes=5)))
+    # What the deletion job does first: the subject goes on the suppression list.
+    erased_key = pseudonymize(erased, wr.secret)
+    wr.redis.set(redis_keys.suppressed(erased_key), b"1")
+    try:
+        before = metric(
+            SHARED_METRICS_PORT, "consentstream_worker_events_dropped_total", 'reason="suppressed"'
+        )
+        late = [raw_event(erased, n) for n in range(5)]
+        others = [raw_event(kept, n) for n in range(5)]
+        wr.send_events(late + others)
+        ids = {e.event.event_id for e in others}
+        wr.wait(lambda: len(_stored_for(wr, ids)) == 5, "the other visitor's events")
+        wr.wait(
+            lambda: (
+                metric(
+                    SHARED_METRICS_PORT,
+                    "consentstream_worker_events_dropped_total",
+                    'reason="suppressed"',
+                )
+                >= before + 5
+            ),
+            "suppressed drops counted",
+        )
+        assert not _stored_for(wr, {e.event.event_id for e in late})
+        assert Repository(wr.storage).count_subject(erased_key)["usage_events"] == 0
+        assert wr.redis.get(redis_keys.consent(erased_key)) is None, "no mirror for the erased"
+    finally:
+        wr.redis.delete(redis_keys.suppressed(erased_key))
+
+
+def test_worker_mirrors_consent_and_uses_the_mirror_for_unprocessed_decisions(
+    shared_run: WorkerRun,
+) -> None:
+    wr = shared_run
+    via_kafka, via_collector_only, too_late = visitors(3)
+    now = datetime.now(UTC)
+    d = decision(via_kafka, now - timedelta(minutes=1))
+    wr.send_consent(d)
+    key = pseudonymize(via_kafka, wr.secret)
+    mirrored = wr.wait(lambda: wr.redis.get(redis_keys.consent(key)), "the worker's mirror")
+    assert orjson.loads(mirrored)["consent_id"] == d.consent_id
+    assert via_kafka.encode() not in mirrored
+
+    # The collector mirrored this decision but the worker has not seen it on Kafka yet; the
+    # event's time is 2 s before the decision (within the grace window), so it is covered.
+    early = decision(via_collector_only, now)
+    mirror = {
+        "consent_id": early.consent_id,
+        "choices": early.choices.model_dump(),
+        "policy_version": early.policy_version,
+        "recorded_at": early.recorded_at.isoformat(),
+        "gpc_applied": False,
+    }
+    early_key = pseudonymize(via_collector_only, wr.secret)
+    wr.redis.set(redis_keys.consent(early_key), orjson.dumps(mirror))
+    late_decision = decision(too_late, now + timedelta(seconds=30))
+    wr.send_consent(late_decision)
+    covered = raw_event(via_collector_only, 1, ts=now - timedelta(seconds=2))
+    uncovered = raw_event(too_late, 2, ts=now)
+    wr.send_events([covered, uncovered])
+    ids = {covered.event.event_id, uncovered.event.event_id}
+    rows = {r["event_id"]: r for r in _wait_rows(wr, ids)}
+    assert rows[covered.event.event_id]["consent_id"] == early.consent_id
+    assert rows[covered.event.event_id]["visitor_key"] == early_key
+    assert rows[uncovered.event.event_id]["consent_id"] == ""
+    assert rows[uncovered.event.event_id]["visitor_key"] == ""
+    for k in (key, early_key, pseudonymize(too_late, wr.secret)):
+        wr.redis.delete(redis_keys.consent(k))
+
+
+def test_anonymous_visitors_are_counted_by_a_daily_salted_hash(shared_run: WorkerRun) -> None:
+    wr = shared_run
+    same_person = [raw_event(None, 4) for _ in range(3)]  # same IP, UA and site
+    other_person = raw_event(None, 5)
+    wr.send_events([*same_person, other_person])
+    ids = {e.event.event_id for e in [*same_person, other_person]}
+    rows = _wait_rows(wr, ids)
+    hashes = {r["event_id"]: r["anon_hash"] for r in rows}
+    same = {hashes[e.event.event_id] for e in same_person}
+    assert len(same) == 1 and len(next(iter(same))) == 16
+    assert hashes[other_person.event.event_id] not in same
+    ttl = wr.redis.ttl(redis_keys.daily_salt(datetime.now(UTC).date().isoformat()))
+    assert 0 < ttl <= 48 * 3600
+
+
+def _dead_letters(wr: WorkerRun) -> list[dict[str, Any]]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=wr.settings.kafka_bootstrap.split(","), consumer_timeout_ms=2000
+    )
+    try:
+        tp = TopicPartition(wr.topics.dead_letters, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        return [orjson.loads(m.value) for m in consumer]
+    finally:
+        consumer.close()
+
+
+def test_invalid_events_are_dead_lettered_and_replay_refeeds_them(
+    shared_run: WorkerRun,
+) -> None:
+    wr = shared_run
+    wr.producer.send(wr.topics.raw_events, key=b"k", value=b'{"event": "not an event"}')
+    wr.producer.flush()
+    letters = wr.wait(lambda: _dead_letters(wr), "a dead letter")
+    assert letters[0]["topic"] == wr.topics.raw_events
+    assert letters[0]["reason"].startswith("invalid")
+    # After a fix, a parked event is valid again: replay sends it through the pipeline.
+    fixed = raw_event(visitors(1)[0], 7)
+    parked = {"reason": "bug 123", "topic": wr.topics.raw_events, "value": fixed.model_dump_json()}
+    wr.producer.send(wr.topics.dead_letters, value=orjson.dumps(parked))
+    wr.producer.flush()
+    cli = [str(Path(sys.executable).parent / "consentstream"), "dlq", "replay"]
+    out = subprocess.run(cli, env=wr.env, capture_output=True, text=True, timeout=60, check=True)
+    assert "replayed 2," in out.stdout, out.stdout + out.stderr
+    wr.wait(lambda: _stored_for(wr, {fixed.event.event_id}), "the replayed event")
+    again = subprocess.run(cli, env=wr.env, capture_output=True, text=True, timeout=60, check=True)
+    assert "replayed 1," in again.stdout  # only the still-invalid one, dead-lettered anew
+    time.sleep(1)
+    assert len(_stored_for(wr, {fixed.event.event_id})) == 1
+
+
+def test_nothing_raw_reaches_clickhouse_or_the_mirror(shared_run: WorkerRun) -> None:
+    wr = shared_run
+    visitor = visitors(1)[0]
+    wr.send_consent(decision(visitor, datetime.now(UTC) - timedelta(minutes=1)))
+    events = [raw_event(visitor, n) for n in range(4)] + [raw_event(None, n) for n in range(4)]
+    wr.send_events(events)
+    ids = {e.event.event_id for e in events}
+    wr.wait(lambda: len(_stored_for(wr, ids)) == 8, "the events")
+    dump = orjson.dumps(wr.rows(), default=str).decode()
+    for raw in (*IPS, visitor, "secret-", UA):
+        assert raw not in dump, raw
+    key = pseudonymize(visitor, wr.secret)
+    assert "198.51.100.0/24" in dump and key in dump
+    mirror = wr.wait(lambda: wr.redis.get(redis_keys.consent(key)), "mirror")
+    assert visitor.encode() not in mirror
+    wr.redis.delete(redis_keys.consent(key))
