@@ -18,6 +18,9 @@ from .errors import InvalidInput
 
 Interval = Literal["hour", "day", "week"]
 HOURLY_MAX_DAYS = 31
+# ClickHouse DateTime covers 1970-2105 (2106 on newer engines); stay well inside it.
+EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class Group(BaseModel):
@@ -83,6 +86,8 @@ def time_range(
     start = _utc(start) if start else end - timedelta(days=7)
     if start >= end:
         raise InvalidInput("'from' must be before 'to'")
+    if start < EARLIEST or end > LATEST:
+        raise InvalidInput(f"times must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
     limit = HOURLY_MAX_DAYS if interval == "hour" else max_days
     if end - start > timedelta(days=limit):
         raise InvalidInput(f"at most {limit} days per query with interval {interval!r}")
