@@ -63,7 +63,24 @@ class EventProducer:
             await asyncio.wait_for(_produce(producer, topic, messages), self._timeout)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("kafka produce failed: %s", type(exc).__name__)
+            if isinstance(exc, KafkaError) and not exc.retriable:
+                await self._discard(producer)
             raise BrokerUnavailable("Kafka did not acknowledge the events") from exc
+
+    async def _discard(self, producer: AIOKafkaProducer) -> None:
+        """Drop a producer in a fatal state so the next request starts a fresh one.
+
+        After a broker restart an idempotent producer can be stuck on a sequence error
+        (``OutOfOrderSequenceNumber``) forever; a new producer id gets past it. The client's
+        retry of the failed batch may then reach Kafka twice: the sink's dedupe absorbs that.
+        """
+        async with self._lock:
+            if self._producer is producer:
+                self._producer = None
+        try:
+            await producer.stop()
+        except (KafkaError, OSError) as exc:
+            log.warning("stopping a failed producer: %s", type(exc).__name__)
 
     async def ready(self) -> bool:
         """True when the producer is connected."""
