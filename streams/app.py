@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import faust
@@ -30,7 +31,7 @@ from .config import WorkerSettings
 from .consent_state import ConsentSnapshot, add_decision, is_latest, merge_snapshot
 from .metrics import WorkerMetrics
 from .salts import DailySalt
-from .sink import with_retry
+from .sink import redis_retry, with_retry
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +148,8 @@ class Worker:
         flags: list[Any] = []
         mirrors: list[Any] = []
         if keys:
-            found = await self.redis.mget(
-                [redis_keys.suppressed(k) for k in keys] + [redis_keys.consent(k) for k in keys]
-            )
+            names = [redis_keys.suppressed(k) for k in keys] + [redis_keys.consent(k) for k in keys]
+            found = await redis_retry("read", lambda: self.redis.mget(names))
             flags, mirrors = found[: len(keys)], found[len(keys) :]
         suppressed = frozenset(k for k, f in zip(keys, flags, strict=True) if f)
         histories = {
@@ -162,7 +162,7 @@ class Worker:
             keep_ip=s.keep_ip_prefix,
             anonymous_events=s.anonymous_events,
             grace=timedelta(seconds=s.consent_grace_seconds),
-            salt=await self.salt.for_time(datetime.now(UTC)),
+            salt=await redis_retry("salt", lambda: self.salt.for_time(datetime.now(UTC))),
         )
 
     async def process_events(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -194,7 +194,7 @@ class Worker:
             history = add_decision(list(self.histories[key]), ConsentSnapshot.of(decision))
             self.histories[key] = history
             if is_latest(history, decision.consent_id):
-                await self._mirror(key, decision)
+                await redis_retry("mirror", partial(self._mirror, key, decision))
             yield None
 
     async def _mirror(self, key: str, decision: ConsentDecision) -> None:

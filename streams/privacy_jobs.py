@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from consentstream import redis_keys
 from consentstream.storage.repository import Repository
 
-from .sink import with_retry
+from .sink import redis_retry, with_retry
 
 Forget = Callable[[str], Awaitable[int]]
 
@@ -42,14 +42,14 @@ async def erase(
     """Delete the subject everywhere and return the receipt."""
     started = _now()
     clock = time.monotonic()
-    await redis.set(redis_keys.suppressed(subject_key), b"1")
+    await redis_retry("suppress", lambda: redis.set(redis_keys.suppressed(subject_key), b"1"))
     before = await with_retry("count", repo.count_subject, subject_key)
-    redis_before = await _redis_counts(redis, subject_key)
+    redis_before = await redis_retry("count", lambda: _redis_counts(redis, subject_key))
     await with_retry("delete", repo.delete_subject, subject_key)
-    await redis.delete(redis_keys.consent(subject_key))
+    await redis_retry("delete", lambda: redis.delete(redis_keys.consent(subject_key)))
     state_removed = await forget_state(subject_key)
     after = await with_retry("verify", repo.count_subject, subject_key)
-    redis_after = await _redis_counts(redis, subject_key)
+    redis_after = await redis_retry("count", lambda: _redis_counts(redis, subject_key))
     stores = {f"clickhouse.{t}": {"before": n, "after": after.get(t, 0)} for t, n in before.items()}
     stores["redis.consent"] = {"before": redis_before, "after": redis_after}
     stores["worker.consent_table"] = {"before": state_removed, "after": 0}

@@ -1,15 +1,19 @@
 """The ClickHouse sink: synchronous storage calls on a thread, retried until they succeed.
 
 An agent awaits the sink before it takes its next batch, so Kafka offsets are committed only
-after ClickHouse confirmed the insert; while ClickHouse is down the agent simply waits.
+after ClickHouse confirmed the insert; while ClickHouse is down the agent simply waits. Redis
+reads and writes get the same treatment (:func:`redis_retry`): an exception escaping an agent
+would stop it for good, with its batch's offsets already acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
+
+from redis.exceptions import RedisError
 
 from consentstream.storage.errors import StorageError
 
@@ -28,5 +32,17 @@ async def with_retry(what: str, call: Callable[P, T], *args: P.args, **kwargs: P
             return await asyncio.to_thread(call, *args, **kwargs)
         except StorageError as exc:
             log.warning("%s failed (%s); retrying in %.1fs", what, type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+
+async def redis_retry(what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Await ``call()``; while Redis is unreachable wait (0.2 s doubling to 10 s) and retry."""
+    delay = 0.2
+    while True:
+        try:
+            return await call()
+        except (RedisError, OSError) as exc:
+            log.warning("redis %s failed (%s); retrying in %.1fs", what, type(exc).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)

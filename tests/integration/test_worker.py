@@ -27,6 +27,7 @@ import httpx
 import orjson
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError
 
 with warnings.catch_warnings():
     # kafka-python 3.x reads its protocol schemas with importlib.resources' legacy API at
@@ -142,7 +143,9 @@ class WorkerRun:
 
 
 @contextmanager
-def isolated_run(stack: Any, tmp_path: Path, partitions: int) -> Iterator[WorkerRun]:
+def isolated_run(
+    stack: Any, tmp_path: Path, partitions: int, **overrides: str
+) -> Iterator[WorkerRun]:
     """Topics, database and group of one's own; everything dropped or killed afterwards."""
     run = secrets.token_hex(4)
     server = stack.clickhouse_url.rsplit("/", 1)[0]
@@ -159,6 +162,7 @@ def isolated_run(stack: Any, tmp_path: Path, partitions: int) -> Iterator[Worker
         "CONSENTSTREAM_WORKER_METRICS_PORT": "0",
         "CONSENTSTREAM_WORKER_SESSION_TIMEOUT": "6",
         "CONSENTSTREAM_LOG_LEVEL": "WARNING",
+        **overrides,
     }
     prefix = "CONSENTSTREAM_"
     settings = WorkerSettings.model_validate(
@@ -169,7 +173,7 @@ def isolated_run(stack: Any, tmp_path: Path, partitions: int) -> Iterator[Worker
     redis = Redis.from_url(settings.redis_url)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")
     logs = tmp_path / "logs"
-    logs.mkdir()
+    logs.mkdir(parents=True)
     wr = WorkerRun(settings, env, logs, storage, redis, producer)
     try:
         yield wr
@@ -487,3 +491,64 @@ def test_nothing_raw_reaches_clickhouse_or_the_mirror(shared_run: WorkerRun) -> 
     mirror = wr.wait(lambda: wr.redis.get(redis_keys.consent(key)), "mirror")
     assert visitor.encode() not in mirror
     wr.redis.delete(redis_keys.consent(key))
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, so it can be killed without touching the shared one."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.port = free_port()
+        self.dir = tmp_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            probe = Redis.from_url(self.url)
+            try:
+                if probe.ping():
+                    return
+            except RedisError:  # ConnectionError until it listens
+                time.sleep(0.1)
+            finally:
+                probe.close()
+        raise AssertionError("private redis did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def test_redis_down_mid_stream_loses_nothing(stack: Any, tmp_path: Path) -> None:
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    try:
+        with isolated_run(
+            stack, tmp_path / "run", partitions=2, CONSENTSTREAM_REDIS_URL=redis.url
+        ) as wr:
+            wr.start("worker")
+            people = visitors(10)  # visitor ids: the suppression check needs Redis
+            first = [raw_event(people[n % 10], n) for n in range(300)]
+            wr.send_events(first)
+            wr.wait(lambda: wr.counts()["distinct"] >= 300, "events before the outage")
+            redis.kill()
+            second = [raw_event(people[n % 10], n) for n in range(300)]
+            wr.send_events(second)
+            time.sleep(3)  # the worker meets the outage and must wait, not die
+            assert wr.counts()["distinct"] == 300, "stored without the suppression check"
+            redis.start()
+            wr.wait(lambda: wr.counts()["distinct"] >= 600, "events after the outage")
+            time.sleep(1)
+            counts = wr.counts()
+            assert counts["distinct"] == 600 and counts["final"] == 600, counts
+    finally:
+        redis.kill()
