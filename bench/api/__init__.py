@@ -1,0 +1,1 @@
+"""Benchmarks of the privacy and usage API."""

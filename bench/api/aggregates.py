@@ -1,0 +1,120 @@
+"""Marketing aggregates on N usage events (target: < 300 ms on 10M, BRIEF §6).
+
+    .venv/bin/python -m bench.api.aggregates [--events 10000000] [--keep]
+
+Fills a database of its own on the configured ClickHouse server with synthetic, minimized
+rows generated server-side (``INSERT ... SELECT FROM numbers``), then times each aggregate the
+API runs (30 days, daily buckets, k = 5; median of 5 runs) and prints it against a baseline
+measured in the same run: a bare ``count()`` over the same range with ``FINAL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from consentstream.settings import CommonSettings
+from consentstream.storage import open_storage, sql
+from consentstream.storage.repository import Repository
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+DAYS = 30
+# Synthetic rows: 200k identified visitors (a third of rows anonymous), 500 pages, 40
+# referrers, 6 browsers, 3 device classes, spread over 30 days. Bench data only: this SQL is
+# not product SQL and never sees input.
+GENERATED = {
+    "event_id": "generateUUIDv4()",
+    "type": "'pageview'",
+    "ts": f"toDateTime({int(START.timestamp())} + number * 2591 % {DAYS * 86400}, 'UTC')",
+    "visitor_key": "if(number % 3 = 0, '', hex(cityHash64(number % 200000)))",
+    "page_path": "concat('/page/', toString(cityHash64(number) % 500))",
+    "referrer_host": "concat('ref', toString(number % 40), '.example.com')",
+    "browser_family": (
+        "arrayElement(['Firefox','Chrome','Safari','Edge','Opera','Other'], number % 6 + 1)"
+    ),
+    "device_class": "arrayElement(['desktop','mobile','tablet'], number % 3 + 1)",
+    "purposes": "['necessary','analytics']",
+}
+TIME_COLUMNS = ("client_ts", "received_at")
+
+
+def fill(repo: Repository, events: int) -> None:
+    columns = sql.column_names(sql.USAGE_EVENTS)
+    exprs = []
+    for name in columns:
+        if name in GENERATED:
+            exprs.append(GENERATED[name])
+        elif name in TIME_COLUMNS:
+            exprs.append(GENERATED["ts"])
+        elif name in ("gpc", "dnt", "schema_version"):
+            exprs.append("1" if name == "schema_version" else "0")
+        else:
+            exprs.append("''")
+    table = f"{repo.storage.database}.{sql.USAGE_EVENTS}"
+    step = 1_000_000
+    for offset in range(0, events, step):
+        size = min(step, events - offset)
+        repo.storage.command(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(exprs)}"
+            f" FROM numbers({size}) WHERE number >= 0"  # noqa: S608 - fixed text
+        )
+        print(f"  inserted {offset + size:,}", flush=True)
+
+
+def median_ms(run: Callable[[], Any], repeat: int = 5) -> float:
+    run()  # warm up
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+    server = CommonSettings().clickhouse_url.rsplit("/", 1)[0]
+    storage = open_storage(f"{server}/cs_bench_api")
+    repo = Repository(storage)
+    try:
+        storage.migrate()
+        if repo.count_rows(sql.USAGE_EVENTS, visible=False) != args.events:
+            storage.command(f"TRUNCATE TABLE {storage.database}.{sql.USAGE_EVENTS}")
+            print(f"generating {args.events:,} events on {storage.url}", flush=True)
+            fill(repo, args.events)
+        params = {"start": START, "end": START + timedelta(days=DAYS), "k": 5}
+        baseline = median_ms(
+            lambda: storage.query(
+                f"SELECT count() AS n FROM {storage.database}.usage_events FINAL"
+                " WHERE ts >= toDateTime(%(start)s, 'UTC') AND ts < toDateTime(%(end)s, 'UTC')",
+                params,
+            )
+        )
+        version = ".".join(map(str, storage.server_version))
+        print(f"\nClickHouse {version}, {args.events:,} events, {DAYS} days, daily buckets, k=5")
+        print(f"{'baseline count() FINAL':<28}{baseline:8.1f} ms")
+        for name, dimension in [
+            ("pageviews / visitors", "all"),
+            ("pages", "page"),
+            ("referrers", "referrer"),
+            ("browsers", "browser"),
+            ("devices", "device"),
+        ]:
+            ms = median_ms(lambda d=dimension: repo.usage_groups(d, "day", params))
+            verdict = "ok" if ms < 300 else "over 300 ms target"
+            print(f"{name:<28}{ms:8.1f} ms   x{ms / baseline:5.1f} baseline   {verdict}")
+    finally:
+        if not args.keep:
+            storage.command(sql.statement(sql.DROP_DATABASE, storage.database))
+        storage.close()
+
+
+if __name__ == "__main__":
+    main()
