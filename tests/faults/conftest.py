@@ -67,6 +67,8 @@ def rig(
         "CONSENTSTREAM_PRODUCE_TIMEOUT_SECONDS": "3",
         "CONSENTSTREAM_RETRY_AFTER_SECONDS": "1",
         "CONSENTSTREAM_SINK_BATCH_SIZE": "500",
+        "CONSENTSTREAM_PSEUDONYM_KEY": f"faults-key-{run}",
+        "CONSENTSTREAM_KEY_CACHE_SECONDS": "0",
     }
     logs = Path(tmp_path_factory.mktemp("logs"))
     with running_pipeline(env, logs) as pipe:

@@ -30,6 +30,11 @@ class LoadStats:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     ack_times: list[float] = field(default_factory=list)
+    visitor_of: dict[str, str | None] = field(default_factory=dict)
+
+    def acked_for(self, visitor: str) -> set[str]:
+        """Acknowledged event ids of one visitor."""
+        return {e for e, v in self.visitor_of.items() if v == visitor and e in self.acked}
 
 
 def pageview(visitor: str | None, n: int) -> dict[str, object]:
@@ -114,7 +119,9 @@ class LoadGenerator:
                 code = response.status_code
                 self.stats.statuses[code] = self.stats.statuses.get(code, 0) + 1
                 if code == 202:
-                    self.stats.acked.update(str(e["event_id"]) for e in events)
+                    for event in events:
+                        self.stats.acked.add(str(event["event_id"]))
+                        self.stats.visitor_of[str(event["event_id"])] = event["visitor_id"]  # type: ignore[assignment]
                     self.stats.ack_times.append(time.monotonic())
                     return
                 if code < 500 and code != 429:

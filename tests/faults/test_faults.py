@@ -6,6 +6,7 @@ process or service, restores it, and then compares ClickHouse with what got a 20
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from consentstream import stack
+from consentstream.identity import pseudonymize
 from consentstream.storage import open_storage
 
 from .conftest import FaultRig
@@ -23,6 +25,8 @@ from .loadgen import LoadGenerator
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 VISITORS = [f"fault_visitor_{i:03d}" for i in range(12)]
+# `make soak` sets FAULT_SCALE to run each scenario longer and harder than `make test` does.
+SCALE = float(os.environ.get("FAULT_SCALE", "1"))
 
 
 @dataclass
@@ -86,12 +90,12 @@ def run_scenario(
 ) -> Figures:
     """Load, fault, restore, drain; then compare what is stored with what was acknowledged."""
     rig.pipe.check_alive()
-    load = LoadGenerator(rig.pipe.collector_url, VISITORS, batch=10, rate=15).start()
-    time.sleep(3)
+    load = LoadGenerator(rig.pipe.collector_url, VISITORS, batch=10, rate=15 * SCALE).start()
+    time.sleep(3 * SCALE)
     began = time.monotonic()
     fault()
     restored = time.monotonic()
-    time.sleep(4)
+    time.sleep(4 * SCALE)
     stats = load.stop()
     deadline = time.monotonic() + 180
     stored, duplicates = stored_ids(rig)
@@ -163,3 +167,64 @@ def test_clickhouse_down_30s(request: pytest.FixtureRequest, rig: FaultRig) -> N
         stack.start("clickhouse", rig.stack)
 
     run_scenario(request, rig, "clickhouse down 30 s", fault)
+
+
+def test_deletion_while_the_subjects_events_stream_in(
+    request: pytest.FixtureRequest, rig: FaultRig
+) -> None:
+    """Erase a visitor mid-stream: afterwards zero rows anywhere, and none arrive later."""
+    subject = VISITORS[0]  # accepted analytics in `consents`
+    key = rig.pipe.cli("keys", "create", "--role", "privacy")
+    headers = {"Authorization": f"Bearer {key}"}
+    load = LoadGenerator(rig.pipe.collector_url, VISITORS, batch=10, rate=15 * SCALE).start()
+    time.sleep(3 * SCALE)
+    filed = httpx.post(
+        f"{rig.pipe.api_url}/v1/privacy/requests",
+        json={"type": "deletion", "subject": {"visitor_id": subject}},
+        headers=headers,
+        timeout=10,
+    )
+    assert filed.status_code == 202, filed.text
+    url = f"{rig.pipe.api_url}/v1/privacy/requests/{filed.json()['request_id']}"
+    deadline = time.monotonic() + 120
+    status = ""
+    while status != "done" and time.monotonic() < deadline:
+        rig.pipe.check_alive()
+        time.sleep(0.5)
+        status = httpx.get(url, headers=headers, timeout=10).json()["status"]
+    assert status == "done"
+    time.sleep(4 * SCALE)  # the subject keeps browsing; those events must never land
+    stats = load.stop()
+    others = stats.acked - stats.acked_for(subject)
+    deadline = time.monotonic() + 120
+    stored, duplicates = stored_ids(rig)
+    while not others <= stored and time.monotonic() < deadline:
+        time.sleep(1)
+        stored, duplicates = stored_ids(rig)
+    time.sleep(3)  # let anything of the subject still in flight reach the sink
+    stored, duplicates = stored_ids(rig)
+    subject_rows = stats.acked_for(subject) & stored
+    with open_storage(rig.env["CONSENTSTREAM_CLICKHOUSE_URL"]) as storage:
+        ledger = storage.query(
+            f"SELECT count() AS n FROM {rig.database}.consent_ledger FINAL"
+            " WHERE visitor_key = %(k)s",
+            {"k": pseudonymize(subject, rig.env["CONSENTSTREAM_PSEUDONYM_KEY"])},
+        )
+    report(
+        request,
+        Figures(
+            scenario="deletion under fire",
+            sent=stats.sent,
+            acked=len(stats.acked),
+            stored=len(stats.acked & stored),
+            missing=len(others - stored),
+            duplicates=duplicates,
+            retries=stats.retries,
+            outage_s=0.0,
+            recovery_s=0.0,
+        ),
+    )
+    assert stats.acked_for(subject), "the subject sent nothing: the test proves nothing"
+    assert subject_rows == set(), f"{len(subject_rows)} events of the erased subject landed"
+    assert ledger[0]["n"] == 0
+    assert others <= stored and duplicates == 0
