@@ -4,6 +4,14 @@
 #   worker     python -m streams
 #   api        python -m services.api         (port 8081)
 
+# Build the web snippet from its lockfile (esbuild), so the image serves what the tests ran.
+FROM node:20-slim AS snippet
+WORKDIR /src/web-snippet
+COPY web-snippet/package.json web-snippet/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web-snippet/src ./src
+RUN npm run build
+
 # Build wheels for the project and every dependency, so the runtime stage needs no build tools.
 FROM python:3.11-slim AS wheels
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -26,9 +34,9 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
  && install -d -o consentstream -g consentstream /var/lib/consentstream/worker
 WORKDIR /app
 # The snippet and the demo site are not Python package data; the collector reads them from here.
-COPY web-snippet/src/snippet.js /app/web-snippet/src/snippet.js
+COPY --from=snippet /src/web-snippet/dist/snippet.js /app/web-snippet/dist/snippet.js
 COPY web-snippet/demo /app/web-snippet/demo
-ENV CONSENTSTREAM_SNIPPET_PATH=/app/web-snippet/src/snippet.js \
+ENV CONSENTSTREAM_SNIPPET_PATH=/app/web-snippet/dist/snippet.js \
     CONSENTSTREAM_DEMO_DIR=/app/web-snippet/demo \
     CONSENTSTREAM_WORKER_DATA_DIR=/var/lib/consentstream/worker
 USER consentstream

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps python-deps node-deps up down run stop test lint unit integration e2e node-test clean
+.PHONY: install system-deps python-deps node-deps snippet up down run stop test lint unit integration e2e node-test browser clean
 
 install: system-deps python-deps node-deps
 
@@ -19,8 +19,15 @@ $(BIN)/.installed: pyproject.toml
 
 python-deps: $(BIN)/.installed
 
-node-deps:
-	cd web-snippet && npm install --no-audit --no-fund --silent
+# Exactly the locked esbuild; node_modules is rebuilt only when the lockfile changes.
+web-snippet/node_modules/.package-lock.json: web-snippet/package-lock.json
+	cd web-snippet && npm ci --no-audit --no-fund --silent
+
+node-deps: web-snippet/node_modules/.package-lock.json
+
+# The collector serves web-snippet/dist/snippet.js (minified, CSS inlined).
+snippet: node-deps
+	cd web-snippet && npm run build
 
 up: install
 	$(BIN)/consentstream up
@@ -29,7 +36,7 @@ down:
 	-$(BIN)/consentstream stop-apps
 	$(BIN)/consentstream down
 
-run: up
+run: up snippet
 	$(BIN)/consentstream start-apps
 
 stop:
@@ -43,8 +50,12 @@ lint: python-deps
 unit: python-deps
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-node-test: node-deps
+node-test: snippet
 	cd web-snippet && npm test
+
+# Real headless Chromium (Debian's) against the real collector and worker.
+browser: up python-deps snippet
+	$(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
 test: up lint node-test
 	$(BIN)/pytest tests --cov --cov-report=term:skip-covered $(PYTEST_ARGS)

@@ -54,8 +54,8 @@ class CollectorSettings(CommonSettings):
     policy_version: str = Field("2026-01", description="Privacy policy version the banner shows.")
     policy_hash: str = Field("dev", description="Hash of the policy text; a change re-asks.")
     snippet_path: Path = Field(
-        REPO_ROOT / "web-snippet" / "src" / "snippet.js",
-        description="The built snippet served at /snippet.js.",
+        REPO_ROOT / "web-snippet" / "dist" / "snippet.js",
+        description="The built snippet served at /snippet.js (`make snippet` builds it).",
     )
     demo_dir: Path = Field(
         REPO_ROOT / "web-snippet" / "demo", description="Static demo site served at /demo/."

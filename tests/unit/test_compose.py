@@ -209,9 +209,18 @@ def test_app_services_share_one_build_and_run_their_deployable(
 def test_image_is_slim_python_311_and_not_root() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     stages = re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)
-    assert stages and all(s == "python:3.11-slim" for s in stages), stages
+    # node only builds the snippet in its own stage; what runs is the slim Python image.
+    assert stages and stages[-1] == "python:3.11-slim", stages
+    assert set(stages) <= {"python:3.11-slim", "node:20-slim"}, stages
     users = re.findall(r"^USER (\S+)", text, flags=re.MULTILINE)
     assert users and users[-1] not in ("root", "0"), users
+
+
+def test_image_serves_the_snippet_built_from_the_lockfile() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    served = image_environment()["CONSENTSTREAM_SNIPPET_PATH"]
+    assert "RUN npm ci" in text, "the snippet is built from web-snippet/package-lock.json"
+    assert f"COPY --from=snippet /src/web-snippet/dist/snippet.js {served}\n" in text
 
 
 def references(value: str) -> list[re.Match[str]]:

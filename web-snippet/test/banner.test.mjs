@@ -1,157 +1,265 @@
-// The snippet as a visitor meets it: banner, decisions, what is stored and what is sent.
+// The built snippet as a visitor meets it (dist/snippet.js in a fake page): banner, decisions,
+// the page API, what is stored and what is sent.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { CONSENT_ID, ENDPOINT, openPage, plain, settle } from "./fake-browser.mjs";
+import { CONSENT_ID, ENDPOINT, Storage, openPage, plain, settle } from "./fake-browser.mjs";
 
 const VID_RE = /^[A-Za-z0-9_-]{8,64}$/;
-const decided = (choices, policyHash = "hash-2026") =>
-  JSON.stringify({ choices, policyHash, consent_id: CONSENT_ID, decided_at: "2026-01-10T09:00:00.000Z" });
+const NOW = Date.parse("2026-01-15T10:00:00Z");
 const ALL = { necessary: true, analytics: true, marketing: true, preferences: true };
+const NONE = { necessary: true, analytics: false, marketing: false, preferences: false };
+const decided = (choices, policyHash = "hash-2026") =>
+  new Storage({
+    cs_consent: JSON.stringify({ choices, policyHash, consent_id: CONSENT_ID, decided_at: NOW - 864e5, expires_at: NOW + 100 * 864e5 }),
+    cs_vid: "visitor0123456789",
+  });
 
 test("before any decision: accessible banner, anonymous pageview, no visitor id", async () => {
   const page = openPage();
-  await settle();
+  await page.flush();
   const banner = page.banner();
   assert.ok(banner.visible, "banner is shown");
   const title = page.doc.all().find((e) => e.id === banner.getAttribute("aria-labelledby"));
   assert.equal(title.textContent, "Your privacy choices");
+  assert.equal(banner.getAttribute("aria-modal"), "false");
   for (const label of ["Accept all", "Reject all", "Customize"]) assert.ok(page.find(label).visible, label);
   assert.equal(page.find("Accept all").className, page.find("Reject all").className, "equally prominent");
-  assert.equal(page.doc.activeElement, banner, "keyboard focus moves to the dialog, no button pre-selected");
+  assert.equal(page.doc.activeElement, banner, "focus moves to the dialog, no button pre-selected");
   assert.equal(page.doc.all().filter((e) => e.tagName === "STYLE").length, 1, "CSS injected once");
   assert.equal(page.localStorage.getItem("cs_vid"), null);
   assert.deepEqual(page.consents(), []);
   const [view] = page.events();
   assert.equal(view.type, "pageview");
   assert.equal(view.visitor_id, null);
-  assert.equal(view.consent_id, null);
   assert.equal(view.page.url, "https://www.example.com/demo/?utm_source=newsletter", "no other query, no fragment");
 });
 
-test("reject all: nothing posted to /v1/consent, decision kept locally, still no visitor id", async () => {
+test("labels and descriptions: every checkbox is labelled and described", () => {
   const page = openPage();
-  page.find("Reject all").click();
-  await settle();
-  assert.deepEqual(page.consents(), []);
-  assert.equal(page.localStorage.getItem("cs_vid"), null);
-  assert.deepEqual(page.stored().choices, { necessary: true, analytics: false, marketing: false, preferences: false });
-  assert.equal(page.stored().policyHash, "hash-2026");
-  assert.ok(!page.banner().visible, "banner closes");
-  assert.equal(page.doc.activeElement.textContent, "Privacy settings", "focus moves to the reopen link");
-  const events = page.events();
-  assert.equal(events.length, 2, "pageview on load and after the decision");
-  assert.ok(events.every((e) => e.visitor_id === null));
+  page.find("Customize").click();
+  const boxes = page.doc.all().filter((e) => e.type === "checkbox");
+  assert.equal(boxes.length, 4);
+  for (const box of boxes) {
+    const label = page.doc.all().find((e) => e.tagName === "LABEL" && e.htmlFor === box.id);
+    assert.ok(label && label.children.includes(box), `${box.id} labelled`);
+    assert.ok(page.doc.all().find((e) => e.id === box.getAttribute("aria-describedby")), `${box.id} described`);
+  }
 });
 
-test("accept all: visitor id created, consent posted, later events carry id and consent id", async () => {
+test("German strings from <html lang>, or from the config", () => {
+  const de = openPage({ lang: "de-DE" });
+  assert.ok(de.find("Alle akzeptieren") && de.find("Alle ablehnen") && de.find("Anpassen"));
+  assert.equal(de.banner().lang, "de");
+  const forced = openPage({ lang: "en", options: { lang: "de" } });
+  assert.ok(forced.find("Datenschutz-Einstellungen"));
+  const custom = openPage({ options: { strings: { en: { accept: "Allow all" } } } });
+  assert.ok(custom.find("Allow all") && custom.find("Reject all"));
+  assert.ok(openPage({ lang: "fr" }).find("Accept all"), "unknown language: English");
+});
+
+test("reject all: nothing posted to /v1/consent, no identifier, a shorter lifetime", async () => {
+  const page = openPage();
+  page.find("Reject all").click();
+  await page.flush();
+  assert.deepEqual(page.consents(), []);
+  assert.equal(page.localStorage.getItem("cs_vid"), null);
+  assert.deepEqual(page.stored().choices, NONE);
+  assert.equal(page.stored().expires_at, NOW + 180 * 864e5);
+  assert.ok(!page.banner().visible, "banner closes");
+  assert.equal(page.doc.activeElement.textContent, "Privacy settings", "focus moves to the reopen button");
+  assert.ok(page.events().every((e) => e.visitor_id === null));
+});
+
+test("accept all: visitor id, decision queued first, later events carry id and consent id", async () => {
   const page = openPage();
   page.find("Accept all").click();
-  await settle();
+  await page.flush();
   const vid = page.localStorage.getItem("cs_vid");
   assert.match(vid, VID_RE);
-  assert.equal(vid.length, 32);
   const consent = page.requests.find((r) => r.url === `${ENDPOINT}/v1/consent`);
-  assert.equal(consent.init.method, "POST");
   assert.equal(consent.init.headers["Content-Type"], "application/json");
-  assert.deepEqual(consent.body, {
-    visitor_id: vid,
-    choices: ALL,
-    policy_version: "2026-01",
-    policy_hash: "hash-2026",
-    banner_hash: "",
-    source: "banner",
-  });
+  assert.deepEqual(consent.body, { visitor_id: vid, choices: ALL, policy_version: "2026-01", policy_hash: "hash-2026", banner_hash: "", source: "banner" });
   assert.equal(page.stored().consent_id, CONSENT_ID);
+  assert.equal(page.stored().expires_at, NOW + 365 * 864e5);
+  assert.equal(page.localStorage.getItem("cs_token"), "tok.sig", "visitor token kept for privacy requests");
+  page.api.track("click", { button: "quote" });
+  await page.flush();
   const after = page.events().at(-1);
   assert.equal(after.visitor_id, vid);
   assert.equal(after.consent_id, CONSENT_ID);
-  assert.deepEqual(plain(page.win.consentstream.consent.get()), ALL);
+  assert.deepEqual(plain(page.api.consent.get()), ALL);
 });
 
-test("a stored decision for this policy is honoured; a changed policy hash asks again", async () => {
-  const storage = { cs_consent: decided(ALL), cs_vid: "visitor0123456789" };
-  const same = openPage({ storage });
-  await settle();
+test("a stored decision is honoured; a changed policy hash asks again", async () => {
+  const same = openPage({ storage: decided(ALL) });
+  await same.flush();
   assert.ok(!same.banner().visible);
   assert.equal(same.events()[0].visitor_id, "visitor0123456789");
-  const changed = openPage({ storage, policyHash: "hash-2027" });
-  await settle();
+  const changed = openPage({ storage: decided(ALL), policyHash: "hash-2027" });
+  await changed.flush();
   assert.ok(changed.banner().visible, "new policy, new question");
-  assert.equal(changed.win.consentstream.consent.get(), null);
+  assert.equal(changed.api.consent.get(), null);
   assert.equal(changed.events()[0].visitor_id, null, "no consent in force for the new policy");
 });
 
-test("Global Privacy Control forces marketing off, in the banner and in what is posted", async () => {
+test("Global Privacy Control: marketing off and disabled, said in the banner and in what is posted", async () => {
   const page = openPage({ gpc: true });
+  assert.ok(page.doc.all().find((e) => e.id === "cs-gpc").visible, "GPC is visible in the banner");
   page.find("Customize").click();
   const marketing = page.doc.all().find((e) => e.name === "marketing");
   assert.ok(marketing.visible && marketing.disabled && !marketing.checked);
   page.find("Accept all").click();
-  await settle();
+  await page.flush();
   assert.equal(page.consents()[0].choices.marketing, false);
-  assert.equal(page.stored().choices.marketing, false);
-  const set = await page.win.consentstream.consent.set({ analytics: true, marketing: true });
-  assert.equal(set.marketing, false);
+  assert.equal(page.api.consent.set({ analytics: true, marketing: true }).marketing, false);
+  assert.ok(!openPage().doc.all().find((e) => e.id === "cs-gpc").visible, "no note without GPC");
 });
 
-test("customize: only the ticked categories are granted", async () => {
+test("customize: nothing pre-ticked, only the ticked categories are granted", async () => {
   const page = openPage();
-  assert.ok(!page.find("Save").visible);
+  assert.ok(!page.find("Save choices").visible);
   page.find("Customize").click();
   const box = (name) => page.doc.all().find((e) => e.name === name);
-  assert.ok(box("analytics").visible && !box("analytics").checked, "nothing pre-ticked");
+  assert.ok(box("analytics").visible && !box("analytics").checked);
   assert.equal(page.doc.activeElement, box("analytics"));
   box("preferences").checked = true;
-  page.find("Save").click();
-  await settle();
-  assert.deepEqual(page.stored().choices, { necessary: true, analytics: false, marketing: false, preferences: true });
+  page.find("Save choices").click();
+  await page.flush();
+  assert.deepEqual(page.stored().choices, { ...NONE, preferences: true });
   assert.deepEqual(page.consents(), [], "no analytics, no visitor id, nothing to post");
 });
 
-test("withdraw records the withdrawal under the old id, then forgets the id", async () => {
-  const page = openPage({ storage: { cs_consent: decided(ALL), cs_vid: "visitor0123456789" } });
-  await page.win.consentstream.consent.withdraw();
+test("withdraw: the queue is purged, the withdrawal recorded under the old id, later events anonymous", async () => {
+  const page = openPage({ storage: decided(ALL), respond: () => 0 }); // network down: events stay queued
+  page.api.track("custom", { step: 1 });
   await settle();
-  const [withdrawal] = page.consents();
-  assert.equal(withdrawal.visitor_id, "visitor0123456789");
-  assert.equal(withdrawal.choices.analytics, false);
-  assert.equal(withdrawal.source, "api");
+  assert.ok(page.queued().some((i) => i.ev && i.ev.visitor_id === "visitor0123456789"));
+  const changes = [];
+  page.api.consent.onChange((c) => changes.push(plain(c)));
+  page.api.consent.withdraw();
+  assert.ok(!page.queued().some((i) => i.ev && i.ev.visitor_id), "nothing identified left in the queue");
+  assert.deepEqual(page.queued()[0].body.choices, NONE);
+  assert.deepEqual(changes, [NONE]);
   assert.equal(page.localStorage.getItem("cs_vid"), null);
-  assert.equal(page.events().at(-1).visitor_id, null);
+  assert.equal(page.localStorage.getItem("cs_token"), null);
+  page.api.track("custom", { step: 2 });
+  assert.equal(page.queued().at(-1).ev.visitor_id, null);
 });
 
-test("privacy settings reopens the banner; Escape closes it again once decided", async () => {
-  const page = openPage({ storage: { cs_consent: decided(ALL), cs_vid: "visitor0123456789" } });
+test("privacy settings (and any [data-cs-open]) reopen the banner; Escape closes it once decided", async () => {
+  const page = openPage({ storage: decided(ALL) });
   page.find("Privacy settings").click();
   assert.ok(page.banner().visible);
   assert.equal(page.doc.activeElement, page.banner());
   page.banner().dispatch("keydown", { key: "Escape" });
   assert.ok(!page.banner().visible);
+  const link = page.doc.createElement("a");
+  link.setAttribute("data-cs-open", "");
+  page.doc.body.appendChild(link);
+  link.click();
+  assert.ok(page.banner().visible);
+  page.find("Reject all").click();
+  assert.equal(page.doc.activeElement, link, "focus returns where it came from");
   const fresh = openPage();
   fresh.banner().dispatch("keydown", { key: "Escape" });
   assert.ok(fresh.banner().visible, "no silent dismissal before a decision");
 });
 
-test("a collector that cannot be reached never breaks the page", async () => {
-  const page = openPage({ fetchFails: true });
-  page.find("Accept all").click();
-  await settle();
-  assert.equal(page.stored().consent_id, null, "decision kept locally");
-  assert.match(page.localStorage.getItem("cs_vid"), VID_RE);
+test("Google Consent Mode v2: default denied before a choice, update after", () => {
+  const page = openPage({ gtag: true });
+  assert.deepEqual(page.gtagCalls[0].slice(0, 2), ["consent", "default"]);
+  assert.equal(page.gtagCalls[0][2].analytics_storage, "denied");
+  assert.equal(page.gtagCalls.length, 1, "no update before a choice");
+  page.api.consent.set({ analytics: true });
+  const [, verb, signals] = page.gtagCalls.at(-1);
+  assert.equal(verb, "update");
+  assert.equal(signals.analytics_storage, "granted");
+  assert.equal(signals.ad_storage, "denied");
+  const returning = openPage({ gtag: true, storage: decided(ALL) });
+  assert.deepEqual(returning.gtagCalls.map((c) => c[1]), ["default", "update"]);
 });
 
-test("track sends one event with the collector's transport: text/plain, keepalive, POST", async () => {
-  const page = openPage({ storage: { cs_consent: decided(ALL), cs_vid: "visitor0123456789" } });
-  await page.win.consentstream.track("click", { button: "pay-bill", amount: 3, nested: { no: 1 } });
-  const req = page.requests.at(-1);
-  assert.equal(req.url, `${ENDPOINT}/v1/events`);
+test('scripts typed "text/plain" run only once their category is granted', () => {
+  const scripts = [
+    { attrs: { type: "text/plain", "data-category": "analytics", src: "https://cdn.example.com/a.js" }, text: "" },
+    { attrs: { type: "text/plain", "data-category": "marketing" }, text: "window.m = 1" },
+  ];
+  const page = openPage({ scripts });
+  assert.equal(page.doc.replaced.length, 0, "nothing runs before consent");
+  page.api.consent.set({ analytics: true });
+  assert.equal(page.doc.replaced.length, 1);
+  const [active] = page.doc.replaced;
+  assert.equal(active.getAttribute("src"), "https://cdn.example.com/a.js");
+  assert.equal(active.getAttribute("type"), null, "a real script now");
+  page.api.consent.set({ analytics: true, marketing: true });
+  assert.equal(page.doc.replaced.length, 2);
+  assert.equal(page.doc.replaced[1].textContent, "window.m = 1");
+});
+
+test("SPA: history API and back/forward count page views, once per URL", async () => {
+  const page = openPage({ href: "https://www.example.com/app/" });
+  page.win.history.pushState({}, "", "/app/billing?account=7");
+  page.win.history.replaceState({}, "", "/app/billing?account=7#tab");
+  page.win.location.href = "https://www.example.com/app/";
+  page.win.dispatch("popstate");
+  await page.flush();
   assert.deepEqual(
-    { method: req.init.method, keepalive: req.init.keepalive, headers: req.init.headers },
-    { method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" } },
+    page.events().filter((e) => e.type === "pageview").map((e) => e.page.url),
+    ["https://www.example.com/app/", "https://www.example.com/app/billing", "https://www.example.com/app/"],
   );
-  assert.deepEqual(Object.keys(req.body).sort(), ["events", "sent_at"]);
-  const [event] = req.body.events;
-  assert.equal(event.type, "click");
-  assert.deepEqual(event.props, { button: "pay-bill", amount: 3, nested: "[object Object]" });
+});
+
+test("cookie inventory at load and after each decision: names and categories only", async () => {
+  const page = openPage({ cookie: "_ga=GA1.2.3; theme=dark" });
+  page.api.consent.set({ analytics: true });
+  await page.flush();
+  const inventories = page.events().filter((e) => e.type === "cookie");
+  assert.equal(inventories.length, 2);
+  assert.deepEqual(inventories[0].cookies, [{ name: "_ga", category: "analytics" }, { name: "theme", category: "preferences" }]);
+  assert.ok(!JSON.stringify(page.requests).includes("GA1.2.3"));
+  assert.equal(openPage().events().filter((e) => e.type === "cookie").length, 0, "no cookies, no event");
+});
+
+test("pagehide hands queued events to sendBeacon; clicks are tracked when asked", async () => {
+  const page = openPage({ options: { trackClicks: true } });
+  const button = page.doc.createElement("button");
+  button.textContent = "Get a quote";
+  page.doc.body.appendChild(button);
+  button.click();
+  page.win.dispatch("pagehide");
+  const sent = page.beacons.flatMap((b) => b.body.events);
+  assert.deepEqual(sent.map((e) => e.type), ["pageview", "click"]);
+  assert.deepEqual(sent[1].props, { tag: "button", text: "Get a quote", id: null });
+  assert.equal(page.beacons[0].url, `${ENDPOINT}/v1/events`);
+  assert.deepEqual(page.queued(), []);
+});
+
+test("events go as text/plain with keepalive, batched, and survive a collector outage", async () => {
+  let down = true;
+  const page = openPage({ storage: decided(ALL), respond: () => (down ? 503 : null) });
+  for (let i = 0; i < 3; i++) page.api.track("custom", { i });
+  await page.flush();
+  assert.equal(page.queued().length, 4, "kept while the collector answers 503");
+  down = false;
+  page.win.dispatch("online");
+  await settle();
+  const ok = page.requests.at(-1);
+  assert.deepEqual({ method: ok.init.method, keepalive: ok.init.keepalive, headers: ok.init.headers }, { method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" } });
+  assert.equal(ok.body.events.length, 4, "one batch");
+  assert.deepEqual(page.queued(), []);
+});
+
+test("privacy.request posts to the configured URL with the visitor token, and refuses without one", async () => {
+  const page = openPage({ options: { privacyUrl: "https://api.example.com/v1/privacy/self-service" } });
+  await assert.rejects(page.api.privacy.request("access"), /no visitor token/);
+  page.find("Accept all").click();
+  await page.flush();
+  await page.api.privacy.request("deletion");
+  const req = page.requests.at(-1);
+  assert.equal(req.url, "https://api.example.com/v1/privacy/self-service");
+  assert.equal(req.init.headers.Authorization, "Bearer tok.sig");
+  assert.deepEqual(req.body, { type: "deletion", subject: { visitor_id: page.localStorage.getItem("cs_vid") } });
+  await assert.rejects(page.api.privacy.request("everything"), /access or deletion/);
+  await assert.rejects(openPage().api.privacy.request("access"), /privacyUrl/);
 });

@@ -1,15 +1,17 @@
-// The snippet's pure core (globalThis.__CS_TEST__), and its output checked against the
-// collector's own pydantic models when the project's Python is at hand.
+// The pure core (src/core.js): the consent state machine and the event shape, and what the
+// snippet sends checked against the collector's own pydantic models when Python is at hand.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
-import { HERE, loadCore, openPage, plain, settle } from "./fake-browser.mjs";
+import * as core from "../src/core.js";
+import { HERE, openPage } from "./fake-browser.mjs";
 
-const core = loadCore();
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const NOW = Date.parse("2026-01-15T10:00:00Z");
+const DAY = 864e5;
 const ENV = {
   location: { href: "https://www.example.com/demo/about.html" },
   document: { title: "About", referrer: "" },
@@ -17,70 +19,118 @@ const ENV = {
   screen: { width: 390, height: 844 },
   crypto: globalThis.crypto,
 };
-const granted = { choices: { necessary: true, analytics: true, marketing: false, preferences: false }, consent_id: "c1" };
-const refused = { choices: { necessary: true, analytics: false, marketing: false, preferences: false }, consent_id: null };
+const ALL = { necessary: true, analytics: true, marketing: true, preferences: true };
+const NONE = { necessary: true, analytics: false, marketing: false, preferences: false };
+const granted = { choices: { ...NONE, analytics: true }, consent_id: "c1" };
 
 test("normalize: necessary always on, GPC forces marketing off, junk becomes false", () => {
-  assert.deepEqual(plain(core.normalize({ analytics: 1, marketing: true, preferences: "yes" }, false)), {
-    necessary: true, analytics: true, marketing: true, preferences: true,
-  });
+  assert.deepEqual(core.normalize({ analytics: 1, marketing: true, preferences: "yes" }, false), ALL);
   assert.equal(core.normalize({ marketing: true }, true).marketing, false);
-  assert.deepEqual(plain(core.normalize(undefined, false)), { necessary: true, analytics: false, marketing: false, preferences: false });
+  assert.deepEqual(core.normalize(undefined, false), NONE);
 });
 
-test("current: only a decision for this policy hash counts", () => {
-  const stored = JSON.stringify({ choices: granted.choices, policyHash: "h1" });
-  assert.equal(core.current(stored, "h1").policyHash, "h1");
-  assert.equal(core.current(stored, "h2"), null);
-  assert.equal(core.current("{not json", "h1"), null);
-  assert.equal(core.current(null, "h1"), null);
+test("makeDecision: a refusal lives shorter than a grant; lifetimes come from the config", () => {
+  const opts = { gpc: false, policyHash: "h1", now: NOW };
+  assert.equal(core.makeDecision({ analytics: true }, opts).expires_at, NOW + 365 * DAY);
+  assert.equal(core.makeDecision({}, opts).expires_at, NOW + 180 * DAY);
+  const custom = { ...opts, acceptDays: 30, rejectDays: 7 };
+  assert.equal(core.makeDecision({ preferences: true }, custom).expires_at, NOW + 30 * DAY);
+  assert.equal(core.makeDecision({}, custom).expires_at, NOW + 7 * DAY);
+  const gpc = core.makeDecision({ marketing: true }, { ...opts, gpc: true });
+  assert.deepEqual(gpc.choices, NONE, "GPC: marketing off, and only marketing was asked for");
+  assert.equal(gpc.expires_at, NOW + 180 * DAY);
+});
+
+test("loadDecision: in force only under the same policy hash and before it expires", () => {
+  const d = JSON.stringify(core.makeDecision({ analytics: true }, { policyHash: "h1", now: NOW }));
+  assert.equal(core.loadDecision(d, "h1", NOW + DAY).policyHash, "h1");
+  assert.equal(core.loadDecision(d, "h2", NOW + DAY), null, "policy changed: ask again");
+  assert.equal(core.loadDecision(d, "h1", NOW + 366 * DAY), null, "expired: ask again");
+  assert.equal(core.loadDecision("{not json", "h1", NOW), null);
+  assert.equal(core.loadDecision(null, "h1", NOW), null);
+  assert.equal(core.loadDecision(JSON.stringify({ choices: ALL, policyHash: "h1" }), "h1", NOW), null, "no expiry: ask again");
+});
+
+test("transition: taking back any granted category is a withdrawal", () => {
+  const d = (choices) => ({ choices: { ...NONE, ...choices } });
+  assert.deepEqual(core.transition(null, d({ analytics: true })), { withdrawn: false, granted: ["analytics"] });
+  assert.deepEqual(core.transition(d({ analytics: true }), d({})), { withdrawn: true, granted: [] });
+  assert.deepEqual(core.transition(d({ marketing: true, analytics: true }), d({ analytics: true })), { withdrawn: true, granted: [] });
+  assert.deepEqual(core.transition(d({}), d({})), { withdrawn: false, granted: [] });
+});
+
+test("consentModeSignals: Google Consent Mode v2, everything denied before a choice", () => {
+  const before = core.consentModeSignals(null);
+  for (const k of ["ad_storage", "ad_user_data", "ad_personalization", "analytics_storage"]) assert.equal(before[k], "denied", k);
+  const after = core.consentModeSignals({ ...NONE, analytics: true });
+  assert.equal(after.analytics_storage, "granted");
+  assert.equal(after.ad_user_data, "denied");
+  assert.equal(core.consentModeSignals(ALL).ad_personalization, "granted");
+});
+
+test("gate: consent is checked again when an event leaves", () => {
+  const ev = core.buildEvent(ENV, "pageview", granted, "visitor0123456789", null, NOW);
+  assert.equal(core.gate(ev, granted, "visitor0123456789"), ev);
+  const lapsed = core.gate(ev, { choices: NONE, consent_id: "c2" }, null);
+  assert.equal(lapsed.visitor_id, null);
+  assert.equal(lapsed.consent_id, "c2");
+  assert.equal(core.gate(ev, null, "visitor0123456789").visitor_id, null, "no decision in force");
+  const early = core.buildEvent(ENV, "pageview", { ...granted, consent_id: null }, "visitor0123456789", null, NOW);
+  assert.equal(core.gate(early, granted, "visitor0123456789").consent_id, "c1", "consent id filled in once known");
+});
+
+test("cookieInventory: names and categories only, never values", () => {
+  const inv = core.cookieInventory("_ga=GA1.2.3; theme=dark; _fbp=fb.1; sessionid=s3cr3t; shop_cart=1; x=1", { "shop_*": "necessary" });
+  assert.deepEqual(inv, [
+    { name: "_ga", category: "analytics" },
+    { name: "theme", category: "preferences" },
+    { name: "_fbp", category: "marketing" },
+    { name: "sessionid", category: "necessary" },
+    { name: "shop_cart", category: "necessary" },
+    { name: "x", category: "unknown" },
+  ]);
+  assert.ok(!JSON.stringify(inv).includes("s3cr3t"));
+  assert.deepEqual(core.cookieInventory("", {}), []);
+});
+
+test("backoff: doubles per failure, jittered, capped", () => {
+  assert.equal(core.backoff(0, 0), 500);
+  assert.equal(core.backoff(0, 0.5), 750);
+  assert.equal(core.backoff(3, 1), 8000);
+  assert.equal(core.backoff(20, 1), 60000);
 });
 
 test("uuid: a v4 UUID with or without crypto.randomUUID; visitor ids fit the collector", () => {
-  const fallback = core.uuid({ getRandomValues: (b) => globalThis.crypto.getRandomValues(b) });
-  assert.match(fallback, UUID_RE);
+  assert.match(core.uuid({ getRandomValues: (b) => globalThis.crypto.getRandomValues(b) }), UUID_RE);
   assert.match(core.uuid(globalThis.crypto), UUID_RE);
   assert.match(core.uuid(globalThis.crypto).replace(/-/g, ""), core.VID_RE);
 });
 
-test("buildEvent: visitor id only with analytics granted", () => {
-  assert.equal(core.buildEvent(ENV, "pageview", null, "visitor0123456789").visitor_id, null);
-  assert.equal(core.buildEvent(ENV, "pageview", refused, "visitor0123456789").visitor_id, null);
-  assert.equal(core.buildEvent(ENV, "pageview", granted, "visitor0123456789").visitor_id, "visitor0123456789");
-});
-
-test("buildEvent: the Event model's fields, nothing else, within its limits", () => {
+test("buildEvent: visitor id only with analytics granted; the Event model's fields within limits", () => {
+  assert.equal(core.buildEvent(ENV, "pageview", null, "visitor0123456789", null, NOW).visitor_id, null);
+  assert.equal(core.buildEvent(ENV, "pageview", { choices: NONE }, "visitor0123456789", null, NOW).visitor_id, null);
   const long = { ...ENV, document: { title: "t".repeat(300), referrer: "" }, location: { href: "https://www.example.com/" + "a".repeat(3000) } };
-  const e = plain(core.buildEvent(long, "pageview", granted, "visitor0123456789", { plan: "basic" }));
-  const eventFields = ["event_id", "type", "ts", "visitor_id", "consent_id", "page", "cookies", "browser", "props"];
-  for (const key of Object.keys(e)) assert.ok(eventFields.includes(key), `unknown Event field ${key}`);
-  assert.deepEqual(Object.keys(e.page).sort(), ["referrer", "title", "url"]);
-  assert.deepEqual(Object.keys(e.browser).sort(), ["language", "screen", "timezone", "user_agent"]);
-  assert.match(e.event_id, UUID_RE);
-  assert.ok(!Number.isNaN(Date.parse(e.ts)));
+  const e = core.buildEvent(long, "bogus", granted, "visitor0123456789", { plan: "basic" }, NOW);
+  assert.equal(e.type, "custom");
+  assert.equal(e.visitor_id, "visitor0123456789");
+  assert.equal(e.ts, "2026-01-15T10:00:00.000Z");
   assert.equal(e.page.url.length, 2048);
   assert.equal(e.page.title.length, 256);
   assert.equal(e.browser.screen, "390x844");
-  assert.equal(e.consent_id, "c1");
   assert.deepEqual(e.props, { plan: "basic" });
 });
 
-test("pageUrl: drops the fragment and every query parameter except utm_*", () => {
+test("pageUrl and cleanProps: no query but utm_*, no fragment; flat small props", () => {
   assert.equal(
     core.pageUrl("https://www.example.com/bill?account=123&utm_source=mail&email=a%40example.com#pay"),
     "https://www.example.com/bill?utm_source=mail",
   );
-  assert.equal(core.pageUrl("https://www.example.com/about.html"), "https://www.example.com/about.html");
   assert.equal(core.pageUrl("not a url"), "");
-});
-
-test("cleanProps: flat, at most 20 keys, names 1-64 characters, short strings", () => {
   const many = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, i]));
   assert.equal(Object.keys(core.cleanProps(many)).length, 20);
-  const p = plain(core.cleanProps({ ["x".repeat(65)]: 1, s: "y".repeat(300), n: null, b: false, o: [1] }));
+  const p = core.cleanProps({ ["x".repeat(65)]: 1, s: "y".repeat(300), n: null, b: false, o: [1] });
   assert.deepEqual(Object.keys(p), ["s", "n", "b", "o"]);
   assert.equal(p.s.length, 256);
-  assert.equal(p.o, "1");
 });
 
 function projectPython() {
@@ -93,8 +143,7 @@ import json, sys
 from schemas.events import ConsentRequest, Event, EventBatch
 sent = json.load(sys.stdin)
 for body in sent["batches"]:
-    batch = EventBatch.model_validate(body)
-    for raw in batch.events:
+    for raw in EventBatch.model_validate(body).events:
         Event.model_validate(raw)
 for body in sent["consents"]:
     ConsentRequest.model_validate(body)
@@ -104,17 +153,16 @@ print(sum(len(b["events"]) for b in sent["batches"]), len(sent["consents"]))
 test("what the snippet sends validates against the collector's pydantic models", async (t) => {
   const python = projectPython();
   if (!python) return t.skip("no project Python (.venv or CONSENTSTREAM_PYTHON) to validate with");
-  const page = openPage({ storage: {} });
+  const page = openPage({ cookie: "_ga=GA1.2.3; theme=dark" });
   page.find("Accept all").click();
-  await settle();
-  await page.win.consentstream.track("custom", { plan: "basic", kwh: 12.5 });
-  await page.win.consentstream.consent.withdraw();
-  await settle();
-  const sent = {
-    batches: page.requests.filter((r) => r.url.endsWith("/v1/events")).map((r) => r.body),
-    consents: page.consents(),
-  };
+  await page.flush();
+  page.api.track("custom", { plan: "basic", kwh: 12.5 });
+  page.api.consent.withdraw();
+  page.win.history.pushState({}, "", "/demo/about.html");
+  await page.flush();
+  const sent = { batches: page.requests.filter((r) => r.url.endsWith("/v1/events")).map((r) => r.body), consents: page.consents() };
   const run = spawnSync(python, ["-c", VALIDATE], { input: JSON.stringify(sent), cwd: join(HERE, "..", ".."), encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
-  assert.equal(run.stdout.trim(), "4 2");
+  // load: pageview + cookies; accept: cookies; custom purged by the withdrawal; withdrawal: cookies; pushState: pageview
+  assert.equal(run.stdout.trim(), "5 2");
 });

@@ -1,13 +1,15 @@
-// A small fake browser for node's test runner: just enough DOM, storage and fetch to run
-// snippet.js exactly as the collector serves it (config prefix included), and to see what it sends.
+// A small fake browser for node's test runner: just enough DOM, storage, timers, fetch and
+// sendBeacon to run the built dist/snippet.js exactly as the collector serves it (config prefix
+// included), and to see what it sends.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
-export const SNIPPET = readFileSync(join(HERE, "..", "src", "snippet.js"), "utf8");
+export const BUILT = join(HERE, "..", "dist", "snippet.js");
 export const ENDPOINT = "http://collector.example.com";
+export const CONSENT_ID = "0123456789abcdef0123456789abcdef";
 
 class Text {
   constructor(data) {
@@ -18,28 +20,55 @@ class Text {
   }
 }
 
-class Element {
+class Emitter {
+  constructor() {
+    this.listeners = {};
+  }
+  addEventListener(type, fn) {
+    (this.listeners[type] ||= []).push(fn);
+  }
+  dispatch(type, init = {}) {
+    const event = { type, target: this, defaultPrevented: false, preventDefault() { this.defaultPrevented = true; }, ...init };
+    for (const fn of this.listeners[type] || []) fn(event);
+    return event;
+  }
+}
+
+class Element extends Emitter {
   constructor(doc, tag) {
+    super();
     this.doc = doc;
     this.tagName = tag.toUpperCase();
     this.children = [];
     this.parentNode = null;
-    this.attributes = {};
-    this.listeners = {};
+    this.attrs = {};
     this.hidden = false;
     this.checked = false;
     this.disabled = false;
   }
   setAttribute(name, value) {
-    this.attributes[name] = String(value);
+    this.attrs[name] = String(value);
   }
   getAttribute(name) {
-    return name in this.attributes ? this.attributes[name] : null;
+    return name in this.attrs ? this.attrs[name] : null;
+  }
+  get attributes() {
+    return Object.entries(this.attrs).map(([name, value]) => ({ name, value }));
   }
   appendChild(child) {
     child.parentNode = this;
     this.children.push(child);
     return child;
+  }
+  replaceWith(other) {
+    const i = this.parentNode.children.indexOf(this);
+    other.parentNode = this.parentNode;
+    this.parentNode.children[i] = other;
+    this.parentNode = null;
+    this.doc.replaced.push(other);
+  }
+  get isConnected() {
+    return this.parentNode !== null || this === this.doc.body || this === this.doc.head;
   }
   get textContent() {
     return this.children.map((c) => c.textContent).join("");
@@ -47,14 +76,18 @@ class Element {
   set textContent(value) {
     this.children = [new Text(String(value))];
   }
-  addEventListener(type, fn) {
-    (this.listeners[type] ||= []).push(fn);
+  /** Only what the snippet asks: `[attr]` and comma-separated tag names. */
+  matches(selector) {
+    return selector.split(",").some((s) => (s.startsWith("[") ? this.getAttribute(s.slice(1, -1)) !== null : this.tagName === s.toUpperCase()));
   }
-  dispatch(type, init = {}) {
-    for (const fn of this.listeners[type] || []) fn({ type, target: this, ...init });
+  closest(selector) {
+    for (let e = this; e instanceof Element; e = e.parentNode) if (e.matches(selector)) return e;
+    return null;
   }
   click() {
-    if (!this.disabled) this.dispatch("click");
+    if (this.disabled) return;
+    this.dispatch("click");
+    this.doc.dispatch("click", { target: this });
   }
   focus() {
     this.doc.activeElement = this;
@@ -69,13 +102,18 @@ class Element {
   }
 }
 
-class Document {
-  constructor({ title, referrer }) {
+class Document extends Emitter {
+  constructor({ title, referrer, lang, cookie }) {
+    super();
     this.title = title;
     this.referrer = referrer;
+    this.cookie = cookie;
+    this.visibilityState = "visible";
+    this.documentElement = { lang };
     this.head = new Element(this, "head");
     this.body = new Element(this, "body");
     this.activeElement = this.body;
+    this.replaced = [];
   }
   createElement(tag) {
     return new Element(this, tag);
@@ -83,13 +121,16 @@ class Document {
   createTextNode(data) {
     return new Text(data);
   }
-  addEventListener() {}
   all() {
     return [...this.head.walk(), ...this.body.walk()];
   }
+  querySelectorAll(selector) {
+    if (selector !== 'script[type="text/plain"][data-category]') throw new Error(`fake DOM: unsupported ${selector}`);
+    return this.all().filter((e) => e.tagName === "SCRIPT" && e.getAttribute("type") === "text/plain" && e.getAttribute("data-category"));
+  }
 }
 
-class Storage {
+export class Storage {
   constructor(entries = {}) {
     this.map = new Map(Object.entries(entries));
   }
@@ -104,66 +145,131 @@ class Storage {
   }
 }
 
+/** Timers that run only when a test advances the clock. */
+export class Clock {
+  constructor(now = Date.parse("2026-01-15T10:00:00Z")) {
+    this.now = now;
+    this.timers = new Map();
+    this.seq = 0;
+  }
+  set(fn, ms) {
+    this.timers.set(++this.seq, { fn, at: this.now + ms });
+    return this.seq;
+  }
+  clear(id) {
+    this.timers.delete(id);
+  }
+  async advance(ms) {
+    const until = this.now + ms;
+    for (;;) {
+      const next = [...this.timers.entries()].sort((a, b) => a[1].at - b[1].at).find(([, t]) => t.at <= until);
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.now = next[1].at;
+      next[1].fn();
+      await settle();
+    }
+    this.now = until;
+  }
+}
+
 /** Copy a value out of the snippet's realm so deepStrictEqual compares plain objects. */
 export const plain = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 
-export const CONSENT_ID = "0123456789abcdef0123456789abcdef";
+/** Let pending promise chains (fetch → json → queue) run to the end. */
+export async function settle() {
+  for (let i = 0; i < 8; i++) await new Promise((r) => setImmediate(r));
+}
 
-/** Load the snippet into a fresh fake page; returns handles to inspect and drive it. */
-export function openPage({ storage = {}, gpc = false, policyHash = "hash-2026", fetchFails = false } = {}) {
-  const requests = [];
-  const doc = new Document({ title: "Home | Utility Management Services", referrer: "https://www.example.com/search" });
-  const localStorage = new Storage(storage);
+/**
+ * Load the snippet into a fresh fake page; returns handles to inspect and drive it.
+ * `respond(url, body)` answers a fetch: a status number, or throws for a network error.
+ */
+export function openPage(o = {}) {
+  const { storage = new Storage(), gpc = false, policyHash = "hash-2026", lang = "en", options, cookie = "", gtag = false, scripts = [] } = o;
+  const respond = o.respond || (() => null);
+  const requests = [], beacons = [], gtagCalls = [];
+  const clock = o.clock || new Clock();
+  const doc = new Document({ title: "Home | Utility Management Services", referrer: "https://www.example.com/search", lang, cookie });
+  for (const s of scripts) {
+    const el = doc.createElement("script");
+    for (const [k, v] of Object.entries(s.attrs)) el.setAttribute(k, v);
+    el.textContent = s.text;
+    doc.head.appendChild(el);
+  }
+  const localStorage = storage instanceof Storage ? storage : new Storage(storage);
   const fetch = async (url, init) => {
-    requests.push({ url, init: plain({ ...init, body: undefined }), body: JSON.parse(init.body) });
-    if (fetchFails) throw new TypeError("Failed to fetch");
+    const body = JSON.parse(init.body);
+    requests.push({ url, init: plain({ ...init, body: undefined }), body });
+    const status = respond(url, body) ?? (url.endsWith("/v1/consent") ? 201 : 202);
     const consent = url.endsWith("/v1/consent");
     const answer = consent
-      ? { consent_id: CONSENT_ID, recorded_at: "2026-01-15T10:00:00Z", receipt: "e30.sig" }
-      : { accepted: 1, duplicates: 0, rejected: [] };
-    return { ok: true, status: consent ? 201 : 202, json: async () => answer };
+      ? { consent_id: CONSENT_ID, recorded_at: "2026-01-15T10:00:00Z", receipt: "e30.sig", visitor_token: "tok.sig" }
+      : { accepted: body.events?.length, duplicates: 0, rejected: [] };
+    const headers = { get: (h) => (h === "Retry-After" && status === 503 ? "7" : null) };
+    return { ok: status < 300, status, headers, json: async () => answer };
   };
-  const win = {
+  const win = new Emitter();
+  const location = { href: o.href || "https://www.example.com/demo/?utm_source=newsletter&email=a%40example.com#top" };
+  Object.assign(win, {
     document: doc,
     localStorage,
     fetch,
     crypto: globalThis.crypto,
     URL,
     URLSearchParams,
+    Intl,
+    Date: class extends Date {
+      constructor(...a) {
+        super(...(a.length ? a : [clock.now]));
+      }
+      static now() {
+        return clock.now;
+      }
+    },
+    setTimeout: (fn, ms) => clock.set(fn, ms),
+    clearTimeout: (id) => clock.clear(id),
     navigator: {
       userAgent: "Mozilla/5.0 (X11; Linux x86_64) Example/1.0",
       language: "en-GB",
+      sendBeacon: (url, data) => (beacons.push({ url, body: JSON.parse(data) }), o.beaconOk ?? true),
       ...(gpc ? { globalPrivacyControl: true } : {}),
     },
-    location: { href: "https://www.example.com/demo/?utm_source=newsletter&email=a%40example.com#top" },
+    location,
+    history: {
+      pushState: (_s, _t, url) => (location.href = new URL(url, location.href).href),
+      replaceState: (_s, _t, url) => (location.href = new URL(url, location.href).href),
+    },
     screen: { width: 1280, height: 720 },
-  };
+    consentstreamOptions: options,
+  });
+  if (gtag) win.gtag = (...args) => gtagCalls.push(plain(args));
   win.window = win;
   const context = vm.createContext(win);
   const config = { endpoint: ENDPOINT, policyVersion: "2026-01", policyHash, categories: ["necessary", "analytics", "marketing", "preferences"] };
-  vm.runInContext(`window.__consentstreamConfig=${JSON.stringify(config)};\n${SNIPPET}`, context);
+  vm.runInContext(`window.__consentstreamConfig=${JSON.stringify(config)};\n${readFileSync(BUILT, "utf8")}`, context);
   const find = (text) => doc.all().find((e) => e.tagName === "BUTTON" && e.textContent === text);
+  const sentTo = (path) => requests.filter((r) => r.url === ENDPOINT + path);
   return {
     win: context,
     doc,
+    clock,
     localStorage,
     requests,
+    beacons,
+    gtagCalls,
     find,
+    api: context.consentstream,
     banner: () => doc.all().find((e) => e.getAttribute("role") === "dialog"),
-    events: () => requests.filter((r) => r.url.endsWith("/v1/events")).flatMap((r) => r.body.events),
-    consents: () => requests.filter((r) => r.url.endsWith("/v1/consent")).map((r) => r.body),
+    events: () => sentTo("/v1/events").flatMap((r) => r.body.events),
+    consents: () => sentTo("/v1/consent").map((r) => r.body),
     stored: () => JSON.parse(localStorage.getItem("cs_consent")),
+    queued: () => JSON.parse(localStorage.getItem("cs_queue") || "[]"),
+    /** Run the batch timer and let every send finish. */
+    async flush() {
+      await settle();
+      await clock.advance(60_000);
+      await settle();
+    },
   };
-}
-
-/** Let pending promise chains (fetch → json → track) run to the end. */
-export async function settle() {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-}
-
-/** The pure core, loaded the way a test harness would: __CS_TEST__ set, no DOM, no config. */
-export function loadCore() {
-  const context = vm.createContext({ __CS_TEST__: true, Intl, URL, URLSearchParams });
-  vm.runInContext(SNIPPET, context);
-  return context.__consentstreamCore;
 }

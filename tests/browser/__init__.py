@@ -1,0 +1,1 @@
+"""Browser tests: the web snippet in real headless Chromium against collector and worker."""

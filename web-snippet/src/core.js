@@ -1,0 +1,184 @@
+// The pure core: no DOM, no network, no clock of its own. Everything it needs is passed in,
+// so node's test runner exercises the exact code the browser runs.
+
+export const CATEGORIES = ["analytics", "marketing", "preferences"];
+export const EVENT_TYPES = ["pageview", "cookie", "click", "custom", "identify"];
+export const VID_RE = /^[A-Za-z0-9_-]{8,64}$/;
+const DAY = 864e5;
+
+export const cut = (v, n) => String(v == null ? "" : v).slice(0, n);
+
+/** Choices as the collector wants them: necessary always on, GPC forces marketing off. */
+export function normalize(c, gpc) {
+  c = c || {};
+  return { necessary: true, analytics: !!c.analytics, marketing: !!c.marketing && !gpc, preferences: !!c.preferences };
+}
+
+/** True when any category beyond the necessary one is granted. */
+export const grantsAny = (choices) => !!choices && CATEGORIES.some((k) => choices[k]);
+
+/**
+ * A new decision to keep: choices, the policy it answers, and when to ask again.
+ * A refusal lives shorter than a grant (lifetimes in days, from the config).
+ */
+export function makeDecision(raw, { gpc, policyHash, now, acceptDays = 365, rejectDays = 180 }) {
+  const choices = normalize(raw, gpc);
+  const days = grantsAny(choices) ? acceptDays : rejectDays;
+  return { choices, policyHash, consent_id: null, decided_at: now, expires_at: now + days * DAY };
+}
+
+/**
+ * The stored decision if it is still in force: parsable, made under this policy hash and not
+ * expired. Anything else (null) means "ask again" and, until then, necessary only.
+ */
+export function loadDecision(raw, policyHash, now) {
+  let d = null;
+  try {
+    d = JSON.parse(raw);
+  } catch (e) {
+    /* corrupt: ask again */
+  }
+  if (!d || !d.choices || d.policyHash !== policyHash) return null;
+  return typeof d.expires_at === "number" && d.expires_at > now ? d : null;
+}
+
+/**
+ * What changed between two decisions: `withdrawn` when a category granted before is not any more
+ * (the queue is purged and the visitor id forgotten), `granted` lists newly granted categories.
+ */
+export function transition(before, after) {
+  const was = (before && before.choices) || {};
+  return {
+    withdrawn: CATEGORIES.some((k) => was[k] && !after.choices[k]),
+    granted: CATEGORIES.filter((k) => after.choices[k] && !was[k]),
+  };
+}
+
+/** Google Consent Mode v2 signals for a set of choices (null: nothing decided, all denied). */
+export function consentModeSignals(choices) {
+  const s = (on) => (on ? "granted" : "denied");
+  const c = choices || {};
+  return {
+    ad_storage: s(c.marketing),
+    ad_user_data: s(c.marketing),
+    ad_personalization: s(c.marketing),
+    analytics_storage: s(c.analytics),
+    functionality_storage: s(c.preferences),
+    personalization_storage: s(c.preferences),
+    security_storage: "granted",
+  };
+}
+
+/** A v4 UUID; randomUUID is missing outside secure contexts. */
+export function uuid(c) {
+  if (c.randomUUID) return c.randomUUID();
+  const b = c.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 15) | 64;
+  b[8] = (b[8] & 63) | 128;
+  const h = Array.from(b, (x) => (x + 256).toString(16).slice(1)).join("");
+  return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+}
+
+/** The page URL without its fragment and without query parameters other than utm_*. */
+export function pageUrl(href) {
+  try {
+    const u = new URL(href),
+      keep = new URLSearchParams();
+    u.searchParams.forEach((v, k) => k.startsWith("utm_") && keep.append(k, v));
+    u.search = keep.toString();
+    u.hash = "";
+    return cut(u.href, 2048);
+  } catch (e) {
+    return "";
+  }
+}
+
+/** A flat props map the collector accepts: at most 20 keys, primitive values. */
+export function cleanProps(p) {
+  const out = {};
+  Object.keys(p || {})
+    .filter((k) => k && k.length <= 64)
+    .slice(0, 20)
+    .forEach((k) => {
+      const v = p[k],
+        t = typeof v;
+      out[k] = v === null || t === "number" || t === "boolean" ? v : cut(v, 256);
+    });
+  return out;
+}
+
+const KNOWN_COOKIES = [
+  [/^(_ga|_gid|_gat|_pk_|_hj|cs_vid$)/, "analytics"],
+  [/^(_gcl|_fbp|_fbc|IDE$|_uet|_tt)/, "marketing"],
+  [/^(lang|locale|theme)$/, "preferences"],
+  [/^(session|csrf|XSRF|__Host-|__Secure-)/i, "necessary"],
+];
+
+/**
+ * Cookie names present in the page and their categories; values are never read out.
+ * `known` maps exact names (or prefixes ending in `*`) to a category and wins over the built-ins.
+ */
+export function cookieInventory(cookieString, known) {
+  const names = String(cookieString || "")
+    .split(";")
+    .map((c) => c.split("=")[0].trim())
+    .filter(Boolean);
+  const category = (name) => {
+    for (const k in known || {}) {
+      if (k === name || (k.endsWith("*") && name.startsWith(k.slice(0, -1)))) return known[k];
+    }
+    const hit = KNOWN_COOKIES.find(([re]) => re.test(name));
+    return hit ? hit[1] : "unknown";
+  };
+  return [...new Set(names)].slice(0, 100).map((name) => ({ name: cut(name, 256), category: category(name) }));
+}
+
+/** One event in the collector's Event shape; visitor_id only while analytics is granted. */
+export function buildEvent(env, type, decision, vid, props, now) {
+  const { document: d, navigator: n, screen: sc } = env;
+  const e = {
+    event_id: uuid(env.crypto),
+    type: EVENT_TYPES.includes(type) ? type : "custom",
+    ts: new Date(now).toISOString(),
+    visitor_id: decision && decision.choices.analytics && vid ? vid : null,
+    consent_id: (decision && decision.consent_id) || null,
+    page: { url: pageUrl(env.location.href), title: cut(d.title, 256), referrer: cut(d.referrer, 2048) },
+    browser: {
+      user_agent: cut(n.userAgent, 512),
+      language: cut(n.language, 35),
+      screen: sc ? cut(sc.width + "x" + sc.height, 20) : "",
+      timezone: cut(Intl.DateTimeFormat().resolvedOptions().timeZone, 64),
+    },
+  };
+  if (props) e.props = cleanProps(props);
+  return e;
+}
+
+/**
+ * The event as it may leave now: consent is checked again at send time, so an event queued
+ * under a grant that has since lapsed goes out without identifiers.
+ */
+export function gate(event, decision, vid) {
+  if (!event.visitor_id) return event;
+  const ok = decision && decision.choices.analytics && vid === event.visitor_id;
+  if (!ok) return { ...event, visitor_id: null, consent_id: (decision && decision.consent_id) || null };
+  return event.consent_id ? event : { ...event, consent_id: decision.consent_id || null };
+}
+
+/** The POST /v1/consent body. */
+export function consentBody(cfg, choices, vid, source) {
+  return {
+    visitor_id: vid,
+    choices,
+    policy_version: cfg.policyVersion || "",
+    policy_hash: cfg.policyHash || "",
+    banner_hash: cfg.bannerHash || "",
+    source,
+  };
+}
+
+/** Exponential backoff with jitter (ms) after `attempt` failures; `rand` in [0, 1). */
+export function backoff(attempt, rand, base = 1000, max = 60000) {
+  const top = Math.min(max, base * 2 ** Math.min(attempt, 16));
+  return Math.round(top / 2 + (top / 2) * rand);
+}
