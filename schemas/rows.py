@@ -133,3 +133,22 @@ class LegalHoldRow(_Row):
     at: datetime
     version: int
     schema_version: int = ROW_SCHEMA_VERSION
+
+
+class CookieObservationRow(_Row):
+    """A cookie seen on a page by one worker batch: the privacy team's compliance signal.
+
+    No visitor data: the page path and the cookie's name only, never its value.
+    """
+
+    page_path: str
+    cookie_name: str
+    declared_category: str = Field(description="From the cookie catalogue; 'unknown' if absent.")
+    reported_category: str = Field(description="The category the snippet reported.")
+    known: bool = Field(description="The cookie is in the catalogue.")
+    first_seen: datetime
+    last_seen: datetime
+    seen_before_consent: bool = Field(
+        description="Seen while the consent in force did not grant its category (unknown: any)."
+    )
+    schema_version: int = ROW_SCHEMA_VERSION

@@ -24,11 +24,17 @@ from consentstream.storage.base import Storage
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 from schemas.messages import ConsentDecision, PrivacyJob, RawEvent
-from schemas.rows import ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
+from schemas.rows import (
+    ConsentLedgerRow,
+    CookieObservationRow,
+    PrivacyRequestRow,
+    UsageEventRow,
+)
 
 from . import consent_mirror, pipeline, privacy_jobs
 from .config import WorkerSettings
 from .consent_state import ConsentSnapshot, add_decision, is_latest, merge_snapshot
+from .cookies import load_catalogue
 from .metrics import WorkerMetrics
 from .salts import DailySalt
 from .sink import redis_retry, with_retry
@@ -69,6 +75,7 @@ class Worker:
         self.redis = Redis.from_url(settings.redis_url)
         self.metrics = WorkerMetrics()
         self.salt = DailySalt(self.redis)
+        self.catalogue = load_catalogue(settings.cookie_catalogue_path)
         self.app = self._make_app()
 
     def _make_app(self) -> faust.App:
@@ -163,6 +170,7 @@ class Worker:
             anonymous_events=s.anonymous_events,
             grace=timedelta(seconds=s.consent_grace_seconds),
             salt=await redis_retry("salt", lambda: self.salt.for_time(datetime.now(UTC))),
+            catalogue=self.catalogue,
         )
 
     async def process_events(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -172,12 +180,17 @@ class Worker:
             works = await self._decode_events(list(values))
             ctx = await self._context(works)
             rows: list[UsageEventRow] = []
+            cookies: list[CookieObservationRow] = []
             for work in works:
+                cookies.extend(pipeline.observe_cookies(work, ctx))
                 result = pipeline.run(work, ctx)
                 if isinstance(result, pipeline.Dropped):
                     self.metrics.dropped.labels(result.reason).inc()
                 else:
                     rows.append(result)
+            if cookies:
+                merged = pipeline.merge_observations(cookies)
+                await with_retry("insert cookies", self.repo.insert_cookie_observations, merged)
             if rows:
                 await with_retry("insert events", self.repo.insert_usage_events, rows)
                 self.metrics.stored.inc(len(rows))

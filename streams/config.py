@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -37,4 +38,8 @@ class WorkerSettings(CommonSettings):
         10.0,
         ge=6,
         description="Seconds before a silent (killed) worker's partitions go to the others.",
+    )
+    cookie_catalogue_path: Path = Field(
+        Path(__file__).resolve().parents[1] / "data" / "cookie-catalogue.yaml",
+        description="The cookie catalogue (declared category of each cookie of the website).",
     )

@@ -11,6 +11,10 @@ Marketing-purpose events: an event whose ``props["purpose"]`` is ``"marketing"``
 ``custom`` event such as a campaign conversion, but the type does not matter) serves marketing
 and is stored only under a decision granting marketing; ``Sec-GPC: 1`` on the event's request
 withdraws marketing for that event whatever the decision says.
+
+Cookie events also yield cookie observations (:func:`observe_cookies`), whatever the anonymous
+mode or purpose filter decide about the event itself: a cookie set before consent is exactly
+what the privacy team needs to see. Observations hold a page path and cookie names only.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from typing import Any, Literal
 
 import orjson
 
+from schemas.events import EventType
 from schemas.messages import RawEvent
-from schemas.rows import UsageEventRow
+from schemas.rows import CookieObservationRow, UsageEventRow
 
 from .consent_state import ConsentSnapshot, consent_at, without_marketing
+from .cookies import UNKNOWN, CookieCatalogue
 from .minimize import (
     anonymous_visitor_hash,
     reduce_user_agent,
@@ -66,6 +72,7 @@ class Context:
     grace: timedelta = timedelta(seconds=5)
     salt: str = ""
     """The day's salt for anonymous visitor hashes ('' = no hash)."""
+    catalogue: CookieCatalogue = CookieCatalogue()
 
 
 Step = Callable[[Work, Context], "Work | Dropped"]
@@ -184,3 +191,65 @@ def run(work: Work, ctx: Context) -> UsageEventRow | Dropped:
             return current
     assert isinstance(current, Work)
     return minimize(current, ctx)
+
+
+NON_ESSENTIAL = ("analytics", "marketing", "preferences")
+
+
+def _before_consent(category: str, consent: ConsentSnapshot | None) -> bool:
+    """A cookie whose category the consent in force does not grant (unknown: needs them all)."""
+    if category == "necessary":
+        return False
+    purposes = consent.purposes if consent else ("necessary",)
+    needed = NON_ESSENTIAL if category == UNKNOWN else (category,)
+    return not all(p in purposes for p in needed)
+
+
+def observe_cookies(work: Work, ctx: Context) -> list[CookieObservationRow]:
+    """The cookies a ``cookie`` event reports, checked against the catalogue and the consent."""
+    event = work.raw.event
+    if event.type != EventType.COOKIE or not event.cookies:
+        return []
+    current = work
+    for step in (correct_time, check_suppression, attach_consent):
+        result = step(current, ctx)
+        if isinstance(result, Dropped):
+            return []
+        current = result
+    path = url_path(event.page.url) if event.page else ""
+    rows = []
+    for cookie in event.cookies:
+        declared = ctx.catalogue.category_of(cookie.name)
+        rows.append(
+            CookieObservationRow(
+                page_path=path,
+                cookie_name=cookie.name,
+                declared_category=declared,
+                reported_category=cookie.category.value,
+                known=declared != UNKNOWN,
+                first_seen=current.ts,
+                last_seen=current.ts,
+                seen_before_consent=_before_consent(declared, current.consent),
+            )
+        )
+    return rows
+
+
+def merge_observations(rows: list[CookieObservationRow]) -> list[CookieObservationRow]:
+    """One row per page and cookie for a batch: earliest, latest, any before consent."""
+    merged: dict[tuple[str, str], CookieObservationRow] = {}
+    for row in rows:
+        key = (row.page_path, row.cookie_name)
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = row
+            continue
+        merged[key] = seen.model_copy(
+            update={
+                "first_seen": min(seen.first_seen, row.first_seen),
+                "last_seen": max(seen.last_seen, row.last_seen),
+                "seen_before_consent": seen.seen_before_consent or row.seen_before_consent,
+                "reported_category": row.reported_category,
+            }
+        )
+    return list(merged.values())

@@ -22,6 +22,7 @@ from schemas.rows import (
     ApiKeyRow,
     AuditRow,
     ConsentLedgerRow,
+    CookieObservationRow,
     LegalHoldRow,
     PrivacyRequestRow,
     UsageEventRow,
@@ -132,6 +133,15 @@ class Repository:
             update = {"revoked": True, "version": key.version + 1}
             self.storage.insert(sql.API_KEYS, [key.model_copy(update=update).model_dump()])
         return bool(rows)
+
+    def insert_cookie_observations(self, rows: Sequence[CookieObservationRow]) -> None:
+        """Record which cookies were seen on which pages, and whether before consent."""
+        self.storage.insert(sql.COOKIE_OBSERVATIONS, [row.model_dump() for row in rows])
+
+    def cookie_report(self) -> list[CookieObservationRow]:
+        """One row per page and cookie: first and last seen, and any sighting before consent."""
+        rows = self.storage.query(self._sql(sql.COOKIE_REPORT))
+        return [CookieObservationRow.model_validate(row) for row in rows]
 
     def add_missing_columns(self, table: str) -> list[str]:
         """Append columns added to ``table`` since it was created; returns their names.

@@ -30,6 +30,7 @@ PRIVACY_REQUESTS: Final = "privacy_requests"
 API_KEYS: Final = "api_keys"
 AUDIT_LOG: Final = "audit_log"
 LEGAL_HOLDS: Final = "legal_holds"
+COOKIE_OBSERVATIONS: Final = "cookie_observations"
 
 # Column order and names equal the fields of schemas.rows (a unit test keeps them in step).
 COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -120,6 +121,17 @@ COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("version", U64),
         ("schema_version", U16),
     ),
+    COOKIE_OBSERVATIONS: (
+        ("page_path", STR),
+        ("cookie_name", STR),
+        ("declared_category", LOW),
+        ("reported_category", LOW),
+        ("known", BOOL),
+        ("first_seen", TIME),
+        ("last_seen", TIME),
+        ("seen_before_consent", BOOL),
+        ("schema_version", U16),
+    ),
 }
 TABLES: Final = tuple(COLUMNS)
 
@@ -143,6 +155,11 @@ _ENGINES: Final[dict[str, str]] = {
     # duplicate seq instead of silently replacing the original.
     AUDIT_LOG: "MergeTree ORDER BY seq",
     LEGAL_HOLDS: "ReplacingMergeTree(version) ORDER BY subject_key",
+    # One row per page, cookie and worker batch; readers aggregate (min, max, max), which a
+    # replayed batch cannot change, so replays need no deduplication here.
+    COOKIE_OBSERVATIONS: (
+        "MergeTree PARTITION BY toYYYYMM(last_seen) ORDER BY (page_path, cookie_name, last_seen)"
+    ),
 }
 _USAGE_TTL: Final = "TTL toDateTime(ts) + INTERVAL {days} DAY"
 # Lets insert_deduplication_token work on non-replicated tables (off by default there).
@@ -244,6 +261,20 @@ USAGE_CONSENT: Final = (
     " WHERE recorded_at >= toDateTime(%(start)s, 'UTC')"
     " AND recorded_at < toDateTime(%(end)s, 'UTC')"
     " GROUP BY bucket ORDER BY bucket"
+)
+
+# Inner aliases differ from column names: an alias equal to a column would be substituted
+# into the other aggregates (ILLEGAL_AGGREGATION).
+COOKIE_REPORT: Final = (
+    "SELECT page_path, cookie_name, declared AS declared_category,"
+    " reported AS reported_category, is_known AS known, earliest AS first_seen,"
+    " latest AS last_seen, flagged AS seen_before_consent FROM ("
+    " SELECT page_path, cookie_name, argMax(declared_category, last_seen) AS declared,"
+    " argMax(reported_category, last_seen) AS reported, max(known) AS is_known,"
+    " min(first_seen) AS earliest, max(last_seen) AS latest,"
+    " max(seen_before_consent) AS flagged"
+    " FROM {db}.cookie_observations GROUP BY page_path, cookie_name"
+    ") ORDER BY page_path, cookie_name"
 )
 
 COUNT_ROWS_STORED: Final = "SELECT count() AS n FROM {db}.{table}"

@@ -552,3 +552,25 @@ def test_redis_down_mid_stream_loses_nothing(stack: Any, tmp_path: Path) -> None
             assert counts["distinct"] == 600 and counts["final"] == 600, counts
     finally:
         redis.kill()
+
+
+def test_cookie_events_record_what_was_set_before_consent(shared_run: WorkerRun) -> None:
+    wr = shared_run
+    page = f"/cookies/{secrets.token_hex(3)}"
+    cookies = [
+        {"name": "session", "category": "necessary"},
+        {"name": "_ga_K9", "category": "analytics"},
+        {"name": "tracker_x", "category": "unknown"},
+    ]
+    url = f"https://example.com{page}?ref=mail"
+    before = raw_event(None, 1, type="cookie", cookies=cookies, page={"url": url})
+    wr.send_events([before, before])  # the second as a client retry would be
+    repo = Repository(wr.storage)
+
+    def report() -> dict[str, Any]:
+        return {r.cookie_name: r for r in repo.cookie_report() if r.page_path == page}
+
+    rows = wr.wait(lambda: len(got := report()) == 3 and got, "cookie observations")
+    assert not rows["session"].seen_before_consent and rows["session"].known
+    assert rows["_ga_K9"].seen_before_consent and rows["_ga_K9"].declared_category == "analytics"
+    assert rows["tracker_x"].seen_before_consent and not rows["tracker_x"].known
