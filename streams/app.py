@@ -6,6 +6,7 @@ privacy jobs are co-partitioned and one worker sees everything about a visitor.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,18 @@ def ledger_row(decision: ConsentDecision, visitor_key: str) -> ConsentLedgerRow:
         dnt=decision.dnt,
         gpc_applied=decision.gpc_applied,
     )
+
+
+def batch_token(rows: list[UsageEventRow]) -> str:
+    """Insert deduplication token naming the batch's content: its sorted event ids.
+
+    A retried insert whose first attempt did land (a timeout after the server committed) is
+    then a no-op where the engine has tokens; elsewhere ReplacingMergeTree merges the copy.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for event_id in sorted(row.event_id.bytes for row in rows):
+        digest.update(event_id)
+    return digest.hexdigest()
 
 
 class Worker:
@@ -192,7 +205,8 @@ class Worker:
                 merged = pipeline.merge_observations(cookies)
                 await with_retry("insert cookies", self.repo.insert_cookie_observations, merged)
             if rows:
-                await with_retry("insert events", self.repo.insert_usage_events, rows)
+                token = batch_token(rows)
+                await with_retry("insert events", self.repo.insert_usage_events, rows, token)
                 self.metrics.stored.inc(len(rows))
             yield None
 

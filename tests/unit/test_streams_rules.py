@@ -139,3 +139,12 @@ def test_unreadable_or_empty_mirrors_change_nothing() -> None:
     for value in (None, b"not json", b"{}", none):
         assert consent_mirror.snapshot_of(value) is None
     assert merge_snapshot([{"consent_id": "x"}], None) == [{"consent_id": "x"}]
+
+
+def test_a_batch_token_names_its_events_whatever_their_order() -> None:
+    from streams.app import batch_token
+
+    rows = [run(raw_event(visitor=None)) for _ in range(3)]
+    typed = [r for r in rows if isinstance(r, UsageEventRow)]
+    assert batch_token(typed) == batch_token(list(reversed(typed)))
+    assert batch_token(typed) != batch_token(typed[:2])
