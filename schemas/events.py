@@ -5,12 +5,19 @@ The JSON Schema exported from these models is what the snippet is built against.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 EVENT_SCHEMA_VERSION = 1
 
@@ -23,6 +30,28 @@ VisitorId = Annotated[
 ]
 SafeInt = Annotated[int, Field(ge=-(2**53), le=2**53)]  # exact in JavaScript and JSON
 PropValue = ShortStr | SafeInt | float | bool | None
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _iso_text(value: object) -> object:
+    """Timestamps arrive as ISO 8601 text; a bare number is ambiguous (seconds? ms?)."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 timestamp string, e.g. 2026-05-04T10:00:00Z")
+    return value
+
+
+def _plausible(value: datetime) -> datetime:
+    """Storage keeps 2000 to 2100; anything outside is a broken client clock."""
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone (Z or +hh:mm)")
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must lie between 2000 and 2100")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_plausible)]
 
 
 class _Body(BaseModel):
@@ -87,7 +116,7 @@ class Event(_Body):
 
     event_id: UUID = Field(description="Client-made UUID, the idempotency key.")
     type: EventType
-    ts: datetime = Field(description="Client time of the event (ISO 8601).")
+    ts: Timestamp = Field(description="Client time of the event (ISO 8601 with zone).")
     visitor_id: VisitorId | None = Field(
         default=None, description="First-party visitor id; null until analytics consent."
     )
@@ -102,7 +131,7 @@ class EventBatch(_Body):
     """A batch of events with the client's send time, for clock-skew correction."""
 
     events: Annotated[list[dict[str, object]], Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
-    sent_at: datetime | None = None
+    sent_at: Timestamp | None = None
 
 
 class EventsAccepted(_Body):

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from schemas.events import MAX_BATCH_EVENTS, Event, Rejection
+from schemas.events import MAX_BATCH_EVENTS, Event, Rejection, Timestamp
 
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMedia
 
 READABLE_TYPES = ("application/json", "text/plain")
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(Timestamp)
 
 
 @dataclass
@@ -59,11 +60,9 @@ def _sent_at(raw: Any) -> datetime | None:
     if raw is None:
         return None
     try:
-        return Event.model_validate(
-            {"event_id": "00000000-0000-0000-0000-000000000000", "type": "custom", "ts": raw}
-        ).ts
+        return _TIMESTAMP.validate_python(raw)
     except ValidationError as exc:
-        raise BadRequest("sent_at: not a valid timestamp") from exc
+        raise BadRequest(f"sent_at: {describe(exc)}") from exc
 
 
 def split_body(document: Any) -> tuple[list[Any], datetime | None]:
