@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -155,23 +157,41 @@ def requests_show(request_id: Annotated[str, typer.Argument(help="The request id
     typer.echo(intake.view(row, settings.due_soon_days).model_dump_json(indent=2))
 
 
-def _hold(visitor_id: str, held: bool, reason: str) -> list[str]:
-    import asyncio
+@requests_app.command("approve")
+def requests_approve(
+    request_id: Annotated[str, typer.Argument(help="The request id")],
+    reason: Annotated[str, typer.Option(help="What evidence was checked (audited).", min=3)],
+) -> None:
+    """Approve an agent's or parent's request pending verification; the worker then runs it."""
+    from services.api.casework import CLI_ACTOR
 
+    async def decide(work: Any) -> str:
+        row = await asyncio.to_thread(work.repo.get_privacy_request, request_id)
+        if row is None:
+            return "missing"
+        return str((await work.decide(CLI_ACTOR, row, True, reason)).status)
+
+    status = _with_casework(decide)
+    if status == "missing":
+        console.print(f"[red]no request {request_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"{request_id}: {status}")
+
+
+def _with_casework(action: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run ``action(casework)`` with the stores and a producer, closing them afterwards."""
     from consentstream.audit import AuditLog
-    from consentstream.identity import pseudonymize
     from consentstream.kafka import EventProducer
     from consentstream.topics import Topics
-    from services.api.casework import CLI_ACTOR, Casework
+    from services.api.casework import Casework
 
     settings = CommonSettings()
-    subject = pseudonymize(visitor_id, settings.pseudonym_key.get_secret_value())
 
-    async def run() -> list[str]:
+    async def run() -> Any:
         producer = EventProducer(settings.kafka_bootstrap, 10.0)
         try:
-            work = Casework(repo, AuditLog(repo), producer, Topics(settings.topic_prefix))
-            return await work.set_hold(CLI_ACTOR, subject, held, reason)
+            topics = Topics(settings.topic_prefix)
+            return await action(Casework(repo, AuditLog(repo), producer, topics))
         finally:
             await producer.close()
 
@@ -181,6 +201,20 @@ def _hold(visitor_id: str, held: bool, reason: str) -> list[str]:
         return asyncio.run(run())
     finally:
         storage.close()
+
+
+def _hold(visitor_id: str, held: bool, reason: str) -> list[str]:
+    from consentstream.identity import pseudonymize
+    from services.api.casework import CLI_ACTOR
+
+    subject = pseudonymize(visitor_id, CommonSettings().pseudonym_key.get_secret_value())
+
+    async def change(work: Any) -> list[str]:
+        released: list[str] = await work.set_hold(CLI_ACTOR, subject, held, reason)
+        return released
+
+    released: list[str] = _with_casework(change)
+    return released
 
 
 Reason = Annotated[str, typer.Option(help="Why (kept in the audit log).", min=3)]

@@ -17,9 +17,10 @@ from consentstream.audit import AuditLog
 from consentstream.kafka import EventProducer
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
-from schemas.rows import LegalHoldRow, PrivacyRequestRow
+from schemas.rows import LegalHoldRow, PrivacyRequestRow, PrivacyRequestStatus
 
 from . import requests
+from .errors import Conflict
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Actor:
 
 
 CLI_ACTOR = Actor("cli", "admin")
+SELF_SERVICE = Actor("self-service", "subject")
 
 
 @dataclass
@@ -73,6 +75,25 @@ class Casework:
         await self.record(actor, action, subject_key, {"reason": reason})
         await asyncio.to_thread(self.repo.save_legal_hold, row)
         return [] if held else await self._release(actor, subject_key)
+
+    async def decide(
+        self, actor: Actor, row: PrivacyRequestRow, approve: bool, reason: str
+    ) -> PrivacyRequestRow:
+        """Approve (verified, or on_hold if the subject is held) or reject a pending request."""
+        if row.status != "pending_verification":
+            raise Conflict(f"request is {row.status}; only pending_verification can be decided")
+        held = row.type == "deletion" and await self.is_held(row.subject_key)
+        status: PrivacyRequestStatus = (
+            "rejected" if not approve else "on_hold" if held else "verified"
+        )
+        row = requests.with_status(row, status)
+        action = "request.approve" if approve else "request.reject"
+        detail = {"request_id": row.request_id, "reason": reason, "status": status}
+        await self.record(actor, action, row.subject_key, detail)
+        await asyncio.to_thread(self.repo.save_privacy_request, row)
+        if status == "verified":
+            await self.dispatch(row)
+        return row
 
     async def _release(self, actor: Actor, subject_key: str) -> list[str]:
         earlier = await asyncio.to_thread(self.repo.subject_requests, subject_key)

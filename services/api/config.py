@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
-from consentstream.settings import CommonSettings
+from consentstream.settings import DEV_PLACEHOLDER, CommonSettings
 
 
 class ApiSettings(CommonSettings):
@@ -35,6 +35,10 @@ class ApiSettings(CommonSettings):
     data_map_path: Path = Field(
         Path(__file__).resolve().parents[2] / "data" / "data-map.yaml",
         description="The declarative data map the access report is built from.",
+    )
+    receipt_key: SecretStr = Field(
+        SecretStr(DEV_PLACEHOLDER),
+        description="HMAC key the collector signs visitor tokens with (self-service requests).",
     )
     produce_timeout_seconds: float = Field(5.0, description="Kafka acknowledgement timeout.")
     key_cache_seconds: float = Field(

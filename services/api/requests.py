@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from consentstream.identity import pseudonymize
 from schemas.events import VisitorId
 from schemas.messages import PrivacyJob
 from schemas.rows import PrivacyRequestRow, PrivacyRequestStatus, PrivacyRequestType
@@ -30,6 +29,20 @@ class Subject(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     visitor_id: VisitorId
+
+
+class OnBehalf(BaseModel):
+    """A request made for someone else: it waits for a privacy reviewer's approval."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    relationship: Literal["authorized_agent", "parent"] = Field(
+        description="An authorized agent, or a parent for a minor."
+    )
+    evidence: str = Field(
+        min_length=3,
+        max_length=2000,
+        description="What proves the authority (document reference); kept in the audit log.",
+    )
 
 
 class PrivacyRequestIn(BaseModel):
@@ -54,6 +67,29 @@ class PrivacyRequestIn(BaseModel):
     jurisdiction: Jurisdiction = Field(
         "gdpr", description="Sets the deadline: gdpr one month (30 days), ccpa 45 days."
     )
+    on_behalf: OnBehalf | None = Field(
+        None, description="Set for an agent or parent: filed pending_verification."
+    )
+
+
+class SelfServiceIn(BaseModel):
+    """A request by the visitor, proven by the signed visitor token the collector issued."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"type": "access", "visitor_token": "dmlz…​.c2ln"}]},
+    )
+    type: PrivacyRequestType
+    visitor_token: str = Field(min_length=1, max_length=1000)
+    jurisdiction: Jurisdiction = "gdpr"
+
+
+class Decision(BaseModel):
+    """A reviewer's approval or rejection of a request pending verification."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    reason: str = Field(min_length=3, max_length=500, description="Kept in the audit log.")
 
 
 class PrivacyRequestFiled(BaseModel):
@@ -83,18 +119,18 @@ class PrivacyRequestList(BaseModel):
 
 
 def new_request(
-    body: PrivacyRequestIn,
-    key: str,
+    kind: PrivacyRequestType,
+    subject_key: str,
     deadline_days: int,
-    status: Literal["verified", "on_hold"],
+    status: Literal["verified", "on_hold", "pending_verification"],
     now: datetime | None = None,
 ) -> PrivacyRequestRow:
-    """A fresh request row for a request filed by the privacy team (pre-verified)."""
+    """A fresh request row; its deadline runs from filing."""
     now = now or datetime.now(UTC)
     return PrivacyRequestRow(
         request_id=uuid.uuid4().hex,
-        type=body.type,
-        subject_key=pseudonymize(body.subject.visitor_id, key),
+        type=kind,
+        subject_key=subject_key,
         status=status,
         created_at=now,
         updated_at=now,

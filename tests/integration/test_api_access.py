@@ -43,6 +43,8 @@ def calls(request_id: str) -> list[tuple[str, str, dict[str, Any] | None, str, s
     def deletion() -> dict[str, Any]:
         return {"type": "deletion", "subject": {"visitor_id": "m-" + secrets.token_hex(6)}}
 
+    decision = {"reason": "matrix check"}
+    own = {"type": "access", "visitor_token": "forged.token"}
     hold = {
         "subject": {"visitor_id": "matrix-hold-visitor"},
         "held": False,
@@ -57,6 +59,10 @@ def calls(request_id: str) -> list[tuple[str, str, dict[str, Any] | None, str, s
         ("GET", f"/v1/privacy/requests/{request_id}", None, "privacy", {200}),
         ("GET", f"/v1/privacy/requests/{request_id}/export", None, "privacy", {409}),
         ("POST", "/v1/privacy/holds", hold, "privacy", {200}),
+        ("POST", f"/v1/privacy/requests/{request_id}/approve", decision, "privacy", {409}),
+        ("POST", f"/v1/privacy/requests/{request_id}/reject", decision, "privacy", {409}),
+        # the visitor's own request: no key, a signed visitor token (forged here) instead
+        ("POST", "/v1/privacy/self-service/requests", own, "anyone", {401}),
     ]
     return out
 
@@ -64,7 +70,7 @@ def calls(request_id: str) -> list[tuple[str, str, dict[str, Any] | None, str, s
 def send(
     api: Api, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, Any]
 ) -> httpx.Response:
-    if body is not None and method == "POST" and path.endswith("/requests"):
+    if body is not None and "subject" in body and path.endswith("/requests"):
         body = {**body, "subject": {"visitor_id": "m-" + secrets.token_hex(6)}}
     return httpx.request(method, f"{api.url}{path}", json=body, headers=headers, timeout=30)
 
@@ -84,7 +90,7 @@ def test_every_endpoint_is_in_the_matrix(api: Api, request_id: str) -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_reaches_exactly_what_it_needs(api: Api, request_id: str, role: str) -> None:
     for method, path, body, who, ok in calls(request_id):
-        allowed = role == "admin" or role == who
+        allowed = role == "admin" or role == who or who == "anyone"
         got = send(api, method, path, body, api.headers(role))
         expected = ok if allowed else {403}
         assert got.status_code in expected, f"{role} {method} {path}: {got.status_code} {got.text}"

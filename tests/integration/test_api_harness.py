@@ -26,6 +26,7 @@ from consentstream.storage.repository import Repository
 from tests.e2e.processes import Pipeline, free_port, wait_http, wait_until
 
 PSEUDONYM_KEY = "api-test-pseudonym-key"
+RECEIPT_KEY = "api-test-receipt-key"
 CLI = str(Path(sys.executable).parent / "consentstream")
 
 
@@ -82,6 +83,7 @@ def start_api(
         "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/{database}",
         "CONSENTSTREAM_TOPIC_PREFIX": f"api{run}.",
         "CONSENTSTREAM_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "CONSENTSTREAM_RECEIPT_KEY": RECEIPT_KEY,
         "CONSENTSTREAM_KEY_CACHE_SECONDS": "0",
         "CONSENTSTREAM_API_PORT": str(port),
         "CONSENTSTREAM_WORKER_APP_ID": f"cs-api-{run}",

@@ -17,11 +17,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
+from consentstream.identity import visitor_token
 from schemas.rows import PrivacyRequestRow, PrivacyRequestType
 
-from .test_api_harness import Api, start_api
+from .test_api_harness import RECEIPT_KEY, Api, start_api
 from .test_api_usage import event
 
 pytestmark = pytest.mark.integration
@@ -42,7 +44,7 @@ def visitor_with_data(api: Api, pages: int = 2) -> str:
     return visitor
 
 
-def file(api: Api, kind: str, visitor: str, **extra: str) -> dict[str, Any]:
+def file(api: Api, kind: str, visitor: str, **extra: Any) -> dict[str, Any]:
     got = api.post(
         "/v1/privacy/requests", {"type": kind, "subject": {"visitor_id": visitor}, **extra}
     )
@@ -212,3 +214,62 @@ def test_export_of_a_deletion_or_unknown_request(api: Api) -> None:
     assert got.status_code == 409 and got.json()["error"]["code"] == "conflict"
     missing = api.get("/v1/privacy/requests/does-not-exist/export")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_an_agents_request_waits_for_approval_then_runs(api: Api) -> None:
+    visitor = visitor_with_data(api, pages=1)
+    on_behalf = {"relationship": "authorized_agent", "evidence": "signed mandate DOC-7"}
+    filed = file(api, "access", visitor, on_behalf=on_behalf)
+    assert filed["status"] == "pending_verification"
+    time.sleep(2)  # nothing runs before approval
+    path = f"/v1/privacy/requests/{filed['request_id']}"
+    assert api.get(path).json()["status"] == "pending_verification"
+    approved = api.post(f"{path}/approve", {"reason": "mandate checked"})
+    assert approved.json() == {"request_id": filed["request_id"], "status": "verified"}
+    api.wait_status(filed["request_id"], "done")
+    again = api.post(f"{path}/approve", {"reason": "twice"})
+    assert again.status_code == 409
+    entries = [e for e in api.repo.audit_entries() if e.target == api.subject(visitor)]
+    assert "DOC-7" in entries[0].detail and entries[1].action == "request.approve"
+
+
+def test_a_parents_request_can_be_rejected_and_then_counts_for_nothing(api: Api) -> None:
+    visitor = "minor-" + secrets.token_hex(6)
+    on_behalf = {"relationship": "parent", "evidence": "birth certificate ref 12"}
+    for _ in range(2):
+        filed = file(api, "access", visitor, on_behalf=on_behalf)
+        path = f"/v1/privacy/requests/{filed['request_id']}/reject"
+        assert api.post(path, {"reason": "not the parent"}).json()["status"] == "rejected"
+    assert file(api, "access", visitor)["status"] == "verified"  # rejections are not counted
+
+
+def test_cli_approves_a_pending_deletion(api: Api) -> None:
+    visitor = visitor_with_data(api, pages=1)
+    on_behalf = {"relationship": "authorized_agent", "evidence": "power of attorney 3"}
+    filed = file(api, "deletion", visitor, on_behalf=on_behalf)
+    out = api.cli("requests", "approve", filed["request_id"], "--reason", "checked").stdout
+    assert "verified" in out
+    done = api.wait_status(filed["request_id"], "done")
+    assert done["result"]["verified_zero"] is True
+
+
+def test_a_visitor_files_their_own_request_with_the_collectors_token(api: Api) -> None:
+    visitor = visitor_with_data(api, pages=2)
+    token = visitor_token(visitor, int(time.time()) + 600, RECEIPT_KEY)
+    own = httpx.post(
+        f"{api.url}/v1/privacy/self-service/requests",
+        json={"type": "access", "visitor_token": token},
+    )
+    assert own.status_code == 202 and own.json()["status"] == "verified"
+    done = api.wait_status(own.json()["request_id"], "done")
+    assert len(done["result"]["data"]["usage_events"]) == 2
+    expired = visitor_token(visitor, int(time.time()) - 1, RECEIPT_KEY)
+    forged = visitor_token(visitor, int(time.time()) + 600, "another-key")
+    for bad in (expired, forged, token + "x"):
+        got = httpx.post(
+            f"{api.url}/v1/privacy/self-service/requests",
+            json={"type": "deletion", "visitor_token": bad},
+        )
+        assert got.status_code == 401 and got.json()["error"]["code"] == "unauthorized"
+    entry = [e for e in api.repo.audit_entries() if e.target == api.subject(visitor)][0]
+    assert (entry.actor, entry.role) == ("self-service", "subject")

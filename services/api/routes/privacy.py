@@ -1,12 +1,14 @@
 """``/v1/privacy/*``: file data subject requests, follow them, export them, hold subjects.
 
-Every endpoint here needs the privacy role (or admin); every per-visitor read, export, filing
-and hold is written to the audit log before the answer leaves.
+Every endpoint here needs the privacy role (or admin), except the visitor's own self-service
+request, proven by the signed visitor token instead; every per-visitor read, export, filing,
+decision and hold is written to the audit log before the answer leaves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -15,14 +17,14 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from consentstream.identity import pseudonymize
-from schemas.rows import ApiKeyRow, PrivacyRequestRow
+from consentstream.identity import pseudonymize, read_visitor_token
+from schemas.rows import ApiKeyRow, PrivacyRequestRow, PrivacyRequestType
 
 from .. import requests
-from ..casework import Actor, Casework
+from ..casework import SELF_SERVICE, Actor, Casework
 from ..datamap import access_report
 from ..deps import ApiState, PrivacyKey, State
-from ..errors import Conflict, NotFound, TooManyRequests
+from ..errors import Conflict, NotFound, TooManyRequests, Unauthorized
 
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
 
@@ -39,44 +41,106 @@ def _subject_key(state: ApiState, visitor_id: str) -> str:
     return pseudonymize(visitor_id, state.settings.pseudonym_key.get_secret_value())
 
 
+async def _file(
+    state: ApiState,
+    actor: Actor,
+    kind: PrivacyRequestType,
+    subject: str,
+    jurisdiction: requests.Jurisdiction,
+    detail: dict[str, Any],
+    pending: bool = False,
+) -> requests.PrivacyRequestFiled:
+    """Check the 12-month limit and holds, store and audit the request, hand it to the worker."""
+    work, settings = _casework(state), state.settings
+    days = settings.ccpa_deadline_days if jurisdiction == "ccpa" else settings.request_deadline_days
+    async with state.intake_lock:  # the limit check and the save are one step per process
+        if kind in requests.LIMITED_TYPES:
+            await _check_limit(state, subject)
+        held = kind == "deletion" and await work.is_held(subject)
+        status: Literal["verified", "on_hold", "pending_verification"] = (
+            "pending_verification" if pending else "on_hold" if held else "verified"
+        )
+        row = requests.new_request(kind, subject, days, status)
+        detail = {**detail, "request_id": row.request_id, "type": kind, "status": status}
+        await work.record(actor, "request.file", subject, detail)
+        await asyncio.to_thread(state.repo.save_privacy_request, row)
+    if status == "verified":
+        await work.dispatch(row)
+    return requests.PrivacyRequestFiled(request_id=row.request_id, status=row.status)
+
+
+async def _check_limit(state: ApiState, subject: str) -> None:
+    limit = state.settings.access_requests_per_year
+    earlier = await asyncio.to_thread(state.repo.subject_requests, subject)
+    allowed = requests.next_allowed(earlier, limit, datetime.now(UTC))
+    if allowed is not None:
+        raise TooManyRequests(
+            f"at most {limit} access or portability requests in 12 months;"
+            f" the next is allowed from {allowed.date().isoformat()}",
+            next_allowed_at=allowed.isoformat(),
+        )
+
+
+_LIMIT_429: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Third access/portability request in 12 months."}
+}
+
+
 @router.post(
-    "/requests",
-    status_code=202,
-    response_model=requests.PrivacyRequestFiled,
-    responses={429: {"description": "Third access/portability request in 12 months."}},
+    "/requests", status_code=202, response_model=requests.PrivacyRequestFiled, responses=_LIMIT_429
 )
 async def file_request(
     body: requests.PrivacyRequestIn, state: State, key: PrivacyKey
 ) -> requests.PrivacyRequestFiled:
-    """File a pre-verified request; deletions of a held subject wait ``on_hold``."""
-    work, settings = _casework(state), state.settings
+    """File a request for the privacy team (pre-verified) or, with `on_behalf`, for an agent
+    or parent (pending_verification until approved); deletions of a held subject wait on_hold."""
     subject = _subject_key(state, body.subject.visitor_id)
-    days = (
-        settings.ccpa_deadline_days
-        if body.jurisdiction == "ccpa"
-        else settings.request_deadline_days
+    extra = body.on_behalf.model_dump() if body.on_behalf else {}
+    return await _file(
+        state, _actor(key), body.type, subject, body.jurisdiction, extra, body.on_behalf is not None
     )
-    async with state.intake_lock:  # the limit check and the save are one step per process
-        if body.type in requests.LIMITED_TYPES:
-            earlier = await asyncio.to_thread(state.repo.subject_requests, subject)
-            now = datetime.now(UTC)
-            allowed = requests.next_allowed(earlier, settings.access_requests_per_year, now)
-            if allowed is not None:
-                raise TooManyRequests(
-                    f"at most {settings.access_requests_per_year} access or portability requests"
-                    f" in 12 months; the next is allowed from {allowed.date().isoformat()}",
-                    next_allowed_at=allowed.isoformat(),
-                )
-        held = body.type == "deletion" and await work.is_held(subject)
-        row = requests.new_request(
-            body, settings.pseudonym_key.get_secret_value(), days, "on_hold" if held else "verified"
-        )
-        detail = {"request_id": row.request_id, "type": row.type, "status": row.status}
-        await work.record(_actor(key), "request.file", subject, detail)
-        await asyncio.to_thread(state.repo.save_privacy_request, row)
-    if not held:
-        await work.dispatch(row)
+
+
+@router.post(
+    "/self-service/requests",
+    status_code=202,
+    response_model=requests.PrivacyRequestFiled,
+    responses={**_LIMIT_429, 401: {"description": "Invalid or expired visitor token."}},
+)
+async def file_own_request(
+    body: requests.SelfServiceIn, state: State
+) -> requests.PrivacyRequestFiled:
+    """A visitor's own request, verified by the signed token the collector gave their browser."""
+    key = state.settings.receipt_key.get_secret_value()
+    visitor_id = read_visitor_token(body.visitor_token, key, int(time.time()))
+    if visitor_id is None:
+        raise Unauthorized("invalid or expired visitor token")
+    subject = _subject_key(state, visitor_id)
+    return await _file(state, SELF_SERVICE, body.type, subject, body.jurisdiction, {})
+
+
+async def _decide(
+    state: ApiState, key: ApiKeyRow, request_id: str, approve: bool, reason: str
+) -> requests.PrivacyRequestFiled:
+    row = await _load(state, request_id)
+    row = await _casework(state).decide(_actor(key), row, approve, reason)
     return requests.PrivacyRequestFiled(request_id=row.request_id, status=row.status)
+
+
+@router.post("/requests/{request_id}/approve", response_model=requests.PrivacyRequestFiled)
+async def approve_request(
+    request_id: str, body: requests.Decision, state: State, key: PrivacyKey
+) -> requests.PrivacyRequestFiled:
+    """Approve an agent's or parent's request after checking the evidence; the worker starts."""
+    return await _decide(state, key, request_id, True, body.reason)
+
+
+@router.post("/requests/{request_id}/reject", response_model=requests.PrivacyRequestFiled)
+async def reject_request(
+    request_id: str, body: requests.Decision, state: State, key: PrivacyKey
+) -> requests.PrivacyRequestFiled:
+    """Reject a request whose authority could not be verified (it then counts toward no limit)."""
+    return await _decide(state, key, request_id, False, body.reason)
 
 
 @router.get("/requests", response_model=requests.PrivacyRequestList)
