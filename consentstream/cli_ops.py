@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.console import Console
 
@@ -14,7 +15,7 @@ from consentstream.keys import new_key
 from consentstream.settings import CommonSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
-from schemas.rows import ApiRole
+from schemas.rows import ApiRole, PrivacyRequestType
 
 console = Console()
 
@@ -235,6 +236,76 @@ def hold_lift(visitor_id: VisitorArg, reason: Reason) -> None:
     console.print(f"hold lifted; released {len(released)} deletion(s): {', '.join(released)}")
 
 
+def _carry_out(visitor_id: str, kind: PrivacyRequestType, timeout: float) -> dict[str, Any]:
+    """File a pre-verified request as the CLI operator, follow it under a spinner, return it."""
+    import time
+
+    from consentstream.identity import pseudonymize
+    from services.api.casework import CLI_ACTOR, result_with_report
+    from services.api.config import ApiSettings
+    from services.api.datamap import load_data_map
+
+    settings = ApiSettings()
+    subject = pseudonymize(visitor_id, settings.pseudonym_key.get_secret_value())
+
+    async def file(work: Any) -> Any:
+        return await work.file(
+            CLI_ACTOR,
+            kind,
+            subject,
+            settings.request_deadline_days,
+            settings.access_requests_per_year,
+            {"via": "cli"},
+        )
+
+    row = _with_casework(file)
+    storage = open_storage(settings.clickhouse_url)
+    try:
+        repo = Repository(storage)
+        deadline = time.monotonic() + timeout
+        with console.status(f"{kind} {row.request_id}: {row.status}") as spinner:
+            while row.status not in ("done", "failed", "on_hold", "rejected"):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+                row = repo.get_privacy_request(row.request_id) or row
+                spinner.update(f"{kind} {row.request_id}: {row.status}")
+        result = result_with_report(repo, load_data_map(settings.data_map_path), row)
+    finally:
+        storage.close()
+    return {"request_id": row.request_id, "status": row.status, "result": result}
+
+
+Timeout = Annotated[float, typer.Option(help="Seconds to wait for the worker.")]
+
+
+def purge(visitor_id: VisitorArg, timeout: Timeout = 120.0) -> None:
+    """Erase a visitor everywhere (a pre-verified deletion) and print the receipt."""
+    outcome = _carry_out(visitor_id, "deletion", timeout)
+    result = outcome["result"] or {}
+    console.print(f"request {outcome['request_id']}: {outcome['status']}", highlight=False)
+    for store, counts in result.get("stores", {}).items():
+        console.print(f"  {store:<28} before {counts['before']:>6}  after {counts['after']:>6}")
+    if outcome["status"] != "done":
+        raise typer.Exit(1)
+    console.print(f"verified zero everywhere: {result.get('verified_zero')}")
+
+
+def report(visitor_id: VisitorArg, timeout: Timeout = 120.0) -> None:
+    """Produce a visitor's access report (counts as one of their two a year) and print it."""
+    from services.api.errors import TooManyRequests
+
+    try:
+        outcome = _carry_out(visitor_id, "access", timeout)
+    except TooManyRequests as exc:
+        console.print(f"[red]{exc.message}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    if outcome["status"] != "done":
+        console.print(f"request {outcome['request_id']}: {outcome['status']}")
+        raise typer.Exit(1)
+    typer.echo(orjson.dumps(outcome, option=orjson.OPT_INDENT_2).decode())
+
+
 def migrate() -> None:
     """Create the ClickHouse tables and the Kafka topics with their settings (idempotent)."""
     from streams.__main__ import prepare
@@ -302,7 +373,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(requests_app, name="requests")
     app.add_typer(hold_app, name="hold")
-    for command in (migrate, worker, collector, api):
+    for command in (migrate, worker, collector, api, purge, report):
         app.command()(command)
     app.command("start-apps")(start_apps)
     app.command("stop-apps")(stop_apps)

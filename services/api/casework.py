@@ -13,14 +13,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from consentstream.audit import AuditLog
 from consentstream.kafka import EventProducer
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
-from schemas.rows import LegalHoldRow, PrivacyRequestRow, PrivacyRequestStatus
+from schemas.rows import (
+    LegalHoldRow,
+    PrivacyRequestRow,
+    PrivacyRequestStatus,
+    PrivacyRequestType,
+)
 
 from . import requests
-from .errors import Conflict
+from .datamap import DataMap, access_report
+from .errors import Conflict, TooManyRequests
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,33 @@ class Actor:
 
     key_id: str
     role: str
+
+
+def result_with_report(
+    repo: Repository, data_map: DataMap, row: PrivacyRequestRow
+) -> dict[str, Any] | None:
+    """The stored result; for a done access or portability request with the report merged in.
+
+    The report is built at read time from the data map, so it always states current purposes,
+    recipients and retention; the subject's own privacy requests are added to the data.
+    """
+    if not row.result:
+        return None
+    result: dict[str, Any] = orjson.loads(row.result)
+    if row.type != "deletion" and row.status == "done":
+        data = result.setdefault("data", {})
+        data["privacy_requests"] = [
+            {
+                "request_id": r.request_id,
+                "type": r.type,
+                "status": r.status,
+                "created_at": r.created_at.isoformat(),
+                "deadline": r.deadline.isoformat(),
+            }
+            for r in repo.subject_requests(row.subject_key)
+        ]
+        result["report"] = access_report(data_map, data)
+    return result
 
 
 CLI_ACTOR = Actor("cli", "admin")
@@ -54,6 +89,45 @@ class Casework:
         await self.producer.send_all(
             self.topics.privacy_jobs, [(row.subject_key.encode(), job.model_dump_json().encode())]
         )
+
+    async def file(
+        self,
+        actor: Actor,
+        kind: PrivacyRequestType,
+        subject: str,
+        deadline_days: int,
+        limit: int,
+        detail: dict[str, Any],
+        pending: bool = False,
+    ) -> PrivacyRequestRow:
+        """Check the 12-month limit and holds, audit and store the request, start the worker.
+
+        Callers serialise calls per subject (the API holds a lock) so two requests cannot both
+        pass the limit.
+        """
+        if kind in requests.LIMITED_TYPES:
+            await self._check_limit(subject, limit)
+        held = kind == "deletion" and await self.is_held(subject)
+        status: PrivacyRequestStatus = (
+            "pending_verification" if pending else "on_hold" if held else "verified"
+        )
+        row = requests.new_request(kind, subject, deadline_days, status)
+        detail = {**detail, "request_id": row.request_id, "type": kind, "status": status}
+        await self.record(actor, "request.file", subject, detail)
+        await asyncio.to_thread(self.repo.save_privacy_request, row)
+        if status == "verified":
+            await self.dispatch(row)
+        return row
+
+    async def _check_limit(self, subject: str, limit: int) -> None:
+        earlier = await asyncio.to_thread(self.repo.subject_requests, subject)
+        allowed = requests.next_allowed(earlier, limit, datetime.now(UTC))
+        if allowed is not None:
+            raise TooManyRequests(
+                f"at most {limit} access or portability requests in 12 months;"
+                f" the next is allowed from {allowed.date().isoformat()}",
+                next_allowed_at=allowed.isoformat(),
+            )
 
     async def is_held(self, subject_key: str) -> bool:
         """Whether a legal hold is in force on the subject."""

@@ -122,7 +122,7 @@ def new_request(
     kind: PrivacyRequestType,
     subject_key: str,
     deadline_days: int,
-    status: Literal["verified", "on_hold", "pending_verification"],
+    status: PrivacyRequestStatus,
     now: datetime | None = None,
 ) -> PrivacyRequestRow:
     """A fresh request row; its deadline runs from filing."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import secrets
 import time
 import uuid
@@ -273,3 +274,17 @@ def test_a_visitor_files_their_own_request_with_the_collectors_token(api: Api) -
         assert got.status_code == 401 and got.json()["error"]["code"] == "unauthorized"
     entry = [e for e in api.repo.audit_entries() if e.target == api.subject(visitor)][0]
     assert (entry.actor, entry.role) == ("self-service", "subject")
+
+
+def test_cli_report_and_purge(api: Api) -> None:
+    visitor = visitor_with_data(api, pages=2)
+    printed = api.cli("report", visitor).stdout
+    report = json.loads(printed)
+    assert report["status"] == "done"
+    assert len(report["result"]["data"]["usage_events"]) == 2
+    assert all(report["result"]["report"][item] is not None for item in POLICY_ITEMS)
+    purged = api.cli("purge", visitor).stdout
+    assert "verified zero everywhere: True" in purged
+    assert sum(api.repo.count_subject(api.subject(visitor)).values()) == 0
+    actions = [e.action for e in api.repo.audit_entries() if e.target == api.subject(visitor)]
+    assert actions == ["request.file", "request.file"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -21,10 +20,9 @@ from consentstream.identity import pseudonymize, read_visitor_token
 from schemas.rows import ApiKeyRow, PrivacyRequestRow, PrivacyRequestType
 
 from .. import requests
-from ..casework import SELF_SERVICE, Actor, Casework
-from ..datamap import access_report
+from ..casework import SELF_SERVICE, Actor, Casework, result_with_report
 from ..deps import ApiState, PrivacyKey, State
-from ..errors import Conflict, NotFound, TooManyRequests, Unauthorized
+from ..errors import Conflict, NotFound, Unauthorized
 
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
 
@@ -50,35 +48,13 @@ async def _file(
     detail: dict[str, Any],
     pending: bool = False,
 ) -> requests.PrivacyRequestFiled:
-    """Check the 12-month limit and holds, store and audit the request, hand it to the worker."""
-    work, settings = _casework(state), state.settings
+    settings = state.settings
     days = settings.ccpa_deadline_days if jurisdiction == "ccpa" else settings.request_deadline_days
     async with state.intake_lock:  # the limit check and the save are one step per process
-        if kind in requests.LIMITED_TYPES:
-            await _check_limit(state, subject)
-        held = kind == "deletion" and await work.is_held(subject)
-        status: Literal["verified", "on_hold", "pending_verification"] = (
-            "pending_verification" if pending else "on_hold" if held else "verified"
+        row = await _casework(state).file(
+            actor, kind, subject, days, settings.access_requests_per_year, detail, pending
         )
-        row = requests.new_request(kind, subject, days, status)
-        detail = {**detail, "request_id": row.request_id, "type": kind, "status": status}
-        await work.record(actor, "request.file", subject, detail)
-        await asyncio.to_thread(state.repo.save_privacy_request, row)
-    if status == "verified":
-        await work.dispatch(row)
     return requests.PrivacyRequestFiled(request_id=row.request_id, status=row.status)
-
-
-async def _check_limit(state: ApiState, subject: str) -> None:
-    limit = state.settings.access_requests_per_year
-    earlier = await asyncio.to_thread(state.repo.subject_requests, subject)
-    allowed = requests.next_allowed(earlier, limit, datetime.now(UTC))
-    if allowed is not None:
-        raise TooManyRequests(
-            f"at most {limit} access or portability requests in 12 months;"
-            f" the next is allowed from {allowed.date().isoformat()}",
-            next_allowed_at=allowed.isoformat(),
-        )
 
 
 _LIMIT_429: dict[int | str, dict[str, Any]] = {
@@ -169,25 +145,7 @@ async def _load(state: ApiState, request_id: str) -> PrivacyRequestRow:
 
 
 async def _result(state: ApiState, row: PrivacyRequestRow) -> dict[str, Any] | None:
-    """The stored result; for access and portability with the data map report merged in."""
-    if not row.result:
-        return None
-    result: dict[str, Any] = orjson.loads(row.result)
-    if row.type != "deletion" and row.status == "done":
-        data = result.setdefault("data", {})
-        own = await asyncio.to_thread(state.repo.subject_requests, row.subject_key)
-        data["privacy_requests"] = [
-            {
-                "request_id": r.request_id,
-                "type": r.type,
-                "status": r.status,
-                "created_at": r.created_at.isoformat(),
-                "deadline": r.deadline.isoformat(),
-            }
-            for r in own
-        ]
-        result["report"] = access_report(state.data_map, data)
-    return result
+    return await asyncio.to_thread(result_with_report, state.repo, state.data_map, row)
 
 
 @router.get("/requests/{request_id}", response_model=requests.PrivacyRequestOut)
