@@ -8,7 +8,8 @@ import { createQueue, createSender } from "./queue.js";
 
 const KEY = "cs_consent", VID = "cs_vid", TOKEN = "cs_token", QUEUE = "cs_queue";
 const w = globalThis, doc = w.document;
-const cfg = { ...w.__consentstreamConfig, ...w.consentstreamOptions };
+// The collector's facts (endpoint, policy) win over the page's options.
+const cfg = { ...w.consentstreamOptions, ...w.__consentstreamConfig };
 if (doc && w.__consentstreamConfig && !w.consentstream) start();
 
 function start() {
@@ -44,6 +45,7 @@ function start() {
       .fetch(api + path, {
         method: "POST",
         keepalive: true,
+        credentials: "include", // the collector's own visitor cookie, set or cleared on consent
         headers: { "Content-Type": consent ? "application/json" : "text/plain" },
         body: JSON.stringify(body),
       })

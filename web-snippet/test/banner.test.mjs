@@ -53,7 +53,9 @@ test("German strings from <html lang>, or from the config", () => {
   assert.equal(de.banner().lang, "de");
   const forced = openPage({ lang: "en", options: { lang: "de" } });
   assert.ok(forced.find("Datenschutz-Einstellungen"));
-  const custom = openPage({ options: { strings: { en: { accept: "Allow all" } } } });
+  const custom = openPage({ options: { strings: { en: { accept: "Allow all" } }, policyHash: "page-made" } });
+  assert.equal(custom.api.consent.set({}).necessary, true);
+  assert.equal(custom.stored().policyHash, "hash-2026", "the collector's policy hash wins over the page");
   assert.ok(custom.find("Allow all") && custom.find("Reject all"));
   assert.ok(openPage({ lang: "fr" }).find("Accept all"), "unknown language: English");
 });
@@ -245,7 +247,10 @@ test("events go as text/plain with keepalive, batched, and survive a collector o
   page.win.dispatch("online");
   await settle();
   const ok = page.requests.at(-1);
-  assert.deepEqual({ method: ok.init.method, keepalive: ok.init.keepalive, headers: ok.init.headers }, { method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" } });
+  assert.deepEqual(
+    { method: ok.init.method, keepalive: ok.init.keepalive, credentials: ok.init.credentials, headers: ok.init.headers },
+    { method: "POST", keepalive: true, credentials: "include", headers: { "Content-Type": "text/plain" } },
+  );
   assert.equal(ok.body.events.length, 4, "one batch");
   assert.deepEqual(page.queued(), []);
 });
