@@ -306,6 +306,23 @@ def report(visitor_id: VisitorArg, timeout: Timeout = 120.0) -> None:
     typer.echo(orjson.dumps(outcome, option=orjson.OPT_INDENT_2).decode())
 
 
+def retention() -> None:
+    """Remove rows older than their table's retention period in the data map (for cron)."""
+    from services.api import retention as rules
+    from services.api.config import ApiSettings
+    from services.api.datamap import load_data_map
+
+    settings = ApiSettings()
+    storage = open_storage(settings.clickhouse_url)
+    try:
+        with console.status("enforcing retention"):
+            removed = rules.enforce(Repository(storage), load_data_map(settings.data_map_path))
+    finally:
+        storage.close()
+    for table, count in removed.items():
+        console.print(f"{table:<20} {count:>8} expired rows removed", highlight=False)
+
+
 def migrate() -> None:
     """Create the ClickHouse tables and the Kafka topics with their settings (idempotent)."""
     from streams.__main__ import prepare
@@ -373,7 +390,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(requests_app, name="requests")
     app.add_typer(hold_app, name="hold")
-    for command in (migrate, worker, collector, api, purge, report):
+    for command in (migrate, worker, collector, api, purge, report, retention):
         app.command()(command)
     app.command("start-apps")(start_apps)
     app.command("stop-apps")(stop_apps)

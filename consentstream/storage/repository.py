@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from consentstream.storage import sql
@@ -233,3 +234,23 @@ class Repository:
         """Consent decisions per bucket: distinct visitors, decisions, grants per category."""
         template = sql.usage_statement(sql.USAGE_CONSENT, self.storage.database, interval)
         return self.storage.query(template, params)
+
+    def delete_older_than(self, table: str, cutoff: datetime, wait: bool = True) -> int:
+        """Retention: remove a table's rows older than ``cutoff``; returns how many there were.
+
+        Lightweight DELETE where the engine has it, else a mutation (waited for with ``wait``).
+        """
+        params = {"cutoff": cutoff}
+        db = self.storage.database
+        count = sql.retention_statement(sql.COUNT_OLDER, db, table)
+        old = int(self.storage.query(count, params)[0]["n"])
+        if old:
+            template = (
+                sql.DELETE_OLDER_LIGHTWEIGHT
+                if self.storage.features.lightweight_delete
+                else sql.DELETE_OLDER_MUTATION
+            )
+            self.storage.command(sql.retention_statement(template, db, table), params)
+            if wait:
+                self.wait_for_mutations(table)
+        return old

@@ -184,6 +184,21 @@ DELETE_SUBJECT_MUTATION: Final = (
     "ALTER TABLE {db}.{table} DELETE WHERE visitor_key = %(visitor_key)s"
 )
 DELETE_SUBJECT_LIGHTWEIGHT: Final = "DELETE FROM {db}.{table} WHERE visitor_key = %(visitor_key)s"
+# Retention (issue 5): each table's age column; {time} is filled only from this map.
+RETENTION_COLUMNS: Final[dict[str, str]] = {
+    USAGE_EVENTS: "ts",
+    CONSENT_LEDGER: "recorded_at",
+    PRIVACY_REQUESTS: "created_at",
+}
+COUNT_OLDER: Final = (
+    "SELECT count() AS n FROM {db}.{table} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
+)
+DELETE_OLDER_MUTATION: Final = (
+    "ALTER TABLE {db}.{table} DELETE WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
+)
+DELETE_OLDER_LIGHTWEIGHT: Final = (
+    "DELETE FROM {db}.{table} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
+)
 PENDING_MUTATIONS: Final = (
     "SELECT count() AS n FROM system.mutations"
     " WHERE database = %(database)s AND table = %(table)s AND is_done = 0"
@@ -312,6 +327,13 @@ def statement(template: str, database: str, table: str | None = None) -> str:
         sql = sql.replace("{table}", quote_identifier(table)).replace("{columns}", columns)
         sql = sql.replace("{order}", SUBJECT_TABLES.get(table, ""))
     return sql
+
+
+def retention_statement(template: str, database: str, table: str) -> str:
+    """Fill a retention template for one table with its age column from the fixed map."""
+    if table not in RETENTION_COLUMNS:
+        raise ValueError(f"no retention column for {table!r}")
+    return statement(template.replace("{time}", RETENTION_COLUMNS[table]), database, table)
 
 
 def usage_statement(template: str, database: str, interval: str, dimension: str = "all") -> str:

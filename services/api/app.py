@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from consentstream.storage.errors import StorageError
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 
+from . import retention
 from .config import ApiSettings
 from .datamap import load_data_map
 from .deps import ApiState
@@ -34,9 +36,19 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
         topics = Topics(settings.topic_prefix)
         app.state.api = ApiState(settings, topics, repo, producer, AuditLog(repo), data_map)
+        every = settings.retention_interval_hours * 3600
+        schedule = (
+            asyncio.create_task(retention.run_periodically(repo, data_map, every))
+            if every
+            else None
+        )
         try:
             yield
         finally:
+            if schedule:
+                schedule.cancel()
+                with suppress(asyncio.CancelledError):
+                    await schedule
             await producer.close()
             storage.close()
 

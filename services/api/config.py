@@ -36,6 +36,9 @@ class ApiSettings(CommonSettings):
         Path(__file__).resolve().parents[2] / "data" / "data-map.yaml",
         description="The declarative data map the access report is built from.",
     )
+    retention_interval_hours: float = Field(
+        24.0, ge=0, description="How often the API enforces the data map's retention; 0: never."
+    )
     receipt_key: SecretStr = Field(
         SecretStr(DEV_PLACEHOLDER),
         description="HMAC key the collector signs visitor tokens with (self-service requests).",
