@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import faust
@@ -82,6 +82,8 @@ class Worker:
     def __init__(self, settings: WorkerSettings, storage: Storage | None = None) -> None:
         self.settings = settings
         self.key = settings.pseudonym_key.get_secret_value()
+        # An HMAC via `cryptography` costs ~40 us; a visitor sends many events in a row.
+        self.pseudonym = lru_cache(maxsize=65_536)(partial(pseudonymize, key=self.key))
         self.topics = Topics(settings.topic_prefix)
         self.storage = storage or open_storage(settings.clickhouse_url)
         self.repo = Repository(self.storage)
@@ -157,7 +159,7 @@ class Worker:
                 await self._dead_letter(value, reason, self.topics.raw_events)
                 continue
             vid = raw.event.visitor_id
-            key = pseudonymize(vid, self.key) if vid else ""
+            key = self.pseudonym(vid) if vid else ""
             works.append(pipeline.Work(raw=raw, visitor_key=key, ts=raw.event.ts))
         return works
 
@@ -217,7 +219,7 @@ class Worker:
                 decision = ConsentDecision.model_validate_json(value)
             except ValidationError:
                 continue  # record_consent dead-letters it
-            key = pseudonymize(decision.visitor_id, self.key)
+            key = self.pseudonym(decision.visitor_id)
             history = add_decision(list(self.histories[key]), ConsentSnapshot.of(decision))
             self.histories[key] = history
             if is_latest(history, decision.consent_id):
@@ -244,7 +246,7 @@ class Worker:
                     reason = f"invalid consent: {exc.error_count()} errors"
                     await self._dead_letter(value, reason, self.topics.consent)
                     continue
-                rows.append(ledger_row(decision, pseudonymize(decision.visitor_id, self.key)))
+                rows.append(ledger_row(decision, self.pseudonym(decision.visitor_id)))
             if rows:
                 await with_retry("ledger", self.repo.insert_consents, rows)
             yield None

@@ -1,0 +1,1 @@
+"""Stream processor benchmark: ``python bench/processor/run.py``."""

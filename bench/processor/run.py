@@ -1,0 +1,269 @@
+"""Stream processor benchmark, one command: ``.venv/bin/python bench/processor/run.py``.
+
+Pre-loads N raw events (a third anonymous, the rest from visitors who granted analytics) on a
+raw topic of its own, then measures, in the same run and against the same ClickHouse:
+
+- baseline: aiokafka consumes the topic in batches and inserts each batch into a copy of the
+  ``usage_events`` table with clickhouse-driver (JSON parse + a fixed row: no pipeline);
+- the worker: ``python -m streams`` as deployed (Faust, consent table, pipeline, Redis reads,
+  batched inserts), timed from its first stored row to the last (start-up reported apart).
+
+Prints events/s of each and the ratio (targets, BRIEF §6: ≥ 20,000 events/s, ≥ 50%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from consentstream.identity import pseudonymize  # noqa: E402
+from consentstream.storage import open_storage, sql  # noqa: E402
+from consentstream.storage.base import Storage  # noqa: E402
+from schemas.events import ConsentChoices, Event  # noqa: E402
+from schemas.messages import ConsentDecision, RawEvent, RequestFacts  # noqa: E402
+from streams.__main__ import prepare  # noqa: E402
+from streams.config import WorkerSettings  # noqa: E402
+
+UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36"
+)
+IPS = ("192.0.2.10", "198.51.100.20", "203.0.113.30", "2001:db8::7")
+
+
+def settings_for(run: str, partitions: int) -> tuple[WorkerSettings, dict[str, str]]:
+    base = WorkerSettings()
+    server = base.clickhouse_url.rsplit("/", 1)[0]
+    env = {
+        "CONSENTSTREAM_TOPIC_PREFIX": f"bench{run}.",
+        "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/cs_bench_{run}",
+        "CONSENTSTREAM_WORKER_APP_ID": f"cs-bench-{run}",
+        "CONSENTSTREAM_WORKER_DATA_DIR": f"/tmp/cs-bench-{run}",
+        "CONSENTSTREAM_PSEUDONYM_KEY": f"bench-{run}",
+        "CONSENTSTREAM_TOPIC_PARTITIONS": str(partitions),
+        "CONSENTSTREAM_WORKER_METRICS_PORT": "0",
+        "CONSENTSTREAM_LOG_LEVEL": "WARNING",
+    }
+    prefix = "CONSENTSTREAM_"
+    values = {k[len(prefix) :].lower(): v for k, v in env.items()}
+    return WorkerSettings.model_validate(values), {**os.environ, **env}
+
+
+def raw_events(n: int, visitors: list[str]) -> list[RawEvent]:
+    now = datetime.now(UTC)
+    out = []
+    for i in range(n):
+        event = Event.model_validate(
+            {
+                "event_id": str(uuid.uuid4()),
+                "type": "pageview",
+                "ts": (now - timedelta(milliseconds=n - i)).isoformat(),
+                "visitor_id": visitors[i % len(visitors)] if i % 3 else None,
+                "page": {
+                    "url": f"https://example.com/tariffs/{i % 40}?utm_source=news&id={i}",
+                    "title": "Tariffs",
+                    "referrer": "https://search.example.com/?q=power",
+                },
+                "browser": {"user_agent": UA, "language": "en-GB", "screen": "1920x1080"},
+                "props": {"plan": "basic"},
+            }
+        )
+        facts = RequestFacts(ip=IPS[i % len(IPS)], user_agent=UA)
+        out.append(RawEvent(event=event, facts=facts, received_at=now))
+    return out
+
+
+async def preload(s: WorkerSettings, events: list[RawEvent], visitors: list[str]) -> None:
+    key = s.pseudonym_key.get_secret_value()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    try:
+        for v in visitors:
+            decision = ConsentDecision(
+                consent_id=uuid.uuid4().hex,
+                visitor_id=v,
+                choices=ConsentChoices(analytics=True, marketing=False, preferences=False),
+                policy_version="bench",
+                policy_hash="bench",
+                banner_hash="bench",
+                source="bench",
+                recorded_at=datetime.now(UTC) - timedelta(days=1),
+                gpc=False,
+                dnt=False,
+                gpc_applied=False,
+            )
+            await producer.send(
+                s.topic_prefix + "consent",
+                key=pseudonymize(v, key).encode(),
+                value=decision.model_dump_json().encode(),
+            )
+        pending = []
+        for raw in events:
+            vid = raw.event.visitor_id
+            k = pseudonymize(vid, key).encode() if vid else raw.event.event_id.bytes
+            pending.append(
+                await producer.send(
+                    s.topic_prefix + "events.raw", key=k, value=raw.model_dump_json().encode()
+                )
+            )
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def template_row() -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "event_id": uuid.uuid4(),
+        "type": "pageview",
+        "ts": now,
+        "client_ts": now,
+        "received_at": now,
+        "visitor_key": "",
+        "consent_id": "",
+        "purposes": ["necessary"],
+        "policy_version": "",
+        "ip_prefix": "",
+        "page_path": "/",
+        "page_url": "",
+        "page_title": "",
+        "referrer_host": "",
+        "browser_family": "",
+        "browser_version": "",
+        "os_family": "",
+        "device_class": "",
+        "language": "",
+        "screen": "",
+        "timezone": "",
+        "props": "{}",
+        "gpc": False,
+        "dnt": False,
+        "schema_version": 1,
+        "anon_hash": "",
+    }
+
+
+async def baseline(s: WorkerSettings, storage: Storage, n: int, batch: int) -> float:
+    """aiokafka consume + clickhouse-driver insert, no pipeline: events/s."""
+    consumer = AIOKafkaConsumer(
+        s.topic_prefix + "events.raw",
+        bootstrap_servers=s.kafka_bootstrap,
+        group_id=f"{s.worker_app_id}-baseline",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    await consumer.start()
+    done = 0
+    base = template_row()
+    started = 0.0
+    try:
+        while done < n:
+            records = await consumer.getmany(timeout_ms=1000, max_records=batch)
+            rows = []
+            for messages in records.values():
+                for m in messages:
+                    body = orjson.loads(m.value)
+                    event = body["event"]
+                    rows.append(
+                        {
+                            **base,
+                            "event_id": uuid.UUID(event["event_id"]),
+                            "page_path": event["page"]["url"][:64],
+                        }
+                    )
+            if rows:
+                started = started or time.perf_counter()
+                await asyncio.to_thread(storage.insert, sql.USAGE_EVENTS, rows)
+                await consumer.commit()
+                done += len(rows)
+    finally:
+        await consumer.stop()
+    return n / (time.perf_counter() - started)
+
+
+def count(storage: Storage) -> int:
+    return int(storage.query(f"SELECT count() AS n FROM {storage.database}.usage_events")[0]["n"])
+
+
+def run_worker(env: dict[str, str], storage: Storage, n: int) -> tuple[float, float, int]:
+    """Events/s from the first stored row to the last, start-up seconds, rows stored."""
+    launched = time.perf_counter()
+    log = Path(env["CONSENTSTREAM_WORKER_DATA_DIR"] + ".log")
+    with log.open("wb") as out:  # Faust draws a spinner on a terminal
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams"],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        first_at, first_n = 0.0, 0
+        while (stored := count(storage)) < n:
+            if proc.poll() is not None:
+                raise SystemExit(f"worker exited:\n{log.read_text(errors='replace')[-3000:]}")
+            if stored and not first_at:
+                first_at, first_n = time.perf_counter(), stored
+            time.sleep(0.05)
+        finished = time.perf_counter()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    rate = (n - first_n) / max(finished - first_at, 1e-9)
+    return rate, first_at - launched, stored
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    args = parser.parse_args()
+    run = secrets.token_hex(3)
+    s, env = settings_for(run, args.partitions)
+    prepare(s)
+    base_url = s.clickhouse_url + "_base"
+    storage, base_storage = open_storage(s.clickhouse_url), open_storage(base_url)
+    base_storage.migrate()
+    visitors = [f"bench_visitor_{i:04d}" for i in range(500)]
+    try:
+        events = raw_events(args.events, visitors)
+        t = time.perf_counter()
+        asyncio.run(preload(s, events, visitors))
+        print(f"preloaded {args.events:,} events in {time.perf_counter() - t:.1f}s", flush=True)
+        base_rate = asyncio.run(baseline(s, base_storage, args.events, s.sink_batch_size))
+        print(f"baseline  aiokafka + clickhouse insert   {base_rate:>10,.0f} events/s", flush=True)
+        rate, startup, stored = run_worker(env, storage, args.events)
+        print(
+            f"worker    full pipeline (one process)    {rate:>10,.0f} events/s"
+            f"   (start-up {startup:.1f}s, {stored:,} rows)"
+        )
+        print(f"ratio     worker / baseline              {rate / base_rate:>10.1%}")
+        print("targets   ≥ 20,000 events/s and ≥ 50% of the baseline (BRIEF §6)")
+    finally:
+        for store in (storage, base_storage):
+            store.command(sql.statement(sql.DROP_DATABASE, store.database))
+            store.close()
+
+
+if __name__ == "__main__":
+    main()
