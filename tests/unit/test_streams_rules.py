@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from consentstream.identity import pseudonymize
 from schemas.messages import RawEvent
 from schemas.rows import UsageEventRow
 from services.collector import consent as collector_consent
 from streams import consent_mirror, pipeline
-from streams.consent_state import merge_snapshot
+from streams.consent_state import consent_at, merge_snapshot
 from streams.minimize import anonymous_visitor_hash
 
 from .test_pipeline import KEY, T0, UA, decision, history, raw_event, run
@@ -148,3 +151,22 @@ def test_a_batch_token_names_its_events_whatever_their_order() -> None:
     typed = [r for r in rows if isinstance(r, UsageEventRow)]
     assert batch_token(typed) == batch_token(list(reversed(typed)))
     assert batch_token(typed) != batch_token(typed[:2])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    offsets=st.lists(st.integers(-600, 600), max_size=6, unique=True),
+    grace=st.integers(0, 10),
+)
+def test_decisions_never_reach_back_except_a_first_one_within_grace(
+    offsets: list[int], grace: int
+) -> None:
+    decisions = [decision(VISITOR, T0 + timedelta(seconds=o), o % 2 == 0, f"c{o}") for o in offsets]
+    snap = consent_at(history(*decisions), T0, timedelta(seconds=grace))
+    at_or_before = [o for o in offsets if o <= 0]
+    if at_or_before:
+        assert snap is not None and snap.consent_id == f"c{max(at_or_before)}"
+    elif offsets and min(offsets) <= grace:
+        assert snap is not None and snap.consent_id == f"c{min(offsets)}"
+    else:
+        assert snap is None
