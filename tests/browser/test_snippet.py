@@ -8,13 +8,15 @@ screenshots in docs/ (used by README.md) are taken here.
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
 from consentstream.identity import pseudonymize
 from consentstream.storage.repository import Repository
@@ -197,6 +199,14 @@ def test_changed_policy_hash_brings_the_banner_back(pipeline: Pipeline, context:
 def test_offline_then_online_events_arrive_exactly_once(
     pipeline: Pipeline, context: BrowserContext
 ):
+    delivered: Counter[str] = Counter()  # event ids in requests the collector answered 202
+
+    def count(response: Response) -> None:
+        if response.url.endswith("/v1/events") and response.status == 202:
+            body = json.loads(response.request.post_data or "{}")
+            delivered.update(e["event_id"] for e in body.get("events", []))
+
+    context.on("response", count)
     page, tag = context.new_page(), campaign()
     open_demo(pipeline, page, "index.html", tag)
     page.get_by_role("button", name="Accept all").click()
@@ -229,6 +239,7 @@ def test_offline_then_online_events_arrive_exactly_once(
     assert len(tagged(rows, "off")) == 3 and len(tagged(rows, "gone")) == 2, "exactly once"
     assert {r["visitor_key"] for r in tagged(rows, "off") + tagged(rows, "gone")} == {key}
     assert later.evaluate(QUEUE) == []
+    assert len(delivered) >= 7 and set(delivered.values()) == {1}, "the browser sent each once"
 
 
 def test_withdrawal_purges_the_queue_and_later_events_are_anonymous(
