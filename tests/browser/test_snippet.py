@@ -119,6 +119,7 @@ def test_accept_lands_rows_under_a_visitor_key(pipeline: Pipeline, context: Brow
         1,
         POLICY_HASH,
     )
+    assert decision["banner_hash"].startswith("fnv1a32:"), "the wording agreed to is on record"
     # The worker applies consent by event time; wait for the decision before browsing on.
     open_demo(pipeline, page, "about.html", tag)
     rows = wait_usage(

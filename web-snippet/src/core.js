@@ -165,14 +165,25 @@ export function gate(event, decision, vid) {
   return event.consent_id ? event : { ...event, consent_id: decision.consent_id || null };
 }
 
+/**
+ * A fingerprint of the banner text the visitor saw (FNV-1a over the strings, language included),
+ * recorded with each decision as banner_hash: proof of which wording was agreed to.
+ */
+export function bannerHash(strings) {
+  const s = JSON.stringify(strings);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return "fnv1a32:" + h.toString(16).padStart(8, "0");
+}
+
 /** The POST /v1/consent body. */
-export function consentBody(cfg, choices, vid, source) {
+export function consentBody(cfg, choices, vid, source, shown = "") {
   return {
     visitor_id: vid,
     choices,
     policy_version: cfg.policyVersion || "",
     policy_hash: cfg.policyHash || "",
-    banner_hash: cfg.bannerHash || "",
+    banner_hash: cfg.bannerHash || shown,
     source,
   };
 }

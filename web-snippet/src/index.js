@@ -113,7 +113,7 @@ function start() {
     if (!id && d.choices.analytics) put(VID, (id = core.uuid(w.crypto).replace(/-/g, "")));
     put(KEY, JSON.stringify(d));
     // A refusal is still recorded under an existing id, so a withdrawal reaches the ledger.
-    if (id) sender.add({ id: core.uuid(w.crypto), k: "c", decided_at: d.decided_at, body: core.consentBody(cfg, d.choices, id, source) });
+    if (id) sender.add({ id: core.uuid(w.crypto), k: "c", decided_at: d.decided_at, body: core.consentBody(cfg, d.choices, id, source, shown) });
     if (!d.choices.analytics) put(VID, null), put(TOKEN, null);
     banner.close();
     applyConsent(d.choices);
@@ -148,6 +148,7 @@ function start() {
 
   // ---- page
   const strings = pickStrings(cfg.lang || (doc.documentElement && doc.documentElement.lang), cfg.strings);
+  const shown = core.bannerHash(strings);
   const banner = createBanner(doc, strings, { decide: (c) => decide(c, "banner"), current: choicesInForce, gpc });
   w.consentstream = {
     consent: {

@@ -81,7 +81,8 @@ test("accept all: visitor id, decision queued first, later events carry id and c
   assert.match(vid, VID_RE);
   const consent = page.requests.find((r) => r.url === `${ENDPOINT}/v1/consent`);
   assert.equal(consent.init.headers["Content-Type"], "application/json");
-  assert.deepEqual(consent.body, { visitor_id: vid, choices: ALL, policy_version: "2026-01", policy_hash: "hash-2026", banner_hash: "", source: "banner" });
+  assert.match(consent.body.banner_hash, /^fnv1a32:[0-9a-f]{8}$/, "which wording was agreed to");
+  assert.deepEqual({ ...consent.body, banner_hash: "" }, { visitor_id: vid, choices: ALL, policy_version: "2026-01", policy_hash: "hash-2026", banner_hash: "", source: "banner" });
   assert.equal(page.stored().consent_id, CONSENT_ID);
   assert.equal(page.stored().expires_at, NOW + 365 * 864e5);
   assert.equal(page.localStorage.getItem("cs_token"), "tok.sig", "visitor token kept for privacy requests");

@@ -93,6 +93,16 @@ test("cookieInventory: names and categories only, never values", () => {
   assert.deepEqual(core.cookieInventory("", {}), []);
 });
 
+test("bannerHash: stable for the same wording, different for another language or text", async () => {
+  const { STRINGS } = await import("../src/i18n.js");
+  const en = core.bannerHash({ ...STRINGS.en, lang: "en" });
+  assert.match(en, /^fnv1a32:[0-9a-f]{8}$/);
+  assert.equal(core.bannerHash({ ...STRINGS.en, lang: "en" }), en);
+  assert.notEqual(core.bannerHash({ ...STRINGS.de, lang: "de" }), en);
+  assert.notEqual(core.bannerHash({ ...STRINGS.en, lang: "en", accept: "OK" }), en);
+  assert.equal(core.consentBody({ bannerHash: "site-v3" }, {}, "v", "api", en).banner_hash, "site-v3", "a site's own id wins");
+});
+
 test("backoff: doubles per failure, jittered, capped", () => {
   assert.equal(core.backoff(0, 0), 500);
   assert.equal(core.backoff(0, 0.5), 750);
