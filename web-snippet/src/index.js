@@ -10,7 +10,8 @@ const KEY = "cs_consent", VID = "cs_vid", TOKEN = "cs_token", QUEUE = "cs_queue"
 const w = globalThis, doc = w.document;
 // The collector's facts (endpoint, policy) win over the page's options.
 const cfg = { ...w.consentstreamOptions, ...w.__consentstreamConfig };
-if (doc && w.__consentstreamConfig && !w.consentstream) start();
+// A script in <head> without defer runs before <body> exists: wait for it.
+if (doc && w.__consentstreamConfig && !w.consentstream) doc.body ? start() : doc.addEventListener("DOMContentLoaded", start);
 
 function start() {
   const nav = w.navigator || {}, api = String(cfg.endpoint || "").replace(/\/$/, "");

@@ -35,6 +35,15 @@ test("before any decision: accessible banner, anonymous pageview, no visitor id"
   assert.equal(view.page.url, "https://www.example.com/demo/?utm_source=newsletter", "no other query, no fragment");
 });
 
+test("loaded in <head> without defer: waits for the document, then shows the banner", async () => {
+  const page = openPage({ parsing: true });
+  assert.equal(page.api, undefined, "nothing yet");
+  page.domReady();
+  assert.ok(page.banner().visible);
+  await page.flush();
+  assert.equal(page.events()[0].type, "pageview");
+});
+
 test("labels and descriptions: every checkbox is labelled and described", () => {
   const page = openPage();
   page.find("Customize").click();

@@ -247,6 +247,8 @@ export function openPage(o = {}) {
   win.window = win;
   const context = vm.createContext(win);
   const config = { endpoint: ENDPOINT, policyVersion: "2026-01", policyHash, categories: ["necessary", "analytics", "marketing", "preferences"] };
+  const body = doc.body;
+  if (o.parsing) doc.body = null; // a <head> script without defer: no <body> yet
   vm.runInContext(`window.__consentstreamConfig=${JSON.stringify(config)};\n${readFileSync(BUILT, "utf8")}`, context);
   const find = (text) => doc.all().find((e) => e.tagName === "BUTTON" && e.textContent === text);
   const sentTo = (path) => requests.filter((r) => r.url === ENDPOINT + path);
@@ -259,12 +261,19 @@ export function openPage(o = {}) {
     beacons,
     gtagCalls,
     find,
-    api: context.consentstream,
+    get api() {
+      return context.consentstream;
+    },
     banner: () => doc.all().find((e) => e.getAttribute("role") === "dialog"),
     events: () => sentTo("/v1/events").flatMap((r) => r.body.events),
     consents: () => sentTo("/v1/consent").map((r) => r.body),
     stored: () => JSON.parse(localStorage.getItem("cs_consent")),
     queued: () => JSON.parse(localStorage.getItem("cs_queue") || "[]"),
+    /** The parser reached the end of the document. */
+    domReady() {
+      doc.body = body;
+      doc.dispatch("DOMContentLoaded");
+    },
     /** Run the batch timer and let every send finish. */
     async flush() {
       await settle();
