@@ -215,6 +215,8 @@ class Worker:
     async def track_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         """Keep each visitor's consent history in the changelog-backed table, mirrored to Redis."""
         async for value in stream:
+            if not value:
+                continue  # a tombstone left by an erasure
             try:
                 decision = ConsentDecision.model_validate_json(value)
             except ValidationError:
@@ -240,6 +242,8 @@ class Worker:
         async for values in stream.take(1000, within=s.sink_flush_seconds):
             rows = []
             for value in values:
+                if not value:
+                    continue  # a tombstone left by an erasure
                 try:
                     decision = ConsentDecision.model_validate_json(value)
                 except ValidationError as exc:
@@ -252,9 +256,17 @@ class Worker:
             yield None
 
     async def _forget_state(self, subject_key: str) -> int:
+        """Drop the subject's consent history, and tombstone its decisions on the consent topic.
+
+        The consent topic is compacted and its values carry the raw visitor id; a tombstone
+        under the subject's key lets compaction remove them (the agents skip tombstones).
+        """
         had = len(self.histories.get(subject_key) or [])
         if subject_key in self.histories:
             del self.histories[subject_key]
+        await self.app.producer.send_and_wait(
+            self.topics.consent, subject_key.encode(), None, None, None, None
+        )
         return had
 
     async def run_privacy_jobs(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:

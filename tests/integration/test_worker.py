@@ -41,7 +41,8 @@ from consentstream.storage import Storage, open_storage, sql  # noqa: E402
 from consentstream.storage.repository import Repository  # noqa: E402
 from consentstream.topics import Topics  # noqa: E402
 from schemas.events import ConsentChoices, Event  # noqa: E402
-from schemas.messages import ConsentDecision, RawEvent, RequestFacts  # noqa: E402
+from schemas.messages import ConsentDecision, PrivacyJob, RawEvent, RequestFacts  # noqa: E402
+from schemas.rows import PrivacyRequestRow  # noqa: E402
 from streams.__main__ import prepare  # noqa: E402
 from streams.config import WorkerSettings  # noqa: E402
 
@@ -574,3 +575,66 @@ def test_cookie_events_record_what_was_set_before_consent(shared_run: WorkerRun)
     assert not rows["session"].seen_before_consent and rows["session"].known
     assert rows["_ga_K9"].seen_before_consent and rows["_ga_K9"].declared_category == "analytics"
     assert rows["tracker_x"].seen_before_consent and not rows["tracker_x"].known
+
+
+def _consent_records(wr: WorkerRun, key: bytes) -> list[bytes | None]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=wr.settings.kafka_bootstrap.split(","), consumer_timeout_ms=2000
+    )
+    try:
+        parts = consumer.partitions_for_topic(wr.topics.consent) or set()
+        tps = [TopicPartition(wr.topics.consent, p) for p in parts]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        return [m.value for m in consumer if m.key == key]
+    finally:
+        consumer.close()
+
+
+def test_a_deletion_job_erases_the_subject_and_tombstones_its_decisions(
+    shared_run: WorkerRun,
+) -> None:
+    wr = shared_run
+    subject = visitors(1)[0]
+    key = pseudonymize(subject, wr.secret)
+    wr.send_consent(decision(subject, datetime.now(UTC) - timedelta(minutes=1)))
+    events = [raw_event(subject, n) for n in range(3)]
+    wr.send_events(events)
+    _wait_rows(wr, {e.event.event_id for e in events})
+    wr.wait(lambda: wr.redis.get(redis_keys.consent(key)), "the mirror")
+    repo = Repository(wr.storage)
+    now = datetime.now(UTC)
+    request_id = uuid.uuid4().hex
+    repo.save_privacy_request(
+        PrivacyRequestRow(
+            request_id=request_id,
+            type="deletion",
+            subject_key=key,
+            status="verified",
+            created_at=now,
+            updated_at=now,
+            deadline=now + timedelta(days=30),
+            result="",
+            version=1,
+        )
+    )
+    job = PrivacyJob(request_id=request_id, type="deletion", subject_key=key)
+    wr.producer.send(wr.topics.privacy_jobs, key=key.encode(), value=job.model_dump_json().encode())
+    wr.producer.flush()
+    done = wr.wait(
+        lambda: (r := repo.get_privacy_request(request_id)) and r.status == "done" and r,
+        "the deletion to finish",
+    )
+    receipt = orjson.loads(done.result)
+    assert receipt["verified_zero"], receipt
+    assert repo.count_subject(key) == {"usage_events": 0, "consent_ledger": 0}
+    assert wr.redis.get(redis_keys.consent(key)) is None
+    records = wr.wait(lambda: (got := _consent_records(wr, key.encode())) and got, "records")
+    assert records[-1] is None, "the subject's decisions are not tombstoned"
+    assert not [d for d in _dead_letters(wr) if key in d.get("value", "")]
+    late = raw_event(subject, 9)
+    other = raw_event(None, 9)
+    wr.send_events([late, other])
+    _wait_rows(wr, {other.event.event_id})
+    assert not _stored_for(wr, {late.event.event_id})
+    wr.redis.delete(redis_keys.suppressed(key))
