@@ -58,6 +58,11 @@ def access_report(data_map: DataMap, data: dict[str, list[Any]]) -> dict[str, An
     def union(field: str) -> list[str]:
         return sorted({item for table in held for item in table[field]})
 
+    disclosures: dict[str, set[str]] = {}
+    for table in held:
+        for recipient in table["recipients"]:
+            disclosures.setdefault(recipient, set()).update(table["categories"])
+
     return {
         "controller": data_map.controller,
         "contact": data_map.contact,
@@ -68,5 +73,9 @@ def access_report(data_map: DataMap, data: dict[str, list[Any]]) -> dict[str, An
         "sold": any(t["sold"] for t in held),
         "shared": any(t["shared"] for t in held),
         "retention": {name: t["retention"] for name, t in tables.items()},
+        "disclosures": [
+            {"recipient": recipient, "categories": sorted(categories)}
+            for recipient, categories in sorted(disclosures.items())
+        ],
         "tables": tables,
     }

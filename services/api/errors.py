@@ -12,6 +12,10 @@ ApiError
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel, Field
+
 
 class ApiError(Exception):
     """Base of the API's domain errors."""
@@ -65,3 +69,32 @@ class TooManyRequests(ApiError):
 
     status_code = 429
     code = "too_many_requests"
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, in the one shape every error has."""
+
+    code: str = Field(examples=["forbidden"])
+    message: str = Field(examples=["role 'marketing' may not do this; needs privacy"])
+
+
+class ErrorBody(BaseModel):
+    """``{"error": {"code", "message"}}`` (a 429 adds ``next_allowed_at``)."""
+
+    error: ErrorDetail
+
+
+_MEANING = {
+    401: "No key, or an unknown or revoked key.",
+    403: "The key's role may not do this.",
+    404: "No such request.",
+    409: "The request is not in a state that allows this.",
+    422: "Invalid parameters or body.",
+    429: "Third access/portability request in 12 months; `next_allowed_at` says when.",
+    503: "A backing service is down; retry after `Retry-After` seconds.",
+}
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, all with the one error shape."""
+    return {code: {"model": ErrorBody, "description": _MEANING[code]} for code in codes}

@@ -59,6 +59,11 @@ class PrivacyRequestIn(BaseModel):
                     "subject": {"visitor_id": "v_demo_0001"},
                     "jurisdiction": "ccpa",
                 },
+                {
+                    "type": "portability",
+                    "subject": {"visitor_id": "v_demo_0001"},
+                    "on_behalf": {"relationship": "parent", "evidence": "case file PR-2026-7"},
+                },
             ]
         },
     )
@@ -78,7 +83,9 @@ class SelfServiceIn(BaseModel):
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
-        json_schema_extra={"examples": [{"type": "access", "visitor_token": "dmlz…​.c2ln"}]},
+        json_schema_extra={
+            "examples": [{"type": "access", "visitor_token": "dmlzaXRvci10b2tlbg.c2lnbmF0dXJl"}]
+        },
     )
     type: PrivacyRequestType
     visitor_token: str = Field(min_length=1, max_length=1000)
@@ -88,7 +95,11 @@ class SelfServiceIn(BaseModel):
 class Decision(BaseModel):
     """A reviewer's approval or rejection of a request pending verification."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "agent mandate checked against ID"}]},
+    )
     reason: str = Field(min_length=3, max_length=500, description="Kept in the audit log.")
 
 

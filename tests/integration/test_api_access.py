@@ -213,3 +213,19 @@ def test_audit_verify_detects_a_deleted_entry(api: Api, chained) -> None:
     repo.wait_for_mutations("audit_log")
     code, out = verify(api, env)
     assert code == 1 and "BROKEN at seq 2" in out
+
+
+def test_openapi_documents_every_operation_and_its_errors(api: Api) -> None:
+    spec = httpx.get(f"{api.url}/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        if path == "/healthz":
+            continue
+        for method, operation in operations.items():
+            name = f"{method.upper()} {path}"
+            assert operation.get("description") or operation.get("summary"), name
+            error = operation["responses"]["401"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/ErrorBody"}, name
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                ref = body["schema"]["$ref"].rsplit("/", 1)[1]
+                assert spec["components"]["schemas"][ref].get("examples"), name

@@ -29,7 +29,17 @@ from .test_api_usage import event
 
 pytestmark = pytest.mark.integration
 
-POLICY_ITEMS = ("categories", "sources", "purposes", "recipients", "sold", "shared", "retention")
+# every item the privacy policy promises in "Access to Specific Information and Data Portability"
+POLICY_ITEMS = (
+    "categories",
+    "sources",
+    "purposes",
+    "recipients",
+    "disclosures",
+    "sold",
+    "shared",
+    "retention",
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +79,10 @@ def test_access_request_returns_the_data_and_the_full_report(api: Api) -> None:
     for item in POLICY_ITEMS:
         assert report[item] not in (None, [], {}), item
     assert report["sold"] is False and report["shared"] is False
+    marketing = [
+        d for d in report["disclosures"] if d["recipient"].startswith("Internal marketing")
+    ]
+    assert marketing and all(c in report["categories"] for c in marketing[0]["categories"])
     assert any("network activity" in c for c in report["categories"])
     assert report["tables"]["usage_events"]["pieces"] == 2
     assert report["tables"]["usage_events"]["retention_days"] > 0

@@ -22,9 +22,9 @@ from schemas.rows import ApiKeyRow, PrivacyRequestRow, PrivacyRequestType
 from .. import requests
 from ..casework import SELF_SERVICE, Actor, Casework, result_with_report
 from ..deps import ApiState, PrivacyKey, State
-from ..errors import Conflict, NotFound, Unauthorized
+from ..errors import Conflict, NotFound, Unauthorized, documented
 
-router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
+router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=documented(401, 403, 422, 503))
 
 
 def _casework(state: ApiState) -> Casework:
@@ -57,9 +57,8 @@ async def _file(
     return requests.PrivacyRequestFiled(request_id=row.request_id, status=row.status)
 
 
-_LIMIT_429: dict[int | str, dict[str, Any]] = {
-    429: {"description": "Third access/portability request in 12 months."}
-}
+_LIMIT_429 = documented(429)
+_DECIDE = documented(404, 409)
 
 
 @router.post(
@@ -81,7 +80,10 @@ async def file_request(
     "/self-service/requests",
     status_code=202,
     response_model=requests.PrivacyRequestFiled,
-    responses={**_LIMIT_429, 401: {"description": "Invalid or expired visitor token."}},
+    responses={
+        **_LIMIT_429,
+        401: {**documented(401)[401], "description": "Invalid or expired visitor token."},
+    },
 )
 async def file_own_request(
     body: requests.SelfServiceIn, state: State
@@ -103,7 +105,9 @@ async def _decide(
     return requests.PrivacyRequestFiled(request_id=row.request_id, status=row.status)
 
 
-@router.post("/requests/{request_id}/approve", response_model=requests.PrivacyRequestFiled)
+@router.post(
+    "/requests/{request_id}/approve", response_model=requests.PrivacyRequestFiled, responses=_DECIDE
+)
 async def approve_request(
     request_id: str, body: requests.Decision, state: State, key: PrivacyKey
 ) -> requests.PrivacyRequestFiled:
@@ -111,7 +115,9 @@ async def approve_request(
     return await _decide(state, key, request_id, True, body.reason)
 
 
-@router.post("/requests/{request_id}/reject", response_model=requests.PrivacyRequestFiled)
+@router.post(
+    "/requests/{request_id}/reject", response_model=requests.PrivacyRequestFiled, responses=_DECIDE
+)
 async def reject_request(
     request_id: str, body: requests.Decision, state: State, key: PrivacyKey
 ) -> requests.PrivacyRequestFiled:
@@ -148,7 +154,9 @@ async def _result(state: ApiState, row: PrivacyRequestRow) -> dict[str, Any] | N
     return await asyncio.to_thread(result_with_report, state.repo, state.data_map, row)
 
 
-@router.get("/requests/{request_id}", response_model=requests.PrivacyRequestOut)
+@router.get(
+    "/requests/{request_id}", response_model=requests.PrivacyRequestOut, responses=documented(404)
+)
 async def get_request(request_id: str, state: State, key: PrivacyKey) -> requests.PrivacyRequestOut:
     """Status, deadline, and for a finished request its report or receipt (audited)."""
     row = await _load(state, request_id)
@@ -162,7 +170,10 @@ async def get_request(request_id: str, state: State, key: PrivacyKey) -> request
 
 @router.get(
     "/requests/{request_id}/export",
-    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+    responses={
+        200: {"content": {"application/json": {}, "text/csv": {}}},
+        **documented(404, 409),
+    },
 )
 async def export_request(
     request_id: str,

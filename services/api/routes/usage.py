@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query
 
 from .. import usage
 from ..deps import MarketingKey, State
+from ..errors import documented
 
-router = APIRouter(prefix="/v1/usage", tags=["usage"])
+router = APIRouter(prefix="/v1/usage", tags=["usage"], responses=documented(401, 403, 422, 503))
 
 From = Annotated[
     datetime | None,
