@@ -134,6 +134,34 @@ def test_accept_lands_rows_under_a_visitor_key(pipeline: Pipeline, context: Brow
     assert [r["visitor_key"] for r in first] == [""], "the pageview before the choice is anonymous"
 
 
+def test_privacy_request_with_the_visitor_token(pipeline: Pipeline, context: BrowserContext):
+    # The API answers on the site's origin, as behind a reverse proxy (it sends no CORS headers).
+    proxied = f"{pipeline.collector_url}/privacy/self-service/requests"
+    api = f"{pipeline.api_url}/v1/privacy/self-service/requests"
+    context.route(proxied, lambda route: route.fulfill(response=route.fetch(url=api)))
+    context.add_init_script(f"window.consentstreamOptions = {{privacyUrl: {json.dumps(proxied)}}}")
+    page, tag = context.new_page(), campaign()
+    open_demo(pipeline, page, "about.html", tag)
+    ask = "type => consentstream.privacy.request(type).then(a => a, e => e.message)"
+    assert "no visitor token" in page.evaluate(ask, "access"), "nothing to ask for before consent"
+    page.get_by_role("button", name="Accept all").click()
+    page.wait_for_function("() => localStorage.getItem('cs_token')")
+    filed = page.evaluate(ask, "access")
+    assert filed["request_id"], filed
+    repo = repository(pipeline)
+    [request] = wait_until(
+        lambda: repo.storage.query(
+            f"SELECT type, subject_key FROM {repo.storage.database}.privacy_requests "
+            "WHERE request_id = %(id)s LIMIT 1",
+            {"id": filed["request_id"]},
+        ),
+        timeout=30,
+        what="the self-service request",
+        pipe=pipeline,
+    )
+    assert (request["type"], request["subject_key"]) == ("access", visitor_key(page))
+
+
 def test_reject_leaves_no_identifier_and_only_anonymous_rows(
     pipeline: Pipeline, context: BrowserContext
 ):

@@ -133,18 +133,20 @@ function start() {
     return d ? core.normalize(d.choices, gpc()) : null;
   };
 
-  function privacyRequest(type) {
-    const token = get(TOKEN), id = vid();
+  /**
+   * A visitor's own access, portability or deletion request, proven by the signed visitor token
+   * the collector issued with the analytics grant (POST /v1/privacy/self-service/requests).
+   */
+  function privacyRequest(type, jurisdiction) {
+    const token = get(TOKEN);
     if (!cfg.privacyUrl) return Promise.reject(new Error("consentstream: privacyUrl is not configured"));
-    if (type !== "access" && type !== "deletion") return Promise.reject(new Error("consentstream: type must be access or deletion"));
-    if (!token || !id) return Promise.reject(new Error("consentstream: no visitor token (analytics was not granted)"));
+    if (!["access", "portability", "deletion"].includes(type)) return Promise.reject(new Error("consentstream: type must be access, portability or deletion"));
+    if (!token) return Promise.reject(new Error("consentstream: no visitor token (analytics was not granted)"));
+    const body = { type, visitor_token: token };
+    if (jurisdiction) body.jurisdiction = jurisdiction;
     return w
-      .fetch(cfg.privacyUrl, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: "Bearer " + token },
-        body: JSON.stringify({ type, subject: { visitor_id: id } }),
-      })
-      .then((r) => r.json().then((body) => (r.ok ? body : Promise.reject(Object.assign(new Error("consentstream: " + r.status), { body })))));
+      .fetch(cfg.privacyUrl, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+      .then((r) => r.json().then((answer) => (r.ok ? answer : Promise.reject(Object.assign(new Error("consentstream: " + r.status), { answer })))));
   }
 
   // ---- page
@@ -164,7 +166,7 @@ function start() {
     },
     track: (type, props) => track(type, props),
     flush: () => sender.flush(),
-    privacy: { request: privacyRequest },
+    privacy: { request: (type, jurisdiction) => privacyRequest(type, jurisdiction) },
   };
 
   const d = decision();

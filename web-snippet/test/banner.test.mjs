@@ -265,16 +265,19 @@ test("events go as text/plain with keepalive, batched, and survive a collector o
   assert.deepEqual(page.queued(), []);
 });
 
-test("privacy.request posts to the configured URL with the visitor token, and refuses without one", async () => {
-  const page = openPage({ options: { privacyUrl: "https://api.example.com/v1/privacy/self-service" } });
+test("privacy.request posts the visitor token to the configured URL, and refuses without one", async () => {
+  const url = "https://api.example.com/v1/privacy/self-service/requests";
+  const page = openPage({ options: { privacyUrl: url } });
   await assert.rejects(page.api.privacy.request("access"), /no visitor token/);
   page.find("Accept all").click();
   await page.flush();
   await page.api.privacy.request("deletion");
-  const req = page.requests.at(-1);
-  assert.equal(req.url, "https://api.example.com/v1/privacy/self-service");
-  assert.equal(req.init.headers.Authorization, "Bearer tok.sig");
-  assert.deepEqual(req.body, { type: "deletion", subject: { visitor_id: page.localStorage.getItem("cs_vid") } });
-  await assert.rejects(page.api.privacy.request("everything"), /access or deletion/);
+  await page.api.privacy.request("access", "ccpa");
+  const [deletion, access] = page.requests.slice(-2);
+  assert.equal(deletion.url, url);
+  assert.equal(deletion.init.headers["Content-Type"], "application/json");
+  assert.deepEqual(deletion.body, { type: "deletion", visitor_token: "tok.sig" });
+  assert.deepEqual(access.body, { type: "access", visitor_token: "tok.sig", jurisdiction: "ccpa" });
+  await assert.rejects(page.api.privacy.request("everything"), /access, portability or deletion/);
   await assert.rejects(openPage().api.privacy.request("access"), /privacyUrl/);
 });
