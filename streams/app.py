@@ -229,8 +229,14 @@ class Worker:
             yield None
 
     async def _mirror(self, key: str, decision: ConsentDecision) -> None:
-        """Write the decision in force to Redis for the collector, unless the subject was erased."""
-        if await self.redis.exists(redis_keys.suppressed(key)):
+        """Write the decision in force to Redis for the collector, unless the subject was erased.
+
+        Never replaces a newer decision the collector already mirrored (this agent may lag).
+        """
+        suppressed, current = await self.redis.mget(
+            [redis_keys.suppressed(key), redis_keys.consent(key)]
+        )
+        if suppressed or not consent_mirror.is_newer(decision, current):
             return
         value = consent_mirror.in_force(decision).model_dump_json()
         await self.redis.set(redis_keys.consent(key), value)

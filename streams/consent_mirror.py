@@ -41,3 +41,9 @@ def snapshot_of(value: bytes | str | None) -> ConsentSnapshot | None:
     return ConsentSnapshot(
         mirrored.consent_id, mirrored.recorded_at, granted, mirrored.policy_version or ""
     )
+
+
+def is_newer(decision: ConsentDecision, mirrored: bytes | str | None) -> bool:
+    """True when ``decision`` is at least as recent as the mirrored one (or none is mirrored)."""
+    current = snapshot_of(mirrored)
+    return current is None or decision.recorded_at >= current.recorded_at

@@ -170,3 +170,12 @@ def test_decisions_never_reach_back_except_a_first_one_within_grace(
         assert snap is not None and snap.consent_id == f"c{min(offsets)}"
     else:
         assert snap is None
+
+
+def test_the_mirror_only_moves_forward() -> None:
+    older = decision(VISITOR, T0, True, "older")
+    newer = decision(VISITOR, T0 + timedelta(seconds=1), False, "newer")
+    mirrored = consent_mirror.in_force(newer).model_dump_json()
+    assert not consent_mirror.is_newer(older, mirrored)
+    assert consent_mirror.is_newer(newer, mirrored)
+    assert consent_mirror.is_newer(older, None)
