@@ -6,7 +6,7 @@ import hashlib
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from ..deps import State
 
@@ -25,7 +25,15 @@ async def snippet(request: Request, state: State) -> Response:
             "categories": ["necessary", "analytics", "marketing", "preferences"],
         }
     ).decode()
-    source = settings.snippet_path.read_text(encoding="utf-8")
+    try:
+        source = settings.snippet_path.read_text(encoding="utf-8")
+    except OSError:
+        # A deployment fault, not the client's: say what is missing instead of a bare 500.
+        return JSONResponse(
+            {"error": f"snippet not built: {settings.snippet_path.name} missing (make snippet)"},
+            status_code=503,
+            headers={"Retry-After": "60"},
+        )
     body = f"window.__consentstreamConfig={config};\n{source}"
     etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
