@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -237,6 +238,30 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> tuple[float, fl
     return rate, first_at - launched, stored
 
 
+def bare_faust(s: WorkerSettings, n: int) -> float:
+    """A Faust agent that only counts ``stream.take`` batches over the same topic: events/s."""
+    env = {
+        **os.environ,
+        "BENCH_TOPIC": s.topic_prefix + "events.raw",
+        "BENCH_EVENTS": str(n),
+        "BENCH_APP_ID": f"{s.worker_app_id}-bare",
+        "BENCH_KAFKA": s.kafka_bootstrap,
+    }
+    script = str(HERE / "bare_faust.py")
+    out = subprocess.run(
+        [sys.executable, script, "worker", "-l", "warn"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    found = re.search(r"FAUST (\d+)", out.stdout + out.stderr)  # Faust logs our stdout
+    if found:
+        return float(found.group(1))
+    raise SystemExit(f"bare Faust run failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+
+
 def measure_latency(rate: float, seconds: float) -> None:
     """Collector + worker as processes; POST at ``rate`` events/s; print p50/p95."""
     run = secrets.token_hex(3)
@@ -296,12 +321,15 @@ def main() -> None:
         print(f"preloaded {args.events:,} events in {time.perf_counter() - t:.1f}s", flush=True)
         base_rate = asyncio.run(baseline(s, base_storage, args.events, s.sink_batch_size))
         print(f"baseline  aiokafka + clickhouse insert   {base_rate:>10,.0f} events/s", flush=True)
+        faust_rate = bare_faust(s, args.events)
+        print(f"faust     stream.take, no processing     {faust_rate:>10,.0f} events/s", flush=True)
         rate, startup, stored = run_worker(env, storage, args.events)
         print(
             f"worker    full pipeline (one process)    {rate:>10,.0f} events/s"
             f"   (start-up {startup:.1f}s, {stored:,} rows)"
         )
         print(f"ratio     worker / baseline              {rate / base_rate:>10.1%}")
+        print(f"ratio     worker / bare Faust            {rate / faust_rate:>10.1%}")
         print("targets   ≥ 20,000 events/s and ≥ 50% of the baseline (BRIEF §6)", flush=True)
     finally:
         for store in (storage, base_storage):
