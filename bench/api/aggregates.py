@@ -80,9 +80,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--url", help="storage URL (default: the configured server), e.g. chdb:///tmp/bench"
+    )
     args = parser.parse_args()
     server = CommonSettings().clickhouse_url.rsplit("/", 1)[0]
-    storage = open_storage(f"{server}/cs_bench_api")
+    storage = open_storage(args.url or f"{server}/cs_bench_api")
     repo = Repository(storage)
     try:
         storage.migrate()
