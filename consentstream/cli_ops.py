@@ -225,8 +225,8 @@ VisitorArg = Annotated[str, typer.Argument(help="The subject's visitor id")]
 @hold_app.command("set")
 def hold_set(visitor_id: VisitorArg, reason: Reason) -> None:
     """Put a subject under legal hold: their deletions wait on_hold until it is lifted."""
-    _hold(visitor_id, True, reason)
-    console.print("hold set")
+    stopped = _hold(visitor_id, True, reason)
+    console.print(f"hold set; stopped {len(stopped)} queued deletion(s): {', '.join(stopped)}")
 
 
 @hold_app.command("lift")

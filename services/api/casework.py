@@ -135,7 +135,11 @@ class Casework:
         return bool(hold and hold.held)
 
     async def set_hold(self, actor: Actor, subject_key: str, held: bool, reason: str) -> list[str]:
-        """Set or lift a hold; lifting releases held deletions. Returns the released ids."""
+        """Set or lift a hold; returns the deletions it stopped (set) or released (lift).
+
+        Setting also stops deletions still queued (``verified``): the worker skips a job whose
+        request is ``on_hold`` when it reaches it. One already ``running`` finishes.
+        """
         current = await asyncio.to_thread(self.repo.get_legal_hold, subject_key)
         row = LegalHoldRow(
             subject_key=subject_key,
@@ -148,7 +152,9 @@ class Casework:
         action = "hold.set" if held else "hold.lift"
         await self.record(actor, action, subject_key, {"reason": reason})
         await asyncio.to_thread(self.repo.save_legal_hold, row)
-        return [] if held else await self._release(actor, subject_key)
+        if held:
+            return await self._move(actor, subject_key, "verified", "on_hold")
+        return await self._move(actor, subject_key, "on_hold", "verified")
 
     async def decide(
         self, actor: Actor, row: PrivacyRequestRow, approve: bool, reason: str
@@ -169,17 +175,24 @@ class Casework:
             await self.dispatch(row)
         return row
 
-    async def _release(self, actor: Actor, subject_key: str) -> list[str]:
+    async def _move(
+        self,
+        actor: Actor,
+        subject_key: str,
+        source: PrivacyRequestStatus,
+        target: PrivacyRequestStatus,
+    ) -> list[str]:
+        """Move the subject's deletions from one status to the other; dispatch released ones."""
         earlier = await asyncio.to_thread(self.repo.subject_requests, subject_key)
-        released = []
+        moved = []
         for request in earlier:
-            if request.status != "on_hold":
+            if request.type != "deletion" or request.status != source:
                 continue
-            row = requests.with_status(request, "verified")
+            row = requests.with_status(request, target)
+            action = "deletion.hold" if target == "on_hold" else "deletion.release"
+            await self.record(actor, action, subject_key, {"request_id": row.request_id})
             await asyncio.to_thread(self.repo.save_privacy_request, row)
-            await self.dispatch(row)
-            await self.record(
-                actor, "deletion.release", subject_key, {"request_id": row.request_id}
-            )
-            released.append(row.request_id)
-        return released
+            if target == "verified":
+                await self.dispatch(row)
+            moved.append(row.request_id)
+        return moved

@@ -144,7 +144,8 @@ def test_per_visitor_reads_are_audited_under_pseudonyms(api: Api) -> None:
     assert api.post("/v1/privacy/holds", hold).status_code == 200
     entries = api.repo.audit_entries()
     mine = [e for e in entries if e.target == api.subject(visitor)]
-    assert [e.action for e in mine] == ["request.file", "hold.set"]
+    # the filed deletion is still queued (no worker here), so the hold stops it too
+    assert [e.action for e in mine] == ["request.file", "hold.set", "deletion.hold"]
     assert filed["request_id"] in mine[0].detail
     assert mine[0].role == "admin" and mine[1].role == "privacy"
     assert mine[1].actor == api.keys["privacy"].split("_")[1]
@@ -229,3 +230,18 @@ def test_openapi_documents_every_operation_and_its_errors(api: Api) -> None:
             if body:
                 ref = body["schema"]["$ref"].rsplit("/", 1)[1]
                 assert spec["components"]["schemas"][ref].get("examples"), name
+
+
+def test_a_hold_stops_a_deletion_still_queued(api: Api) -> None:
+    """No worker runs here, so a filed deletion stays queued until the hold catches it."""
+    visitor = "queued-" + secrets.token_hex(4)
+    body = {"type": "deletion", "subject": {"visitor_id": visitor}}
+    filed = api.post("/v1/privacy/requests", body).json()
+    assert filed["status"] == "verified"
+    hold = {"subject": {"visitor_id": visitor}, "held": True, "reason": "litigation L-2"}
+    assert api.post("/v1/privacy/holds", hold).json()["held_requests"] == [filed["request_id"]]
+    path = f"/v1/privacy/requests/{filed['request_id']}"
+    assert api.get(path).json()["status"] == "on_hold"
+    lift = {**hold, "held": False}
+    assert api.post("/v1/privacy/holds", lift).json()["released_requests"] == [filed["request_id"]]
+    assert api.get(path).json()["status"] == "verified"

@@ -194,14 +194,18 @@ def test_a_held_deletion_waits_and_runs_when_the_hold_lifts(api: Api) -> None:
     visitor = visitor_with_data(api, pages=2)
     subject = {"visitor_id": visitor}
     held = api.post("/v1/privacy/holds", {"subject": subject, "held": True, "reason": "case 42"})
-    assert held.json() == {"held": True, "released_requests": []}
+    assert held.json() == {"held": True, "held_requests": [], "released_requests": []}
     filed = file(api, "deletion", visitor)
     assert filed["status"] == "on_hold"
     time.sleep(3)  # a worker that ignored the hold would have deleted by now
     assert api.get(f"/v1/privacy/requests/{filed['request_id']}").json()["status"] == "on_hold"
     assert api.repo.count_subject(api.subject(visitor))["usage_events"] == 2
     lifted = api.post("/v1/privacy/holds", {"subject": subject, "held": False, "reason": "closed"})
-    assert lifted.json() == {"held": False, "released_requests": [filed["request_id"]]}
+    assert lifted.json() == {
+        "held": False,
+        "held_requests": [],
+        "released_requests": [filed["request_id"]],
+    }
     done = api.wait_status(filed["request_id"], "done")
     assert done["result"]["verified_zero"] is True
     assert done["result"]["stores"]["clickhouse.usage_events"] == {"before": 2, "after": 0}

@@ -229,15 +229,18 @@ class HoldIn(BaseModel):
 
 
 class HoldOut(BaseModel):
-    """The hold state after the change, and deletions released by a lift."""
+    """The hold state after the change, and the deletions it stopped or released."""
 
     held: bool
-    released_requests: list[str]
+    held_requests: list[str] = Field(description="Queued deletions stopped by setting the hold.")
+    released_requests: list[str] = Field(description="Held deletions released by lifting it.")
 
 
 @router.post("/holds", response_model=HoldOut)
 async def set_hold(body: HoldIn, state: State, key: PrivacyKey) -> HoldOut:
     """Set or lift a legal hold; lifting runs the subject's deletions that waited on it."""
     subject = _subject_key(state, body.subject.visitor_id)
-    released = await _casework(state).set_hold(_actor(key), subject, body.held, body.reason)
-    return HoldOut(held=body.held, released_requests=released)
+    moved = await _casework(state).set_hold(_actor(key), subject, body.held, body.reason)
+    if body.held:
+        return HoldOut(held=True, held_requests=moved, released_requests=[])
+    return HoldOut(held=False, held_requests=[], released_requests=moved)
