@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentstream.identity import pseudonymize
 from schemas.rows import CookieObservationRow
@@ -109,3 +111,31 @@ def test_a_batch_merges_to_one_row_per_page_and_cookie() -> None:
     (merged,) = pipeline.merge_observations([covered, early])
     assert merged.first_seen == T0 and merged.last_seen == T0 + timedelta(hours=1)
     assert merged.seen_before_consent
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=8),
+    url=st.text(max_size=120),
+    analytics=st.booleans(),
+    gpc=st.booleans(),
+)
+def test_cookie_observation_never_crashes_and_never_clears_a_non_essential_cookie(
+    names: list[str], url: str, analytics: bool, gpc: bool
+) -> None:
+    raw = raw_event(
+        type="cookie",
+        cookies=[{"name": n, "category": "unknown"} for n in names],
+        page={"url": url},
+    )
+    raw = raw.model_copy(update={"facts": raw.facts.model_copy(update={"gpc": gpc})})
+    key = pseudonymize("visitor_a_123", KEY)
+    hist = history(decision("visitor_a_123", T0 - timedelta(minutes=1), analytics, "c"))
+    ctx = pipeline.Context(histories={key: hist}, suppressed=frozenset(), catalogue=CATALOGUE)
+    rows = pipeline.observe_cookies(pipeline.Work(raw=raw, visitor_key=key, ts=raw.event.ts), ctx)
+    assert [r.cookie_name for r in rows] == names
+    for row in rows:
+        if row.declared_category == "marketing" or not row.known:
+            assert row.seen_before_consent  # marketing was never granted here
+        if row.declared_category == "analytics":
+            assert row.seen_before_consent is not analytics
