@@ -36,11 +36,13 @@ WORKDIR /app
 # The snippet and the demo site are not Python package data; the collector reads them from here.
 COPY --from=snippet /src/web-snippet/dist/snippet.js /app/web-snippet/dist/snippet.js
 COPY web-snippet/demo /app/web-snippet/demo
-# The data map is data, not code: the API builds access reports and retention from it.
-COPY data/data-map.yaml /app/data/data-map.yaml
+# Data, not code: the API builds access reports and retention from the data map; the worker
+# classifies observed cookies with the catalogue (it refuses to start without it).
+COPY data/data-map.yaml data/cookie-catalogue.yaml /app/data/
 ENV CONSENTSTREAM_SNIPPET_PATH=/app/web-snippet/dist/snippet.js \
     CONSENTSTREAM_DEMO_DIR=/app/web-snippet/demo \
     CONSENTSTREAM_DATA_MAP_PATH=/app/data/data-map.yaml \
+    CONSENTSTREAM_COOKIE_CATALOGUE_PATH=/app/data/cookie-catalogue.yaml \
     CONSENTSTREAM_WORKER_DATA_DIR=/var/lib/consentstream/worker
 USER consentstream
 EXPOSE 8080 8081

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps python-deps node-deps snippet up down run stop test lint unit integration e2e node-test browser clean
+.PHONY: install system-deps python-deps node-deps snippet up down run stop test lint unit integration e2e node-test browser soak clean
 
 install: system-deps python-deps node-deps
 
@@ -59,6 +59,11 @@ browser: up python-deps snippet
 
 test: up lint node-test
 	$(BIN)/pytest tests --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+# The fault scenarios (kill -9, broker/ClickHouse/Redis/collector restarts, deletion under
+# load) run in `make test` briefly; `make soak` runs them five times longer and harder.
+soak: python-deps
+	FAULT_SCALE=$${FAULT_SCALE:-5} $(BIN)/pytest tests/faults -m faults -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf .stack .pytest_cache .mypy_cache .ruff_cache .coverage

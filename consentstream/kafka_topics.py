@@ -34,7 +34,19 @@ def plan(topics: Topics, partitions: int, raw_retention_hours: int) -> list[Topi
             partitions,
             {"retention.ms": str(raw_retention_hours * HOUR_MS), "cleanup.policy": "delete"},
         ),
-        TopicPlan(topics.consent, partitions, {"cleanup.policy": "compact"}),
+        # Compacted, and compacted soon: an erasure writes a tombstone under the subject's key,
+        # which only removes the raw visitor ids of earlier decisions once the log is cleaned.
+        TopicPlan(
+            topics.consent,
+            partitions,
+            {
+                "cleanup.policy": "compact",
+                "segment.ms": str(HOUR_MS),
+                "max.compaction.lag.ms": str(HOUR_MS),
+                "min.cleanable.dirty.ratio": "0.01",
+                "delete.retention.ms": str(24 * HOUR_MS),
+            },
+        ),
         TopicPlan(topics.privacy_jobs, partitions, {}),
         TopicPlan(topics.dead_letters, 1, {"retention.ms": str(14 * 24 * HOUR_MS)}),
     ]

@@ -276,3 +276,18 @@ def test_compose_environment_builds_production_settings(
     assert settings.environment == "production"
     secrets = [v for v in vars(settings).values() if isinstance(v, SecretStr)]
     assert all(s.get_secret_value() in DUMMY.values() for s in secrets)
+
+
+def test_image_ships_every_data_file_a_setting_points_to() -> None:
+    """A path setting baked into the image must name a file the image copies in."""
+    text = (ROOT / "Dockerfile").read_text()
+    copies = [line.split()[1:] for line in text.splitlines() if line.startswith("COPY ")]
+    settings = re.findall(r"(CONSENTSTREAM_\w+_PATH)=(/app/\S+)", text)
+    assert settings, "no path settings found: the test reads the Dockerfile wrongly"
+    for name, path in settings:
+        folder, _, file = path.rpartition("/")
+        shipped = any(
+            args[-1] in (path, folder + "/") and any(a.endswith(file) for a in args[:-1])
+            for args in copies
+        )
+        assert shipped, f"{name} points to {path}, which the Dockerfile never copies"
