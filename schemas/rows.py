@@ -152,3 +152,20 @@ class CookieObservationRow(_Row):
         description="Seen while the consent in force did not grant its category (unknown: any)."
     )
     schema_version: int = ROW_SCHEMA_VERSION
+
+
+class UsageAnswerRow(_Row):
+    """One row of a k-anonymous usage answer for a closed bucket (aggregates only)."""
+
+    bucket_size: str = Field(description="The interval: hour, day or week.")
+    dimension: str
+    k: int
+    bucket: datetime
+    row_kind: Literal["group", "other", "done"] = Field(
+        description="A shown group, the bucket's folded other, or the bucket-complete marker."
+    )
+    key: str
+    visitors: int
+    pageviews: int
+    computed_at: datetime
+    schema_version: int = ROW_SCHEMA_VERSION

@@ -26,6 +26,7 @@ from schemas.rows import (
     CookieObservationRow,
     LegalHoldRow,
     PrivacyRequestRow,
+    UsageAnswerRow,
     UsageEventRow,
 )
 
@@ -254,3 +255,11 @@ class Repository:
             if wait:
                 self.wait_for_mutations(table)
         return old
+
+    def cached_answers(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Stored usage answer rows: ``interval``, ``dimension``, ``k``, ``start``, ``end``."""
+        return self.storage.query(self._sql(sql.USAGE_ANSWERS_CACHED), params)
+
+    def save_answers(self, rows: Sequence[UsageAnswerRow]) -> None:
+        """Store the answer rows of closed buckets."""
+        self.storage.insert(sql.USAGE_ANSWERS, [row.model_dump() for row in rows])

@@ -30,6 +30,7 @@ PRIVACY_REQUESTS: Final = "privacy_requests"
 API_KEYS: Final = "api_keys"
 AUDIT_LOG: Final = "audit_log"
 LEGAL_HOLDS: Final = "legal_holds"
+USAGE_ANSWERS: Final = "usage_answers"
 COOKIE_OBSERVATIONS: Final = "cookie_observations"
 
 # Column order and names equal the fields of schemas.rows (a unit test keeps them in step).
@@ -121,6 +122,18 @@ COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("version", U64),
         ("schema_version", U16),
     ),
+    USAGE_ANSWERS: (
+        ("bucket_size", LOW),
+        ("dimension", LOW),
+        ("k", U16),
+        ("bucket", TIME),
+        ("row_kind", LOW),
+        ("key", STR),
+        ("visitors", U64),
+        ("pageviews", U64),
+        ("computed_at", TIME),
+        ("schema_version", U16),
+    ),
     COOKIE_OBSERVATIONS: (
         ("page_path", STR),
         ("cookie_name", STR),
@@ -155,6 +168,10 @@ _ENGINES: Final[dict[str, str]] = {
     # duplicate seq instead of silently replacing the original.
     AUDIT_LOG: "MergeTree ORDER BY seq",
     LEGAL_HOLDS: "ReplacingMergeTree(version) ORDER BY subject_key",
+    # k-anonymous answers for closed buckets (no visitor keys): computed once, then read.
+    USAGE_ANSWERS: (
+        "ReplacingMergeTree ORDER BY (bucket_size, dimension, k, bucket, row_kind, key)"
+    ),
     # One row per page, cookie and worker batch; readers aggregate (min, max, max), which a
     # replayed batch cannot change, so replays need no deduplication here.
     COOKIE_OBSERVATIONS: (
@@ -268,6 +285,11 @@ USAGE_GROUPS: Final = (
     f" {_IDENTIFIED_VISITORS} AS visitors, count() AS pageviews"
     f" {_PAGEVIEWS_IN_RANGE} GROUP BY bucket, shown, key"
     " ORDER BY bucket, shown DESC, pageviews DESC, key"
+)
+USAGE_ANSWERS_CACHED: Final = (
+    "SELECT bucket, row_kind, key, visitors, pageviews FROM {db}.usage_answers FINAL"
+    " WHERE bucket_size = %(interval)s AND dimension = %(dimension)s AND k = %(k)s"
+    " AND bucket >= toDateTime(%(start)s, 'UTC') AND bucket < toDateTime(%(end)s, 'UTC')"
 )
 USAGE_CONSENT: Final = (
     "SELECT {consent_bucket} AS bucket, uniqExact(visitor_key) AS visitors, count() AS decisions,"

@@ -32,6 +32,11 @@ class ApiSettings(CommonSettings):
     usage_max_days: int = Field(
         400, description="Longest time range a usage query may span (hourly: 31 days)."
     )
+    usage_settle_minutes: int = Field(
+        120,
+        description="A usage bucket that ended this long ago is closed: its answer is computed"
+        " once and then read from usage_answers. Negative: always compute live.",
+    )
     data_map_path: Path = Field(
         Path(__file__).resolve().parents[2] / "data" / "data-map.yaml",
         description="The declarative data map the access report is built from.",

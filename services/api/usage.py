@@ -111,7 +111,9 @@ def fold(rows: list[dict[str, Any]], k: int) -> list[Bucket]:
             bucket.other = Other(visitors=visitors, pageviews=pageviews, suppressed=False)
         else:
             bucket.other = Other(visitors=None, pageviews=None, suppressed=True)
-    return list(buckets.values())
+    for bucket in buckets.values():
+        bucket.groups.sort(key=lambda g: (-g.pageviews, g.key))
+    return sorted(buckets.values(), key=lambda b: b.start)
 
 
 def _empty() -> Other:

@@ -17,7 +17,7 @@ import pytest
 from consentstream.audit import AuditLog, verify
 from consentstream.storage import Storage
 from consentstream.storage.repository import Repository
-from schemas.rows import ConsentLedgerRow, UsageEventRow
+from schemas.rows import ConsentLedgerRow, UsageAnswerRow, UsageEventRow
 
 from .storage_fixtures import chdb_path_fixture, storage_fixture  # noqa: F401
 from .test_api_harness import Api, start_api
@@ -199,6 +199,32 @@ def test_bad_ranges_get_the_one_error_shape(api: Api, params: dict[str, Any]) ->
     assert got.json()["error"]["code"] == "invalid_request"
 
 
+def test_closed_buckets_are_answered_once_and_then_read(api: Api) -> None:
+    day = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    api.repo.insert_usage_events([event(v, "/stored", day) for v in visitors("s", 5)])
+    span = {"from": "2026-01-05T00:00:00Z", "to": "2026-01-07T00:00:00Z"}
+    first = usage(api, "pages", **span)
+    assert by_day(first)["2026-01-05"]["groups"] == [
+        {"key": "/stored", "visitors": 5, "pageviews": 5}
+    ]
+    db = api.repo.storage.database
+    done = api.repo.storage.query(
+        f"SELECT toString(bucket) AS b FROM {db}.usage_answers"
+        " WHERE dimension = 'page' AND row_kind = 'done'"
+        " AND bucket < toDateTime('2026-02-01 00:00:00', 'UTC')"
+    )
+    assert sorted(r["b"] for r in done) == ["2026-01-05 00:00:00", "2026-01-06 00:00:00"]
+    # a closed day's answer is kept: a straggler does not rewrite it (and is counted live
+    # in an interval never asked before)
+    api.repo.insert_usage_events([event(v, "/straggler", day) for v in visitors("t", 5)])
+    assert usage(api, "pages", **span) == first
+    hours = usage(api, "pages", interval="hour", **span)["buckets"]
+    assert {g["key"] for g in hours[0]["groups"]} == {"/stored", "/straggler"}
+    # a range that cuts a day in two is answered live at the cut ends
+    partial = usage(api, "pages", **{"from": "2026-01-05T08:00:00Z", "to": "2026-01-06T00:00:00Z"})
+    assert partial["buckets"][0]["groups"][0]["visitors"] == 5
+
+
 def test_the_aggregate_and_audit_sql_runs_on_both_backends(storage: Storage) -> None:
     """18.16 and chdb 26.x give the same folded answer and keep the same audit chain."""
     repo = Repository(storage)
@@ -214,6 +240,13 @@ def test_the_aggregate_and_audit_sql_runs_on_both_backends(storage: Storage) -> 
     assert got == {(1, "/popular", 5, 6), (0, "", 4, 4)}
     consent = repo.usage_consent("day", params)
     assert [(r["visitors"], r["analytics"]) for r in consent] == [(5, 5)]
+    answer = {"bucket_size": "day", "dimension": "page", "k": 5, "bucket": DAY1, "key": "/p"}
+    stamp = {"visitors": 5, "pageviews": 6, "computed_at": DAY1}
+    repo.save_answers([UsageAnswerRow.model_validate({**answer, **stamp, "row_kind": "group"})])
+    cached = repo.cached_answers({"interval": "day", "dimension": "page", "k": 5, **params})
+    assert [(r["row_kind"], r["key"], r["visitors"], r["pageviews"]) for r in cached] == [
+        ("group", "/p", 5, 6)
+    ]
     log = AuditLog(repo)
     for n in range(3):
         log.append("k", "privacy", "request.read", f"s{n}", {"n": n, "text": 'ünï "q"'})

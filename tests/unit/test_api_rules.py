@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from consentstream.audit import GENESIS, entry_hash, hash_of, verify
 from schemas.rows import AuditRow, PrivacyRequestRow
-from services.api import requests, usage
+from services.api import answers, requests, usage
 from services.api.config import ApiSettings
 from services.api.datamap import access_report, load_data_map
 from services.api.errors import InvalidInput
@@ -147,3 +147,46 @@ def test_portability_csv_round_trips_odd_text() -> None:
     rows = list(csv.DictReader(io.StringIO(requests.export_csv(data))))
     values = {r["field"]: r["value"] for r in rows}
     assert values == {"page_title": 'a,"b"\nc', "purposes": '["necessary"]', "n": "3"}
+
+
+def test_buckets_align_to_hours_days_and_monday_weeks() -> None:
+    moment = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # a Wednesday
+    assert answers.floor_bucket(moment, "hour") == datetime(2026, 3, 4, 15, tzinfo=UTC)
+    assert answers.floor_bucket(moment, "day") == datetime(2026, 3, 4, tzinfo=UTC)
+    assert answers.floor_bucket(moment, "week") == datetime(2026, 3, 2, tzinfo=UTC)
+    assert answers.ceil_bucket(datetime(2026, 3, 4, tzinfo=UTC), "day") == datetime(
+        2026, 3, 4, tzinfo=UTC
+    )
+
+
+def test_plan_stores_only_whole_closed_buckets() -> None:
+    start, end = datetime(2026, 3, 1, 6, tzinfo=UTC), datetime(2026, 3, 10, 6, tzinfo=UTC)
+    closed_before = datetime(2026, 3, 8, 12, tzinfo=UTC)
+    plan = answers.plan(start, end, "day", closed_before)
+    assert plan.closed == (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC))
+    assert plan.live == [(start, datetime(2026, 3, 2, tzinfo=UTC)), (plan.closed[1], end)]
+    recent = answers.plan(closed_before, end, "day", closed_before)
+    assert recent.closed is None and recent.live == [(closed_before, end)]
+
+
+def test_stored_buckets_without_a_done_marker_are_recomputed() -> None:
+    day1, day2 = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
+    stored = [
+        {"bucket": day1, "row_kind": "group", "key": "/a", "visitors": 5, "pageviews": 5},
+        {"bucket": day1, "row_kind": "done", "key": "", "visitors": 0, "pageviews": 0},
+        {
+            "bucket": day2,
+            "row_kind": "group",
+            "key": "/half-written",
+            "visitors": 9,
+            "pageviews": 9,
+        },
+    ]
+    live = [{"bucket": day2, "shown": 1, "key": "/b", "visitors": 6, "pageviews": 7}]
+    rows, missing, fresh = answers.answer(
+        (day1, day2 + timedelta(days=1)), "day", stored, lambda _: live
+    )
+    assert missing == [day2] and fresh == live
+    assert {r["key"] for r in rows} == {"/a", "/b"}
+    saved = answers.to_stored(fresh, missing, "day", "page", 5)
+    assert [(r.row_kind, r.key) for r in saved] == [("group", "/b"), ("done", "")]

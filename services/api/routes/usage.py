@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from .. import usage
+from .. import answers, usage
 from ..deps import MarketingKey, State
 from ..errors import documented
 
@@ -32,11 +32,14 @@ async def _groups(
     end: datetime | None,
     interval: usage.Interval,
 ) -> usage.UsageOut:
-    settings = state.settings
+    settings, k = state.settings, state.settings.k_anonymity
     start, end = usage.time_range(start, end, interval, settings.usage_max_days)
-    params = {"start": start, "end": end, "k": settings.k_anonymity}
-    rows = await asyncio.to_thread(state.repo.usage_groups, dimension, interval, params)
-    buckets = usage.fold(rows, settings.k_anonymity)
+    settle = settings.usage_settle_minutes
+    closed_before = datetime.now(UTC) - timedelta(minutes=settle) if settle >= 0 else None
+    rows = await asyncio.to_thread(
+        answers.rows_for, state.repo, dimension, interval, (start, end), k, closed_before
+    )
+    buckets = usage.fold(rows, k)
     return usage.UsageOut(
         metric=metric,
         start=start,

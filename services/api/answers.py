@@ -1,0 +1,178 @@
+"""Answers for closed time buckets are computed once and then read (the 300 ms target).
+
+A bucket is closed once it ended ``settle`` ago (late events have arrived by then). Its
+k-anonymous answer (shown groups, the folded "other", and a ``done`` marker so an empty bucket
+is known to be empty) is stored in ``usage_answers``; later queries read those rows and compute
+live only the buckets not stored yet and the partial or open buckets at either end of the range.
+
+What is stored is the answer, never visitor keys: counts of at least k visitors (an "other"
+under k is stored but withheld when read, as always). An erasure does not rewrite stored
+answers of closed buckets: they are anonymous statistics; a closed bucket's figures stay what
+they were when first asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from consentstream.storage.repository import Repository
+from schemas.rows import UsageAnswerRow
+
+from .usage import Interval
+
+Rows = list[dict[str, Any]]
+Span = tuple[datetime, datetime]
+
+
+def floor_bucket(moment: datetime, interval: Interval) -> datetime:
+    """The start of the bucket holding ``moment`` (UTC; weeks start on Monday)."""
+    moment = moment.astimezone(UTC)
+    if interval == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day if interval == "day" else day - timedelta(days=day.weekday())
+
+
+def next_bucket(start: datetime, interval: Interval) -> datetime:
+    """The start of the bucket after the one starting at ``start``."""
+    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+    return start + step[interval]
+
+
+def ceil_bucket(moment: datetime, interval: Interval) -> datetime:
+    """The first bucket start at or after ``moment``."""
+    floor = floor_bucket(moment, interval)
+    return floor if floor == moment else next_bucket(floor, interval)
+
+
+def bucket_starts(span: Span, interval: Interval) -> list[datetime]:
+    """Every bucket start in a bucket-aligned span."""
+    out, at = [], span[0]
+    while at < span[1]:
+        out.append(at)
+        at = next_bucket(at, interval)
+    return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to answer a range: live spans at the ends, and a span of whole closed buckets."""
+
+    live: list[Span]
+    closed: Span | None
+
+
+def plan(start: datetime, end: datetime, interval: Interval, closed_before: datetime) -> Plan:
+    """Split ``[start, end)``: whole buckets ending before ``closed_before`` may be stored."""
+    first = ceil_bucket(start, interval)
+    last = min(floor_bucket(end, interval), floor_bucket(closed_before, interval))
+    if first >= last:
+        return Plan([(start, end)], None)
+    live = [span for span in ((start, first), (last, end)) if span[0] < span[1]]
+    return Plan(live, (first, last))
+
+
+def from_stored(rows: Rows) -> tuple[Rows, set[datetime]]:
+    """Stored rows as query rows, and the buckets that are complete in the store."""
+    done = {row["bucket"].astimezone(UTC) for row in rows if row["row_kind"] == "done"}
+    answer = [
+        {**row, "shown": int(row["row_kind"] == "group")}
+        for row in rows
+        if row["row_kind"] != "done" and row["bucket"].astimezone(UTC) in done
+    ]
+    return answer, done
+
+
+def to_stored(
+    rows: Rows, buckets: list[datetime], interval: Interval, dimension: str, k: int
+) -> list[UsageAnswerRow]:
+    """Live query rows of ``buckets`` as rows to store, with a done marker per bucket."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    wanted = set(buckets)
+
+    def row(bucket: datetime, kind: str, key: str, visitors: int, pageviews: int) -> UsageAnswerRow:
+        return UsageAnswerRow.model_validate(
+            {
+                "bucket_size": interval,
+                "dimension": dimension,
+                "k": k,
+                "bucket": bucket,
+                "row_kind": kind,
+                "key": key,
+                "visitors": visitors,
+                "pageviews": pageviews,
+                "computed_at": now,
+            }
+        )
+
+    out = [
+        row(
+            r["bucket"].astimezone(UTC),
+            "group" if r["shown"] else "other",
+            r["key"],
+            int(r["visitors"]),
+            int(r["pageviews"]),
+        )
+        for r in rows
+        if r["bucket"].astimezone(UTC) in wanted
+    ]
+    return out + [row(bucket, "done", "", 0, 0) for bucket in buckets]
+
+
+def answer(
+    closed: Span,
+    interval: Interval,
+    stored: Rows,
+    compute: Callable[[Span], Rows],
+) -> tuple[Rows, list[datetime], Rows]:
+    """Rows for the closed span: stored ones, plus live ones for buckets not stored yet.
+
+    Returns the rows, the buckets that were missing, and the live rows computed for them
+    (to be stored by the caller).
+    """
+    rows, done = from_stored(stored)
+    missing = [b for b in bucket_starts(closed, interval) if b not in done]
+    if not missing:
+        return rows, [], []
+    live = compute((missing[0], next_bucket(missing[-1], interval)))
+    fresh = [r for r in live if r["bucket"].astimezone(UTC) in set(missing)]
+    return rows + fresh, missing, fresh
+
+
+def rows_for(
+    repo: Repository,
+    dimension: str,
+    interval: Interval,
+    span: Span,
+    k: int,
+    closed_before: datetime | None,
+) -> Rows:
+    """Every query row for ``span``: stored answers where they exist, live elsewhere.
+
+    ``closed_before`` None turns the store off (everything live). Blocking: run in a thread.
+    """
+
+    def compute(part: Span) -> Rows:
+        params = {"start": part[0], "end": part[1], "k": k}
+        return repo.usage_groups(dimension, interval, params)
+
+    if closed_before is None:
+        return compute(span)
+    how = plan(span[0], span[1], interval, closed_before)
+    rows = [row for part in how.live for row in compute(part)]
+    if how.closed is None:
+        return rows
+    params = {
+        "interval": interval,
+        "dimension": dimension,
+        "k": k,
+        "start": how.closed[0],
+        "end": how.closed[1],
+    }
+    stored, missing, fresh = answer(how.closed, interval, repo.cached_answers(params), compute)
+    if missing:
+        repo.save_answers(to_stored(fresh, missing, interval, dimension, k))
+    return rows + stored
