@@ -1,5 +1,8 @@
 """Schemathesis against the API's own OpenAPI with an admin key: nothing yields a 5xx.
 
+The one 5xx the contract has is 503 ``unavailable`` with ``Retry-After`` when Kafka or
+ClickHouse does not answer in time (it happens on a loaded shared stack); any other 5xx fails.
+
 Cases are drawn from each operation's strategy with hypothesis directly (as for the
 collector): schemathesis's ``pytest.from_fixture`` reads a node attribute pytest 9 lacks.
 """
@@ -13,7 +16,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
 
 from .test_api_harness import Api, start_api
 
@@ -54,6 +56,11 @@ def test_no_request_yields_a_server_error(api: Api, api_schema: schemathesis.Bas
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         )
         def call(case: schemathesis.Case[Any]) -> None:
-            case.call_and_validate(headers=api.headers("admin"), checks=[not_a_server_error])
+            response = case.call(headers=api.headers("admin"))
+            if response.status_code < 500:
+                return
+            body = response.json()
+            assert response.status_code == 503, f"{case.method} {case.path}: {body}"
+            assert body["error"]["code"] == "unavailable" and response.headers["Retry-After"]
 
         call()
