@@ -46,7 +46,7 @@ def _build_snippet() -> None:
     subprocess.run(["npm", "run", "build"], cwd=SNIPPET_DIR, check=True, capture_output=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
     """Collector, worker and API with their own topics and database; pipe.repo reads ClickHouse."""
     _build_snippet()
@@ -73,13 +73,14 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
         storage.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
+    """Closed when the browser tests end: its sync API keeps an event loop running meanwhile."""
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no chromium at {CHROMIUM} (Debian's chromium package)")
