@@ -18,6 +18,7 @@ import pytest
 from consentstream import stack
 from consentstream.identity import pseudonymize
 from consentstream.storage import open_storage
+from tests.e2e.processes import wait_http
 
 from .conftest import FaultRig
 from .loadgen import LoadGenerator
@@ -135,38 +136,23 @@ def test_collector_restarted(request: pytest.FixtureRequest, rig: FaultRig) -> N
     def fault() -> None:
         rig.pipe.stop("collector")
         proc = rig.pipe.start("collector", "services.collector", rig.pipe.log_dir)
-        from tests.e2e.processes import wait_http
-
         wait_http(f"{rig.pipe.collector_url}/healthz", proc)
 
     run_scenario(request, rig, "collector restart", fault)
 
 
-def test_redis_restarted(request: pytest.FixtureRequest, rig: FaultRig) -> None:
+@pytest.mark.parametrize(
+    ("service", "down_seconds"), [("redis", 3), ("kafka", 3), ("clickhouse", 30)]
+)
+def test_service_stopped_and_restarted(
+    request: pytest.FixtureRequest, rig: FaultRig, service: str, down_seconds: int
+) -> None:
     def fault() -> None:
-        stack.stop("redis", rig.stack)
-        time.sleep(3)
-        stack.start("redis", rig.stack)
+        stack.stop(service, rig.stack)
+        time.sleep(down_seconds)
+        stack.start(service, rig.stack)
 
-    run_scenario(request, rig, "redis restart", fault)
-
-
-def test_kafka_broker_restarted(request: pytest.FixtureRequest, rig: FaultRig) -> None:
-    def fault() -> None:
-        stack.stop("kafka", rig.stack)
-        time.sleep(3)
-        stack.start("kafka", rig.stack)
-
-    run_scenario(request, rig, "kafka broker restart", fault)
-
-
-def test_clickhouse_down_30s(request: pytest.FixtureRequest, rig: FaultRig) -> None:
-    def fault() -> None:
-        stack.stop("clickhouse", rig.stack)
-        time.sleep(30)
-        stack.start("clickhouse", rig.stack)
-
-    run_scenario(request, rig, "clickhouse down 30 s", fault)
+    run_scenario(request, rig, f"{service} down {down_seconds} s", fault)
 
 
 def test_deletion_while_the_subjects_events_stream_in(
