@@ -2,6 +2,12 @@
 
 Raw events carry the raw IP and visitor id; they live only on the short-retention raw topic
 and are minimized by the worker before anything is stored.
+
+The collector produces one :class:`RawBatch` per (request, visitor key): Kafka and Faust cost
+per message, not per byte, so a 50-event request is one message instead of fifty.
+:class:`RawEvent` is one event with its request's facts: the unit the worker's pipeline runs
+on, and what the collector produced before batches (the worker still reads those, so a rolling
+upgrade or a replayed dead letter loses nothing).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import ConsentChoices, Event
+from schemas.events import MAX_BATCH_EVENTS, ConsentChoices, Event
 
 MESSAGE_SCHEMA_VERSION = 1
 
@@ -37,6 +43,33 @@ class RawEvent(_Message):
     received_at: datetime
     sent_at: datetime | None = None
     schema_version: int = MESSAGE_SCHEMA_VERSION
+
+
+class RawBatch(_Message):
+    """Accepted events of one request that share a Kafka key (a visitor, or all anonymous ones).
+
+    Every event keeps the request's facts and server time; the worker splits the batch into
+    :class:`RawEvent` s. At most a request's worth of events, so far below Kafka's message size.
+    """
+
+    events: list[Event] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+    facts: RequestFacts
+    received_at: datetime
+    sent_at: datetime | None = None
+    schema_version: int = MESSAGE_SCHEMA_VERSION
+
+    def raw_events(self) -> list[RawEvent]:
+        """One :class:`RawEvent` per event, sharing facts and times (already validated)."""
+        return [
+            RawEvent.model_construct(
+                event=event,
+                facts=self.facts,
+                received_at=self.received_at,
+                sent_at=self.sent_at,
+                schema_version=self.schema_version,
+            )
+            for event in self.events
+        ]
 
 
 class ConsentDecision(_Message):

@@ -2,7 +2,8 @@
 
 The worker writes ``{"reason", "topic", "value"}`` to the dead-letter topic. After a fix
 (a schema change, a bug in the worker) ``consentstream dlq replay`` feeds every dead letter not
-replayed before back to the topic it came from, keyed as the collector keys it, so it takes
+replayed before back to the topic it came from, keyed as the collector keys it (a raw batch by
+its first event: a batch holds one visitor's events, or only anonymous ones), so it takes
 the normal path again (and is dead-lettered again if it still fails). Progress is the
 consumer group ``<prefix>dlq-replay``: offsets are committed only after Kafka acknowledged the
 re-sent messages, so a crash mid-replay re-sends (harmless: event ids make inserts idempotent)
@@ -38,13 +39,24 @@ class ReplayReport:
     unreadable: int = 0
 
 
+def _first_event(value: object) -> dict[str, Any] | None:
+    """The event a raw message is keyed by: a RawEvent's, or a RawBatch's first."""
+    if not isinstance(value, dict):
+        return None
+    event = value.get("event")
+    events = value.get("events")
+    if event is None and isinstance(events, list) and events:
+        event = events[0]
+    return event if isinstance(event, dict) else None
+
+
 def _visitor_id(topic: str, topics: Topics, value: dict[str, Any]) -> str | None:
     """The raw visitor id a message is keyed by: the event's or the decision's."""
     if topic == topics.consent:
         vid = value.get("visitor_id")
     else:
-        event = value.get("event")
-        vid = event.get("visitor_id") if isinstance(event, dict) else None
+        event = _first_event(value)
+        vid = event.get("visitor_id") if event else None
     return vid if isinstance(vid, str) and vid else None
 
 
@@ -68,10 +80,10 @@ def replay_target(letter: bytes, topics: Topics, key_secret: str) -> tuple[str, 
 
 
 def _event_id_key(body: object) -> bytes:
-    """An anonymous event is keyed by its event id, as the collector does."""
-    event = body.get("event") if isinstance(body, dict) else None
+    """Anonymous events are keyed by the (first) event's id, as the collector does."""
+    event = _first_event(body)
     try:
-        return uuid.UUID(str(event.get("event_id") if isinstance(event, dict) else "")).bytes
+        return uuid.UUID(str(event.get("event_id") if event else "")).bytes
     except ValueError:
         return uuid.uuid4().bytes
 

@@ -20,13 +20,13 @@ import orjson
 TS = "2026-11-28T12:00:00Z"
 
 
-def make_event() -> dict[str, object]:
+def make_event(visitor_id: str | None = None) -> dict[str, object]:
     """A realistic pageview as the snippet sends it (documentation values only)."""
     return {
         "event_id": str(uuid.uuid4()),
         "type": "pageview",
         "ts": TS,
-        "visitor_id": f"v{uuid.uuid4().hex[:20]}",
+        "visitor_id": visitor_id or f"v{uuid.uuid4().hex[:20]}",
         "consent_id": uuid.uuid4().hex,
         "page": {
             "url": "https://www.example.com/tariffs/electricity?utm_source=bench",
@@ -44,13 +44,18 @@ def make_event() -> dict[str, object]:
 
 
 def make_bodies(requests: int, per_request: int) -> list[bytes]:
-    """Every body up front, each event with a fresh id (no duplicates), outside the timing."""
+    """Every body up front, each event with a fresh id (no duplicates), outside the timing.
+
+    A batch comes from one browser, so its events share one visitor id, as the snippet's do.
+    """
     if per_request == 1:
         return [orjson.dumps(make_event()) for _ in range(requests)]
-    return [
-        orjson.dumps({"events": [make_event() for _ in range(per_request)], "sent_at": TS})
-        for _ in range(requests)
-    ]
+    return [orjson.dumps(_batch(per_request)) for _ in range(requests)]
+
+
+def _batch(per_request: int) -> dict[str, object]:
+    visitor = f"v{uuid.uuid4().hex[:20]}"
+    return {"events": [make_event(visitor) for _ in range(per_request)], "sent_at": TS}
 
 
 async def _post(session: aiohttp.ClientSession, url: str, body: bytes) -> int:

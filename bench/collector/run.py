@@ -35,7 +35,7 @@ from consentstream.kafka_topics import ensure_topics, plan  # noqa: E402
 from consentstream.settings import CommonSettings  # noqa: E402
 from consentstream.topics import Topics  # noqa: E402
 from schemas.events import Event  # noqa: E402
-from schemas.messages import RawEvent, RequestFacts  # noqa: E402
+from schemas.messages import RawBatch, RequestFacts  # noqa: E402
 
 BATCH = 50
 
@@ -95,10 +95,13 @@ def scenarios(url: str, scale: float) -> dict[str, dict[str, Any]]:
 
 
 async def raw_kafka(bootstrap: str, topic: str, batches: int) -> float:
-    """Events/s of a bare aiokafka producer with the collector's settings and message size."""
+    """Events/s of a bare aiokafka producer with the collector's settings and messages.
+
+    One message per request of ``BATCH`` events, as the collector sends one visitor's batch.
+    """
     value = (
-        RawEvent(
-            event=Event.model_validate(make_event()),
+        RawBatch(
+            events=[Event.model_validate(make_event("vbench0123456789")) for _ in range(BATCH)],
             facts=RequestFacts(ip="192.0.2.10", user_agent="bench"),
             received_at=datetime.now(UTC),
         )
@@ -113,11 +116,7 @@ async def raw_kafka(bootstrap: str, topic: str, batches: int) -> float:
 
     async def batch() -> None:
         async with gate:
-            futures = [
-                await producer.send(topic, value=value, key=uuid.uuid4().bytes)
-                for _ in range(BATCH)
-            ]
-            await asyncio.gather(*futures)
+            await (await producer.send(topic, value=value, key=uuid.uuid4().bytes))
 
     try:
         started = time.perf_counter()

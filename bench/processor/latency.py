@@ -70,14 +70,16 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def batch(visitors: list[str], n: int) -> tuple[list[str], dict[str, Any]]:
+    """Batch ``n``: one browser's events, so one visitor (every third batch anonymous)."""
     ids = [str(uuid.uuid4()) for _ in range(BATCH)]
     now = datetime.now(UTC).isoformat()
+    visitor = visitors[n % len(visitors)] if n % 3 else None
     events = [
         {
             "event_id": event_id,
             "type": "pageview",
             "ts": now,
-            "visitor_id": visitors[(n + i) % len(visitors)] if i % 3 else None,
+            "visitor_id": visitor,
             "page": {"url": f"https://example.com/tariffs/{i}?utm_source=news"},
             "browser": {"user_agent": UA, "language": "en-GB"},
         }

@@ -1,7 +1,9 @@
 """Stream processor benchmark, one command: ``.venv/bin/python bench/processor/run.py``.
 
-Pre-loads N raw events (a third anonymous, the rest from visitors who granted analytics) on a
-raw topic of its own, then measures, in the same run and against the same ClickHouse:
+Pre-loads N raw events on a raw topic of its own as the collector produces them: one
+``RawBatch`` message per request of ``--per-request`` events from one visitor (a third of the
+requests anonymous, the rest from visitors who granted analytics), then measures, in the same
+run and against the same ClickHouse:
 
 - baseline: aiokafka consumes the topic in batches and inserts each batch into a copy of the
   ``usage_events`` table with clickhouse-driver (JSON parse + a fixed row: no pipeline);
@@ -41,7 +43,7 @@ from consentstream.storage import open_storage, sql  # noqa: E402
 from consentstream.storage.base import Storage  # noqa: E402
 from processor import latency  # noqa: E402
 from schemas.events import ConsentChoices, Event  # noqa: E402
-from schemas.messages import ConsentDecision, RawEvent, RequestFacts  # noqa: E402
+from schemas.messages import ConsentDecision, RawBatch, RequestFacts  # noqa: E402
 from streams.__main__ import prepare  # noqa: E402
 from streams.config import WorkerSettings  # noqa: E402
 
@@ -70,31 +72,36 @@ def settings_for(run: str, partitions: int) -> tuple[WorkerSettings, dict[str, s
     return WorkerSettings.model_validate(values), {**os.environ, **env}
 
 
-def raw_events(n: int, visitors: list[str]) -> list[RawEvent]:
+def raw_batches(n: int, visitors: list[str], per_request: int) -> list[RawBatch]:
+    """N events in requests of ``per_request``, each from one visitor (every third anonymous)."""
     now = datetime.now(UTC)
     out = []
-    for i in range(n):
-        event = Event.model_validate(
-            {
-                "event_id": str(uuid.uuid4()),
-                "type": "pageview",
-                "ts": (now - timedelta(milliseconds=n - i)).isoformat(),
-                "visitor_id": visitors[i % len(visitors)] if i % 3 else None,
-                "page": {
-                    "url": f"https://example.com/tariffs/{i % 40}?utm_source=news&id={i}",
-                    "title": "Tariffs",
-                    "referrer": "https://search.example.com/?q=power",
-                },
-                "browser": {"user_agent": UA, "language": "en-GB", "screen": "1920x1080"},
-                "props": {"plan": "basic"},
-            }
-        )
-        facts = RequestFacts(ip=IPS[i % len(IPS)], user_agent=UA)
-        out.append(RawEvent(event=event, facts=facts, received_at=now))
+    for r, start in enumerate(range(0, n, per_request)):
+        visitor = visitors[r % len(visitors)] if r % 3 else None
+        events = [
+            Event.model_validate(
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "type": "pageview",
+                    "ts": (now - timedelta(milliseconds=n - i)).isoformat(),
+                    "visitor_id": visitor,
+                    "page": {
+                        "url": f"https://example.com/tariffs/{i % 40}?utm_source=news&id={i}",
+                        "title": "Tariffs",
+                        "referrer": "https://search.example.com/?q=power",
+                    },
+                    "browser": {"user_agent": UA, "language": "en-GB", "screen": "1920x1080"},
+                    "props": {"plan": "basic"},
+                }
+            )
+            for i in range(start, min(n, start + per_request))
+        ]
+        facts = RequestFacts(ip=IPS[r % len(IPS)], user_agent=UA)
+        out.append(RawBatch(events=events, facts=facts, received_at=now))
     return out
 
 
-async def preload(s: WorkerSettings, events: list[RawEvent], visitors: list[str]) -> None:
+async def preload(s: WorkerSettings, batches: list[RawBatch], visitors: list[str]) -> None:
     key = s.pseudonym_key.get_secret_value()
     producer = AIOKafkaProducer(
         bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024
@@ -121,12 +128,13 @@ async def preload(s: WorkerSettings, events: list[RawEvent], visitors: list[str]
                 value=decision.model_dump_json().encode(),
             )
         pending = []
-        for raw in events:
-            vid = raw.event.visitor_id
-            k = pseudonymize(vid, key).encode() if vid else raw.event.event_id.bytes
+        for batch in batches:
+            first = batch.events[0]
+            vid = first.visitor_id
+            k = pseudonymize(vid, key).encode() if vid else first.event_id.bytes
             pending.append(
                 await producer.send(
-                    s.topic_prefix + "events.raw", key=k, value=raw.model_dump_json().encode()
+                    s.topic_prefix + "events.raw", key=k, value=batch.model_dump_json().encode()
                 )
             )
         await asyncio.gather(*pending)
@@ -167,7 +175,10 @@ def template_row() -> dict[str, Any]:
 
 
 async def baseline(s: WorkerSettings, storage: Storage, n: int, batch: int) -> float:
-    """aiokafka consume + clickhouse-driver insert, no pipeline: events/s."""
+    """aiokafka consume + clickhouse-driver insert, no pipeline: events/s.
+
+    ``batch`` is in messages: each insert holds the events of that many messages.
+    """
     consumer = AIOKafkaConsumer(
         s.topic_prefix + "events.raw",
         bootstrap_servers=s.kafka_bootstrap,
@@ -183,17 +194,17 @@ async def baseline(s: WorkerSettings, storage: Storage, n: int, batch: int) -> f
     try:
         while done < n:
             records = await consumer.getmany(timeout_ms=1000, max_records=batch)
-            rows = []
+            rows: list[dict[str, Any]] = []
             for messages in records.values():
                 for m in messages:
                     body = orjson.loads(m.value)
-                    event = body["event"]
-                    rows.append(
+                    rows.extend(
                         {
                             **base,
                             "event_id": uuid.UUID(event["event_id"]),
                             "page_path": event["page"]["url"][:64],
                         }
+                        for event in body["events"]
                     )
             if rows:
                 started = started or time.perf_counter()
@@ -238,12 +249,12 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> tuple[float, fl
     return rate, first_at - launched, stored
 
 
-def bare_faust(s: WorkerSettings, n: int) -> float:
-    """A Faust agent that only counts ``stream.take`` batches over the same topic: events/s."""
+def bare_faust(s: WorkerSettings, messages: int) -> float:
+    """A Faust agent that only counts ``stream.take`` batches over the same topic: messages/s."""
     env = {
         **os.environ,
         "BENCH_TOPIC": s.topic_prefix + "events.raw",
-        "BENCH_EVENTS": str(n),
+        "BENCH_MESSAGES": str(messages),
         "BENCH_APP_ID": f"{s.worker_app_id}-bare",
         "BENCH_KAFKA": s.kafka_bootstrap,
     }
@@ -304,6 +315,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--per-request", type=int, default=50, help="events per raw message")
     parser.add_argument("--rate", type=float, default=5000, help="latency run: events/s")
     parser.add_argument("--latency-seconds", type=float, default=10, help="0 skips it")
     args = parser.parse_args()
@@ -315,14 +327,24 @@ def main() -> None:
     base_storage.migrate()
     visitors = [f"bench_visitor_{i:04d}" for i in range(500)]
     try:
-        events = raw_events(args.events, visitors)
+        batches = raw_batches(args.events, visitors, args.per_request)
         t = time.perf_counter()
-        asyncio.run(preload(s, events, visitors))
-        print(f"preloaded {args.events:,} events in {time.perf_counter() - t:.1f}s", flush=True)
-        base_rate = asyncio.run(baseline(s, base_storage, args.events, s.sink_batch_size))
+        asyncio.run(preload(s, batches, visitors))
+        print(
+            f"preloaded {args.events:,} events in {len(batches):,} messages"
+            f" in {time.perf_counter() - t:.1f}s",
+            flush=True,
+        )
+        per_insert = max(1, s.sink_batch_size // args.per_request)
+        base_rate = asyncio.run(baseline(s, base_storage, args.events, per_insert))
         print(f"baseline  aiokafka + clickhouse insert   {base_rate:>10,.0f} events/s", flush=True)
-        faust_rate = bare_faust(s, args.events)
-        print(f"faust     stream.take, no processing     {faust_rate:>10,.0f} events/s", flush=True)
+        messages_rate = bare_faust(s, len(batches))
+        faust_rate = messages_rate * args.events / len(batches)
+        print(
+            f"faust     stream.take, no processing     {faust_rate:>10,.0f} events/s"
+            f"   ({messages_rate:,.0f} messages/s)",
+            flush=True,
+        )
         rate, startup, stored = run_worker(env, storage, args.events)
         print(
             f"worker    full pipeline (one process)    {rate:>10,.0f} events/s"

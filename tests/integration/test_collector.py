@@ -49,8 +49,17 @@ class Collector:
     def events(self, **kwargs: Any) -> httpx.Response:
         return self.post("/v1/events", **kwargs)
 
+    def raw_messages(self) -> list[tuple[bytes, dict[str, Any]]]:
+        """``(key, RawBatch)`` of every message on the raw topic."""
+        return read_records(self.bootstrap, self.topics.raw_events)
+
     def raw_events(self) -> list[dict[str, Any]]:
-        return read_topic(self.bootstrap, self.topics.raw_events)
+        """Every event on the raw topic, each with its batch's facts and times."""
+        return [
+            {**{k: v for k, v in batch.items() if k != "events"}, "event": e}
+            for _, batch in self.raw_messages()
+            for e in batch["events"]
+        ]
 
     def consents(self) -> list[dict[str, Any]]:
         return read_topic(self.bootstrap, self.topics.consent)
@@ -83,18 +92,23 @@ def running_collector(
 
 def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     """Every message of ``topic`` up to its current end, decoded."""
+    return [value for _, value in read_records(bootstrap, topic)]
+
+
+def read_records(bootstrap: str, topic: str) -> list[tuple[bytes, dict[str, Any]]]:
+    """Every ``(key, value)`` of ``topic`` up to its current end, values decoded."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         end = consumer.end_offsets(parts)
-        values: list[dict[str, Any]] = []
+        values: list[tuple[bytes, dict[str, Any]]] = []
         for _ in range(60):
             if all(consumer.position(p) >= end[p] for p in parts):
                 break
             for records in consumer.poll(timeout_ms=500).values():
-                values.extend(orjson.loads(r.value) for r in records)
+                values.extend((r.key, orjson.loads(r.value)) for r in records)
         return values
     finally:
         consumer.close()
@@ -150,6 +164,38 @@ def test_batch_is_accepted_and_every_event_is_in_kafka(collector: Collector) -> 
 
 def ids_in_batch(batch: list[dict[str, Any]]) -> list[str]:
     return [e["event_id"] for e in batch]
+
+
+def test_one_kafka_message_per_visitor_and_one_for_the_anonymous_events(
+    collector: Collector,
+) -> None:
+    alice, bob = f"v-{uuid.uuid4().hex}", f"v-{uuid.uuid4().hex}"
+    batch = [
+        event(visitor_id=alice),
+        event(),
+        event(visitor_id=bob),
+        event(visitor_id=alice),
+        event(),
+        event(visitor_id=bob),
+    ]
+    assert collector.events(json={"events": batch, "sent_at": TS}).json()["accepted"] == 6
+    ours = set(ids_in_batch(batch))
+    messages = [
+        (key, [e["event_id"] for e in value["events"]])
+        for key, value in collector.raw_messages()
+        if {e["event_id"] for e in value["events"]} & ours
+    ]
+    by_ids = {tuple(ids): key for key, ids in messages}
+    assert len(messages) == 3 and set(by_ids) == {
+        (batch[0]["event_id"], batch[3]["event_id"]),
+        (batch[2]["event_id"], batch[5]["event_id"]),
+        (batch[1]["event_id"], batch[4]["event_id"]),  # anonymous: keyed by the first one's id
+    }
+    assert (
+        by_ids[(batch[1]["event_id"], batch[4]["event_id"])]
+        == uuid.UUID(batch[1]["event_id"]).bytes
+    )
+    assert len(set(by_ids.values())) == 3
 
 
 def test_single_bare_event_as_text_plain_like_send_beacon(collector: Collector) -> None:

@@ -41,7 +41,13 @@ from consentstream.storage import Storage, open_storage, sql  # noqa: E402
 from consentstream.storage.repository import Repository  # noqa: E402
 from consentstream.topics import Topics  # noqa: E402
 from schemas.events import ConsentChoices, Event  # noqa: E402
-from schemas.messages import ConsentDecision, PrivacyJob, RawEvent, RequestFacts  # noqa: E402
+from schemas.messages import (  # noqa: E402
+    ConsentDecision,
+    PrivacyJob,
+    RawBatch,
+    RawEvent,
+    RequestFacts,
+)
 from schemas.rows import PrivacyRequestRow  # noqa: E402
 from streams.__main__ import prepare  # noqa: E402
 from streams.config import WorkerSettings  # noqa: E402
@@ -102,13 +108,43 @@ class WorkerRun:
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")[-4000:]
 
-    def send_events(self, events: list[RawEvent]) -> None:
+    def key_of(self, event: Event) -> bytes:
+        vid = event.visitor_id
+        return pseudonymize(vid, self.secret).encode() if vid else event.event_id.bytes
+
+    def send_events(self, events: list[RawEvent], per_request: int = 50) -> None:
+        """As the collector sends them: requests of up to ``per_request`` consecutive events.
+
+        Events with different facts (IP, user agent) cannot share a request, so a "request" is
+        also split by facts; within one, a RawBatch per visitor and one for the anonymous events.
+        """
+        for start in range(0, len(events), per_request):
+            groups: dict[tuple[str, bytes], list[RawEvent]] = {}
+            anonymous: dict[str, bytes] = {}
+            for raw in events[start : start + per_request]:
+                facts = raw.facts.model_dump_json()
+                if raw.event.visitor_id:
+                    key = self.key_of(raw.event)
+                else:
+                    key = anonymous.setdefault(facts, raw.event.event_id.bytes)
+                groups.setdefault((facts, key), []).append(raw)
+            for (_, key), group in groups.items():
+                batch = RawBatch(
+                    events=[r.event for r in group],
+                    facts=group[0].facts,
+                    received_at=group[0].received_at,
+                    sent_at=group[0].sent_at,
+                )
+                self.producer.send(
+                    self.topics.raw_events, key=key, value=batch.model_dump_json().encode()
+                )
+        self.producer.flush()
+
+    def send_legacy_events(self, events: list[RawEvent]) -> None:
+        """One RawEvent per message, as the collector produced before batches."""
         for raw in events:
-            vid = raw.event.visitor_id
-            key = pseudonymize(vid, self.secret).encode() if vid else raw.event.event_id.bytes
-            self.producer.send(
-                self.topics.raw_events, key=key, value=raw.model_dump_json().encode()
-            )
+            value = raw.model_dump_json().encode()
+            self.producer.send(self.topics.raw_events, key=self.key_of(raw.event), value=value)
         self.producer.flush()
 
     def send_consent(self, decision: ConsentDecision) -> None:
@@ -461,19 +497,53 @@ def test_invalid_events_are_dead_lettered_and_replay_refeeds_them(
     letters = wr.wait(lambda: _dead_letters(wr), "a dead letter")
     assert letters[0]["topic"] == wr.topics.raw_events
     assert letters[0]["reason"].startswith("invalid")
-    # After a fix, a parked event is valid again: replay sends it through the pipeline.
-    fixed = raw_event(visitors(1)[0], 7)
+    # After a fix, a parked batch is valid again: replay sends it whole through the pipeline.
+    visitor = visitors(1)[0]
+    first, second = raw_event(visitor, 7), raw_event(visitor, 8)
+    fixed = RawBatch(
+        events=[first.event, second.event], facts=first.facts, received_at=datetime.now(UTC)
+    )
     parked = {"reason": "bug 123", "topic": wr.topics.raw_events, "value": fixed.model_dump_json()}
     wr.producer.send(wr.topics.dead_letters, value=orjson.dumps(parked))
     wr.producer.flush()
     cli = [str(Path(sys.executable).parent / "consentstream"), "dlq", "replay"]
     out = subprocess.run(cli, env=wr.env, capture_output=True, text=True, timeout=60, check=True)
     assert "replayed 2," in out.stdout, out.stdout + out.stderr
-    wr.wait(lambda: _stored_for(wr, {fixed.event.event_id}), "the replayed event")
+    ids = {first.event.event_id, second.event.event_id}
+    wr.wait(lambda: len(_stored_for(wr, ids)) == 2, "the replayed batch")
     again = subprocess.run(cli, env=wr.env, capture_output=True, text=True, timeout=60, check=True)
     assert "replayed 1," in again.stdout  # only the still-invalid one, dead-lettered anew
     time.sleep(1)
-    assert len(_stored_for(wr, {fixed.event.event_id})) == 1
+    assert len(_stored_for(wr, ids)) == 2
+
+
+def test_an_invalid_batch_is_dead_lettered_whole(shared_run: WorkerRun) -> None:
+    wr = shared_run
+    good = raw_event(None, 1)
+    body = orjson.loads(
+        RawBatch(
+            events=[good.event], facts=good.facts, received_at=datetime.now(UTC)
+        ).model_dump_json()
+    )
+    body["events"].append({"event_id": "not-a-uuid"})
+    wr.producer.send(wr.topics.raw_events, key=b"k", value=orjson.dumps(body))
+    wr.producer.flush()
+
+    def parked() -> list[dict[str, Any]]:
+        return [m for m in _dead_letters(wr) if str(good.event.event_id) in m["value"]]
+
+    [letter] = wr.wait(parked, "the batch's dead letter")
+    assert orjson.loads(letter["value"]) == body
+    assert not _stored_for(wr, {good.event.event_id})
+
+
+def test_single_event_messages_from_before_batches_are_still_stored(
+    shared_run: WorkerRun,
+) -> None:
+    wr = shared_run
+    events = [raw_event(None, n) for n in range(3)]
+    wr.send_legacy_events(events)
+    _wait_rows(wr, {e.event.event_id for e in events})
 
 
 def test_nothing_raw_reaches_clickhouse_or_the_mirror(shared_run: WorkerRun) -> None:

@@ -98,3 +98,13 @@ def test_any_bytes_parse_or_give_400(body: bytes) -> None:
 def test_orjson_roundtrip_of_rejections() -> None:
     batch = ingest.parse_events({"events": [{"nope": 1}]})
     assert orjson.loads(orjson.dumps([r.model_dump() for r in batch.rejected]))[0]["index"] == 0
+
+
+def test_a_batch_with_one_bad_event_is_rejected_by_index_like_one_validated_alone() -> None:
+    items = [event(), event(), event(type="bogus"), event()]
+    batch = ingest.parse_events({"events": items})
+    assert [i for i, _ in batch.events] == [0, 1, 3]
+    alone = ingest.parse_events(items[2])
+    assert [r.model_dump() for r in batch.rejected] == [
+        {**r.model_dump(), "index": 2} for r in alone.rejected
+    ]

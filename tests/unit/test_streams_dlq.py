@@ -38,6 +38,17 @@ def test_anonymous_events_are_keyed_by_event_id_and_old_letters_default_to_raw()
     assert topic == TOPICS.raw_events and key == event_id.bytes
 
 
+def test_a_batch_is_replayed_whole_keyed_by_its_first_event() -> None:
+    visitor = {"visitor_id": "visitor_dlq_3", "event_id": str(uuid.uuid4())}
+    value = {"events": [visitor, {**visitor, "event_id": "broken"}], "facts": {}}
+    topic, key, body = replay_target(letter(value), TOPICS, SECRET)
+    assert topic == TOPICS.raw_events and orjson.loads(body) == value
+    assert key == pseudonymize("visitor_dlq_3", SECRET).encode()
+    first = uuid.uuid4()
+    anonymous = {"events": [{"event_id": str(first)}, {"event_id": str(uuid.uuid4())}]}
+    assert replay_target(letter(anonymous), TOPICS, SECRET)[1] == first.bytes
+
+
 def test_consent_decisions_go_back_to_the_consent_topic() -> None:
     topic, key, _ = replay_target(
         letter({"visitor_id": "visitor_dlq_2"}, TOPICS.consent), TOPICS, SECRET

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from consentstream.identity import pseudonymize
-from schemas.events import Event, EventsAccepted
-from schemas.messages import RawEvent, RequestFacts
+from schemas.events import EventsAccepted
+from schemas.messages import RequestFacts
 
-from .. import dedupe, ingest
+from .. import batching, dedupe, ingest
 from ..consent import utcnow
 from ..deps import RateLimited, State
 from ..errors import NothingValid
@@ -17,13 +16,6 @@ from ..facts import request_facts
 from ..ingest import ParsedBatch
 
 router = APIRouter()
-
-
-def partition_key(event: Event, secret: str) -> bytes:
-    """Kafka key: the visitor's pseudonym, so a visitor's events and consent share a partition."""
-    if event.visitor_id:
-        return pseudonymize(event.visitor_id, secret).encode()
-    return event.event_id.bytes
 
 
 BODY_DOC = {
@@ -72,24 +64,18 @@ async def post_events(request: Request, state: State) -> Response:
 async def _store(batch: ParsedBatch, ids: list[str], facts: RequestFacts, state: State) -> int:
     """Claim the new event ids, produce those events, and return how many were new."""
     fresh = await dedupe.claim(state.redis, ids, state.settings.dedupe_ttl_seconds)
-    now = utcnow()
-    secret = state.settings.pseudonym_key.get_secret_value()
-    messages = [
-        (
-            partition_key(event, secret),
-            RawEvent(event=event, facts=facts, received_at=now, sent_at=batch.sent_at)
-            .model_dump_json()
-            .encode(),
-        )
-        for (_, event), new in zip(batch.events, fresh, strict=True)
-        if new
-    ]
-    if not messages:  # all retries of events already durable: nothing to wait for
+    new_events = [event for (_, event), new in zip(batch.events, fresh, strict=True) if new]
+    if not new_events:  # all retries of events already durable: nothing to wait for
         return 0
     claimed = [i for i, new in zip(ids, fresh, strict=True) if new]
+    secret = state.settings.pseudonym_key.get_secret_value()
     try:
+        # One message per visitor key: a visitor's events stay co-partitioned with their consent.
+        messages = batching.messages(
+            new_events, batching.visitor_keys(secret), facts, utcnow(), batch.sent_at
+        )
         await state.producer.send_all(state.topics.raw_events, messages)
     except BaseException:  # also a cancelled request: a claim without its event would lose it
         await dedupe.release(state.redis, claimed)
         raise
-    return len(messages)
+    return len(new_events)
