@@ -1,8 +1,8 @@
-"""``python -m services.api``: serve the API with uvicorn."""
+"""``python -m services.api``: serve the API."""
 
 from __future__ import annotations
 
-import uvicorn
+from consentstream.serve import serve
 
 from .app import create_app
 from .config import ApiSettings
@@ -11,13 +11,7 @@ from .config import ApiSettings
 def main() -> None:
     """Run the API on the configured host and port."""
     settings = ApiSettings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+    serve(create_app(settings), settings.api_host, settings.api_port, settings.log_level)
 
 
 if __name__ == "__main__":
