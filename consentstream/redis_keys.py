@@ -13,6 +13,11 @@ def consent(visitor_key: str) -> str:
     return f"{PREFIX}consent:{visitor_key}"
 
 
+def consent_history(visitor_key: str) -> str:
+    """A visitor's recent consent decisions: a hash of consent_id → snapshot JSON (worker)."""
+    return f"{PREFIX}consent-history:{visitor_key}"
+
+
 def dedupe(event_id: str) -> str:
     """Marks an event_id as seen, with a TTL."""
     return f"{PREFIX}dedupe:{event_id}"

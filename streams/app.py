@@ -1,7 +1,8 @@
 """The Faust worker: agents decode, run the pipeline, and sink or forward (STYLE: stream logic).
 
-Topics are keyed by the visitor's pseudonym, so the consent table, the raw events and the
-privacy jobs are co-partitioned and one worker sees everything about a visitor.
+Topics are keyed by the visitor's pseudonym, so the consent decisions, the raw events and the
+privacy jobs are co-partitioned and one worker sees everything about a visitor. The worker
+keeps no Faust table: consent histories live in Redis (see ``consent_history`` for why).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from schemas.rows import (
     UsageEventRow,
 )
 
-from . import consent_mirror, pipeline, privacy_jobs
+from . import consent_history, consent_mirror, pipeline, privacy_jobs
 from .config import WorkerSettings
-from .consent_state import ConsentSnapshot, add_decision, is_latest, merge_snapshot
+from .consent_state import ConsentSnapshot, is_latest
 from .cookies import load_catalogue
 from .metrics import WorkerMetrics
 from .salts import DailySalt
@@ -151,7 +152,6 @@ class Worker:
             partitions=partitions,
         )
         self.dead_letters = app.topic(self.topics.dead_letters, value_serializer="raw")
-        self.histories = app.Table("consent-history", default=list, partitions=partitions)
         app.agent(raw, name="process_events")(self.process_events)
         app.agent(consent, name="track_consent")(self.track_consent)
         app.agent(consent, name="record_consent")(self.record_consent)
@@ -182,20 +182,12 @@ class Worker:
         return works
 
     async def _context(self, works: list[pipeline.Work]) -> pipeline.Context:
-        """Consent histories (table + Redis mirror), the suppression list and the day's salt."""
+        """Consent histories (Redis, mirror merged in), the suppression list and the day's salt."""
         s = self.settings
-        keys = sorted({w.visitor_key for w in works if w.visitor_key})
-        flags: list[Any] = []
-        mirrors: list[Any] = []
-        if keys:
-            names = [redis_keys.suppressed(k) for k in keys] + [redis_keys.consent(k) for k in keys]
-            found = await redis_retry("read", lambda: self.redis.mget(names))
-            flags, mirrors = found[: len(keys)], found[len(keys) :]
-        suppressed = frozenset(k for k, f in zip(keys, flags, strict=True) if f)
-        histories = {
-            k: merge_snapshot(list(self.histories[k]), consent_mirror.snapshot_of(m))
-            for k, m in zip(keys, mirrors, strict=True)
-        }
+        keys = {w.visitor_key for w in works if w.visitor_key}
+        suppressed, histories = await redis_retry(
+            "read", partial(consent_history.load, self.redis, keys)
+        )
         return pipeline.Context(
             histories,
             suppressed,
@@ -242,7 +234,7 @@ class Worker:
             self.metrics.stored.inc(len(chunk))
 
     async def track_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        """Keep each visitor's consent history in the changelog-backed table, mirrored to Redis."""
+        """Keep each visitor's consent history in Redis and the decision in force mirrored."""
         async for value in stream:
             if not value:
                 continue  # a tombstone left by an erasure
@@ -251,9 +243,11 @@ class Worker:
             except ValidationError:
                 continue  # record_consent dead-letters it
             key = self.pseudonym(decision.visitor_id)
-            history = add_decision(list(self.histories[key]), ConsentSnapshot.of(decision))
-            self.histories[key] = history
-            if is_latest(history, decision.consent_id):
+            snap = ConsentSnapshot.of(decision)
+            history = await redis_retry(
+                "history", partial(consent_history.add, self.redis, key, snap)
+            )
+            if history is not None and is_latest(history, decision.consent_id):
                 await redis_retry("mirror", partial(self._mirror, key, decision))
             yield None
 
@@ -296,9 +290,7 @@ class Worker:
         The consent topic is compacted and its values carry the raw visitor id; a tombstone
         under the subject's key lets compaction remove them (the agents skip tombstones).
         """
-        had = len(self.histories.get(subject_key) or [])
-        if subject_key in self.histories:
-            del self.histories[subject_key]
+        had = await redis_retry("forget", partial(consent_history.forget, self.redis, subject_key))
         await self.app.producer.send_and_wait(
             self.topics.consent, subject_key.encode(), None, None, None, None
         )

@@ -32,7 +32,7 @@ MAX_HISTORY = 20
 
 @dataclass(frozen=True)
 class ConsentSnapshot:
-    """The parts of a decision the pipeline needs; what the Faust table stores per visitor."""
+    """The parts of a decision the pipeline needs; what the Redis history stores per decision."""
 
     consent_id: str
     recorded_at: datetime
@@ -44,7 +44,7 @@ class ConsentSnapshot:
         return purpose in self.purposes
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON for the table's changelog."""
+        """Plain JSON, as kept in the visitor's Redis history."""
         return {
             "consent_id": self.consent_id,
             "recorded_at": self.recorded_at.isoformat(),

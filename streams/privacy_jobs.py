@@ -33,7 +33,9 @@ async def access_report(repo: Repository, subject_key: str) -> dict[str, Any]:
 
 
 async def _redis_counts(redis: Redis, subject_key: str) -> int:
-    return int(await redis.exists(redis_keys.consent(subject_key)))
+    """Redis keys about the subject (the consent in force and the consent history)."""
+    keys = (redis_keys.consent(subject_key), redis_keys.consent_history(subject_key))
+    return int(await redis.exists(*keys))
 
 
 async def erase(
@@ -51,8 +53,8 @@ async def erase(
     after = await with_retry("verify", repo.count_subject, subject_key)
     redis_after = await redis_retry("count", lambda: _redis_counts(redis, subject_key))
     stores = {f"clickhouse.{t}": {"before": n, "after": after.get(t, 0)} for t, n in before.items()}
-    stores["redis.consent"] = {"before": redis_before, "after": redis_after}
-    stores["worker.consent_table"] = {"before": state_removed, "after": 0}
+    stores["redis.keys"] = {"before": redis_before, "after": redis_after}
+    stores["redis.consent_history"] = {"before": state_removed, "after": redis_after}
     return {
         "subject_key": subject_key,
         "started_at": started,

@@ -672,6 +672,7 @@ def test_a_deletion_job_erases_the_subject_and_tombstones_its_decisions(
     wr.send_events(events)
     _wait_rows(wr, {e.event.event_id for e in events})
     wr.wait(lambda: wr.redis.get(redis_keys.consent(key)), "the mirror")
+    wr.wait(lambda: wr.redis.hlen(redis_keys.consent_history(key)), "the consent history")
     repo = Repository(wr.storage)
     now = datetime.now(UTC)
     request_id = uuid.uuid4().hex
@@ -698,7 +699,9 @@ def test_a_deletion_job_erases_the_subject_and_tombstones_its_decisions(
     receipt = orjson.loads(done.result)
     assert receipt["verified_zero"], receipt
     assert repo.count_subject(key) == {"usage_events": 0, "consent_ledger": 0}
+    assert receipt["stores"]["redis.consent_history"] == {"before": 1, "after": 0}, receipt
     assert wr.redis.get(redis_keys.consent(key)) is None
+    assert not wr.redis.exists(redis_keys.consent_history(key))
     records = wr.wait(lambda: (got := _consent_records(wr, key.encode())) and got, "records")
     assert records[-1] is None, "the subject's decisions are not tombstoned"
     assert not [d for d in _dead_letters(wr) if key in d.get("value", "")]

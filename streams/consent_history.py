@@ -1,0 +1,106 @@
+"""Each visitor's consent history, kept in Redis: what the pipeline reads before each take.
+
+One hash per visitor (``cs:consent-history:<pseudonym>``), field = ``consent_id``, value = the
+decision's snapshot as JSON. Writing a decision is one idempotent ``HSET``: a replay of the
+consent topic, or two decisions arriving in either order, leave the same hash. The newest
+``MAX_HISTORY`` decisions are kept.
+
+Why Redis and not a Faust table backed by a changelog topic: on a restart with a changelog to
+replay, faust-streaming 0.15 resumes the fetcher *before* it seeks the stream partitions to
+their committed offsets (seen in our worker logs: "Resuming flow... Fetcher: Starting...
+Seek stream partitions to committed offsets"; upstream faust-streaming issue 596), and the
+restarted worker then intermittently stopped storing part of its input. Without tables Faust
+takes its no-recovery path, which seeks first. Redis (AOF) already held the collector's
+mirror of the decision in force; the history now sits beside it, keyed by the same pseudonym,
+so an erasure deletes both, and the consent topic (compacted) and the ``consent_ledger``
+table remain the records it can be rebuilt from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from consentstream import redis_keys
+
+from . import consent_mirror
+from .consent_state import MAX_HISTORY, ConsentSnapshot, merge_snapshot
+
+
+def _decode(fields: dict[bytes, bytes]) -> list[dict[str, Any]]:
+    """Hash values in time order, newest ``MAX_HISTORY`` kept (unreadable values skipped)."""
+    items = []
+    for raw in fields.values():
+        try:
+            item = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(item, dict) and "recorded_at" in item and "consent_id" in item:
+            items.append(item)
+    items.sort(key=lambda h: h["recorded_at"])
+    return items[-MAX_HISTORY:]
+
+
+async def load(
+    redis: Redis, keys: Iterable[str]
+) -> tuple[frozenset[str], dict[str, list[dict[str, Any]]]]:
+    """Suppressed subjects and consent histories (with the collector's mirror merged in).
+
+    One round trip: the suppression flags and mirrors in one MGET, one HGETALL per visitor.
+    """
+    keys = sorted(set(keys))
+    if not keys:
+        return frozenset(), {}
+    pipe = redis.pipeline(transaction=False)
+    pipe.mget([redis_keys.suppressed(k) for k in keys] + [redis_keys.consent(k) for k in keys])
+    for key in keys:
+        pipe.hgetall(redis_keys.consent_history(key))
+    found, *hashes = await pipe.execute()
+    flags, mirrors = found[: len(keys)], found[len(keys) :]
+    suppressed = frozenset(k for k, f in zip(keys, flags, strict=True) if f)
+    histories = {
+        key: merge_snapshot(_decode(fields), consent_mirror.snapshot_of(mirror))
+        for key, fields, mirror in zip(keys, hashes, mirrors, strict=True)
+    }
+    return suppressed, histories
+
+
+# Atomic with the erasure's suppression flag: a decision still in flight on the consent topic
+# when its subject is erased must not re-create the history the erasure just deleted.
+_ADD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return redis.call('HGETALL', KEYS[2])
+"""
+
+
+async def add(redis: Redis, key: str, snap: ConsentSnapshot) -> list[dict[str, Any]] | None:
+    """Record a decision (idempotent on its consent_id): the history after it, in time order.
+
+    None when the subject was erased (suppressed): nothing is written.
+    """
+    name = redis_keys.consent_history(key)
+    value = orjson.dumps(snap.to_json())
+    flat = await redis.eval(_ADD, 2, redis_keys.suppressed(key), name, snap.consent_id, value)
+    if flat is None:
+        return None
+    fields = dict(zip(flat[::2], flat[1::2], strict=True))
+    if len(fields) > MAX_HISTORY:
+        kept = {item["consent_id"] for item in _decode(fields)}
+        old = [f for f in fields if f.decode() not in kept]
+        if old:
+            await redis.hdel(name, *old)
+    return _decode(fields)
+
+
+async def forget(redis: Redis, key: str) -> int:
+    """Delete a subject's history; how many decisions it held."""
+    name = redis_keys.consent_history(key)
+    pipe = redis.pipeline(transaction=True)
+    pipe.hlen(name)
+    pipe.delete(name)
+    count, _ = await pipe.execute()
+    return int(count)
