@@ -7,7 +7,7 @@ run and against the same ClickHouse:
 
 - baseline: aiokafka consumes the topic in batches and inserts each batch into a copy of the
   ``usage_events`` table with clickhouse-driver (JSON parse + a fixed row: no pipeline);
-- the worker: ``python -m streams`` as deployed (Faust, consent table, pipeline, Redis reads,
+- the worker: ``python -m streams`` as deployed (Faust, pipeline, Redis consent histories,
   batched inserts), timed from its first stored row to the last (start-up reported apart).
 
 Prints events/s of each and the ratio (targets, BRIEF §6: ≥ 20,000 events/s, ≥ 50%), then

@@ -123,12 +123,6 @@ def run_scenario(
     return figures
 
 
-@pytest.mark.skipif(
-    SCALE < 2,
-    reason="soak only: a restarted Faust worker intermittently stalls on part of its partitions "
-    "(suspected faust-streaming recovery race, issue 596); tests/integration/test_worker.py "
-    "covers kill -9 in every run",
-)
 def test_worker_killed_mid_batch(request: pytest.FixtureRequest, rig: FaultRig) -> None:
     def fault() -> None:
         rig.pipe.stop("worker", sig=signal.SIGKILL)
