@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from consentstream.keys import new_key
 from consentstream.settings import CommonSettings
@@ -325,13 +326,26 @@ def retention() -> None:
 
 def migrate() -> None:
     """Create the ClickHouse tables and the Kafka topics with their settings (idempotent)."""
+    from consentstream.kafka_topics import PartitionMismatch, TopicError
     from streams.__main__ import prepare
     from streams.config import WorkerSettings
 
     settings = WorkerSettings()
-    with console.status("creating tables and topics"):
-        prepare(settings)
+    try:
+        with console.status("creating tables and topics"):
+            report = prepare(settings)
+    except TopicError as exc:
+        if isinstance(exc, PartitionMismatch):
+            _print_lines(exc.report.lines())
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    _print_lines(report.lines())
     console.print(f"storage and topics ready (prefix {settings.topic_prefix!r})", highlight=False)
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        console.print(escape(line), highlight=False)
 
 
 def worker() -> None:
