@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +20,7 @@ from consentstream.kafka_topics import (
     plan,
 )
 from consentstream.settings import CommonSettings
+from consentstream.storage import open_storage, sql
 from consentstream.topics import Topics
 
 with warnings.catch_warnings():
@@ -105,3 +110,27 @@ def test_a_topic_with_other_partitions_is_refused_but_still_gets_its_retention(
     finally:
         counts.close()
     assert len(described[0]["partitions"]) == 2  # never changed behind the operator's back
+
+
+def test_migrate_prints_the_settings_it_corrected(stack: CommonSettings, topics: Topics) -> None:
+    week = str(7 * 24 * 3_600_000)
+    create_raw_topic(stack.kafka_bootstrap, topics.raw_events, 2, {"retention.ms": week})
+    database = f"cs_topics_{secrets.token_hex(4)}"
+    server = stack.clickhouse_url.rsplit("/", 1)[0]
+    env = {
+        **os.environ,
+        "CONSENTSTREAM_TOPIC_PREFIX": topics.prefix,
+        "CONSENTSTREAM_TOPIC_PARTITIONS": "2",
+        "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/{database}",
+    }
+    cli = [str(Path(sys.executable).parent / "consentstream"), "migrate"]
+    try:
+        out = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=90, check=True)
+    finally:
+        storage = open_storage(f"{server}/{database}")
+        try:
+            storage.command(sql.statement(sql.DROP_DATABASE, database))
+        finally:
+            storage.close()
+    assert f"changed {topics.raw_events}: retention.ms {week} -> 86400000" in out.stdout
+    assert f"created topic {topics.consent}" in out.stdout
