@@ -1,4 +1,9 @@
-"""The ``consentstream`` command line: local stack, keys, privacy operations."""
+"""The ``consentstream`` command line: local stack, keys, privacy operations.
+
+The commands themselves live in :mod:`consentstream.cli_ops` (running the product) and
+:mod:`consentstream.cli_privacy` (data subject requests); :func:`_add_product_commands` wires
+them in the order ``--help`` lists them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from consentstream import cli_ops, stack
+from consentstream import cli_ops, cli_privacy, stack
 
 app = typer.Typer(no_args_is_help=True, help="consentstream: consent and cookie tracking.")
 console = Console()
@@ -97,7 +102,30 @@ def status() -> None:
         raise typer.Exit(code=1)
 
 
-cli_ops.register(app)
+def _add_product_commands(target: typer.Typer) -> None:
+    """Add the commands that operate the product and its privacy requests to the main CLI."""
+    target.add_typer(cli_ops.keys_app, name="keys")
+    target.add_typer(cli_ops.audit_app, name="audit")
+    target.add_typer(cli_privacy.requests_app, name="requests")
+    target.add_typer(cli_privacy.hold_app, name="hold")
+    for command in (
+        cli_ops.migrate,
+        cli_ops.worker,
+        cli_ops.collector,
+        cli_ops.api,
+        cli_privacy.purge,
+        cli_privacy.report,
+        cli_ops.retention,
+    ):
+        target.command()(command)
+    target.command("start-apps")(cli_ops.start_apps)
+    target.command("stop-apps")(cli_ops.stop_apps)
+    from streams.dlq import cli_app as dlq_app
+
+    target.add_typer(dlq_app, name="dlq")
+
+
+_add_product_commands(app)
 
 
 def main() -> None:

@@ -1,15 +1,18 @@
-"""Create the pipeline's topics with their partitions, retention and compaction, up front.
+"""Create the pipeline's topics with their partitions, retention and compaction, and keep them so.
 
 Brokers here do not auto-create topics: a topic made implicitly by the first producer would have
 the broker's default partition count and retention, which breaks co-partitioning of the consent
-table and keeps raw IPs longer than promised.
+table and keeps raw IPs longer than promised. For the same reason a topic that already exists
+(an older version made it, or the operator changed ``RAW_RETENTION_HOURS``) is brought to the
+planned configuration on every run; partition counts are checked, never changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from consentstream.topics import Topics
@@ -48,50 +51,168 @@ def plan(topics: Topics, partitions: int, raw_retention_hours: int) -> list[Topi
             },
         ),
         TopicPlan(topics.privacy_jobs, partitions, {}),
-        TopicPlan(topics.dead_letters, 1, {"retention.ms": str(14 * 24 * HOUR_MS)}),
+        # Dead letters carry raw events (raw IPs included): deleted after two weeks, never kept
+        # forever by compaction.
+        TopicPlan(
+            topics.dead_letters,
+            1,
+            {"retention.ms": str(14 * 24 * HOUR_MS), "cleanup.policy": "delete"},
+        ),
     ]
 
 
 class TopicError(RuntimeError):
-    """Topics could not be created or do not match the plan."""
+    """Topics could not be created or configured, or do not match the plan."""
 
 
-def ensure_topics(bootstrap: str, wanted: list[TopicPlan]) -> list[str]:
-    """Create missing topics; refuse existing ones with another partition count.
+@dataclass(frozen=True)
+class ConfigChange:
+    """One topic setting moved to its planned value (``before`` None: it had none)."""
 
-    Returns the names created.
+    topic: str
+    key: str
+    before: str | None
+    after: str
+
+    def __str__(self) -> str:
+        return f"{self.topic}: {self.key} {self.before or '(unset)'} -> {self.after}"
+
+
+@dataclass(frozen=True)
+class TopicReport:
+    """What ``ensure_topics`` did, for ``consentstream migrate`` and the worker log to tell."""
+
+    created: tuple[str, ...] = ()
+    changed: tuple[ConfigChange, ...] = ()
+
+    def lines(self) -> list[str]:
+        """One human line per created topic and per changed setting."""
+        made = [f"created topic {name}" for name in self.created]
+        return made + [f"changed {change}" for change in self.changed]
+
+
+class PartitionMismatch(TopicError):
+    """Existing topics have another partition count than planned; configs were still aligned."""
+
+    def __init__(self, problem: str, report: TopicReport) -> None:
+        super().__init__(problem)
+        self.report = report
+
+
+def _same(current: str | None, wanted: str) -> bool:
+    """Kafka may print a number its own way ("0.010" is "0.01"): compare numbers as numbers."""
+    if current is None or current == wanted:
+        return current == wanted
+    try:
+        return float(current) == float(wanted)
+    except ValueError:
+        return False
+
+
+def config_changes(wanted: TopicPlan, current: Mapping[str, str | None]) -> list[ConfigChange]:
+    """The planned settings an existing topic does not have (keys the plan omits are left be)."""
+    return [
+        ConfigChange(wanted.name, key, current.get(key), value)
+        for key, value in wanted.config.items()
+        if not _same(current.get(key), value)
+    ]
+
+
+def partition_problem(wanted: list[TopicPlan], counts: Mapping[str, int]) -> str | None:
+    """What is wrong with existing topics' partition counts, and what to do; None if nothing.
+
+    Nothing here changes a count. Kafka cannot remove partitions, and adding them sends keys to
+    other partitions than their earlier records (a visitor's decisions and events split), which
+    breaks the co-partitioning of raw and consent topics the consent table relies on: that is an
+    operator's decision, taken with the pipeline drained, never a side effect of starting up.
+    """
+    off = [(t, counts[t.name]) for t in wanted if counts.get(t.name, t.partitions) != t.partitions]
+    if not off:
+        return None
+    found = ", ".join(f"{t.name} has {have} (planned {t.partitions})" for t, have in off)
+    if any(have < t.partitions for t, have in off):
+        fix = "adding partitions re-keys data, so it is not done automatically"
+    else:
+        fix = "Kafka cannot remove partitions"
+    return (
+        f"topic partition counts differ from the plan: {found}. Co-partitioned topics need "
+        f"equal counts and {fix}: set CONSENTSTREAM_TOPIC_PARTITIONS to the existing count, "
+        "or drain the pipeline and recreate the topics"
+    )
+
+
+def ensure_topics(bootstrap: str, wanted: list[TopicPlan]) -> TopicReport:
+    """Create missing topics, align existing ones' settings, refuse other partition counts.
+
+    Settings are aligned before partition counts are checked, so a raw topic never keeps data
+    longer than promised even when :class:`PartitionMismatch` (carrying the report) is raised.
+    Settings the plan does not name are left as the operator set them.
     """
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="cs-admin")
     except KafkaError as exc:
         raise TopicError(f"Kafka at {bootstrap} is not reachable: {exc}") from exc
     try:
-        existing = set(admin.list_topics())
-        missing = [t for t in wanted if t.name not in existing]
-        for topic in missing:
-            try:
-                admin.create_topics(
-                    [NewTopic(topic.name, topic.partitions, 1, topic_configs=topic.config)]
-                )
-            except TopicAlreadyExistsError:
-                continue
-        _check_partitions(admin, [t for t in wanted if t.name in existing])
-        return [t.name for t in missing]
+        created = _create_missing(admin, wanted)
+        present = [t for t in wanted if t.name not in created]
+        report = TopicReport(tuple(created), tuple(_align_configs(admin, present)))
+        problem = partition_problem(present, _partition_counts(admin, present))
+    except KafkaError as exc:
+        raise TopicError(f"Kafka at {bootstrap} refused the topic setup: {exc}") from exc
     finally:
         admin.close()
+    if problem:
+        raise PartitionMismatch(problem, report)
+    return report
 
 
-def _check_partitions(admin: KafkaAdminClient, present: list[TopicPlan]) -> None:
-    if not present:
-        return
-    names = [t.name for t in present]
-    described = {
-        d.get("name", d.get("topic")): len(d["partitions"]) for d in admin.describe_topics(names)
-    }
-    wrong = [
-        f"{t.name} has {described.get(t.name)} partitions, expected {t.partitions}"
-        for t in present
-        if described.get(t.name) != t.partitions
+def _create_missing(admin: KafkaAdminClient, wanted: list[TopicPlan]) -> list[str]:
+    """Create the topics not there yet; one made meanwhile by another process counts as present."""
+    existing = set(admin.list_topics())
+    created = []
+    for topic in (t for t in wanted if t.name not in existing):
+        spec = {"num_partitions": topic.partitions, "replication_factor": 1}
+        try:
+            admin.create_topics({topic.name: {**spec, "configs": topic.config}})
+        except TopicAlreadyExistsError:
+            continue
+        created.append(topic.name)
+    return created
+
+
+def _align_configs(admin: KafkaAdminClient, present: list[TopicPlan]) -> list[ConfigChange]:
+    """Set every planned setting an existing topic lacks; only the differing keys are sent."""
+    configured = [t for t in present if t.config]
+    if not configured:
+        return []
+    lookups = [ConfigResource(ConfigResourceType.TOPIC, t.name, list(t.config)) for t in configured]
+    described = admin.describe_configs(lookups, config_filter="all").get("topic", {})
+    changes = [
+        change
+        for t in configured
+        for change in config_changes(
+            t, {k: v.get("value") for k, v in described.get(t.name, {}).items()}
+        )
     ]
-    if wrong:
-        raise TopicError("; ".join(wrong) + " (delete the topic or change TOPIC_PARTITIONS)")
+    if changes:
+        _alter(admin, changes)
+    return changes
+
+
+def _alter(admin: KafkaAdminClient, changes: list[ConfigChange]) -> None:
+    """Apply the changes (incrementally where the broker can); the admin reports, not raises."""
+    by_topic: dict[str, dict[str, str]] = {}
+    for change in changes:
+        by_topic.setdefault(change.topic, {})[change.key] = change.after
+    resources = [ConfigResource(ConfigResourceType.TOPIC, n, c) for n, c in by_topic.items()]
+    results = admin.alter_configs(resources).get("topic", {})
+    failed = [f"{n}: {results.get(n, 'no answer')}" for n in by_topic if results.get(n) != "OK"]
+    if failed:
+        raise TopicError("could not change topic settings: " + "; ".join(failed))
+
+
+def _partition_counts(admin: KafkaAdminClient, present: list[TopicPlan]) -> dict[str, int]:
+    if not present:
+        return {}
+    described = admin.describe_topics([t.name for t in present])
+    return {d.get("name", d.get("topic")): len(d["partitions"]) for d in described}

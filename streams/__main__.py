@@ -6,7 +6,7 @@ import logging
 
 from faust import Worker as FaustWorker
 
-from consentstream.kafka_topics import ensure_topics, plan
+from consentstream.kafka_topics import TopicReport, ensure_topics, plan
 from consentstream.storage import open_storage, sql
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
@@ -14,9 +14,16 @@ from consentstream.topics import Topics
 from .app import Worker
 from .config import WorkerSettings
 
+log = logging.getLogger(__name__)
 
-def prepare(settings: WorkerSettings) -> None:
-    """Create the ClickHouse tables and the Kafka topics (idempotent) before consuming."""
+
+def prepare(settings: WorkerSettings) -> TopicReport:
+    """Create the ClickHouse tables and the Kafka topics (idempotent) before consuming.
+
+    Existing topics are brought to the planned settings; the report says what was created or
+    changed, and :class:`~consentstream.kafka_topics.PartitionMismatch` stops a worker whose
+    topics have another partition count.
+    """
     storage = open_storage(settings.clickhouse_url)
     try:
         storage.migrate()
@@ -26,14 +33,18 @@ def prepare(settings: WorkerSettings) -> None:
     wanted = plan(
         Topics(settings.topic_prefix), settings.topic_partitions, settings.raw_retention_hours
     )
-    ensure_topics(settings.kafka_bootstrap, wanted)
+    return ensure_topics(settings.kafka_bootstrap, wanted)
 
 
 def main() -> None:
     """Run one stream worker; several share the partitions of one consumer group."""
     settings = WorkerSettings()
     logging.basicConfig(level=settings.log_level)
-    prepare(settings)
+    report = prepare(settings)
+    for name in report.created:
+        log.info("created topic %s", name)
+    for change in report.changed:
+        log.warning("topic setting corrected: %s", change)
     worker = Worker(settings)
     worker.metrics.serve(settings.worker_metrics_port)
     FaustWorker(worker.app, loglevel=settings.log_level.lower()).execute_from_commandline()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from consentstream.kafka_topics import TopicError, ensure_topics, plan
+from consentstream.kafka_topics import (
+    ConfigChange,
+    PartitionMismatch,
+    TopicReport,
+    ensure_topics,
+    plan,
+)
 from consentstream.settings import CommonSettings
+from consentstream.storage import open_storage, sql
 from consentstream.topics import Topics
 
 with warnings.catch_warnings():
@@ -45,17 +56,81 @@ def config_of(bootstrap: str, topic: str) -> dict[str, str]:
 def test_raw_topic_is_short_lived_and_consent_is_compacted(
     stack: CommonSettings, topics: Topics
 ) -> None:
-    created = ensure_topics(stack.kafka_bootstrap, plan(topics, 3, 24))
-    assert topics.raw_events in created and topics.consent in created
+    report = ensure_topics(stack.kafka_bootstrap, plan(topics, 3, 24))
+    assert topics.raw_events in report.created and topics.consent in report.created
     raw = config_of(stack.kafka_bootstrap, topics.raw_events)
     assert raw["retention.ms"] == str(24 * 3_600_000)
     consent = config_of(stack.kafka_bootstrap, topics.consent)
     assert consent["cleanup.policy"] == "compact"
     assert int(consent["max.compaction.lag.ms"]) <= 3_600_000
-    assert ensure_topics(stack.kafka_bootstrap, plan(topics, 3, 24)) == []
+    assert ensure_topics(stack.kafka_bootstrap, plan(topics, 3, 24)) == TopicReport()
 
 
-def test_a_topic_with_other_partitions_is_refused(stack: CommonSettings, topics: Topics) -> None:
+def create_raw_topic(bootstrap: str, name: str, partitions: int, config: dict[str, str]) -> None:
+    """A raw topic as an older version (or a careless operator) made it."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        spec = {"num_partitions": partitions, "replication_factor": 1, "configs": config}
+        admin.create_topics({name: spec})
+    finally:
+        admin.close()
+
+
+def test_an_existing_raw_topic_kept_for_a_week_is_brought_back_to_a_day(
+    stack: CommonSettings, topics: Topics
+) -> None:
+    week = str(7 * 24 * 3_600_000)
+    create_raw_topic(stack.kafka_bootstrap, topics.raw_events, 3, {"retention.ms": week})
+    report = ensure_topics(stack.kafka_bootstrap, plan(topics, 3, 24))
+    assert topics.raw_events not in report.created
+    day = str(24 * 3_600_000)
+    assert ConfigChange(topics.raw_events, "retention.ms", week, day) in report.changed
+    assert config_of(stack.kafka_bootstrap, topics.raw_events)["retention.ms"] == day
+    # The operator shortens retention later: the next run applies it, and says so.
+    report = ensure_topics(stack.kafka_bootstrap, plan(topics, 3, 6))
+    assert report.changed == (
+        ConfigChange(topics.raw_events, "retention.ms", day, str(6 * 3_600_000)),
+    )
+    assert config_of(stack.kafka_bootstrap, topics.raw_events)["retention.ms"] == str(6 * 3_600_000)
+
+
+def test_a_topic_with_other_partitions_is_refused_but_still_gets_its_retention(
+    stack: CommonSettings, topics: Topics
+) -> None:
     ensure_topics(stack.kafka_bootstrap, plan(topics, 2, 24))
-    with pytest.raises(TopicError, match="partitions"):
-        ensure_topics(stack.kafka_bootstrap, plan(topics, 4, 24))
+    with pytest.raises(PartitionMismatch, match="partitions") as refused:
+        ensure_topics(stack.kafka_bootstrap, plan(topics, 4, 12))
+    assert "not done automatically" in str(refused.value)
+    hours_12 = str(12 * 3_600_000)
+    assert [c.after for c in refused.value.report.changed] == [hours_12]
+    assert config_of(stack.kafka_bootstrap, topics.raw_events)["retention.ms"] == hours_12
+    counts = KafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap.split(","))
+    try:
+        described = counts.describe_topics([topics.raw_events])
+    finally:
+        counts.close()
+    assert len(described[0]["partitions"]) == 2  # never changed behind the operator's back
+
+
+def test_migrate_prints_the_settings_it_corrected(stack: CommonSettings, topics: Topics) -> None:
+    week = str(7 * 24 * 3_600_000)
+    create_raw_topic(stack.kafka_bootstrap, topics.raw_events, 2, {"retention.ms": week})
+    database = f"cs_topics_{secrets.token_hex(4)}"
+    server = stack.clickhouse_url.rsplit("/", 1)[0]
+    env = {
+        **os.environ,
+        "CONSENTSTREAM_TOPIC_PREFIX": topics.prefix,
+        "CONSENTSTREAM_TOPIC_PARTITIONS": "2",
+        "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/{database}",
+    }
+    cli = [str(Path(sys.executable).parent / "consentstream"), "migrate"]
+    try:
+        out = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=90, check=True)
+    finally:
+        storage = open_storage(f"{server}/{database}")
+        try:
+            storage.command(sql.statement(sql.DROP_DATABASE, database))
+        finally:
+            storage.close()
+    assert f"changed {topics.raw_events}: retention.ms {week} -> 86400000" in out.stdout
+    assert f"created topic {topics.consent}" in out.stdout
