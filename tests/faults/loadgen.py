@@ -2,6 +2,9 @@
 
 It posts over real HTTP, retries a batch with the same event ids on network errors, 429 and 5xx
 (with backoff, as the snippet does), and records which event ids were acknowledged with 202.
+Every ``consent_every``-th batch it also records a consent decision for one of a few visitors
+of its own (never the event visitors, whom a deletion scenario erases) and keeps the
+``consent_id`` of each decision the collector answered with 201.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -31,6 +35,7 @@ class LoadStats:
     errors: int = 0
     ack_times: list[float] = field(default_factory=list)
     visitor_of: dict[str, str | None] = field(default_factory=dict)
+    consents: set[str] = field(default_factory=set)
 
     def acked_for(self, visitor: str) -> set[str]:
         """Acknowledged event ids of one visitor."""
@@ -61,8 +66,11 @@ class LoadGenerator:
         rate: float = 20.0,
         total: int = 10_000,
         forwarded_for: str = "203.0.113.50",
+        consent_every: int = 4,
     ) -> None:
         self.url = f"{url}/v1/events"
+        self.consent_url = f"{url}/v1/consent"
+        self.consent_every = consent_every
         self.visitors = visitors
         self.batch = batch
         self.interval = 1.0 / rate
@@ -103,30 +111,56 @@ class LoadGenerator:
                 n += self.batch
                 self.stats.sent += len(events)
                 self._deliver(client, events)
+                if self.consent_every and (n // self.batch) % self.consent_every == 0:
+                    self._decide(client, n // self.batch)
                 time.sleep(self.interval)
+
+    def _decide(self, client: httpx.Client, n: int) -> None:
+        """Record one consent decision, retried like a batch until the collector answers 201."""
+        body = {
+            "visitor_id": f"fault_consenter_{n % 5}",
+            "choices": {
+                "necessary": True,
+                "analytics": n % 2 == 0,
+                "marketing": False,
+                "preferences": n % 3 == 0,
+            },
+            "policy_version": "2026-01",
+            "policy_hash": "faults",
+        }
+        response = self._post(client, self.consent_url, body, 201)
+        self.stats.consents.add(str(response.json()["consent_id"]))
 
     def _deliver(self, client: httpx.Client, events: list[dict[str, object]]) -> None:
         """Send one batch until the collector acknowledges it (same ids on every try)."""
-        delay = 0.1
         body = {"events": events, "sent_at": datetime.now(UTC).isoformat()}
+        self._post(client, self.url, body, 202)
+        for event in events:
+            self.stats.acked.add(str(event["event_id"]))
+            self.stats.visitor_of[str(event["event_id"])] = event["visitor_id"]  # type: ignore[assignment]
+        self.stats.ack_times.append(time.monotonic())
+
+    def _post(
+        self, client: httpx.Client, url: str, body: Mapping[str, object], ok: int
+    ) -> httpx.Response:
+        """POST until the answer is ``ok``, retrying network errors, 429 and 5xx with backoff."""
+        delay = 0.1
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
-                response = client.post(self.url, json=body, headers=self.headers)
+                response = client.post(url, json=body, headers=self.headers)
             except httpx.HTTPError:
                 self.stats.errors += 1
             else:
                 code = response.status_code
                 self.stats.statuses[code] = self.stats.statuses.get(code, 0) + 1
-                if code == 202:
-                    for event in events:
-                        self.stats.acked.add(str(event["event_id"]))
-                        self.stats.visitor_of[str(event["event_id"])] = event["visitor_id"]  # type: ignore[assignment]
-                    self.stats.ack_times.append(time.monotonic())
-                    return
+                if code == ok:
+                    return response
                 if code < 500 and code != 429:
-                    raise AssertionError(f"collector refused a valid batch: {code} {response.text}")
+                    raise AssertionError(
+                        f"collector refused a valid request: {code} {response.text}"
+                    )
             self.stats.retries += 1
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
-        raise AssertionError("a batch was never acknowledged within 180 s")
+        raise AssertionError(f"{url} never answered {ok} within 180 s")

@@ -41,11 +41,13 @@ class Figures:
     retries: int
     outage_s: float
     recovery_s: float
+    consents: str = ""
 
     def line(self) -> str:
         return (
             f"{self.scenario:<22} sent {self.sent:>6}  acked {self.acked:>6}"
             f"  stored {self.stored:>6}  missing {self.missing}  duplicates {self.duplicates}"
+            f"  consents {self.consents:>7}"
             f"  retries {self.retries:>4}"
             f"  outage {self.outage_s:5.1f}s  recovery {self.recovery_s:5.1f}s"
         )
@@ -86,6 +88,13 @@ def stored_ids(rig: FaultRig) -> tuple[set[str], int]:
     return {row["id"] for row in ids}, int(dup[0]["d"])
 
 
+def recorded_consents(rig: FaultRig) -> set[str]:
+    """consent_ids in the consent ledger."""
+    with open_storage(rig.env["CONSENTSTREAM_CLICKHOUSE_URL"]) as storage:
+        rows = storage.query(f"SELECT consent_id FROM {rig.database}.consent_ledger FINAL")
+    return {row["consent_id"] for row in rows}
+
+
 def run_scenario(
     request: pytest.FixtureRequest, rig: FaultRig, name: str, fault: Callable[[], None]
 ) -> Figures:
@@ -100,10 +109,12 @@ def run_scenario(
     stats = load.stop()
     deadline = time.monotonic() + 180
     stored, duplicates = stored_ids(rig)
-    while not stats.acked <= stored and time.monotonic() < deadline:
+    ledger = recorded_consents(rig)
+    while not (stats.acked <= stored and stats.consents <= ledger) and time.monotonic() < deadline:
         rig.pipe.check_alive()
         time.sleep(1)
         stored, duplicates = stored_ids(rig)
+        ledger = recorded_consents(rig)
     caught_up = time.monotonic()
     figures = Figures(
         scenario=name,
@@ -115,11 +126,14 @@ def run_scenario(
         retries=stats.retries,
         outage_s=restored - began,
         recovery_s=caught_up - restored,
+        consents=f"{len(stats.consents & ledger)}/{len(stats.consents)}",
     )
     report(request, figures)
     assert figures.missing == 0, figures.line()
     assert figures.duplicates == 0, figures.line()
     assert figures.acked > 0
+    assert stats.consents, "no consent decision was recorded under load: the test proves less"
+    assert stats.consents <= ledger, f"consent decisions missing from the ledger: {figures.line()}"
     return figures
 
 
