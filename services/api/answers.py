@@ -142,6 +142,34 @@ def answer(
     return rows + fresh, missing, fresh
 
 
+def _computer(
+    repo: Repository, dimension: str, interval: Interval, k: int
+) -> Callable[[Span], Rows]:
+    def compute(part: Span) -> Rows:
+        params = {"start": part[0], "end": part[1], "k": k}
+        return repo.usage_groups(dimension, interval, params)
+
+    return compute
+
+
+def closed_rows(
+    repo: Repository, dimension: str, interval: Interval, closed: Span, k: int
+) -> tuple[Rows, int]:
+    """Rows of a span of whole closed buckets, storing the ones not stored yet; how many were."""
+    params = {
+        "interval": interval,
+        "dimension": dimension,
+        "k": k,
+        "start": closed[0],
+        "end": closed[1],
+    }
+    compute = _computer(repo, dimension, interval, k)
+    stored, missing, fresh = answer(closed, interval, repo.cached_answers(params), compute)
+    if missing:
+        repo.save_answers(to_stored(fresh, missing, interval, dimension, k))
+    return stored, len(missing)
+
+
 def rows_for(
     repo: Repository,
     dimension: str,
@@ -154,25 +182,12 @@ def rows_for(
 
     ``closed_before`` None turns the store off (everything live). Blocking: run in a thread.
     """
-
-    def compute(part: Span) -> Rows:
-        params = {"start": part[0], "end": part[1], "k": k}
-        return repo.usage_groups(dimension, interval, params)
-
+    compute = _computer(repo, dimension, interval, k)
     if closed_before is None:
         return compute(span)
     how = plan(span[0], span[1], interval, closed_before)
     rows = [row for part in how.live for row in compute(part)]
     if how.closed is None:
         return rows
-    params = {
-        "interval": interval,
-        "dimension": dimension,
-        "k": k,
-        "start": how.closed[0],
-        "end": how.closed[1],
-    }
-    stored, missing, fresh = answer(how.closed, interval, repo.cached_answers(params), compute)
-    if missing:
-        repo.save_answers(to_stored(fresh, missing, interval, dimension, k))
+    stored, _ = closed_rows(repo, dimension, interval, how.closed, k)
     return rows + stored

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +18,7 @@ from consentstream.storage.errors import StorageError
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 
-from . import retention
+from . import retention, warmer
 from .config import ApiSettings
 from .datamap import load_data_map
 from .deps import ApiState
@@ -37,15 +38,23 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         topics = Topics(settings.topic_prefix)
         app.state.api = ApiState(settings, topics, repo, producer, AuditLog(repo), data_map)
         every = settings.retention_interval_hours * 3600
-        schedule = (
-            asyncio.create_task(retention.run_periodically(repo, data_map, every))
-            if every
-            else None
-        )
+        schedules = []
+        if every:
+            schedules.append(asyncio.create_task(retention.run_periodically(repo, data_map, every)))
+        if settings.usage_warm_seconds and settings.usage_settle_minutes >= 0:
+            settle = timedelta(minutes=settings.usage_settle_minutes)
+            warming = warmer.run_periodically(
+                repo,
+                settings.k_anonymity,
+                settle,
+                settings.usage_warm_days,
+                settings.usage_warm_seconds,
+            )
+            schedules.append(asyncio.create_task(warming))
         try:
             yield
         finally:
-            if schedule:
+            for schedule in schedules:
                 schedule.cancel()
                 with suppress(asyncio.CancelledError):
                     await schedule

@@ -37,6 +37,15 @@ class ApiSettings(CommonSettings):
         description="A usage bucket that ended this long ago is closed: its answer is computed"
         " once and then read from usage_answers. Negative: always compute live.",
     )
+    usage_warm_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="How often the API stores the answers of newly closed usage buckets before"
+        " anyone asks (so a first ask reads them too); 0: only when asked.",
+    )
+    usage_warm_days: int = Field(
+        31, ge=1, description="How far back the API keeps closed usage buckets answered ahead."
+    )
     data_map_path: Path = Field(
         Path(__file__).resolve().parents[2] / "data" / "data-map.yaml",
         description="The declarative data map the access report is built from.",

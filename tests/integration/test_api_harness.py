@@ -90,6 +90,7 @@ def start_api(
         "CONSENTSTREAM_WORKER_DATA_DIR": str(tmp.mktemp("worker")),
         "CONSENTSTREAM_TOPIC_PARTITIONS": "1",
         "CONSENTSTREAM_RETENTION_INTERVAL_HOURS": "0",
+        "CONSENTSTREAM_USAGE_WARM_SECONDS": "0",
         **{f"CONSENTSTREAM_{name.upper()}": value for name, value in settings.items()},
     }
     logs = tmp.mktemp("logs")

@@ -1,0 +1,60 @@
+"""Answers of closed buckets are computed ahead of any ask, so the first ask reads them too.
+
+``answers`` stores a closed bucket's k-anonymous answer the first time someone asks for it;
+on 10M events that first ask costs seconds (two passes with ``FINAL`` over the range). The
+warmer takes that cost off the request path: every ``usage_warm_seconds`` it stores the answer
+of every closed bucket of the last ``usage_warm_days`` (hourly buckets: at most 31 days), for
+every dimension and bucket size, that is not stored yet. A run after the first one finds only
+the buckets closed since (one hour, and a day or a week when one ended) and costs little.
+
+Ranges older than the window, and the open buckets at either end of a range, are still
+computed when asked. Several API processes warming at once store the same rows twice, which
+``usage_answers`` (ReplacingMergeTree) merges; nothing else is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from consentstream.storage import sql
+from consentstream.storage.errors import StorageError
+from consentstream.storage.repository import Repository
+
+from .answers import closed_rows, floor_bucket
+from .usage import HOURLY_MAX_DAYS, Interval
+
+log = logging.getLogger(__name__)
+
+INTERVALS: tuple[Interval, ...] = ("hour", "day", "week")
+
+
+def warm(repo: Repository, k: int, closed_before: datetime, days: int) -> int:
+    """Store the answers of closed buckets of the last ``days`` not stored yet; how many."""
+    stored = 0
+    for interval in INTERVALS:
+        window = min(days, HOURLY_MAX_DAYS) if interval == "hour" else days
+        last = floor_bucket(closed_before, interval)
+        first = floor_bucket(closed_before - timedelta(days=window), interval)
+        if first >= last:
+            continue
+        for dimension in sql.USAGE_DIMENSIONS:
+            _, missing = closed_rows(repo, dimension, interval, (first, last), k)
+            stored += missing
+    return stored
+
+
+async def run_periodically(
+    repo: Repository, k: int, settle: timedelta, days: int, every_seconds: float
+) -> None:
+    """Warm now and then every ``every_seconds``, until cancelled."""
+    while True:
+        try:
+            closed_before = datetime.now(UTC) - settle
+            count = await asyncio.to_thread(warm, repo, k, closed_before, days)
+            if count:
+                log.info("usage answers: stored %s newly closed buckets", count)
+        except StorageError as exc:  # a down database must not end the schedule
+            log.warning("usage answers: warming failed: %s", exc)
+        await asyncio.sleep(every_seconds)
