@@ -9,7 +9,7 @@ planned configuration on every run; partition counts are checked, never changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
@@ -84,11 +84,13 @@ class TopicReport:
 
     created: tuple[str, ...] = ()
     changed: tuple[ConfigChange, ...] = ()
+    deleted: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
-        """One human line per created topic and per changed setting."""
+        """One human line per created topic, changed setting and deleted topic."""
         made = [f"created topic {name}" for name in self.created]
-        return made + [f"changed {change}" for change in self.changed]
+        gone = [f"deleted retired topic {name}" for name in self.deleted]
+        return made + [f"changed {change}" for change in self.changed] + gone
 
 
 class PartitionMismatch(TopicError):
@@ -123,7 +125,8 @@ def partition_problem(wanted: list[TopicPlan], counts: Mapping[str, int]) -> str
 
     Nothing here changes a count. Kafka cannot remove partitions, and adding them sends keys to
     other partitions than their earlier records (a visitor's decisions and events split), which
-    breaks the co-partitioning of raw and consent topics the consent table relies on: that is an
+    breaks the co-partitioning of raw and consent topics (one worker sees a visitor's decisions
+    before its later events): that is an
     operator's decision, taken with the pipeline drained, never a side effect of starting up.
     """
     off = [(t, counts[t.name]) for t in wanted if counts.get(t.name, t.partitions) != t.partitions]
@@ -141,12 +144,16 @@ def partition_problem(wanted: list[TopicPlan], counts: Mapping[str, int]) -> str
     )
 
 
-def ensure_topics(bootstrap: str, wanted: list[TopicPlan]) -> TopicReport:
+def ensure_topics(
+    bootstrap: str, wanted: list[TopicPlan], retired: Sequence[str] = ()
+) -> TopicReport:
     """Create missing topics, align existing ones' settings, refuse other partition counts.
 
     Settings are aligned before partition counts are checked, so a raw topic never keeps data
     longer than promised even when :class:`PartitionMismatch` (carrying the report) is raised.
-    Settings the plan does not name are left as the operator set them.
+    Settings the plan does not name are left as the operator set them. ``retired`` topics (ones
+    an earlier version used and nothing reads any more) are deleted when present: an erasure no
+    longer reaches them, so they must not keep what they hold.
     """
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="cs-admin")
@@ -155,7 +162,8 @@ def ensure_topics(bootstrap: str, wanted: list[TopicPlan]) -> TopicReport:
     try:
         created = _create_missing(admin, wanted)
         present = [t for t in wanted if t.name not in created]
-        report = TopicReport(tuple(created), tuple(_align_configs(admin, present)))
+        deleted = _delete_retired(admin, retired)
+        report = TopicReport(tuple(created), tuple(_align_configs(admin, present)), deleted)
         problem = partition_problem(present, _partition_counts(admin, present))
     except KafkaError as exc:
         raise TopicError(f"Kafka at {bootstrap} refused the topic setup: {exc}") from exc
@@ -164,6 +172,14 @@ def ensure_topics(bootstrap: str, wanted: list[TopicPlan]) -> TopicReport:
     if problem:
         raise PartitionMismatch(problem, report)
     return report
+
+
+def _delete_retired(admin: KafkaAdminClient, retired: Sequence[str]) -> tuple[str, ...]:
+    """Delete the retired topics that exist; their names."""
+    present = tuple(name for name in retired if name in set(admin.list_topics()))
+    if present:
+        admin.delete_topics(list(present))
+    return present
 
 
 def _create_missing(admin: KafkaAdminClient, wanted: list[TopicPlan]) -> list[str]:

@@ -33,7 +33,10 @@ def prepare(settings: WorkerSettings) -> TopicReport:
     wanted = plan(
         Topics(settings.topic_prefix), settings.topic_partitions, settings.raw_retention_hours
     )
-    return ensure_topics(settings.kafka_bootstrap, wanted)
+    # The Faust table of consent histories (now in Redis, see consent_history.py) had this
+    # changelog: pseudonymous consent data that erasures no longer tombstone.
+    retired = [f"{settings.worker_app_id}-consent-history-changelog"]
+    return ensure_topics(settings.kafka_bootstrap, wanted, retired)
 
 
 def main() -> None:
@@ -45,6 +48,8 @@ def main() -> None:
         log.info("created topic %s", name)
     for change in report.changed:
         log.warning("topic setting corrected: %s", change)
+    for name in report.deleted:
+        log.warning("deleted retired topic %s", name)
     worker = Worker(settings)
     worker.metrics.serve(settings.worker_metrics_port)
     FaustWorker(worker.app, loglevel=settings.log_level.lower()).execute_from_commandline()

@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +111,24 @@ def test_a_topic_with_other_partitions_is_refused_but_still_gets_its_retention(
     finally:
         counts.close()
     assert len(described[0]["partitions"]) == 2  # never changed behind the operator's back
+
+
+def test_a_retired_topic_is_deleted_and_reported(stack: CommonSettings, topics: Topics) -> None:
+    """An earlier worker's consent-history changelog must not outlive the erasures it misses."""
+    retired = f"{topics.prefix}old-worker-consent-history-changelog"
+    create_raw_topic(stack.kafka_bootstrap, retired, 1, {"cleanup.policy": "compact"})
+    report = ensure_topics(stack.kafka_bootstrap, plan(topics, 1, 24), [retired])
+    assert report.deleted == (retired,)
+    assert f"deleted retired topic {retired}" in report.lines()
+    admin = KafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap.split(","))
+    try:
+        deadline = time.monotonic() + 15  # deletion completes asynchronously on the broker
+        while retired in admin.list_topics() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert retired not in admin.list_topics()
+    finally:
+        admin.close()
+    assert ensure_topics(stack.kafka_bootstrap, plan(topics, 1, 24), [retired]).deleted == ()
 
 
 def test_migrate_prints_the_settings_it_corrected(stack: CommonSettings, topics: Topics) -> None:
