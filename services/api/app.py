@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from consentstream.audit import AuditLog
+from consentstream.audit import AuditLog, AuditUnavailable, lock_client
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.storage import open_storage
 from consentstream.storage.errors import StorageError
@@ -35,7 +35,9 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         repo = Repository(storage)
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
         topics = Topics(settings.topic_prefix)
-        app.state.api = ApiState(settings, topics, repo, producer, AuditLog(repo), data_map)
+        redis = lock_client(settings.redis_url)  # the audit chain's cross-process lock
+        audit = AuditLog(repo, redis)
+        app.state.api = ApiState(settings, topics, repo, producer, audit, data_map)
         every = settings.retention_interval_hours * 3600
         schedule = (
             asyncio.create_task(retention.run_periodically(repo, data_map, every))
@@ -50,6 +52,7 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
                 with suppress(asyncio.CancelledError):
                     await schedule
             await producer.close()
+            redis.close()
             storage.close()
 
     return lifespan
@@ -92,6 +95,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(BrokerUnavailable, on_unavailable)
     app.add_exception_handler(StorageError, on_unavailable)
+    app.add_exception_handler(AuditUnavailable, on_unavailable)  # nothing done, nothing audited
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
