@@ -19,6 +19,7 @@ from consentstream.topics import Topics
 
 from . import retention
 from .config import ApiSettings
+from .cors import SelfServiceCORS
 from .datamap import load_data_map
 from .deps import ApiState
 from .errors import ApiError
@@ -103,6 +104,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     app = FastAPI(title="consentstream API", version="1", lifespan=_lifespan(settings))
     _install_error_handlers(app)
+    self_service = privacy.router.prefix + privacy.SELF_SERVICE_PATH
+    app.add_middleware(SelfServiceCORS, origins=settings.api_cors_origins, paths={self_service})
     app.include_router(privacy.router)
     app.include_router(usage.router)
 
