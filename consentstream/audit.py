@@ -2,25 +2,52 @@
 
 Each entry's ``hash`` is SHA-256 over its canonical fields and the previous entry's hash, so
 editing, deleting or re-inserting any entry breaks the chain from that point on, and
-:func:`verify` names the first broken ``seq``. Appends are serialised per process by a lock and
-chain onto the last hash read from the table; two processes appending at the same instant
-would fork the chain, which :func:`verify` reports (a duplicate seq) rather than hides.
+:func:`verify` names the first broken ``seq``.
+
+An append reads the last entry and inserts the next one; two appenders doing that at once
+(two API processes, the API and the CLI) would both chain onto the same entry and fork the
+chain (the same seq twice). So every append holds a Redis lock named after the ClickHouse
+database (:func:`consentstream.redis_keys.audit_lock`) from the read to the insert. The lock
+expires after :data:`LOCK_TTL_SECONDS`, so a crashed holder blocks appends for at most that
+long; it is re-confirmed (and its expiry renewed) just before the insert, and the TTL exceeds
+the worst case of one storage call (30 s waiting for a pooled connection, 5 s connect, 60 s
+send/receive), so an insert started under the lock ends before anyone else can take it.
+
+When Redis cannot be reached, or the lock stays taken for :data:`LOCK_WAIT_SECONDS`,
+:class:`AuditUnavailable` is raised and nothing is written: there is no unchained fallback,
+and the caller's action does not happen (the API answers 503, the CLI exits 1).
 """
 
 from __future__ import annotations
 
-import threading
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives import hashes
+from redis import Redis
+from redis.exceptions import LockNotOwnedError, RedisError
+from redis.lock import Lock
 
+from consentstream import redis_keys
 from consentstream.storage.repository import Repository
 from schemas.rows import AuditRow
 
+log = logging.getLogger(__name__)
+
 GENESIS = "0" * 64
+LOCK_TTL_SECONDS = 120.0
+"""How long the chain lock lives unrenewed: above one storage call's worst case (95 s)."""
+LOCK_WAIT_SECONDS = 10.0
+"""How long an append waits for another appender before giving up with AuditUnavailable."""
+_LOCK_POLL_SECONDS = 0.01
+_REDIS_TIMEOUT_SECONDS = 2.0
+
+
+class AuditUnavailable(Exception):
+    """The chain could not be locked (Redis down, or held too long); nothing was written."""
 
 
 def canonical_detail(detail: dict[str, Any]) -> str:
@@ -53,35 +80,108 @@ def hash_of(row: AuditRow) -> str:
     )
 
 
-class AuditLog:
-    """Writes chained entries through a :class:`Repository`; one instance per process."""
+def lock_client(redis_url: str) -> Redis:
+    """A synchronous Redis client for :class:`AuditLog`, failing fast when Redis is down."""
+    return Redis.from_url(
+        redis_url,
+        socket_timeout=_REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
+    )
 
-    def __init__(self, repo: Repository) -> None:
+
+class AuditLog:
+    """Writes chained entries through a :class:`Repository`, serialised across processes by Redis.
+
+    ``redis`` is a synchronous client of the deployment's Redis (see :func:`lock_client`, whose
+    short socket timeouts make an unreachable Redis fail an append quickly, not hang it).
+    """
+
+    def __init__(self, repo: Repository, redis: Redis) -> None:
         self.repo = repo
-        self._lock = threading.Lock()
+        self.redis = redis
+        self.lock_name = redis_keys.audit_lock(repo.storage.database)
 
     def append(
         self, actor: str, role: str, action: str, target: str, detail: dict[str, Any]
     ) -> AuditRow:
-        """Chain and store one entry (blocking; async callers use ``asyncio.to_thread``)."""
-        with self._lock:
-            last = self.repo.last_audit()
-            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            at = datetime.now(UTC).replace(microsecond=0)  # 18.16 stores whole seconds
-            text = canonical_detail(detail)
-            row = AuditRow(
-                seq=seq,
-                at=at,
-                actor=actor,
-                role=role,
-                action=action,
-                target=target,
-                detail=text,
-                prev_hash=prev,
-                hash=entry_hash(seq, at, actor, role, action, target, text, prev),
-            )
+        """Chain and store one entry (blocking; async callers use ``asyncio.to_thread``).
+
+        Raises :class:`AuditUnavailable` (nothing written) when the chain cannot be locked.
+        """
+        lock = self._acquire()
+        try:
+            row = next_entry(self.repo.last_audit(), actor, role, action, target, detail)
+            self._confirm(lock)
             self.repo.append_audit(row)
-            return row
+        finally:
+            self._release(lock)
+        return row
+
+    def _acquire(self) -> Lock:
+        lock = Lock(
+            self.redis,
+            self.lock_name,
+            timeout=LOCK_TTL_SECONDS,
+            sleep=_LOCK_POLL_SECONDS,
+            blocking_timeout=LOCK_WAIT_SECONDS,
+            thread_local=False,  # one Lock object per append, never shared between threads
+        )
+        try:
+            acquired = lock.acquire()
+        except RedisError as exc:
+            raise AuditUnavailable(
+                "Redis is unreachable, so the audit chain cannot be locked"
+            ) from exc
+        if not acquired:
+            raise AuditUnavailable(
+                f"another appender held the audit chain for {LOCK_WAIT_SECONDS:.0f} s"
+            )
+        return lock
+
+    @staticmethod
+    def _confirm(lock: Lock) -> None:
+        """Still ours, with a fresh TTL for the insert; else abort before writing anything."""
+        try:
+            lock.reacquire()
+        except LockNotOwnedError as exc:
+            raise AuditUnavailable("the audit chain lock expired before the insert") from exc
+        except RedisError as exc:
+            raise AuditUnavailable("Redis became unreachable while the chain was locked") from exc
+
+    @staticmethod
+    def _release(lock: Lock) -> None:
+        try:
+            lock.release()
+        except RedisError:  # it expires by itself; an entry written under it is chained
+            log.warning(
+                "could not release the audit chain lock; it expires within %.0f s",
+                LOCK_TTL_SECONDS,
+            )
+
+
+def next_entry(
+    last: tuple[int, str] | None,
+    actor: str,
+    role: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any],
+) -> AuditRow:
+    """The entry that follows ``last`` (``(seq, hash)`` of the newest entry, None if empty)."""
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = datetime.now(UTC).replace(microsecond=0)  # 18.16 stores whole seconds
+    text = canonical_detail(detail)
+    return AuditRow(
+        seq=seq,
+        at=at,
+        actor=actor,
+        role=role,
+        action=action,
+        target=target,
+        detail=text,
+        prev_hash=prev,
+        hash=entry_hash(seq, at, actor, role, action, target, text, prev),
+    )
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ is audited and queued for the worker exactly as a request made over HTTP.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -19,9 +20,28 @@ from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
 from schemas.rows import PrivacyRequestType
 
+if TYPE_CHECKING:
+    from consentstream.audit import AuditLog
+
 console = Console()
+errors = Console(stderr=True)
 requests_app = typer.Typer(no_args_is_help=True, help="Data subject requests.")
 hold_app = typer.Typer(no_args_is_help=True, help="Legal holds on a subject's data.")
+
+
+@contextmanager
+def _audit_log(repo: Repository, redis_url: str) -> Iterator[AuditLog]:
+    """The audit log, locked through Redis like the API's; no lock means exit 1, nothing done."""
+    from consentstream.audit import AuditLog, AuditUnavailable, lock_client
+
+    redis = lock_client(redis_url)
+    try:
+        yield AuditLog(repo, redis)
+    except AuditUnavailable as exc:
+        errors.print(f"[bold red]error:[/] audit log unavailable: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        redis.close()
 
 
 @requests_app.command("list")
@@ -57,7 +77,6 @@ def requests_list() -> None:
 @requests_app.command("show")
 def requests_show(request_id: Annotated[str, typer.Argument(help="The request id")]) -> None:
     """One request with its result as JSON (an audited per-visitor read)."""
-    from consentstream.audit import AuditLog
     from services.api import requests as intake
     from services.api.config import ApiSettings
 
@@ -71,7 +90,8 @@ def requests_show(request_id: Annotated[str, typer.Argument(help="The request id
             raise typer.Exit(1)
         if row.result:
             detail = {"request_id": row.request_id, "type": row.type}
-            AuditLog(repo).append("cli", "admin", "request.read", row.subject_key, detail)
+            with _audit_log(repo, settings.redis_url) as audit:
+                audit.append("cli", "admin", "request.read", row.subject_key, detail)
     finally:
         storage.close()
     typer.echo(intake.view(row, settings.due_soon_days).model_dump_json(indent=2))
@@ -100,25 +120,24 @@ def requests_approve(
 
 def _with_casework(action: Callable[[Any], Awaitable[Any]]) -> Any:
     """Run ``action(casework)`` with the stores and a producer, closing them afterwards."""
-    from consentstream.audit import AuditLog
     from consentstream.kafka import EventProducer
     from consentstream.topics import Topics
     from services.api.casework import Casework
 
     settings = CommonSettings()
 
-    async def run() -> Any:
+    async def run(audit: AuditLog) -> Any:
         producer = EventProducer(settings.kafka_bootstrap, 10.0)
         try:
             topics = Topics(settings.topic_prefix)
-            return await action(Casework(repo, AuditLog(repo), producer, topics))
+            return await action(Casework(audit.repo, audit, producer, topics))
         finally:
             await producer.close()
 
     storage = open_storage(settings.clickhouse_url)
     try:
-        repo = Repository(storage)
-        return asyncio.run(run())
+        with _audit_log(Repository(storage), settings.redis_url) as audit:
+            return asyncio.run(run(audit))
     finally:
         storage.close()
 

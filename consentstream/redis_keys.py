@@ -36,3 +36,8 @@ def daily_salt(day: str) -> str:
 def rate_limit(bucket: str) -> str:
     """A client's token bucket; ``bucket`` is a keyed hash of its IP, never the raw address."""
     return f"{PREFIX}ratelimit:{bucket}"
+
+
+def audit_lock(database: str) -> str:
+    """The lock every appender of one ClickHouse database's audit chain takes (a random token)."""
+    return f"{PREFIX}audit-lock:{database}"

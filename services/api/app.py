@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from consentstream.audit import AuditLog
+from consentstream.audit import AuditLog, AuditUnavailable, lock_client
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.storage import open_storage
 from consentstream.storage.errors import StorageError
@@ -20,6 +20,7 @@ from consentstream.topics import Topics
 
 from . import retention, warmer
 from .config import ApiSettings
+from .cors import SelfServiceCORS
 from .datamap import load_data_map
 from .deps import ApiState
 from .errors import ApiError
@@ -36,7 +37,9 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         repo = Repository(storage)
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
         topics = Topics(settings.topic_prefix)
-        app.state.api = ApiState(settings, topics, repo, producer, AuditLog(repo), data_map)
+        redis = lock_client(settings.redis_url)  # the audit chain's cross-process lock
+        audit = AuditLog(repo, redis)
+        app.state.api = ApiState(settings, topics, repo, producer, audit, data_map)
         every = settings.retention_interval_hours * 3600
         schedules = []
         if every:
@@ -59,6 +62,7 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
                 with suppress(asyncio.CancelledError):
                     await schedule
             await producer.close()
+            redis.close()
             storage.close()
 
     return lifespan
@@ -101,6 +105,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(BrokerUnavailable, on_unavailable)
     app.add_exception_handler(StorageError, on_unavailable)
+    app.add_exception_handler(AuditUnavailable, on_unavailable)  # nothing done, nothing audited
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -108,6 +113,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     app = FastAPI(title="consentstream API", version="1", lifespan=_lifespan(settings))
     _install_error_handlers(app)
+    self_service = privacy.router.prefix + privacy.SELF_SERVICE_PATH
+    app.add_middleware(SelfServiceCORS, origins=settings.api_cors_origins, paths={self_service})
     app.include_router(privacy.router)
     app.include_router(usage.router)
 

@@ -14,6 +14,11 @@ class ApiSettings(CommonSettings):
 
     api_host: str = Field("127.0.0.1", description="Interface the API listens on.")
     api_port: int = Field(8081, description="Port the API listens on.")
+    api_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8080", "http://localhost:8080"],
+        description="Site origins whose pages may file a visitor's self-service request"
+        " straight to the API (JSON list); no other endpoint answers browsers cross-origin.",
+    )
     request_deadline_days: int = Field(
         30, description="Days to answer a privacy request (GDPR: one month)."
     )

@@ -7,7 +7,8 @@ ApiError
 ├── Conflict       409: the request is not in a state that allows this (e.g. export before done)
 ├── InvalidInput   422: parameters that parse but make no sense (e.g. from after to)
 └── TooManyRequests 429: a subject's third access/portability request in 12 months
-(consentstream.kafka.BrokerUnavailable and storage errors → 503 with Retry-After)
+(consentstream.kafka.BrokerUnavailable, storage errors and consentstream.audit.AuditUnavailable
+ → 503 with Retry-After)
 """
 
 from __future__ import annotations

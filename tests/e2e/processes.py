@@ -118,6 +118,8 @@ def running_pipeline(env: dict[str, str], log_dir: Path) -> Iterator[Pipeline]:
     """Collector, worker and API on free ports with the given environment."""
     cport, aport = free_port(), free_port()
     env = {
+        # the demo site is the collector's origin; its snippet files requests straight to the API
+        "CONSENTSTREAM_API_CORS_ORIGINS": f'["http://127.0.0.1:{cport}"]',
         **env,
         "CONSENTSTREAM_COLLECTOR_PORT": str(cport),
         "CONSENTSTREAM_API_PORT": str(aport),

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from consentstream.audit import AuditLog
+from consentstream.audit import AuditLog, lock_client
 from consentstream.storage import sql
 
 from .test_api_harness import Api, start_api
@@ -161,7 +161,7 @@ def test_a_forbidden_call_leaves_no_audit_entry(api: Api, request_id: str) -> No
 
 
 @pytest.fixture
-def chained(api: Api):
+def chained(api: Api, stack):
     """A separate database holding a short audit chain, so tampering spoils no other test."""
     from consentstream.storage import open_storage
     from consentstream.storage.repository import Repository
@@ -171,9 +171,10 @@ def chained(api: Api):
     storage = open_storage(url)
     storage.migrate()
     repo = Repository(storage)
-    log = AuditLog(repo)
-    for n in range(1, 5):
-        log.append("k1", "privacy", "request.read", f"subject{n}", {"request_id": f"r{n}"})
+    with lock_client(stack.redis_url) as redis:
+        log = AuditLog(repo, redis)
+        for n in range(1, 5):
+            log.append("k1", "privacy", "request.read", f"subject{n}", {"request_id": f"r{n}"})
     env = {**api.env, "CONSENTSTREAM_CLICKHOUSE_URL": url}
     yield repo, env
     storage.command(sql.statement(sql.DROP_DATABASE, database))

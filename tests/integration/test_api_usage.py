@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from consentstream.audit import AuditLog, verify
+from consentstream.audit import AuditLog, lock_client, verify
 from consentstream.storage import Storage
 from consentstream.storage.repository import Repository
 from schemas.rows import ConsentLedgerRow, UsageAnswerRow, UsageEventRow
@@ -225,7 +225,7 @@ def test_closed_buckets_are_answered_once_and_then_read(api: Api) -> None:
     assert partial["buckets"][0]["groups"][0]["visitors"] == 5
 
 
-def test_the_aggregate_and_audit_sql_runs_on_both_backends(storage: Storage) -> None:
+def test_the_aggregate_and_audit_sql_runs_on_both_backends(storage: Storage, stack) -> None:
     """18.16 and chdb 26.x give the same folded answer and keep the same audit chain."""
     repo = Repository(storage)
     rows = [event(v, "/popular", DAY1) for v in visitors("a", 5)]
@@ -247,7 +247,8 @@ def test_the_aggregate_and_audit_sql_runs_on_both_backends(storage: Storage) -> 
     assert [(r["row_kind"], r["key"], r["visitors"], r["pageviews"]) for r in cached] == [
         ("group", "/p", 5, 6)
     ]
-    log = AuditLog(repo)
-    for n in range(3):
-        log.append("k", "privacy", "request.read", f"s{n}", {"n": n, "text": 'ünï "q"'})
+    with lock_client(stack.redis_url) as redis:
+        log = AuditLog(repo, redis)
+        for n in range(3):
+            log.append("k", "privacy", "request.read", f"s{n}", {"n": n, "text": 'ünï "q"'})
     assert verify(repo.audit_entries()).ok

@@ -25,6 +25,8 @@ from ..deps import ApiState, PrivacyKey, State
 from ..errors import Conflict, NotFound, Unauthorized, documented
 
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=documented(401, 403, 422, 503))
+SELF_SERVICE_PATH = "/self-service/requests"
+"""The one path the web snippet calls from the customer's site (see services/api/cors.py)."""
 
 
 def _casework(state: ApiState) -> Casework:
@@ -77,7 +79,7 @@ async def file_request(
 
 
 @router.post(
-    "/self-service/requests",
+    SELF_SERVICE_PATH,
     status_code=202,
     response_model=requests.PrivacyRequestFiled,
     responses={
