@@ -106,6 +106,7 @@ def _add_product_commands(target: typer.Typer) -> None:
     """Add the commands that operate the product and its privacy requests to the main CLI."""
     target.add_typer(cli_ops.keys_app, name="keys")
     target.add_typer(cli_ops.audit_app, name="audit")
+    target.add_typer(cli_ops.consent_app, name="consent")
     target.add_typer(cli_privacy.requests_app, name="requests")
     target.add_typer(cli_privacy.hold_app, name="hold")
     for command in (

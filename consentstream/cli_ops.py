@@ -190,3 +190,40 @@ def stop_apps() -> None:
 
     stopped = apps.stop_apps()
     console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+consent_app = typer.Typer(help="Consent state kept in Redis.", no_args_is_help=True)
+
+
+@consent_app.command("rebuild")
+def consent_rebuild() -> None:
+    """Restore every visitor's consent history and decision in force in Redis from the ledger.
+
+    For a lost or replaced Redis: without this, visitors count as undecided (necessary-only)
+    until they choose again. Erased subjects are skipped. Safe to run at any time.
+    """
+    from redis import Redis
+    from redis.exceptions import RedisError
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from consentstream.consent_rebuild import rebuild
+
+    settings = CommonSettings()
+    storage = open_storage(settings.clickhouse_url)
+    redis = Redis.from_url(settings.redis_url)
+    columns = (SpinnerColumn(), TextColumn("{task.completed:,} visitors"), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("rebuild", total=None)
+            done = rebuild(Repository(storage), redis, progress=lambda n: progress.advance(task, n))
+    except RedisError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] Redis: {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    finally:
+        redis.close()
+        storage.close()
+    console.print(
+        f"{done.visitors:,} visitors, {done.decisions:,} decisions written to their histories,"
+        f" {done.mirrors:,} decisions in force restored, {done.skipped_erased:,} erased skipped",
+        highlight=False,
+    )

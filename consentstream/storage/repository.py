@@ -263,3 +263,16 @@ class Repository:
     def save_answers(self, rows: Sequence[UsageAnswerRow]) -> None:
         """Store the answer rows of closed buckets."""
         self.storage.insert(sql.USAGE_ANSWERS, [row.model_dump() for row in rows])
+
+    def ledger_visitors_after(self, after: str, limit: int) -> list[str]:
+        """Up to ``limit`` visitor keys with decisions, in order, after ``after``."""
+        rows = self.storage.query(
+            self._sql(sql.LEDGER_VISITORS_AFTER), {"after": after, "limit": limit}
+        )
+        return [row["visitor_key"] for row in rows]
+
+    def ledger_decisions_of(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The recorded decisions of these visitors, each visitor's in time order."""
+        if not keys:
+            return []
+        return self.storage.query(self._sql(sql.LEDGER_DECISIONS_OF), {"keys": tuple(keys)})

@@ -291,6 +291,16 @@ USAGE_ANSWERS_CACHED: Final = (
     " WHERE bucket_size = %(interval)s AND dimension = %(dimension)s AND k = %(k)s"
     " AND bucket >= toDateTime(%(start)s, 'UTC') AND bucket < toDateTime(%(end)s, 'UTC')"
 )
+# Rebuilding the worker's Redis consent state from the ledger, a page of visitors at a time.
+LEDGER_VISITORS_AFTER: Final = (
+    "SELECT DISTINCT visitor_key FROM {db}.consent_ledger"
+    " WHERE visitor_key > %(after)s ORDER BY visitor_key LIMIT %(limit)s"
+)
+LEDGER_DECISIONS_OF: Final = (
+    "SELECT consent_id, visitor_key, recorded_at, analytics, marketing, preferences,"
+    " policy_version, gpc_applied FROM {db}.consent_ledger FINAL"
+    " WHERE visitor_key IN %(keys)s ORDER BY visitor_key, recorded_at, consent_id"
+)
 USAGE_CONSENT: Final = (
     "SELECT {consent_bucket} AS bucket, uniqExact(visitor_key) AS visitors, count() AS decisions,"
     " sum(analytics) AS analytics, sum(marketing) AS marketing, sum(preferences) AS preferences"
