@@ -41,3 +41,8 @@ def rate_limit(bucket: str) -> str:
 def audit_lock(database: str) -> str:
     """The lock every appender of one ClickHouse database's audit chain takes (a random token)."""
     return f"{PREFIX}audit-lock:{database}"
+
+
+def intake_lock(subject_key: str) -> str:
+    """Held while one privacy request of a subject is checked against its limit and saved."""
+    return f"{PREFIX}intake-lock:{subject_key}"

@@ -24,6 +24,7 @@ from .cors import SelfServiceCORS
 from .datamap import load_data_map
 from .deps import ApiState
 from .errors import ApiError
+from .intake import IntakeUnavailable
 from .routes import privacy, usage
 
 RETRY_AFTER = "5"
@@ -106,6 +107,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BrokerUnavailable, on_unavailable)
     app.add_exception_handler(StorageError, on_unavailable)
     app.add_exception_handler(AuditUnavailable, on_unavailable)  # nothing done, nothing audited
+    app.add_exception_handler(IntakeUnavailable, on_unavailable)  # nothing filed
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:

@@ -33,7 +33,6 @@ class ApiState:
     producer: EventProducer
     audit: AuditLog
     data_map: DataMap
-    intake_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     key_cache: dict[str, tuple[float, ApiKeyRow | None]] = field(default_factory=dict)
 
     async def lookup_key(self, plaintext: str) -> ApiKeyRow | None:

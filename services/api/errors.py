@@ -8,7 +8,7 @@ ApiError
 ├── InvalidInput   422: parameters that parse but make no sense (e.g. from after to)
 └── TooManyRequests 429: a subject's third access/portability request in 12 months
 (consentstream.kafka.BrokerUnavailable, storage errors and consentstream.audit.AuditUnavailable
- → 503 with Retry-After)
+and intake.IntakeUnavailable → 503 with Retry-After)
 """
 
 from __future__ import annotations

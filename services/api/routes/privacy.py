@@ -23,6 +23,7 @@ from .. import requests
 from ..casework import SELF_SERVICE, Actor, Casework, result_with_report
 from ..deps import ApiState, PrivacyKey, State
 from ..errors import Conflict, NotFound, Unauthorized, documented
+from ..intake import one_filing_at_a_time
 
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=documented(401, 403, 422, 503))
 SELF_SERVICE_PATH = "/self-service/requests"
@@ -52,7 +53,7 @@ async def _file(
 ) -> requests.PrivacyRequestFiled:
     settings = state.settings
     days = settings.ccpa_deadline_days if jurisdiction == "ccpa" else settings.request_deadline_days
-    async with state.intake_lock:  # the limit check and the save are one step per process
+    async with one_filing_at_a_time(state.audit.redis, subject):  # check + save, one step
         row = await _casework(state).file(
             actor, kind, subject, days, settings.access_requests_per_year, detail, pending
         )
