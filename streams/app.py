@@ -217,6 +217,7 @@ class Worker:
         """
         s = self.settings
         async for values in stream.take(s.sink_batch_size, within=s.sink_flush_seconds):
+            self.metrics.taken.inc(len(values))
             works = await self._decode_events(list(values))
             await self._store(works)
             yield None
