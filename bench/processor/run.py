@@ -234,6 +234,15 @@ def messages_taken(metrics_url: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class WorkerRun:
     """One timed worker run over the pre-loaded topic."""
@@ -245,6 +254,8 @@ class WorkerRun:
     startup: float
     """Seconds from launch to the first take."""
     stored: int
+    cpu_per_event: float
+    """The worker's CPU seconds per event over the timed part: its cost whatever the load."""
 
 
 def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
@@ -272,14 +283,15 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
             start_new_session=True,
         )
     try:
-        first_take = 0.0
+        first_take = cpu_at_take = 0.0
         while not first_take or (stored := count(storage)) < n:
             if proc.poll() is not None:
                 raise SystemExit(f"worker exited:\n{log.read_text(errors='replace')[-3000:]}")
             if not first_take and messages_taken(metrics_url) > 0:
-                first_take = time.perf_counter()
+                first_take, cpu_at_take = time.perf_counter(), cpu_seconds(proc.pid)
             time.sleep(0.02 if not first_take else 0.05)
         finished = time.perf_counter()
+        cpu = cpu_seconds(proc.pid) - cpu_at_take
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
@@ -288,6 +300,7 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
         from_launch=n / (finished - launched),
         startup=first_take - launched,
         stored=stored,
+        cpu_per_event=cpu / n,
     )
 
 
@@ -393,6 +406,10 @@ def main() -> None:
             f"worker    full pipeline (one process)    {rate:>10,.0f} events/s"
             f"   (from its first take; start-up {worker.startup:.1f}s,"
             f" {worker.from_launch:,.0f} events/s from launch, {worker.stored:,} rows)"
+        )
+        print(
+            f"worker    CPU per event                  {worker.cpu_per_event * 1e6:>10.1f} µs"
+            f"   (= {1 / max(worker.cpu_per_event, 1e-12):,.0f} events/s on a core of its own)"
         )
         print(f"ratio     worker / baseline              {rate / base_rate:>10.1%}")
         print(f"ratio     worker / bare Faust            {rate / faust_rate:>10.1%}")
