@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
 from clickhouse_driver.util.escape import escape_params
+from pydantic import BaseModel
 
 from consentstream.storage import sql as sqltext
 from consentstream.storage.errors import QueryError
@@ -85,21 +87,58 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def row_tuples(table: str, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """Check rows carry exactly the table's columns and return them in column order."""
+Row = Mapping[str, Any] | BaseModel
+"""An insert row: a mapping of column name to value, or a row model whose fields are the columns."""
+
+# Column kinds whose values _cell may change (bool to int, datetime to UTC); others pass as-is.
+_CONVERTED_KINDS = frozenset({sqltext.BOOL, sqltext.TIME})
+
+
+def row_tuples(table: str, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    """Check rows carry exactly the table's columns and return them in column order.
+
+    Row models (``schemas.rows``) are read field by field without ``model_dump()``, which cost
+    more than the insert itself: their fields are checked once per model class, not per row.
+    """
     try:
         columns = sqltext.column_names(table)
     except ValueError as exc:
         raise QueryError(str(exc)) from exc
+    if rows and all(isinstance(row, BaseModel) for row in rows):
+        return _model_tuples(table, columns, rows)  # type: ignore[arg-type]
     expected = set(columns)
     out: list[tuple[Any, ...]] = []
     for index, row in enumerate(rows):
-        if row.keys() != expected:
-            missing = sorted(expected - row.keys())
-            extra = sorted(set(row.keys()) - expected)
+        fields = row.model_dump() if isinstance(row, BaseModel) else row
+        if fields.keys() != expected:
+            missing = sorted(expected - fields.keys())
+            extra = sorted(set(fields.keys()) - expected)
             raise QueryError(
                 f"row {index} for {table} does not match its columns:"
                 f" missing {missing}, unknown {extra}"
             )
-        out.append(tuple(_cell(row[name]) for name in columns))
+        out.append(tuple(_cell(fields[name]) for name in columns))
+    return out
+
+
+def _model_tuples(
+    table: str, columns: tuple[str, ...], rows: Sequence[BaseModel]
+) -> list[tuple[Any, ...]]:
+    checked: set[type[BaseModel]] = set()
+    for row in rows:
+        kind = type(row)
+        if kind not in checked:
+            if tuple(kind.model_fields) != columns:
+                raise QueryError(f"{kind.__name__} rows do not match the columns of {table}")
+            checked.add(kind)
+    values = attrgetter(*columns)
+    converted = [
+        i for i, (_, kind) in enumerate(sqltext.COLUMNS[table]) if kind in _CONVERTED_KINDS
+    ]
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        cells = list(values(row))
+        for i in converted:
+            cells[i] = _cell(cells[i])
+        out.append(tuple(cells))
     return out

@@ -115,7 +115,7 @@ class ServerStorage(Storage):
     def insert(
         self,
         table: str,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[binding.Row],
         dedup_token: str | None = None,
     ) -> None:
         """Send rows as one native-protocol block (see :meth:`Storage.insert`)."""
