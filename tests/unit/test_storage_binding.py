@@ -83,3 +83,13 @@ def test_a_model_whose_fields_are_not_the_columns_is_refused() -> None:
 
     with pytest.raises(QueryError):
         binding.row_tuples(sql.USAGE_EVENTS, [Partial(event_id=uuid.uuid4())])
+
+
+def test_time_columns_can_go_as_unix_seconds_for_datetime_columns() -> None:
+    row = usage_row()
+    columns = sql.column_names(sql.USAGE_EVENTS)
+    for rows in ([row], [row.model_dump()]):
+        (cells,) = binding.row_tuples(sql.USAGE_EVENTS, rows, epoch_seconds=True)
+        for name in ("ts", "client_ts", "received_at"):
+            assert cells[columns.index(name)] == int(getattr(row, name).timestamp())
+        assert cells[columns.index("event_id")] == row.event_id
