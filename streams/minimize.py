@@ -63,26 +63,42 @@ def _encode_kept(query: str, keep_params: tuple[str, ...]) -> str:
     return urlencode([(k, v) for k, v in parse_qsl(query) if k.startswith(keep_params)])
 
 
-@lru_cache(maxsize=16_384)
 def split_page_url(url: str, keep_params: tuple[str, ...] = ("utm_",)) -> PageUrl:
     """Path, stripped URL (:func:`strip_url`) and lower-case host of a URL, parsed once.
 
     An unparseable URL keeps nothing (``/``, '', ''); one with an invalid port keeps no URL.
+    The part before the query is parsed once per distinct value (a site has few pages, its
+    query strings are often unique); ``urlsplit`` would cut the query at the same place.
     """
+    base, _, query = url.partition("#")[0].partition("?")
+    page, storable = _split_base(base)
+    if not (query and storable):
+        return page
+    for unsafe in _UNSAFE_URL_CHARACTERS:  # urlsplit drops them anywhere in a URL
+        query = query.replace(unsafe, "")
+    kept = _kept_query(query, keep_params)
+    return PageUrl(path=page.path, url=f"{page.url}?{kept}", host=page.host) if kept else page
+
+
+_UNSAFE_URL_CHARACTERS = ("\t", "\r", "\n")
+
+
+@lru_cache(maxsize=16_384)
+def _split_base(base: str) -> tuple[PageUrl, bool]:
+    """A URL without query or fragment, minimized; False when no URL may be stored at all."""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(base)
     except ValueError:
-        return UNPARSEABLE
+        return UNPARSEABLE, False
     host = parts.hostname or ""
     path = parts.path or "/"
     try:
         port = parts.port
     except ValueError:  # not a number, or out of range: no URL worth storing
-        return PageUrl(path=path, url="", host=host)
+        return PageUrl(path=path, url="", host=host), False
     netloc = f"{host}:{port}" if port else host
-    query = _kept_query(parts.query, keep_params) if parts.query else ""
-    stripped = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    return PageUrl(path=path, url=stripped, host=host)
+    stripped = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return PageUrl(path=path, url=stripped, host=host), True
 
 
 def strip_url(url: str, keep_params: tuple[str, ...] = ("utm_",)) -> str:
