@@ -96,8 +96,8 @@ _CONVERTED_KINDS = frozenset({sqltext.BOOL, sqltext.TIME})
 
 def _epoch_cell(value: Any) -> Any:
     """A datetime as whole Unix seconds (what the driver sends for a ``DateTime``), else as is."""
-    if isinstance(value, datetime):
-        return int(as_utc(value).timestamp())
+    if isinstance(value, datetime):  # an aware datetime needs no conversion to UTC first
+        return int((value if value.tzinfo else as_utc(value)).timestamp())
     return _cell(value)
 
 
