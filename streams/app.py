@@ -7,12 +7,13 @@ keeps no Faust table: consent histories live in Redis (see ``consent_history`` f
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import faust
 import orjson
@@ -42,6 +43,7 @@ from .salts import DailySalt
 from .sink import redis_retry, with_retry
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The collector produces RawBatch; a RawEvent is what it produced before (still on the topic
 # during an upgrade, or replayed from the dead letters). Left to right: a batch is tried first.
@@ -55,9 +57,9 @@ def raw_events_of(message: RawBatch | RawEvent) -> list[RawEvent]:
     return message.raw_events() if isinstance(message, RawBatch) else [message]
 
 
-def chunks(rows: list[UsageEventRow], size: int) -> list[list[UsageEventRow]]:
-    """Rows in inserts of at most ``size`` (``sink_batch_size`` counts rows, not messages)."""
-    return [rows[i : i + size] for i in range(0, len(rows), max(1, size))]
+def chunks(items: list[T], size: int) -> list[list[T]]:
+    """Events (or rows) in chunks of at most ``size``: an insert holds at most ``size`` rows."""
+    return [items[i : i + size] for i in range(0, len(items), max(1, size))]
 
 
 def ledger_row(decision: ConsentDecision, visitor_key: str) -> ConsentLedgerRow:
@@ -209,15 +211,42 @@ class Worker:
         """
         s = self.settings
         async for values in stream.take(s.sink_batch_size, within=s.sink_flush_seconds):
+            self.metrics.taken.inc(len(values))
             works = await self._decode_events(list(values))
             await self._store(works)
             yield None
 
     async def _store(self, works: list[pipeline.Work]) -> None:
-        """Run the pipeline over a take's events and insert what it keeps."""
+        """Run the pipeline over a take's events and insert what it keeps, all before returning.
+
+        Events go through in chunks of ``sink_batch_size``: while one chunk's rows are being
+        inserted (a thread, then ClickHouse's own CPU) the next chunk runs through the pipeline.
+        """
         ctx = await self._context(works)
-        rows: list[UsageEventRow] = []
         cookies: list[CookieObservationRow] = []
+        inserting: asyncio.Task[None] | None = None
+        try:
+            for part in chunks(works, self.settings.sink_batch_size):
+                rows = self._kept_rows(part, ctx, cookies)
+                if inserting is not None:
+                    await inserting
+                inserting = asyncio.create_task(self._insert_events(rows)) if rows else None
+                await asyncio.sleep(0)  # let the insert reach its thread before the next chunk
+        finally:
+            if inserting is not None:
+                await inserting
+        if cookies:
+            merged = pipeline.merge_observations(cookies)
+            await with_retry("insert cookies", self.repo.insert_cookie_observations, merged)
+
+    def _kept_rows(
+        self,
+        works: list[pipeline.Work],
+        ctx: pipeline.Context,
+        cookies: list[CookieObservationRow],
+    ) -> list[UsageEventRow]:
+        """The pipeline over some events: the rows it keeps (drops counted, cookies collected)."""
+        rows: list[UsageEventRow] = []
         for work in works:
             cookies.extend(pipeline.observe_cookies(work, ctx))
             result = pipeline.run(work, ctx)
@@ -225,13 +254,12 @@ class Worker:
                 self.metrics.dropped.labels(result.reason).inc()
             else:
                 rows.append(result)
-        if cookies:
-            merged = pipeline.merge_observations(cookies)
-            await with_retry("insert cookies", self.repo.insert_cookie_observations, merged)
-        for chunk in chunks(rows, self.settings.sink_batch_size):
-            token = batch_token(chunk)
-            await with_retry("insert events", self.repo.insert_usage_events, chunk, token)
-            self.metrics.stored.inc(len(chunk))
+        return rows
+
+    async def _insert_events(self, rows: list[UsageEventRow]) -> None:
+        """One insert, retried until stored, under a token naming its rows."""
+        await with_retry("insert events", self.repo.insert_usage_events, rows, batch_token(rows))
+        self.metrics.stored.inc(len(rows))
 
     async def track_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         """Keep each visitor's consent history in Redis and the decision in force mirrored."""

@@ -18,6 +18,11 @@ class WorkerMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.taken = Counter(
+            "consentstream_worker_messages_taken",
+            "Raw-topic messages handed to the pipeline by stream.take, before decoding.",
+            registry=self.registry,
+        )
         self.stored = Counter(
             "consentstream_worker_events_stored",
             "Usage events written to ClickHouse.",

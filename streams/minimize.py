@@ -14,8 +14,12 @@ IPV4_PREFIX = 24
 IPV6_PREFIX = 48
 
 
+@lru_cache(maxsize=65_536)
 def truncate_ip(ip: str) -> str:
-    """IPv4 to its /24, IPv6 to its /48 (IPv4-mapped IPv6 as IPv4); '' if not an IP."""
+    """IPv4 to its /24, IPv6 to its /48 (IPv4-mapped IPv6 as IPv4); '' if not an IP.
+
+    Cached: every event of a request shares its IP, and ``ipaddress`` costs tens of µs an IPv6.
+    """
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:
@@ -26,29 +30,90 @@ def truncate_ip(ip: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
+@dataclass(frozen=True)
+class PageUrl:
+    """What may be stored of a page URL, from one parse: path, stripped URL and host."""
+
+    path: str
+    url: str
+    host: str
+
+
+UNPARSEABLE = PageUrl(path="/", url="", host="")
+
+
+def _kept_query(query: str, keep_params: tuple[str, ...]) -> str:
+    """The query with only the parameters whose (decoded) name starts with ``keep_params``.
+
+    Same result as filtering all of ``parse_qsl(query)``: pairs are independent, and a raw
+    name decodes to a kept one only if it already starts with the prefix or has a ``%`` escape,
+    so only those few segments are decoded (and the same few, once).
+    """
+    candidates = [
+        segment
+        for segment in query.split("&")
+        if segment.startswith(keep_params) or "%" in segment.partition("=")[0]
+    ]
+    return _encode_kept("&".join(candidates), keep_params) if candidates else ""
+
+
+@lru_cache(maxsize=4096)
+def _encode_kept(query: str, keep_params: tuple[str, ...]) -> str:
+    """Decode, filter and re-encode query parameters (cached: campaigns repeat their utm_*)."""
+    return urlencode([(k, v) for k, v in parse_qsl(query) if k.startswith(keep_params)])
+
+
+def split_page_url(url: str, keep_params: tuple[str, ...] = ("utm_",)) -> PageUrl:
+    """Path, stripped URL (:func:`strip_url`) and lower-case host of a URL, parsed once.
+
+    An unparseable URL keeps nothing (``/``, '', ''); one with an invalid port keeps no URL.
+    The part before the query is parsed once per distinct value (a site has few pages, its
+    query strings are often unique); ``urlsplit`` would cut the query at the same place.
+    """
+    base, _, query = url.partition("#")[0].partition("?")
+    page, storable = _split_base(base)
+    if not (query and storable):
+        return page
+    for unsafe in _UNSAFE_URL_CHARACTERS:  # urlsplit drops them anywhere in a URL
+        query = query.replace(unsafe, "")
+    kept = _kept_query(query, keep_params)
+    return PageUrl(path=page.path, url=f"{page.url}?{kept}", host=page.host) if kept else page
+
+
+_UNSAFE_URL_CHARACTERS = ("\t", "\r", "\n")
+
+
+@lru_cache(maxsize=16_384)
+def _split_base(base: str) -> tuple[PageUrl, bool]:
+    """A URL without query or fragment, minimized; False when no URL may be stored at all."""
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        return UNPARSEABLE, False
+    host = parts.hostname or ""
+    path = parts.path or "/"
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range: no URL worth storing
+        return PageUrl(path=path, url="", host=host), False
+    netloc = f"{host}:{port}" if port else host
+    stripped = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return PageUrl(path=path, url=stripped, host=host), True
+
+
 def strip_url(url: str, keep_params: tuple[str, ...] = ("utm_",)) -> str:
     """Drop the fragment and every query parameter except those starting with ``keep_params``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    kept = [(k, v) for k, v in parse_qsl(parts.query) if k.startswith(keep_params)]
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), ""))
+    return split_page_url(url, keep_params).url
 
 
 def url_path(url: str) -> str:
     """The path of a URL, without query or fragment ('/' when empty)."""
-    try:
-        return urlsplit(url).path or "/"
-    except ValueError:
-        return "/"
+    return split_page_url(url).path
 
 
+@lru_cache(maxsize=16_384)
 def referrer_host(referrer: str) -> str:
-    """Only the host of the referrer."""
+    """Only the host of the referrer (cached: a session repeats its referrer)."""
     try:
         return (urlsplit(referrer).hostname or "").lower()
     except ValueError:
@@ -93,6 +158,7 @@ def reduce_user_agent(ua: str) -> BrowserFacts:
     )
 
 
+@lru_cache(maxsize=16_384)
 def anonymous_visitor_hash(salt: str, site: str, ip: str, user_agent: str) -> str:
     """Plausible-style daily visitor hash: keyed by the day's salt, unlinkable once it is gone.
 

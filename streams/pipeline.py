@@ -20,7 +20,7 @@ what the privacy team needs to see. Observations hold a page path and cookie nam
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -33,15 +33,17 @@ from schemas.rows import CookieObservationRow, UsageEventRow
 from .consent_state import ConsentSnapshot, consent_at, without_marketing
 from .cookies import UNKNOWN, CookieCatalogue
 from .minimize import (
+    PageUrl,
     anonymous_visitor_hash,
     reduce_user_agent,
     referrer_host,
-    strip_url,
+    split_page_url,
     truncate_ip,
     url_path,
 )
 
 MARKETING_PURPOSE = "marketing"
+NO_PAGE = PageUrl(path="", url="", host="")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def correct_time(work: Work, ctx: Context) -> Work | Dropped:
         return Dropped("naive_timestamp")
     if raw.sent_at is not None and raw.sent_at.tzinfo is not None:
         ts = ts + (raw.received_at - raw.sent_at)
-    return replace(work, ts=min(ts, raw.received_at))
+    return Work(raw, work.visitor_key, min(ts, raw.received_at), work.consent)
 
 
 def check_suppression(work: Work, ctx: Context) -> Work | Dropped:
@@ -102,7 +104,7 @@ def attach_consent(work: Work, ctx: Context) -> Work | Dropped:
     consent = consent_at(history, work.ts, ctx.grace)
     if consent is not None and work.raw.facts.gpc:
         consent = without_marketing(consent)
-    return replace(work, consent=consent)
+    return Work(work.raw, work.visitor_key, work.ts, consent)
 
 
 def is_marketing(work: Work) -> bool:
@@ -128,9 +130,7 @@ def _identified(work: Work) -> bool:
     return work.consent is not None and work.consent.grants("analytics")
 
 
-def _anon_hash(work: Work, ctx: Context, user_agent: str) -> str:
-    page = work.raw.event.page
-    site = referrer_host(page.url) if page else ""
+def _anon_hash(work: Work, ctx: Context, site: str, user_agent: str) -> str:
     return anonymous_visitor_hash(ctx.salt, site, work.raw.facts.ip, user_agent)
 
 
@@ -140,6 +140,7 @@ def minimize(work: Work, ctx: Context) -> UsageEventRow:
     facts = work.raw.facts
     identified = _identified(work)
     page = event.page
+    url = split_page_url(page.url) if page else NO_PAGE
     ua = (event.browser.user_agent if event.browser else "") or facts.user_agent
     browser = reduce_user_agent(ua)
     consent = work.consent
@@ -154,8 +155,8 @@ def minimize(work: Work, ctx: Context) -> UsageEventRow:
         purposes=list(consent.purposes) if consent else ["necessary"],
         policy_version=consent.policy_version if consent else "",
         ip_prefix=truncate_ip(facts.ip) if identified and ctx.keep_ip else "",
-        page_path=url_path(page.url) if page else "",
-        page_url=strip_url(page.url) if page else "",
+        page_path=url.path,
+        page_url=url.url,
         page_title=(page.title if page and identified else ""),
         referrer_host=referrer_host(page.referrer) if page else "",
         browser_family=browser.browser_family,
@@ -168,7 +169,7 @@ def minimize(work: Work, ctx: Context) -> UsageEventRow:
         props=orjson.dumps(event.props).decode() if identified else "{}",
         gpc=facts.gpc,
         dnt=facts.dnt,
-        anon_hash="" if identified else _anon_hash(work, ctx, ua),
+        anon_hash="" if identified else _anon_hash(work, ctx, url.host, ua),
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from consentstream.storage import sql
+from consentstream.storage import binding, sql
 from consentstream.storage.errors import StorageError
 
 # First ClickHouse release where each feature is usable without experimental switches.
@@ -94,10 +94,10 @@ class Storage(ABC):
     def insert(
         self,
         table: str,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[binding.Row],
         dedup_token: str | None = None,
     ) -> None:
-        """Insert complete rows into one of the known tables, as one block.
+        """Insert complete rows (mappings or row models) into a known table, as one block.
 
         ``dedup_token`` makes a retried block a no-op where the engine supports it
         (``features.insert_dedup_token``); elsewhere ReplacingMergeTree removes duplicates at

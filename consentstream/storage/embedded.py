@@ -68,7 +68,7 @@ class EmbeddedStorage(Storage):
     def insert(
         self,
         table: str,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[binding.Row],
         dedup_token: str | None = None,
     ) -> None:
         """Stream rows as one JSONCompactEachRow block (see :meth:`Storage.insert`)."""

@@ -50,11 +50,11 @@ class Repository:
 
         ``dedup_token`` should identify the batch's content (e.g. its Kafka offsets).
         """
-        self.storage.insert(sql.USAGE_EVENTS, [row.model_dump() for row in rows], dedup_token)
+        self.storage.insert(sql.USAGE_EVENTS, rows, dedup_token)
 
     def insert_consents(self, rows: Sequence[ConsentLedgerRow]) -> None:
         """Record consent decisions, the proof of what each visitor chose."""
-        self.storage.insert(sql.CONSENT_LEDGER, [row.model_dump() for row in rows])
+        self.storage.insert(sql.CONSENT_LEDGER, rows)
 
     def subject_rows(self, visitor_key: str) -> dict[str, list[dict[str, Any]]]:
         """Everything stored about one subject, per table: the answer to an access request."""
@@ -138,7 +138,7 @@ class Repository:
 
     def insert_cookie_observations(self, rows: Sequence[CookieObservationRow]) -> None:
         """Record which cookies were seen on which pages, and whether before consent."""
-        self.storage.insert(sql.COOKIE_OBSERVATIONS, [row.model_dump() for row in rows])
+        self.storage.insert(sql.COOKIE_OBSERVATIONS, rows)
 
     def cookie_report(self) -> list[CookieObservationRow]:
         """One row per page and cookie: first and last seen, and any sighting before consent."""

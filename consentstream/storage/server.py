@@ -115,13 +115,14 @@ class ServerStorage(Storage):
     def insert(
         self,
         table: str,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[binding.Row],
         dedup_token: str | None = None,
     ) -> None:
         """Send rows as one native-protocol block (see :meth:`Storage.insert`)."""
         if not rows:
             return
-        data = binding.row_tuples(table, rows)
+        # DateTime columns (servers before DateTime64) take Unix seconds, converted here faster.
+        data = binding.row_tuples(table, rows, epoch_seconds=not self.features.datetime64)
         statement = sqltext.statement(sqltext.INSERT_VALUES, self.database, table)
         settings: dict[str, Any] = {}
         if dedup_token is not None and self.features.insert_dedup_token:

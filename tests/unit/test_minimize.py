@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.minimize import reduce_user_agent, referrer_host, strip_url, truncate_ip, url_path
+from streams.minimize import (
+    reduce_user_agent,
+    referrer_host,
+    split_page_url,
+    strip_url,
+    truncate_ip,
+    url_path,
+)
 
 CHROME = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -61,6 +68,28 @@ def test_path_and_referrer_host() -> None:
     assert url_path("https://example.com") == "/"
     assert referrer_host("https://Search.Example.com/q?name=someone") == "search.example.com"
     assert referrer_host("") == ""
+
+
+def test_a_url_with_an_invalid_port_is_not_stored_and_does_not_crash() -> None:
+    # Such a URL passes the collector (a string of at most 2,048 characters); it used to raise
+    # in the worker and stop its agent.
+    assert strip_url("https://example.com:99999/a?utm_source=x") == ""
+    assert strip_url("https://example.com:port/a") == ""
+    assert url_path("https://example.com:port/a") == "/a"
+
+
+def test_only_utm_parameters_survive_even_when_escaped() -> None:
+    url = "https://example.com/?%75tm_source=a%20b&utm_x=&id=1&utm_medium=c+d&%69d=2"
+    assert strip_url(url) == "https://example.com/?utm_source=a+b&utm_medium=c+d"
+
+
+def test_one_parse_gives_path_stripped_url_and_host() -> None:
+    page = split_page_url("https://Shop.Example.com/cart?session=abc&utm_campaign=x#pay")
+    assert (page.path, page.url, page.host) == (
+        "/cart",
+        "https://shop.example.com/cart?utm_campaign=x",
+        "shop.example.com",
+    )
 
 
 @given(st.text(max_size=300))

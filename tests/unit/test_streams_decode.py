@@ -43,5 +43,5 @@ def test_a_batch_with_one_bad_event_fails_whole() -> None:
 
 
 def test_rows_are_inserted_in_chunks_of_the_sink_batch_size() -> None:
-    assert [len(c) for c in chunks(list(range(12)), 5)] == [5, 5, 2]  # type: ignore[arg-type]
+    assert [len(c) for c in chunks(list(range(12)), 5)] == [5, 5, 2]
     assert chunks([], 5) == []

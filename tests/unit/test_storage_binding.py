@@ -1,0 +1,95 @@
+"""Insert rows: a row model goes in exactly as its ``model_dump()`` would, without the dump."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import BaseModel
+
+from consentstream.storage import binding, sql
+from consentstream.storage.errors import QueryError
+from schemas.rows import ConsentLedgerRow, UsageEventRow
+
+CEST = timezone(timedelta(hours=2))
+
+
+def usage_row(**overrides: object) -> UsageEventRow:
+    at = datetime(2026, 5, 4, 12, 0, 1, 500000, tzinfo=CEST)
+    fields: dict[str, object] = {
+        "event_id": uuid.uuid4(),
+        "type": "pageview",
+        "ts": at,
+        "client_ts": at - timedelta(seconds=1),
+        "received_at": at.astimezone(UTC),
+        "visitor_key": "k",
+        "consent_id": "c",
+        "purposes": ["necessary", "analytics"],
+        "policy_version": "p",
+        "ip_prefix": "192.0.2.0/24",
+        "page_path": "/",
+        "page_url": "https://example.com/",
+        "page_title": "",
+        "referrer_host": "",
+        "browser_family": "Firefox",
+        "browser_version": "126",
+        "os_family": "Linux",
+        "device_class": "desktop",
+        "language": "",
+        "screen": "",
+        "timezone": "",
+        "props": "{}",
+        "gpc": True,
+        "dnt": False,
+        **overrides,
+    }
+    return UsageEventRow.model_validate(fields)
+
+
+def test_row_models_bind_exactly_like_their_dumps() -> None:
+    rows = [usage_row(), usage_row(gpc=False, dnt=True, anon_hash="0123456789abcdef")]
+    from_models = binding.row_tuples(sql.USAGE_EVENTS, rows)
+    assert from_models == binding.row_tuples(sql.USAGE_EVENTS, [r.model_dump() for r in rows])
+    ts = from_models[0][sql.column_names(sql.USAGE_EVENTS).index("ts")]
+    assert ts.utcoffset() == timedelta(0)  # stored as UTC whatever the row's zone
+    assert from_models[0][-4:-2] == (1, 0)  # booleans as integers
+
+
+def test_a_model_of_another_table_is_refused() -> None:
+    ledger = ConsentLedgerRow(
+        consent_id="c",
+        visitor_key="k",
+        recorded_at=datetime(2026, 5, 4, tzinfo=UTC),
+        necessary=True,
+        analytics=False,
+        marketing=False,
+        preferences=False,
+        policy_version="p",
+        policy_hash="h",
+        banner_hash="b",
+        source="banner",
+        gpc=False,
+        dnt=False,
+        gpc_applied=False,
+    )
+    with pytest.raises(QueryError):
+        binding.row_tuples(sql.USAGE_EVENTS, [ledger])
+
+
+def test_a_model_whose_fields_are_not_the_columns_is_refused() -> None:
+    class Partial(BaseModel):
+        event_id: uuid.UUID
+
+    with pytest.raises(QueryError):
+        binding.row_tuples(sql.USAGE_EVENTS, [Partial(event_id=uuid.uuid4())])
+
+
+def test_time_columns_can_go_as_unix_seconds_for_datetime_columns() -> None:
+    row = usage_row()
+    columns = sql.column_names(sql.USAGE_EVENTS)
+    for rows in ([row], [row.model_dump()]):
+        (cells,) = binding.row_tuples(sql.USAGE_EVENTS, rows, epoch_seconds=True)
+        for name in ("ts", "client_ts", "received_at"):
+            assert cells[columns.index(name)] == int(getattr(row, name).timestamp())
+        assert cells[columns.index("event_id")] == row.event_id
