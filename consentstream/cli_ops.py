@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
+from datetime import timedelta
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -215,7 +217,12 @@ def consent_rebuild() -> None:
     try:
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task("rebuild", total=None)
-            done = rebuild(Repository(storage), redis, progress=lambda n: progress.advance(task, n))
+            done = rebuild(
+                Repository(storage),
+                redis,
+                timedelta(days=settings.consent_state_days),
+                progress=lambda n: progress.advance(task, n),
+            )
     except RedisError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] Redis: {escape(str(exc))}")
         raise typer.Exit(1) from exc
@@ -224,6 +231,8 @@ def consent_rebuild() -> None:
         storage.close()
     console.print(
         f"{done.visitors:,} visitors, {done.decisions:,} decisions written to their histories,"
-        f" {done.mirrors:,} decisions in force restored, {done.skipped_erased:,} erased skipped",
+        f" {done.mirrors:,} decisions in force restored; skipped {done.skipped_erased:,} erased"
+        f" and {done.skipped_expired:,} whose last decision is older than"
+        f" {settings.consent_state_days} days",
         highlight=False,
     )

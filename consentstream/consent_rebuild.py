@@ -10,14 +10,17 @@ rebuild`` restores both from ``consent_ledger``, which records every decision:
   (idempotent: a decision already there is written again unchanged);
 - the mirror is set to the visitor's newest decision unless it already names one as new;
 - erased (suppressed) subjects are skipped: their ledger rows are gone anyway, and nothing
-  about them may come back.
+  about them may come back;
+- both keys expire ``consent_state_days`` after the visitor's newest decision, as if written
+  then; a visitor whose newest decision is older than that is skipped (the visitor cookie, and
+  so the pseudonym, has expired with it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
@@ -40,6 +43,7 @@ class Rebuilt:
     decisions: int = 0
     mirrors: int = 0
     skipped_erased: int = 0
+    skipped_expired: int = 0
 
 
 def _utc(moment: datetime) -> datetime:
@@ -80,11 +84,16 @@ def _mirror_is_older(current: bytes | str | None, newest: dict[str, Any]) -> boo
 def rebuild(
     repo: Repository,
     redis: Redis,
+    keep: timedelta,
     page: int = 1000,
     progress: Callable[[int], None] = lambda n: None,
 ) -> Rebuilt:
-    """Write every visitor's ledger decisions back to Redis; ``progress`` gets visitors done."""
+    """Write every visitor's ledger decisions back to Redis; ``progress`` gets visitors done.
+
+    ``keep`` is ``consent_state_days``: how long the state lives after the newest decision.
+    """
     done = Rebuilt()
+    now = datetime.now(UTC)
     after = ""
     while keys := repo.ledger_visitors_after(after, page):
         after = keys[-1]
@@ -96,11 +105,16 @@ def rebuild(
         mirrors = redis.mget([redis_keys.consent(k) for k in by_visitor])
         pipe = redis.pipeline(transaction=False)
         for (key, decisions), current in zip(by_visitor.items(), mirrors, strict=True):
+            newest = decisions[-1]
+            ttl = int((_utc(newest["recorded_at"]) + keep - now).total_seconds())
+            if ttl <= 0:
+                done.skipped_expired += 1
+                continue
             history = {d["consent_id"]: snapshot_json(d) for d in decisions[-MAX_HISTORY:]}
             pipe.hset(redis_keys.consent_history(key), mapping=history)
-            newest = decisions[-1]
+            pipe.expire(redis_keys.consent_history(key), ttl)
             if _mirror_is_older(current, newest):
-                pipe.set(redis_keys.consent(key), mirror_json(newest))
+                pipe.set(redis_keys.consent(key), mirror_json(newest), ex=ttl)
                 done.mirrors += 1
             done.visitors += 1
             done.decisions += len(decisions)

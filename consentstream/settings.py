@@ -38,6 +38,17 @@ class CommonSettings(BaseSettings):
         description="HMAC key turning visitor ids into stored pseudonyms; same in every service.",
     )
     log_level: str = Field("INFO", description="Python logging level.")
+    consent_state_days: int = Field(
+        400,
+        ge=1,
+        description="Days Redis keeps a visitor's consent state (decision in force, history)"
+        " after their last decision; the visitor cookie lives 13 months.",
+    )
+
+    @property
+    def consent_state_seconds(self) -> int:
+        """``consent_state_days`` in seconds, the TTL of the Redis consent keys."""
+        return self.consent_state_days * 86_400
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> CommonSettings:

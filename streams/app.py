@@ -273,7 +273,10 @@ class Worker:
             key = self.pseudonym(decision.visitor_id)
             snap = ConsentSnapshot.of(decision)
             history = await redis_retry(
-                "history", partial(consent_history.add, self.redis, key, snap)
+                "history",
+                partial(
+                    consent_history.add, self.redis, key, snap, self.settings.consent_state_seconds
+                ),
             )
             if history is not None and is_latest(history, decision.consent_id):
                 await redis_retry("mirror", partial(self._mirror, key, decision))
@@ -290,7 +293,7 @@ class Worker:
         if suppressed or not consent_mirror.is_newer(decision, current):
             return
         value = consent_mirror.in_force(decision).model_dump_json()
-        await self.redis.set(redis_keys.consent(key), value)
+        await self.redis.set(redis_keys.consent(key), value, ex=self.settings.consent_state_seconds)
         self.metrics.consent_mirrored.inc()
 
     async def record_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:

@@ -3,7 +3,8 @@
 One hash per visitor (``cs:consent-history:<pseudonym>``), field = ``consent_id``, value = the
 decision's snapshot as JSON. Writing a decision is one idempotent ``HSET``: a replay of the
 consent topic, or two decisions arriving in either order, leave the same hash. The newest
-``MAX_HISTORY`` decisions are kept.
+``MAX_HISTORY`` decisions are kept, for ``consent_state_days`` after the latest one (the
+visitor cookie, hence the pseudonym, does not outlive that).
 
 Why Redis and not a Faust table backed by a changelog topic: on a restart with a changelog to
 replay, faust-streaming 0.15 resumes the fetcher *before* it seeks the stream partitions to
@@ -73,18 +74,24 @@ async def load(
 _ADD = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 return redis.call('HGETALL', KEYS[2])
 """
 
 
-async def add(redis: Redis, key: str, snap: ConsentSnapshot) -> list[dict[str, Any]] | None:
+async def add(
+    redis: Redis, key: str, snap: ConsentSnapshot, ttl_seconds: int
+) -> list[dict[str, Any]] | None:
     """Record a decision (idempotent on its consent_id): the history after it, in time order.
 
-    None when the subject was erased (suppressed): nothing is written.
+    The history then lives ``ttl_seconds`` (``consent_state_days``) from this decision. None
+    when the subject was erased (suppressed): nothing is written.
     """
     name = redis_keys.consent_history(key)
     value = orjson.dumps(snap.to_json())
-    flat = await redis.eval(_ADD, 2, redis_keys.suppressed(key), name, snap.consent_id, value)
+    flat = await redis.eval(
+        _ADD, 2, redis_keys.suppressed(key), name, snap.consent_id, value, ttl_seconds
+    )
     if flat is None:
         return None
     fields = dict(zip(flat[::2], flat[1::2], strict=True))

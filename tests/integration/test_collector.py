@@ -18,12 +18,15 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from redis import Redis
 
 with warnings.catch_warnings():
     # kafka-python 3.0 calls the deprecated importlib.resources.read_text at import time.
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka import KafkaConsumer, TopicPartition
 
+from consentstream import redis_keys
+from consentstream.identity import pseudonymize
 from consentstream.kafka_topics import ensure_topics, plan
 from consentstream.settings import CommonSettings
 from consentstream.topics import Topics
@@ -277,6 +280,21 @@ def test_gpc_forces_marketing_off_in_the_recorded_consent(collector: Collector) 
     [record] = [c for c in collector.consents() if c["consent_id"] == consent_id]
     assert record["gpc"] is True and record["gpc_applied"] is True
     assert record["choices"]["marketing"] is False
+
+
+def test_the_decision_in_force_expires_with_the_visitor_cookie(
+    collector: Collector, stack: CommonSettings
+) -> None:
+    body = consent_body(analytics=True)
+    assert collector.post("/v1/consent", json=body).status_code == 201
+    key = pseudonymize(body["visitor_id"], stack.pseudonym_key.get_secret_value())
+    client = Redis.from_url(stack.redis_url)
+    try:
+        left = client.ttl(redis_keys.consent(key))
+        client.delete(redis_keys.consent(key))
+    finally:
+        client.close()
+    assert stack.consent_state_seconds - 60 <= left <= stack.consent_state_seconds
 
 
 def test_ip_from_a_trusted_proxy_and_never_from_a_spoofed_header(

@@ -18,6 +18,7 @@ from streams.consent_state import MAX_HISTORY, ConsentSnapshot, consent_at
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TTL = 400 * 86_400
 
 
 @pytest.fixture
@@ -39,11 +40,13 @@ def snap(n: int, *purposes: str) -> ConsentSnapshot:
 async def test_decisions_are_kept_in_time_order_whatever_order_they_arrive_in(
     redis: Redis, key: str
 ) -> None:
-    await consent_history.add(redis, key, snap(2))
-    await consent_history.add(redis, key, snap(1, "analytics"))
-    history = await consent_history.add(redis, key, snap(2))  # a replayed decision
+    await consent_history.add(redis, key, snap(2), TTL)
+    await consent_history.add(redis, key, snap(1, "analytics"), TTL)
+    history = await consent_history.add(redis, key, snap(2), TTL)  # a replayed decision
     assert history is not None
     assert [h["consent_id"] for h in history] == ["c001", "c002"]
+    # the history lives consent_state_days from the latest write, then goes
+    assert TTL - 5 <= await redis.ttl(redis_keys.consent_history(key)) <= TTL
     suppressed, histories = await consent_history.load(redis, [key])
     assert suppressed == frozenset()
     hist = histories[key]
@@ -54,7 +57,7 @@ async def test_decisions_are_kept_in_time_order_whatever_order_they_arrive_in(
 
 async def test_only_the_newest_decisions_are_kept(redis: Redis, key: str) -> None:
     for n in range(MAX_HISTORY + 5):
-        history = await consent_history.add(redis, key, snap(n))
+        history = await consent_history.add(redis, key, snap(n), TTL)
     assert history is not None
     assert len(history) == MAX_HISTORY
     assert await redis.hlen(redis_keys.consent_history(key)) == MAX_HISTORY
@@ -68,7 +71,7 @@ async def test_an_erased_subject_gets_no_history_back_from_a_late_decision(
 ) -> None:
     await redis.set(redis_keys.suppressed(key), b"1")
     try:
-        assert await consent_history.add(redis, key, snap(1, "analytics")) is None
+        assert await consent_history.add(redis, key, snap(1, "analytics"), TTL) is None
         assert not await redis.exists(redis_keys.consent_history(key))
         suppressed, histories = await consent_history.load(redis, [key])
         assert suppressed == {key}
@@ -78,7 +81,7 @@ async def test_an_erased_subject_gets_no_history_back_from_a_late_decision(
 
 
 async def test_the_collectors_mirror_is_merged_and_junk_is_ignored(redis: Redis, key: str) -> None:
-    await consent_history.add(redis, key, snap(1))
+    await consent_history.add(redis, key, snap(1), TTL)
     await redis.hset(redis_keys.consent_history(key), "junk", b"{not json")
     mirror = {
         "consent_id": "c009",

@@ -26,7 +26,8 @@ from .storage_fixtures import chdb_path_fixture, consent, server_url, storage_fi
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+KEEP = timedelta(days=400)
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def forget(redis: Redis, visitor_keys: list[str]) -> None:
 async def test_histories_and_decisions_in_force_come_back(
     storage: Storage, redis: Redis, stack: CommonSettings
 ) -> None:
-    granted, withdrew, erased, newer_mirror = visitors = keys(4)
+    granted, withdrew, erased, newer_mirror, expired = visitors = keys(5)
     repo = Repository(storage)
     repo.insert_consents(
         [
@@ -59,6 +60,7 @@ async def test_histories_and_decisions_in_force_come_back(
             consent(withdrew, recorded_at=T0 + timedelta(hours=1), analytics=False),
             consent(erased, recorded_at=T0),
             consent(newer_mirror, recorded_at=T0),
+            consent(expired, recorded_at=T0 - KEEP - timedelta(days=1)),
         ]
     )
     redis.set(redis_keys.suppressed(erased), b"1")
@@ -72,9 +74,14 @@ async def test_histories_and_decisions_in_force_come_back(
     redis.set(redis_keys.consent(newer_mirror), orjson.dumps(newer))
     try:
         seen: list[int] = []
-        done = rebuild(repo, redis, page=2, progress=seen.append)
-        assert (done.visitors, done.decisions, done.mirrors, done.skipped_erased) == (3, 4, 2, 1)
-        assert sum(seen) == 4 and len(seen) == 2  # two pages of two visitors
+        done = rebuild(repo, redis, KEEP, page=2, progress=seen.append)
+        assert (done.visitors, done.decisions, done.mirrors) == (3, 4, 2)
+        assert (done.skipped_erased, done.skipped_expired) == (1, 1)
+        assert seen == [2, 2, 1]  # pages of two visitors
+        assert not redis.exists(redis_keys.consent(expired), redis_keys.consent_history(expired))
+        # the state expires KEEP after the newest decision, as if written then
+        left = redis.ttl(redis_keys.consent_history(withdrew))
+        assert 0 < left <= (T0 + timedelta(hours=1) + KEEP - datetime.now(UTC)).total_seconds()
 
         mirror = orjson.loads(redis.get(redis_keys.consent(withdrew)) or b"{}")
         assert mirror["choices"]["analytics"] is False

@@ -432,6 +432,10 @@ def test_worker_mirrors_consent_and_uses_the_mirror_for_unprocessed_decisions(
     mirrored = wr.wait(lambda: wr.redis.get(redis_keys.consent(key)), "the worker's mirror")
     assert orjson.loads(mirrored)["consent_id"] == d.consent_id
     assert via_kafka.encode() not in mirrored
+    # both expire consent_state_days after the decision (the visitor cookie's lifetime)
+    assert wr.redis.ttl(redis_keys.consent(key)) > 300 * 86_400
+    wr.wait(lambda: wr.redis.hlen(redis_keys.consent_history(key)), "the consent history")
+    assert wr.redis.ttl(redis_keys.consent_history(key)) > 300 * 86_400
 
     # The collector mirrored this decision but the worker has not seen it on Kafka yet; the
     # event's time is 2 s before the decision (within the grace window), so it is covered.

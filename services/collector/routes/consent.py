@@ -36,7 +36,11 @@ async def post_consent(
             state.topics.consent, [(key.encode(), decision.model_dump_json().encode())]
         )
     try:
-        await state.redis.set(redis_keys.consent(key), consent.in_force(decision).model_dump_json())
+        await state.redis.set(
+            redis_keys.consent(key),
+            consent.in_force(decision).model_dump_json(),
+            ex=state.settings.consent_state_seconds,
+        )
     except (RedisError, OSError) as exc:
         log.warning("consent mirror not written: %s", type(exc).__name__)
     settings = state.settings
