@@ -3,48 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from pydantic import BaseModel
 
 from consentstream.storage import binding, sql
 from consentstream.storage.errors import QueryError
-from schemas.rows import ConsentLedgerRow, UsageEventRow
-
-CEST = timezone(timedelta(hours=2))
+from schemas.rows import UsageEventRow
+from tests.integration.storage_fixtures import consent, usage_event
 
 
 def usage_row(**overrides: object) -> UsageEventRow:
-    at = datetime(2026, 5, 4, 12, 0, 1, 500000, tzinfo=CEST)
-    fields: dict[str, object] = {
-        "event_id": uuid.uuid4(),
-        "type": "pageview",
-        "ts": at,
-        "client_ts": at - timedelta(seconds=1),
-        "received_at": at.astimezone(UTC),
-        "visitor_key": "k",
-        "consent_id": "c",
-        "purposes": ["necessary", "analytics"],
-        "policy_version": "p",
-        "ip_prefix": "192.0.2.0/24",
-        "page_path": "/",
-        "page_url": "https://example.com/",
-        "page_title": "",
-        "referrer_host": "",
-        "browser_family": "Firefox",
-        "browser_version": "126",
-        "os_family": "Linux",
-        "device_class": "desktop",
-        "language": "",
-        "screen": "",
-        "timezone": "",
-        "props": "{}",
-        "gpc": True,
-        "dnt": False,
-        **overrides,
-    }
-    return UsageEventRow.model_validate(fields)
+    return usage_event("k", **overrides)
 
 
 def test_row_models_bind_exactly_like_their_dumps() -> None:
@@ -57,22 +28,7 @@ def test_row_models_bind_exactly_like_their_dumps() -> None:
 
 
 def test_a_model_of_another_table_is_refused() -> None:
-    ledger = ConsentLedgerRow(
-        consent_id="c",
-        visitor_key="k",
-        recorded_at=datetime(2026, 5, 4, tzinfo=UTC),
-        necessary=True,
-        analytics=False,
-        marketing=False,
-        preferences=False,
-        policy_version="p",
-        policy_hash="h",
-        banner_hash="b",
-        source="banner",
-        gpc=False,
-        dnt=False,
-        gpc_applied=False,
-    )
+    ledger = consent("k")
     with pytest.raises(QueryError):
         binding.row_tuples(sql.USAGE_EVENTS, [ledger])
 
