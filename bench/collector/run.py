@@ -73,8 +73,43 @@ def stop_server(proc: Any) -> None:
         proc.wait(5)
 
 
-def load(url: str, *args: str) -> dict[str, Any]:
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (uvicorn's supervisor and its workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a server's process tree (Linux /proc).
+
+    The box is shared, so wall-clock rates are noisy; CPU per request is what the code costs.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def load(url: str, *args: str, pid: int | None = None) -> dict[str, Any]:
     """Run the load generator as its own process and read its one JSON line."""
+    before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         [sys.executable, str(HERE / "loadgen.py"), f"{url}/v1/events", *args],
         capture_output=True,
@@ -83,14 +118,18 @@ def load(url: str, *args: str) -> dict[str, Any]:
         timeout=300,
     )
     result: dict[str, Any] = orjson.loads(out.stdout.strip().splitlines()[-1])
+    if pid:
+        used = cpu_seconds(pid) - before
+        result["cpu_ms_per_req"] = used * 1000 / max(1, result["requests"])
+    result["loadavg"] = os.getloadavg()[0]
     return result
 
 
-def scenarios(url: str, scale: float) -> dict[str, dict[str, Any]]:
+def scenarios(url: str, scale: float, pid: int) -> dict[str, dict[str, Any]]:
     """Batched and single-event throughput, and latency at a fixed 1,000 requests/s."""
-    batched = load(url, "--requests", str(int(1600 * scale)), "--per-request", str(BATCH))
-    single = load(url, "--requests", str(int(8000 * scale)), "--concurrency", "32")
-    fixed = load(url, "--requests", str(int(5000 * scale)), "--rate", "1000")
+    batched = load(url, "--requests", str(int(1600 * scale)), "--per-request", str(BATCH), pid=pid)
+    single = load(url, "--requests", str(int(8000 * scale)), "--concurrency", "32", pid=pid)
+    fixed = load(url, "--requests", str(int(5000 * scale)), "--rate", "1000", pid=pid)
     return {"batched": batched, "single": single, "fixed_1000rps": fixed}
 
 
@@ -129,13 +168,14 @@ async def raw_kafka(bootstrap: str, topic: str, batches: int) -> float:
 def report(results: dict[str, dict[str, dict[str, Any]]], kafka_eps: float) -> None:
     print(
         f"\n{'server':10} {'scenario':14} {'events/s':>10} {'req/s':>8} {'p50 ms':>8} "
-        f"{'p99 ms':>8}  statuses"
+        f"{'p99 ms':>8} {'cpu ms/req':>10} {'load':>5}  statuses"
     )
     for server, runs in results.items():
         for name, r in runs.items():
             print(
                 f"{server:10} {name:14} {r['events_per_s']:10,.0f} {r['req_per_s']:8,.0f} "
-                f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f}  {r['statuses']}"
+                f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['cpu_ms_per_req']:10.3f} "
+                f"{r['loadavg']:5.1f}  {r['statuses']}"
             )
     print(f"{'aiokafka':10} {'raw produce':14} {kafka_eps:10,.0f}")
     col, bare = results["collector"], results["bare"]
@@ -174,7 +214,7 @@ def main() -> None:
         proc, url = start_server(app, args.workers, env, app_dir)
         try:
             load(url, "--requests", "200", "--per-request", str(BATCH))  # warm up
-            results[server] = scenarios(url, args.scale)
+            results[server] = scenarios(url, args.scale, proc.pid)
         finally:
             stop_server(proc)
     kafka_eps = asyncio.run(raw_kafka(common.kafka_bootstrap, topics.raw_events, 2000))
