@@ -6,8 +6,7 @@ place where collector errors become HTTP answers.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -24,7 +23,7 @@ from .config import CollectorSettings
 from .deps import CollectorState
 from .errors import CollectorError
 from .facts import parse_networks
-from .metrics import CollectorMetrics
+from .metrics import CollectorMetrics, RequestTimer
 from .ratelimit import RateLimiter
 from .routes import consent, events, health, snippet
 
@@ -105,17 +104,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         allow_headers=["Content-Type"],
         max_age=600,
     )
-
-    @app.middleware("http")
-    async def time_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "other")
-        app.state.metrics.latency.labels(route=name).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(RequestTimer, latency=app.state.metrics.latency)  # outermost
 
     for module in (events, consent, health, snippet):
         app.include_router(module.router)
