@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.topics import Topics
 
+from . import heap
 from .backpressure import InflightLimit
 from .config import CollectorSettings
 from .deps import CollectorState
@@ -54,6 +55,8 @@ def _lifespan(
                 app.state.metrics.inflight,
             ),
         )
+        if settings.tune_gc:
+            heap.settle_after_startup()
         try:
             yield
         finally:
