@@ -64,7 +64,11 @@ async def post_events(request: Request, state: State) -> Response:
 async def _store(batch: ParsedBatch, ids: list[str], facts: RequestFacts, state: State) -> int:
     """Claim the new event ids, produce those events, and return how many were new."""
     fresh = await dedupe.claim(state.redis, ids, state.settings.dedupe_ttl_seconds)
-    new_events = [event for (_, event), new in zip(batch.events, fresh, strict=True) if new]
+    new_events = [
+        (event, batch.items[index])
+        for (index, event), new in zip(batch.events, fresh, strict=True)
+        if new
+    ]
     if not new_events:  # all retries of events already durable: nothing to wait for
         return 0
     claimed = [i for i, new in zip(ids, fresh, strict=True) if new]
