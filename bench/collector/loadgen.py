@@ -58,8 +58,11 @@ def _batch(per_request: int) -> dict[str, object]:
     return {"events": [make_event(visitor) for _ in range(per_request)], "sent_at": TS}
 
 
+CONTENT_TYPE = {"Content-Type": "text/plain"}  # what sendBeacon sends; --json to change
+
+
 async def _post(session: aiohttp.ClientSession, url: str, body: bytes) -> int:
-    async with session.post(url, data=body, headers={"Content-Type": "text/plain"}) as answer:
+    async with session.post(url, data=body, headers=CONTENT_TYPE) as answer:
         await answer.read()
         return answer.status
 
@@ -125,7 +128,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=0.0, help="open loop at this rate")
     parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--json", action="store_true", help="send application/json")
     args = parser.parse_args()
+    if args.json:
+        CONTENT_TYPE["Content-Type"] = "application/json"
     bodies = make_bodies(args.requests, args.per_request)
     if args.rate:
         run = open_loop(args.url, bodies, args.rate)

@@ -6,8 +6,7 @@ place where collector errors become HTTP answers.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -19,12 +18,13 @@ from redis.asyncio import Redis
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.topics import Topics
 
+from . import heap
 from .backpressure import InflightLimit
 from .config import CollectorSettings
 from .deps import CollectorState
 from .errors import CollectorError
 from .facts import parse_networks
-from .metrics import CollectorMetrics
+from .metrics import CollectorMetrics, RequestTimer
 from .ratelimit import RateLimiter
 from .routes import consent, events, health, snippet
 
@@ -55,6 +55,8 @@ def _lifespan(
                 app.state.metrics.inflight,
             ),
         )
+        if settings.tune_gc:
+            heap.settle_after_startup()
         try:
             yield
         finally:
@@ -105,17 +107,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         allow_headers=["Content-Type"],
         max_age=600,
     )
-
-    @app.middleware("http")
-    async def time_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "other")
-        app.state.metrics.latency.labels(route=name).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(RequestTimer, latency=app.state.metrics.latency)  # outermost
 
     for module in (events, consent, health, snippet):
         app.include_router(module.router)

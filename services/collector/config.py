@@ -29,6 +29,13 @@ class CollectorSettings(CommonSettings):
         100,
         description="Produce calls that may wait for Kafka at once per process; past it, 503.",
     )
+    tune_gc: bool = Field(
+        True,
+        description=(
+            "Freeze the start-up heap and space out young GC runs (shorter pauses); "
+            "process-wide, so turn it off when embedding the app in another process."
+        ),
+    )
     retry_after_seconds: int = Field(5, description="Retry-After sent with a 503.")
     receipt_key: SecretStr = Field(
         SecretStr(DEV_PLACEHOLDER), description="HMAC key signing consent receipts."

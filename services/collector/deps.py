@@ -33,8 +33,12 @@ class CollectorState:
     inflight: InflightLimit
 
 
-def get_state(request: Request) -> CollectorState:
-    """The state the lifespan stored on the app."""
+async def get_state(request: Request) -> CollectorState:
+    """The state the lifespan stored on the app.
+
+    ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency in a worker
+    thread, a thread hop on every request for one attribute read.
+    """
     state: CollectorState = request.app.state.collector
     return state
 

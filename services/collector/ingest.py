@@ -21,8 +21,12 @@ _EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 
 @dataclass
 class ParsedBatch:
-    """Valid events (with their index in the request) and the rejected ones."""
+    """Valid events (with their index in the request), the rejected ones, and every item.
 
+    ``items[i]`` is the parsed JSON of event ``i`` as sent: what the Kafka message carries.
+    """
+
+    items: list[Any] = field(default_factory=list)
     events: list[tuple[int, Event]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     sent_at: datetime | None = None
@@ -91,7 +95,7 @@ def parse_events(document: Any) -> ParsedBatch:
     fails is each event validated alone, so rejections name the index as before.
     """
     items, sent_at = split_body(document)
-    batch = ParsedBatch(sent_at=sent_at)
+    batch = ParsedBatch(items=items, sent_at=sent_at)
     try:
         events = _EVENTS.validate_python(items)
     except ValidationError:

@@ -30,9 +30,18 @@ def event(visitor: str | None = None, title: str = "T") -> Event:
     )
 
 
+def accepted(events: list[Event]) -> list[batching.Accepted]:
+    """Each event with a JSON item it validates from, as the collector pairs them."""
+    return [(e, e.model_dump(mode="json")) for e in events]
+
+
+def items(events: list[Event]) -> list[object]:
+    return [item for _, item in accepted(events)]
+
+
 def test_one_message_per_visitor_and_one_for_all_anonymous_events() -> None:
     events = [event("visitor_a1"), event(), event("visitor_b1"), event(), event("visitor_a1")]
-    out = batching.messages(events, batching.visitor_keys(SECRET), FACTS, AT, None)
+    out = batching.messages(accepted(events), batching.visitor_keys(SECRET), FACTS, AT, None)
     assert len(out) == 3
     batches = {key: RawBatch.model_validate_json(value) for key, value in out}
     alice = batches[pseudonymize("visitor_a1", SECRET).encode()]
@@ -56,7 +65,7 @@ def test_a_visitor_is_pseudonymized_once_per_request(monkeypatch: pytest.MonkeyP
 
 def test_a_batch_over_the_message_limit_is_split_and_loses_nothing() -> None:
     events = [event("visitor_big1", title="x" * 200) for _ in range(40)]
-    values = batching.encode(events, FACTS, AT, None, limit=4000)
+    values = batching.encode(items(events), FACTS, AT, None, limit=4000)
     assert len(values) > 1 and all(len(v) <= 4000 for v in values)
     back = [e for v in values for e in RawBatch.model_validate_json(v).events]
     assert back == events
@@ -64,8 +73,23 @@ def test_a_batch_over_the_message_limit_is_split_and_loses_nothing() -> None:
 
 def test_a_batch_splits_into_events_sharing_the_request_facts() -> None:
     events = [event("visitor_a1"), event("visitor_a1")]
-    batch = RawBatch.model_validate_json(batching.encode(events, FACTS, AT, AT)[0])
+    batch = RawBatch.model_validate_json(batching.encode(items(events), FACTS, AT, AT)[0])
     raws = batch.raw_events()
     assert [r.event for r in raws] == events
     assert all(r.facts == FACTS and r.received_at == AT and r.sent_at == AT for r in raws)
     assert orjson.loads(raws[0].model_dump_json())["facts"]["gpc"] is True
+
+
+def test_the_message_carries_each_event_as_sent_and_reads_back_as_the_same_event() -> None:
+    sent = {
+        "event_id": str(uuid.uuid4()).upper(),
+        "type": "click",
+        "ts": "2026-11-28T13:00:00.5+01:00",
+        "props": {"step": 2.0, "label": "next"},
+    }
+    valid = Event.model_validate(sent)
+    value = batching.messages([(valid, sent)], batching.visitor_keys(SECRET), FACTS, AT, None)
+    document = orjson.loads(value[0][1])
+    assert document["events"] == [sent]
+    assert document["received_at"] == "2026-11-28T12:00:00Z"
+    assert RawBatch.model_validate_json(value[0][1]).events == [valid]
