@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
-
-from datetime import timedelta
 
 import typer
 from rich.console import Console
