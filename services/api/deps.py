@@ -47,8 +47,8 @@ class ApiState:
         return row
 
 
-def get_state(request: Request) -> ApiState:
-    """The state the lifespan stored on the app."""
+async def get_state(request: Request) -> ApiState:
+    """The state the lifespan stored on the app (async: FastAPI runs a sync one in a thread)."""
     state: ApiState = request.app.state.api
     return state
 
