@@ -18,6 +18,20 @@ from consentstream import stack
 from consentstream.stack.config import StackSettings
 from tests.e2e.processes import Pipeline, free_port, running_pipeline
 
+FIGURES = pytest.StashKey[list[str]]()
+"""Each fault scenario's figures line, printed in the summary of the run."""
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Print what every fault scenario sent, acknowledged and stored (issue 7)."""
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section("fault scenarios")
+        for line in lines:
+            terminalreporter.write_line(line)
+
 
 @dataclass
 class FaultRig:

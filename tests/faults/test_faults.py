@@ -20,7 +20,7 @@ from consentstream.identity import pseudonymize
 from consentstream.storage import open_storage
 from tests.e2e.processes import wait_http
 
-from .conftest import FaultRig
+from .conftest import FIGURES, FaultRig
 from .loadgen import LoadGenerator
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -54,10 +54,8 @@ class Figures:
 
 
 def report(request: pytest.FixtureRequest, figures: Figures) -> None:
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        reporter.write_line(figures.line())
+    """Keep the scenario's figures for the run's summary (output during a test is captured)."""
+    request.config.stash.setdefault(FIGURES, []).append(figures.line())
 
 
 @pytest.fixture(scope="module", autouse=True)
