@@ -21,11 +21,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 P = ParamSpec("P")
 
-MAX_BACKOFF = 10.0
+MAX_BACKOFF = 2.0
+"""Seconds between retries at most: a retry against a down service is one failed connect, and
+a longer wait only delays the restart after it is back (10 s here made the worker resume up to
+10 s after ClickHouse returned)."""
 
 
 async def with_retry(what: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run ``call(*args)`` on a thread; on a storage error wait (0.2 s doubling to 10 s), retry."""
+    """Run ``call(*args)`` on a thread; on a storage error wait (0.2 s doubling to 2 s), retry."""
     delay = 0.2
     while True:
         try:
@@ -37,7 +40,7 @@ async def with_retry(what: str, call: Callable[P, T], *args: P.args, **kwargs: P
 
 
 async def redis_retry(what: str, call: Callable[[], Awaitable[T]]) -> T:
-    """Await ``call()``; while Redis is unreachable wait (0.2 s doubling to 10 s) and retry."""
+    """Await ``call()``; while Redis is unreachable wait (0.2 s doubling to 2 s) and retry."""
     delay = 0.2
     while True:
         try:

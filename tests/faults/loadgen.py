@@ -36,6 +36,7 @@ class LoadStats:
     ack_times: list[float] = field(default_factory=list)
     visitor_of: dict[str, str | None] = field(default_factory=dict)
     consents: set[str] = field(default_factory=set)
+    acked_at: dict[str, float] = field(default_factory=dict)
 
     def acked_for(self, visitor: str) -> set[str]:
         """Acknowledged event ids of one visitor."""
@@ -135,7 +136,9 @@ class LoadGenerator:
         """Send one batch until the collector acknowledges it (same ids on every try)."""
         body = {"events": events, "sent_at": datetime.now(UTC).isoformat()}
         self._post(client, self.url, body, 202)
+        now = time.monotonic()
         for event in events:
+            self.stats.acked_at[str(event["event_id"])] = now
             self.stats.acked.add(str(event["event_id"]))
             self.stats.visitor_of[str(event["event_id"])] = event["visitor_id"]  # type: ignore[assignment]
         self.stats.ack_times.append(time.monotonic())

@@ -32,6 +32,10 @@ SCALE = float(os.environ.get("FAULT_SCALE", "1"))
 
 @dataclass
 class Figures:
+    """What a scenario prints. ``outage``: the fault itself (stop, wait, restart);
+    ``recovery``: from the restart until an event acknowledged after it was stored;
+    ``drain``: from the end of the load until every acknowledged event was stored."""
+
     scenario: str
     sent: int
     acked: int
@@ -41,6 +45,7 @@ class Figures:
     retries: int
     outage_s: float
     recovery_s: float
+    drain_s: float = 0.0
     consents: str = ""
 
     def line(self) -> str:
@@ -50,6 +55,7 @@ class Figures:
             f"  consents {self.consents:>7}"
             f"  retries {self.retries:>4}"
             f"  outage {self.outage_s:5.1f}s  recovery {self.recovery_s:5.1f}s"
+            f"  drain {self.drain_s:5.1f}s"
         )
 
 
@@ -93,6 +99,23 @@ def recorded_consents(rig: FaultRig) -> set[str]:
     return {row["consent_id"] for row in rows}
 
 
+def wait_for_fresh_rows(rig: FaultRig, load: LoadGenerator, since: float, least: float) -> float:
+    """Keep the load on for ``least`` s; when did an event acknowledged after ``since`` land?
+
+    That moment ends the recovery: the whole path (collector, Kafka, worker, ClickHouse) is
+    storing new events again. The load keeps running until it is seen (at most 120 s).
+    """
+    seen: float | None = None
+    while time.monotonic() < since + least or (seen is None and time.monotonic() < since + 120):
+        time.sleep(0.25)
+        if seen is None:
+            fresh = {e for e, at in load.stats.acked_at.copy().items() if at > since}
+            if fresh & stored_ids(rig)[0]:
+                seen = time.monotonic()
+    assert seen is not None, "nothing acknowledged after the fault was stored within 120 s"
+    return seen
+
+
 def run_scenario(
     request: pytest.FixtureRequest, rig: FaultRig, name: str, fault: Callable[[], None]
 ) -> Figures:
@@ -103,9 +126,10 @@ def run_scenario(
     began = time.monotonic()
     fault()
     restored = time.monotonic()
-    time.sleep(4 * SCALE)
+    resumed = wait_for_fresh_rows(rig, load, restored, 4 * SCALE)
     stats = load.stop()
-    deadline = time.monotonic() + 180
+    stopped = time.monotonic()
+    deadline = stopped + 180
     stored, duplicates = stored_ids(rig)
     ledger = recorded_consents(rig)
     while not (stats.acked <= stored and stats.consents <= ledger) and time.monotonic() < deadline:
@@ -123,7 +147,8 @@ def run_scenario(
         duplicates=duplicates,
         retries=stats.retries,
         outage_s=restored - began,
-        recovery_s=caught_up - restored,
+        recovery_s=resumed - restored,
+        drain_s=caught_up - stopped,
         consents=f"{len(stats.consents & ledger)}/{len(stats.consents)}",
     )
     report(request, figures)
