@@ -16,8 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
+from redis import Redis
 
 from consentstream.identity import pseudonymize
+from consentstream.settings import CommonSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
 
@@ -102,10 +104,43 @@ def db(repo: Repository) -> str:
 
 
 def all_text(repo: Repository) -> str:
-    """Every row of every table, as text, for scanning for raw values."""
+    """Every row of every table of the database, as text, for scanning for raw values."""
     dump: list[str] = []
-    for table in ("usage_events", "consent_ledger", "privacy_requests"):
+    tables = [r["name"] for r in repo.storage.query(f"SHOW TABLES FROM {db(repo)}")]
+    assert "usage_events" in tables and "cookie_observations" in tables
+    for table in tables:
         dump.extend(str(row) for row in repo.storage.query(f"SELECT * FROM {db(repo)}.{table}"))
+    return "\n".join(dump)
+
+
+def redis_text(url: str) -> str:
+    """Every key of the Redis the pipeline uses, names and values, as text (pipelined)."""
+    client = Redis.from_url(url)
+    dump: list[str] = []
+    readers = {
+        b"string": "get",
+        b"hash": "hgetall",
+        b"set": "smembers",
+        b"list": "lrange",
+        b"zset": "zrange",
+    }
+    try:
+        cursor = None
+        while cursor != 0:
+            cursor, names = client.scan(cursor or 0, count=5000)
+            pipe = client.pipeline(transaction=False)
+            for name in names:
+                pipe.type(name)
+            kinds = pipe.execute()
+            for name, kind in zip(names, kinds, strict=True):
+                reader = readers.get(kind if isinstance(kind, bytes) else kind.encode(), "type")
+                args = (0, -1) if reader in ("lrange", "zrange") else ()
+                getattr(pipe, reader)(name, *args)
+            values = pipe.execute()
+            dump.extend(f"{n!r} {v!r}" for n, v in zip(names, values, strict=True))
+    finally:
+        client.close()
+    assert dump, "Redis holds nothing: the scan proves nothing"
     return "\n".join(dump)
 
 
@@ -161,6 +196,10 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
     dump = all_text(repo)
     for raw in (IP_A, IP_B, A, B):
         assert raw not in dump, f"raw value {raw} found in ClickHouse"
+    in_redis = redis_text(CommonSettings().redis_url)
+    assert key_a in in_redis  # the scan sees the visitor's consent state, under the pseudonym
+    for raw in (IP_A, IP_B, A, B):
+        assert raw not in in_redis, f"raw value {raw} found in Redis"
 
     privacy_key = pipeline.cli("keys", "create", "--role", "privacy")
     report = file_request(pipeline, privacy_key, "access", A)
