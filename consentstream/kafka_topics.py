@@ -160,9 +160,10 @@ def ensure_topics(
     except KafkaError as exc:
         raise TopicError(f"Kafka at {bootstrap} is not reachable: {exc}") from exc
     try:
-        created = _create_missing(admin, wanted)
+        existing = set(admin.list_topics())
+        created = _create_missing(admin, wanted, existing)
         present = [t for t in wanted if t.name not in created]
-        deleted = _delete_retired(admin, retired)
+        deleted = _delete_retired(admin, retired, existing)
         report = TopicReport(tuple(created), tuple(_align_configs(admin, present)), deleted)
         problem = partition_problem(present, _partition_counts(admin, present))
     except KafkaError as exc:
@@ -174,17 +175,20 @@ def ensure_topics(
     return report
 
 
-def _delete_retired(admin: KafkaAdminClient, retired: Sequence[str]) -> tuple[str, ...]:
+def _delete_retired(
+    admin: KafkaAdminClient, retired: Sequence[str], existing: set[str]
+) -> tuple[str, ...]:
     """Delete the retired topics that exist; their names."""
-    present = tuple(name for name in retired if name in set(admin.list_topics()))
+    present = tuple(name for name in retired if name in existing)
     if present:
         admin.delete_topics(list(present))
     return present
 
 
-def _create_missing(admin: KafkaAdminClient, wanted: list[TopicPlan]) -> list[str]:
+def _create_missing(
+    admin: KafkaAdminClient, wanted: list[TopicPlan], existing: set[str]
+) -> list[str]:
     """Create the topics not there yet; one made meanwhile by another process counts as present."""
-    existing = set(admin.list_topics())
     created = []
     for topic in (t for t in wanted if t.name not in existing):
         spec = {"num_partitions": topic.partitions, "replication_factor": 1}
