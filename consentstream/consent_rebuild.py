@@ -30,6 +30,7 @@ from redis import Redis
 from consentstream import redis_keys
 from consentstream.storage.repository import Repository
 from schemas.events import ConsentChoices, ConsentInForce
+from streams import consent_mirror
 from streams.consent_state import MAX_HISTORY, ConsentSnapshot
 
 PURPOSES = ("analytics", "marketing", "preferences")
@@ -71,16 +72,6 @@ def mirror_json(row: dict[str, Any]) -> str:
     ).model_dump_json()
 
 
-def _mirror_is_older(current: bytes | str | None, newest: dict[str, Any]) -> bool:
-    if current is None:
-        return True
-    try:
-        mirrored = ConsentInForce.model_validate_json(current)
-    except ValueError:
-        return True
-    return mirrored.recorded_at is None or mirrored.recorded_at < _utc(newest["recorded_at"])
-
-
 def rebuild(
     repo: Repository,
     redis: Redis,
@@ -113,11 +104,12 @@ def rebuild(
             history = {d["consent_id"]: snapshot_json(d) for d in decisions[-MAX_HISTORY:]}
             pipe.hset(redis_keys.consent_history(key), mapping=history)
             pipe.expire(redis_keys.consent_history(key), ttl)
-            if _mirror_is_older(current, newest):
+            mirrored = consent_mirror.snapshot_of(current)
+            if mirrored is None or mirrored.recorded_at < _utc(newest["recorded_at"]):
                 pipe.set(redis_keys.consent(key), mirror_json(newest), ex=ttl)
                 done.mirrors += 1
             done.visitors += 1
-            done.decisions += len(decisions)
+            done.decisions += len(history)
         pipe.execute()
         progress(len(keys))
     return done

@@ -95,12 +95,13 @@ async def add(
     if flat is None:
         return None
     fields = dict(zip(flat[::2], flat[1::2], strict=True))
+    history = _decode(fields)
     if len(fields) > MAX_HISTORY:
-        kept = {item["consent_id"] for item in _decode(fields)}
+        kept = {item["consent_id"] for item in history}
         old = [f for f in fields if f.decode() not in kept]
         if old:
             await redis.hdel(name, *old)
-    return _decode(fields)
+    return history
 
 
 async def forget(redis: Redis, key: str) -> int:
