@@ -292,7 +292,7 @@ class Worker:
         )
         if suppressed or not consent_mirror.is_newer(decision, current):
             return
-        value = consent_mirror.in_force(decision).model_dump_json()
+        value = decision.in_force().model_dump_json()
         await self.redis.set(redis_keys.consent(key), value, ex=self.settings.consent_state_seconds)
         self.metrics.consent_mirrored.inc()
 

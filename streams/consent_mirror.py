@@ -3,7 +3,7 @@
 The collector writes the mirror when it records a decision; the worker rewrites it from the
 consent topic, so the mirror also becomes current after a replay, a missed write (Redis was
 down when the collector answered) or a decision from another collector. The worker reads it
-back as a second source of decisions its table has not processed yet (consent_state rule 3).
+back as a second source of decisions its history does not hold yet (consent_state rule 3).
 """
 
 from __future__ import annotations
@@ -14,17 +14,6 @@ from schemas.events import ConsentInForce
 from schemas.messages import ConsentDecision
 
 from .consent_state import ConsentSnapshot
-
-
-def in_force(decision: ConsentDecision) -> ConsentInForce:
-    """The public view of a decision (no visitor id): the mirror's value."""
-    return ConsentInForce(
-        consent_id=decision.consent_id,
-        choices=decision.choices,
-        policy_version=decision.policy_version,
-        recorded_at=decision.recorded_at,
-        gpc_applied=decision.gpc_applied,
-    )
 
 
 def snapshot_of(value: bytes | str | None) -> ConsentSnapshot | None:

@@ -52,17 +52,6 @@ def receipt(decision: ConsentDecision, key: str) -> str:
     return f"{body}.{sign(payload, key)}"
 
 
-def in_force(decision: ConsentDecision) -> ConsentInForce:
-    """The public view of a decision (no visitor id)."""
-    return ConsentInForce(
-        consent_id=decision.consent_id,
-        choices=decision.choices,
-        policy_version=decision.policy_version,
-        recorded_at=decision.recorded_at,
-        gpc_applied=decision.gpc_applied,
-    )
-
-
 NONE_IN_FORCE = ConsentInForce(
     consent_id=None,
     choices=ConsentChoices(necessary=True, analytics=False, marketing=False, preferences=False),

@@ -38,7 +38,7 @@ async def post_consent(
     try:
         await state.redis.set(
             redis_keys.consent(key),
-            consent.in_force(decision).model_dump_json(),
+            decision.in_force().model_dump_json(),
             ex=state.settings.consent_state_seconds,
         )
     except (RedisError, OSError) as exc:
