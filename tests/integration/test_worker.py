@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -51,17 +50,12 @@ from schemas.messages import (  # noqa: E402
 from schemas.rows import PrivacyRequestRow  # noqa: E402
 from streams.__main__ import prepare  # noqa: E402
 from streams.config import WorkerSettings  # noqa: E402
+from tests.e2e.processes import free_port  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 IPS = ("192.0.2.10", "198.51.100.20", "203.0.113.30", "2001:db8:1:2::7")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
