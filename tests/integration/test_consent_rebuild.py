@@ -74,6 +74,7 @@ async def test_histories_and_decisions_in_force_come_back(
     redis.set(redis_keys.consent(newer_mirror), orjson.dumps(newer))
     try:
         seen: list[int] = []
+        before = datetime.now(UTC)  # the rebuild's clock reads this or later
         done = rebuild(repo, redis, KEEP, page=2, progress=seen.append)
         assert (done.visitors, done.decisions, done.mirrors) == (3, 4, 2)
         assert (done.skipped_erased, done.skipped_expired) == (1, 1)
@@ -81,7 +82,7 @@ async def test_histories_and_decisions_in_force_come_back(
         assert not redis.exists(redis_keys.consent(expired), redis_keys.consent_history(expired))
         # the state expires KEEP after the newest decision, as if written then
         left = redis.ttl(redis_keys.consent_history(withdrew))
-        assert 0 < left <= (T0 + timedelta(hours=1) + KEEP - datetime.now(UTC)).total_seconds()
+        assert 0 < left <= (T0 + timedelta(hours=1) + KEEP - before).total_seconds()
 
         mirror = orjson.loads(redis.get(redis_keys.consent(withdrew)) or b"{}")
         assert mirror["choices"]["analytics"] is False
