@@ -6,10 +6,13 @@ object per process, built in its factory, never at import time.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.event_time import TimeWindow
 
 DEV_PLACEHOLDER = "dev-only-change-me"
 
@@ -44,6 +47,28 @@ class CommonSettings(BaseSettings):
         description="Days Redis keeps a visitor's consent state (decision in force, history)"
         " after their last decision; the visitor cookie lives 13 months.",
     )
+
+    event_max_age_days: int = Field(
+        7,
+        ge=1,
+        le=3650,
+        description="Events whose skew-corrected time is more days before receipt are refused"
+        " (collector) or dead-lettered (worker).",
+    )
+    event_max_ahead_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description="Events whose skew-corrected time is this far after receipt are refused.",
+    )
+
+    @property
+    def event_time_window(self) -> TimeWindow:
+        """The window of event times both the collector and the worker accept."""
+        return TimeWindow(
+            max_age=timedelta(days=self.event_max_age_days),
+            max_ahead=timedelta(seconds=self.event_max_ahead_seconds),
+        )
 
     @property
     def consent_state_seconds(self) -> int:
