@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from bench.calibration import measure, record
 from consentstream.settings import CommonSettings
 from consentstream.storage import open_storage, sql
 from consentstream.storage.repository import Repository
@@ -28,6 +29,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--subject-rows", type=int, default=1000)
     args = parser.parse_args()
+    cal = measure()
+    print(cal.line(), flush=True)
     every = max(1, args.events // args.subject_rows)
     GENERATED["visitor_key"] = (
         f"if(number % {every} = 0, '{SUBJECT}', hex(cityHash64(number % 200000)))"
@@ -61,7 +64,29 @@ def main() -> None:
         print(f"{'invisible to queries after':<32}{invisible * 1000:9.1f} ms   {ok}")
         ok = "ok" if removed < 60 else "over 60 s target"
         print(f"{'mutation done after':<32}{removed * 1000:9.1f} ms   {ok}")
-        print(f"{'left for the subject':<32}{sum(repo.count_subject(SUBJECT).values()):9d}")
+        left = sum(repo.count_subject(SUBJECT).values())
+        print(f"{'left for the subject':<32}{left:9d}")
+        record(
+            "erasure",
+            cal,
+            [
+                {
+                    "what": f"erasure of one subject among {args.events:,} rows: invisible",
+                    "value": invisible,
+                    "unit": "s",
+                    "baseline": baseline,
+                    "target": "< 5 s",
+                    "met": invisible < 5,
+                },
+                {
+                    "what": f"erasure of one subject among {args.events:,} rows: removed",
+                    "value": removed,
+                    "unit": "s",
+                    "target": "< 60 s, nothing left",
+                    "met": removed < 60 and left == 0,
+                },
+            ],
+        )
     finally:
         storage.command(sql.statement(sql.DROP_DATABASE, storage.database))
         storage.close()

@@ -13,11 +13,13 @@ import statistics
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 
 import aiohttp
 import orjson
 
-TS = "2026-11-28T12:00:00Z"
+# Event times are "now" at start-up: the collector refuses times outside its window.
+TS = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def make_event(visitor_id: str | None = None) -> dict[str, object]:
