@@ -104,12 +104,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     _install_error_handlers(app)
     self_service = privacy.router.prefix + privacy.SELF_SERVICE_PATH
-    app.add_middleware(SelfServiceCORS, origins=settings.api_cors_origins, paths={self_service})
     app.add_middleware(
         BodyLimit,
         default=settings.api_max_body_bytes,
         limits={self_service: settings.self_service_max_body_bytes},
     )
+    # Outside BodyLimit: a visitor's page can read the 413 of a cross-origin request.
+    app.add_middleware(SelfServiceCORS, origins=settings.api_cors_origins, paths={self_service})
     app.add_middleware(HostGuard, allowed=settings.api_allowed_hosts)
     app.include_router(privacy.router)
     app.include_router(usage.router)
