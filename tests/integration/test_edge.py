@@ -185,22 +185,8 @@ def test_chunked_events_over_the_limit_are_413(collector: Collector) -> None:
 
 
 def test_api_cuts_off_a_chunked_body_over_its_limit(api_url: str) -> None:
-    assert (
-        stream(
-            api_url,
-            SELF_SERVICE,
-            600 * 1024,
-        )[0]
-        == 413
-    )
-    assert (
-        stream(
-            api_url,
-            "/v1/privacy/requests",
-            600 * 1024,
-        )[0]
-        == 413
-    )
+    for path in (SELF_SERVICE, "/v1/privacy/requests"):
+        assert stream(api_url, path, 600 * 1024)[0] == 413, path
 
 
 def test_bodies_within_the_limit_pass_whole_chunked_or_not(
