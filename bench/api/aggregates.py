@@ -89,7 +89,9 @@ def main() -> None:
         "--url", help="storage URL (default: the configured server), e.g. chdb:///tmp/bench"
     )
     args = parser.parse_args()
-    server = CommonSettings().clickhouse_url.rsplit("/", 1)[0]
+    server = CommonSettings(
+        environment="test"
+    ).clickhouse_url  # addresses only, no keys.rsplit("/", 1)[0]
     storage = open_storage(args.url or f"{server}/cs_bench_api")
     repo = Repository(storage)
     try:
