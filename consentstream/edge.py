@@ -12,12 +12,19 @@ no body is read past its limit, and the answer has the one error body of :mod:`s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.errors import error_body
+
+Refused = Callable[[str], None]
+"""Told the error code of each request the edge refuses (a metric counts them)."""
+
+
+def _ignore(code: str) -> None:
+    """The default: nobody counts refusals."""
 
 
 async def send_error(
@@ -53,9 +60,10 @@ def host_name(host_header: str) -> str:
 class HostGuard:
     """400 for a request whose ``Host`` is not one of ``allowed`` (``"*"`` allows any)."""
 
-    def __init__(self, app: ASGIApp, allowed: Iterable[str]) -> None:
+    def __init__(self, app: ASGIApp, allowed: Iterable[str], refused: Refused = _ignore) -> None:
         self.app = app
         self.allowed = frozenset(host_name(name) for name in allowed)
+        self.refused = refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass allowed hosts through; refuse the rest before the app sees them."""
@@ -65,6 +73,7 @@ class HostGuard:
         raw = _header(scope, b"host")
         name = host_name(raw.decode("latin-1")) if raw is not None else ""
         if name not in self.allowed:
+            self.refused("invalid_host")
             await send_error(send, 400, "invalid_host", "the Host header names no host served here")
             return
         await self.app(scope, receive, send)
@@ -73,10 +82,17 @@ class HostGuard:
 class BodyLimit:
     """413 for bodies over the limit of their path (``limits``), else ``default``."""
 
-    def __init__(self, app: ASGIApp, default: int, limits: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        default: int,
+        limits: Mapping[str, int] | None = None,
+        refused: Refused = _ignore,
+    ) -> None:
         self.app = app
         self.default = default
         self.limits = dict(limits or {})
+        self.refused = refused
 
     def limit_for(self, path: str) -> int:
         """The byte limit of ``path``."""
@@ -100,7 +116,7 @@ class BodyLimit:
         except _ClientGone:
             return  # nobody left to answer
         if body is None:
-            await _too_large(send, limit)
+            await self._too_large(send, limit)
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -111,21 +127,22 @@ class BodyLimit:
         try:
             announced = int(length)
         except ValueError:
+            self.refused("bad_request")
             await send_error(send, 400, "bad_request", "Content-Length is not a number", close=True)
             return
         if announced > limit:
-            await _too_large(send, limit)
+            await self._too_large(send, limit)
             return
         await self.app(scope, receive, send)
+
+    async def _too_large(self, send: Send, limit: int) -> None:
+        self.refused("too_large")
+        message = f"request body over the limit of {limit} bytes for this route"
+        await send_error(send, 413, "too_large", message, close=True)
 
 
 class _ClientGone(Exception):
     """The client disconnected before its body was complete."""
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    message = f"request body over the limit of {limit} bytes for this route"
-    await send_error(send, 413, "too_large", message, close=True)
 
 
 async def _read_up_to(receive: Receive, limit: int) -> bytes | None:

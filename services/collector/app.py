@@ -106,8 +106,11 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     _install_error_handlers(app, settings)
     # Added innermost first. CORS wraps BodyLimit so a site's snippet can read a 413 (and
     # drop the batch) instead of seeing a network error it would retry.
+    refused = app.state.metrics.refused_at_edge
     body_limits = {"/v1/events": settings.max_body_bytes}
-    app.add_middleware(BodyLimit, default=settings.consent_max_body_bytes, limits=body_limits)
+    app.add_middleware(
+        BodyLimit, default=settings.consent_max_body_bytes, limits=body_limits, refused=refused
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -116,7 +119,8 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         allow_headers=["Content-Type"],
         max_age=600,
     )
-    app.add_middleware(HostGuard, allowed=[settings.public_host, *settings.allowed_hosts])
+    allowed = [settings.public_host, *settings.allowed_hosts]
+    app.add_middleware(HostGuard, allowed=allowed, refused=refused)
     app.add_middleware(RequestTimer, latency=app.state.metrics.latency)  # outermost
 
     for module in (events, consent, health, snippet):

@@ -247,3 +247,11 @@ def test_both_services_answer_errors_in_one_shape(collector: Collector, api_url:
     assert invalid.status_code == 422
     error = invalid.json()["error"]
     assert error["code"] == "invalid_request" and error["field"].startswith("body")
+
+
+def test_refusals_at_the_edge_are_counted(collector: Collector) -> None:
+    announce(collector.url, "/v1/events", 64 * 1024 * 1024)
+    httpx.get(f"{collector.url}/healthz", headers={"Host": EVIL}, timeout=10)
+    metrics = httpx.get(f"{collector.url}/metrics", timeout=10).text
+    for reason in ("too_large", "invalid_host"):
+        assert f'collector_requests_rejected_total{{reason="{reason}"}}' in metrics, reason
