@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from consentstream.stack import secrets
 from consentstream.stack.base import Launch, StackError
 from consentstream.stack.config import StackSettings
 from consentstream.stack.process import is_alive, launch, read_pid, tail, terminate
@@ -78,8 +79,13 @@ def _wait_healthy(app: App, pid: int, log: Path, timeout: float = 60) -> None:
 
 
 def start_apps(settings: StackSettings | None = None) -> list[tuple[str, int, str]]:
-    """Start every app that is not running; returns (name, pid, detail) per app."""
+    """Start every app that is not running; returns (name, pid, detail) per app.
+
+    The apps get the stack's random keys (made now if ``up`` has not), unless the environment
+    already names keys of its own; this process takes them too, so the settings read here match.
+    """
     settings = settings or StackSettings()
+    secrets.export(settings, os.environ, create=True)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     report = []

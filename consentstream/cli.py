@@ -8,6 +8,7 @@ them in the order ``--help`` lists them.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -16,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from consentstream import cli_ops, cli_privacy, stack
+from consentstream.stack import secrets
 
 app = typer.Typer(no_args_is_help=True, help="consentstream: consent and cookie tracking.")
 console = Console()
@@ -48,14 +50,24 @@ def _fail(error: stack.StackError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+@app.callback()
+def _stack_keys() -> None:
+    """Commands run against the local stack use its keys, unless the environment names its own."""
+    secrets.export(stack.StackSettings(), os.environ, create=False)
+
+
 @app.command()
 def up(services: ServiceNames = None) -> None:
-    """Start the local stack (Kafka, Redis, ClickHouse) in the background; idempotent."""
+    """Start the local stack (Kafka, Redis, ClickHouse) in the background; idempotent.
+
+    On first start it also makes the random keys the apps sign with, kept in the stack folder.
+    """
     _quiet_client_logs()
     try:
         names = stack.resolve_names(services)
     except stack.StackError as error:
         raise _fail(error) from None
+    stack.ensure_secrets()
     failed = [name for name in names if not _start_one(name)]
     if failed:
         raise typer.Exit(code=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -12,6 +13,8 @@ from rich.markup import escape
 
 from consentstream.keys import new_key
 from consentstream.settings import CommonSettings
+from consentstream.stack import secrets
+from consentstream.stack.config import StackSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
 from schemas.rows import ApiRole
@@ -170,6 +173,8 @@ def start_apps() -> None:
     from services.api.config import ApiSettings
     from services.collector.config import CollectorSettings
 
+    # migrate and the apps below use the stack's keys (made now if `up` has not made them)
+    secrets.export(StackSettings(), os.environ, create=True)
     migrate()
     with console.status("starting collector, worker and API"):
         report = apps.start_apps()

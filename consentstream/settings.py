@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.event_time import TimeWindow
 
 DEV_PLACEHOLDER = "dev-only-change-me"
+MIN_SECRET_BYTES = 32
 
 
 class CommonSettings(BaseSettings):
@@ -22,8 +23,10 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CONSENTSTREAM_", extra="ignore", frozen=True)
 
-    environment: Literal["development", "production"] = Field(
-        "development", description="Placeholder secrets are refused in production."
+    environment: Literal["development", "production", "test"] = Field(
+        "development",
+        description="Secrets (keys) must be real, at least 32 bytes, unless this is `test`:"
+        " the test suites' explicit mode, where short or placeholder keys are allowed.",
     )
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
@@ -76,11 +79,20 @@ class CommonSettings(BaseSettings):
         return self.consent_state_days * 86_400
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> CommonSettings:
-        if self.environment == "production":
-            for name, value in self._secrets().items():
-                if value.get_secret_value() in ("", DEV_PLACEHOLDER):
-                    raise ValueError(f"{name} must be set to a real secret in production")
+    def _refuse_weak_secrets(self) -> CommonSettings:
+        # The repository's placeholder is public: a key anyone can read lets anyone forge
+        # visitor tokens and consent receipts, so only the test suites may run with one.
+        if self.environment == "test":
+            return self
+        for name, value in self._secrets().items():
+            secret = value.get_secret_value()
+            if secret == DEV_PLACEHOLDER or len(secret.encode()) < MIN_SECRET_BYTES:
+                variable = f"CONSENTSTREAM_{name.upper()}"
+                raise ValueError(
+                    f"{name} must be a random secret of at least {MIN_SECRET_BYTES} bytes"
+                    f" (set {variable}; `consentstream up` makes one for the local stack),"
+                    " or CONSENTSTREAM_ENVIRONMENT=test for throwaway test keys"
+                )
         return self
 
     def _secrets(self) -> dict[str, SecretStr]:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
 from urllib.parse import urlsplit
 
 import pytest
 
 from consentstream.settings import CommonSettings
+
+# Test mode is explicit: only here may a suite run with short throwaway keys (a suite that
+# names its own keys in a process's environment uses them). Every process a test starts
+# inherits this environment, so the collector, worker, API and CLI of one run share the keys.
+os.environ.setdefault("CONSENTSTREAM_ENVIRONMENT", "test")
+os.environ.setdefault("CONSENTSTREAM_PSEUDONYM_KEY", secrets.token_urlsafe(32))
+os.environ.setdefault("CONSENTSTREAM_RECEIPT_KEY", secrets.token_urlsafe(32))
 
 
 def _reachable(host: str, port: int) -> bool:

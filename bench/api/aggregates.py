@@ -92,7 +92,8 @@ def main() -> None:
     args = parser.parse_args()
     cal = measure()
     print(cal.line(), flush=True)
-    server = CommonSettings().clickhouse_url.rsplit("/", 1)[0]
+    addresses = CommonSettings(environment="test")  # for its addresses only, no keys
+    server = addresses.clickhouse_url.rsplit("/", 1)[0]
     storage = open_storage(args.url or f"{server}/cs_bench_api")
     repo = Repository(storage)
     try:

@@ -35,7 +35,8 @@ def main() -> None:
     GENERATED["visitor_key"] = (
         f"if(number % {every} = 0, '{SUBJECT}', hex(cityHash64(number % 200000)))"
     )
-    server = CommonSettings().clickhouse_url.rsplit("/", 1)[0]
+    addresses = CommonSettings(environment="test")  # for its addresses only, no keys
+    server = addresses.clickhouse_url.rsplit("/", 1)[0]
     storage = open_storage(f"{server}/cs_bench_delete")
     repo = Repository(storage, mutation_timeout=300)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -234,7 +235,7 @@ def main() -> None:
     args = parser.parse_args()
     cal = measure()
     print(cal.line(), flush=True)
-    common = CommonSettings()
+    common = CommonSettings(environment="test")  # for its addresses; the collector gets keys below
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     topics = Topics(prefix)
     ensure_topics(common.kafka_bootstrap, plan(topics, 2, 1))
@@ -244,6 +245,9 @@ def main() -> None:
         "CONSENTSTREAM_RATE_LIMIT_PER_SECOND": "0",
         "CONSENTSTREAM_DEDUPE_TTL_SECONDS": "600",
         "CONSENTSTREAM_LOG_LEVEL": "WARNING",
+        # throwaway keys: nothing a benchmark stores is kept
+        "CONSENTSTREAM_PSEUDONYM_KEY": secrets.token_urlsafe(32),
+        "CONSENTSTREAM_RECEIPT_KEY": secrets.token_urlsafe(32),
     }
     results: dict[str, dict[str, dict[str, Any]]] = {}
     # "bare" is the BRIEF §6 baseline; "bare-typed" (FastAPI-declared body, JSON only) is context.

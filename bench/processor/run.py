@@ -59,14 +59,15 @@ IPS = ("192.0.2.10", "198.51.100.20", "203.0.113.30", "2001:db8::7")
 
 
 def settings_for(run: str, partitions: int) -> tuple[WorkerSettings, dict[str, str]]:
-    base = WorkerSettings()
+    base = WorkerSettings(environment="test")  # for its addresses; the run gets real keys below
     server = base.clickhouse_url.rsplit("/", 1)[0]
     env = {
         "CONSENTSTREAM_TOPIC_PREFIX": f"bench{run}.",
         "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/cs_bench_{run}",
         "CONSENTSTREAM_WORKER_APP_ID": f"cs-bench-{run}",
         "CONSENTSTREAM_WORKER_DATA_DIR": f"/tmp/cs-bench-{run}",
-        "CONSENTSTREAM_PSEUDONYM_KEY": f"bench-{run}",
+        "CONSENTSTREAM_PSEUDONYM_KEY": secrets.token_urlsafe(32),
+        "CONSENTSTREAM_RECEIPT_KEY": secrets.token_urlsafe(32),
         "CONSENTSTREAM_TOPIC_PARTITIONS": str(partitions),
         "CONSENTSTREAM_WORKER_METRICS_PORT": "0",
         "CONSENTSTREAM_LOG_LEVEL": "WARNING",

@@ -2,14 +2,15 @@
 
 ``up()`` starts what is not running (idempotent), ``down()`` stops it keeping the data, and
 ``start(name)`` / ``stop(name)`` let fault tests bounce a single service. Everything lives under
-one git-ignored folder (``.stack/``, setting ``CONSENTSTREAM_STACK_DIR``).
+one git-ignored folder (``.stack/``, setting ``CONSENTSTREAM_STACK_DIR``), including the random
+keys ``up`` makes for the apps on first start (:mod:`consentstream.stack.secrets`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from consentstream.stack import lifecycle
+from consentstream.stack import lifecycle, secrets
 from consentstream.stack.base import Progress, Service, ServiceStatus, StackError, no_progress
 from consentstream.stack.clickhouse import ClickHouseService
 from consentstream.stack.config import StackSettings
@@ -22,6 +23,7 @@ __all__ = [
     "StackError",
     "StackSettings",
     "down",
+    "ensure_secrets",
     "resolve_names",
     "start",
     "status",
@@ -74,6 +76,7 @@ def up(
     """Start the named services (all by default) in a fixed order; one failure does not stop
     the others from starting, and all failures are raised together at the end."""
     settings = settings or StackSettings()
+    ensure_secrets(settings)
     started: list[ServiceStatus] = []
     failures: list[str] = []
     for name in resolve_names(names):
@@ -84,6 +87,11 @@ def up(
     if failures:
         raise StackError("\n".join(failures))
     return started
+
+
+def ensure_secrets(settings: StackSettings | None = None) -> dict[str, str]:
+    """Make the stack's random app keys on first start (kept in its folder, mode 0600)."""
+    return secrets.ensure(settings or StackSettings())
 
 
 def down(

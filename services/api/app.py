@@ -1,4 +1,4 @@
-"""The privacy and usage API (BRIEF §4): need-to-know access by role, one error shape."""
+"""The privacy and usage API: need-to-know access by role, one error shape, a guarded edge."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppres
 from datetime import timedelta
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from consentstream.audit import AuditLog, AuditUnavailable, lock_client
+from consentstream.edge import BodyLimit, HostGuard
+from consentstream.http_errors import error_response, install_common_handlers
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.storage import open_storage
 from consentstream.storage.errors import StorageError
@@ -69,41 +70,22 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
     return lifespan
 
 
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    headers: dict[str, str] | None = None,
-    extra: dict[str, str] | None = None,
-) -> Response:
-    body = {"error": {"code": code, "message": message, **(extra or {})}}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return _error(exc.status_code, exc.code, exc.message, headers, exc.extra)
-
-    async def on_invalid(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
-            for e in exc.errors()[:5]
-        )
-        return _error(422, "invalid_request", problems or "invalid request")
+        return error_response(exc.status_code, exc.code, exc.message, headers, **exc.extra)
 
     async def on_unavailable(request: Request, exc: Exception) -> Response:
-        return _error(
+        return error_response(
             503,
             "unavailable",
             "a backing service is down; retry later",
             {"Retry-After": RETRY_AFTER},
         )
 
+    install_common_handlers(app)
     app.add_exception_handler(ApiError, on_api_error)
-    app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(BrokerUnavailable, on_unavailable)
     app.add_exception_handler(StorageError, on_unavailable)
     app.add_exception_handler(AuditUnavailable, on_unavailable)  # nothing done, nothing audited
@@ -113,10 +95,23 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """Build the API app from settings (read from the environment when not given)."""
     settings = settings or ApiSettings()
-    app = FastAPI(title="consentstream API", version="1", lifespan=_lifespan(settings))
+    app = FastAPI(
+        title="consentstream API",
+        version="1",
+        lifespan=_lifespan(settings),
+        # A slash redirect would be built from the Host header: no route answers two spellings.
+        redirect_slashes=False,
+    )
     _install_error_handlers(app)
     self_service = privacy.router.prefix + privacy.SELF_SERVICE_PATH
+    app.add_middleware(
+        BodyLimit,
+        default=settings.api_max_body_bytes,
+        limits={self_service: settings.self_service_max_body_bytes},
+    )
+    # Outside BodyLimit: a visitor's page can read the 413 of a cross-origin request.
     app.add_middleware(SelfServiceCORS, origins=settings.api_cors_origins, paths={self_service})
+    app.add_middleware(HostGuard, allowed=settings.api_allowed_hosts)
     app.include_router(privacy.router)
     app.include_router(usage.router)
 

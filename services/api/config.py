@@ -14,6 +14,19 @@ class ApiSettings(CommonSettings):
 
     api_host: str = Field("127.0.0.1", description="Interface the API listens on.")
     api_port: int = Field(8081, description="Port the API listens on.")
+    api_allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost"],
+        description="Host names the API answers to (JSON list); any other Host header gets 400."
+        ' ["*"] turns the check off.',
+    )
+    api_max_body_bytes: int = Field(
+        64 * 1024, ge=1, description="Largest request body an API route accepts; larger: 413."
+    )
+    self_service_max_body_bytes: int = Field(
+        8 * 1024,
+        ge=1,
+        description="Largest body the visitor self-service route accepts; larger: 413.",
+    )
     api_cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8080", "http://localhost:8080"],
         description="Site origins whose pages may file a visitor's self-service request"

@@ -1,4 +1,4 @@
-"""API errors, mapped to one JSON shape ``{"error": {"code", "message"}}`` in app.py.
+"""API errors, mapped to the one error body of :mod:`schemas.errors` in app.py.
 
 ApiError
 ├── Unauthorized   401: no key, or a key that is unknown or revoked
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from schemas.errors import ErrorBody
 
 
 class ApiError(Exception):
@@ -70,19 +70,6 @@ class TooManyRequests(ApiError):
 
     status_code = 429
     code = "too_many_requests"
-
-
-class ErrorDetail(BaseModel):
-    """What went wrong, in the one shape every error has."""
-
-    code: str = Field(examples=["forbidden"])
-    message: str = Field(examples=["role 'marketing' may not do this; needs privacy"])
-
-
-class ErrorBody(BaseModel):
-    """``{"error": {"code", "message"}}`` (a 429 adds ``next_allowed_at``)."""
-
-    error: ErrorDetail
 
 
 _MEANING = {

@@ -1,7 +1,7 @@
-"""The collector app: the only public write path of consentstream (BRIEF §4).
+"""The collector app: the only public write path of consentstream.
 
-``create_app(settings)`` wires routes, the lifespan (Kafka producer, Redis), CORS, and the one
-place where collector errors become HTTP answers.
+``create_app(settings)`` wires routes, the lifespan (Kafka producer, Redis), CORS, the public
+edge (allowed hosts, body limits), and the one place where collector errors become HTTP answers.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
+from consentstream.edge import BodyLimit, HostGuard
+from consentstream.http_errors import error_response, install_common_handlers
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.topics import Topics
 
@@ -70,20 +72,21 @@ def _install_error_handlers(app: FastAPI, settings: CollectorSettings) -> None:
     async def on_unavailable(request: Request, exc: Exception) -> Response:
         app.state.metrics.unavailable.inc()
         app.state.metrics.requests_rejected.labels(reason="unavailable").inc()
-        return JSONResponse(
-            {"error": "Kafka is unavailable; nothing in this request was stored, retry later"},
-            status_code=503,
-            headers={"Retry-After": str(settings.retry_after_seconds)},
+        return error_response(
+            503,
+            "unavailable",
+            "Kafka is unavailable; nothing in this request was stored, retry later",
+            {"Retry-After": str(settings.retry_after_seconds)},
         )
 
     async def on_collector_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CollectorError)
         app.state.metrics.requests_rejected.labels(reason=exc.reason).inc()
-        body: dict[str, object] = {"error": exc.message}
-        if exc.detail is not None:
-            body["rejected"] = exc.detail
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return error_response(
+            exc.status_code, exc.code, exc.message, exc.headers, rejected=exc.rejected
+        )
 
+    install_common_handlers(app)
     app.add_exception_handler(CollectorError, on_collector_error)
     app.add_exception_handler(BrokerUnavailable, on_unavailable)
 
@@ -96,9 +99,18 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         version="1",
         lifespan=_lifespan(settings),
         docs_url="/docs",
+        # A slash redirect would be built from the Host header: no route answers two spellings.
+        redirect_slashes=False,
     )
     app.state.metrics = CollectorMetrics.create()
     _install_error_handlers(app, settings)
+    # Added innermost first. CORS wraps BodyLimit so a site's snippet can read a 413 (and
+    # drop the batch) instead of seeing a network error it would retry.
+    refused = app.state.metrics.refused_at_edge
+    body_limits = {"/v1/events": settings.max_body_bytes}
+    app.add_middleware(
+        BodyLimit, default=settings.consent_max_body_bytes, limits=body_limits, refused=refused
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -107,6 +119,8 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         allow_headers=["Content-Type"],
         max_age=600,
     )
+    allowed = [settings.public_host, *settings.allowed_hosts]
+    app.add_middleware(HostGuard, allowed=allowed, refused=refused)
     app.add_middleware(RequestTimer, latency=app.state.metrics.latency)  # outermost
 
     for module in (events, consent, health, snippet):

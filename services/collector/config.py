@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from consentstream.settings import DEV_PLACEHOLDER, CommonSettings
 
@@ -20,7 +21,24 @@ class CollectorSettings(CommonSettings):
         default_factory=list,
         description="CIDRs of proxies whose X-Forwarded-For is believed (JSON list).",
     )
-    max_body_bytes: int = Field(512 * 1024, description="Largest request body accepted (413).")
+    max_body_bytes: int = Field(
+        512 * 1024, ge=1, description="Largest body POST /v1/events accepts; larger: 413."
+    )
+    consent_max_body_bytes: int = Field(
+        16 * 1024,
+        ge=1,
+        description="Largest body POST /v1/consent (and any other route) accepts; larger: 413.",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="URL the collector is reached at from visitors' browsers; the snippet posts"
+        " here. Never taken from the request's Host header.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost"],
+        description="Host names the collector answers to besides the public URL's (JSON list);"
+        ' any other Host header gets 400. ["*"] turns the check off.',
+    )
     dedupe_ttl_seconds: int = Field(86_400, description="How long an event_id is remembered.")
     produce_timeout_seconds: float = Field(
         5.0, description="How long to wait for Kafka to acknowledge before answering 503."
@@ -67,3 +85,18 @@ class CollectorSettings(CommonSettings):
     demo_dir: Path = Field(
         REPO_ROOT / "web-snippet" / "demo", description="Static demo site served at /demo/."
     )
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "public_url must be an absolute http(s) URL, e.g. https://c.example.com"
+            )
+        return value.rstrip("/")
+
+    @property
+    def public_host(self) -> str:
+        """Host name of the public URL: always one the collector answers to."""
+        return urlsplit(self.public_url).hostname or ""

@@ -1,30 +1,37 @@
 """Collector errors, mapped to HTTP in one place (:mod:`services.collector.app`).
 
+Each answers with the one error body of :mod:`schemas.errors`, ``error.code`` from ``code``.
+
 CollectorError
 ├── BadRequest           400: the body is not JSON / not an object
 ├── UnsupportedMedia     415: a content type other than JSON or text/plain
-├── PayloadTooLarge      413: over the body size limit
-├── NothingValid         422: every event of the request was invalid
+├── PayloadTooLarge      413: more events in one batch than allowed
+├── NothingValid         422: every event of the request was refused (``rejected`` says why)
 ├── TooManyRequests      429: the client's rate limit is spent; retry after a while
-├── Saturated            503: too many produce calls already wait for Kafka; retry later
-└── BrokerUnavailable    503: Kafka did not acknowledge in time; retry later
+└── Saturated            503: too many produce calls already wait for Kafka; retry later
+(consentstream.kafka.BrokerUnavailable → 503: Kafka did not acknowledge in time; retry later;
+a body over its route's byte limit gets 413 from consentstream.edge.BodyLimit before any route)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from schemas.events import Rejection
 
 
 class CollectorError(Exception):
-    """Base of every error the collector turns into an HTTP answer."""
+    """Base of every error the collector turns into an HTTP answer.
+
+    ``code`` is the error body's ``error.code``; ``reason`` labels the rejection metric.
+    """
 
     status_code = 500
+    code = "error"
     reason = "invalid"
 
-    def __init__(self, message: str, detail: Any = None) -> None:
+    def __init__(self, message: str, rejected: list[Rejection] | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.detail = detail
+        self.rejected = rejected
         self.headers: dict[str, str] = {}
 
 
@@ -32,12 +39,14 @@ class BadRequest(CollectorError):
     """The body could not be parsed."""
 
     status_code = 400
+    code = "bad_request"
 
 
 class UnsupportedMedia(CollectorError):
     """The content type is not one the collector reads."""
 
     status_code = 415
+    code = "unsupported_media"
     reason = "unsupported_media"
 
 
@@ -45,6 +54,7 @@ class PayloadTooLarge(CollectorError):
     """The body is larger than allowed."""
 
     status_code = 413
+    code = "too_large"
     reason = "too_large"
 
 
@@ -52,12 +62,14 @@ class NothingValid(CollectorError):
     """No event of the request passed validation."""
 
     status_code = 422
+    code = "invalid_request"
 
 
 class TooManyRequests(CollectorError):
     """The client sent more requests than its rate limit allows."""
 
     status_code = 429
+    code = "too_many_requests"
     reason = "rate_limited"
 
     def __init__(self, retry_after: int) -> None:
@@ -69,6 +81,7 @@ class Saturated(CollectorError):
     """Too many requests already wait for Kafka; taking more would only grow memory."""
 
     status_code = 503
+    code = "unavailable"
     reason = "saturated"
 
     def __init__(self, retry_after: int) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from schemas.event_time import TimeWindow, corrected_time, time_window_error
 from schemas.events import MAX_BATCH_EVENTS, Event, Rejection, Timestamp
 
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMedia
@@ -37,12 +38,6 @@ def check_content_type(content_type: str | None) -> None:
     media = (content_type or "application/json").split(";")[0].strip().lower()
     if media not in READABLE_TYPES:
         raise UnsupportedMedia(f"content type {media!r} not supported; send application/json")
-
-
-def check_size(body: bytes, limit: int) -> None:
-    """413 for bodies over the limit."""
-    if len(body) > limit:
-        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {limit}")
 
 
 def load_json(body: bytes) -> Any:
@@ -103,6 +98,25 @@ def parse_events(document: Any) -> ParsedBatch:
         return batch
     batch.events = list(enumerate(events))
     return batch
+
+
+def refuse_out_of_window(batch: ParsedBatch, received_at: datetime, window: TimeWindow) -> None:
+    """Move events whose skew-corrected time lies outside ``window`` to ``batch.rejected``.
+
+    A wild client clock (or a forged ``sent_at``) can shift an event decades away; storage
+    refuses such times, so the client hears why here instead of the event poisoning the topic.
+    """
+    kept: list[tuple[int, Event]] = []
+    for index, event in batch.events:
+        when = corrected_time(event.ts, received_at, batch.sent_at)
+        reason = time_window_error(when, received_at, window)
+        if reason is None:
+            kept.append((index, event))
+        else:
+            batch.rejected.append(Rejection(index=index, error=reason))
+    if len(kept) < len(batch.events):
+        batch.events = kept
+        batch.rejected.sort(key=lambda rejection: rejection.index)
 
 
 def _validate_each(items: list[Any], batch: ParsedBatch) -> None:

@@ -50,6 +50,10 @@ class CollectorMetrics:
             ),
         )
 
+    def refused_at_edge(self, code: str) -> None:
+        """Count a request the edge refused before any route (too_large, invalid_host)."""
+        self.requests_rejected.labels(reason=code).inc()
+
 
 class RequestTimer:
     """ASGI middleware observing each HTTP request's latency by route template.

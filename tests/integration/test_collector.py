@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ from tests.e2e.processes import Pipeline, free_port, wait_http
 
 pytestmark = pytest.mark.integration
 
-TS = "2026-11-28T12:00:00Z"
+# A recent time: the collector refuses events more than a few days old.
+TS = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -214,7 +216,8 @@ def test_single_bare_event_as_text_plain_like_send_beacon(collector: Collector) 
 def test_invalid_json_is_400(collector: Collector) -> None:
     answer = collector.events(content=b'{"events": [', headers={"Content-Type": "application/json"})
     assert answer.status_code == 400
-    assert "invalid JSON" in answer.json()["error"]
+    assert answer.json()["error"]["code"] == "bad_request"
+    assert "invalid JSON" in answer.json()["error"]["message"]
 
 
 def test_body_over_512_kib_is_413(collector: Collector) -> None:
@@ -243,9 +246,39 @@ def test_other_content_type_is_415(collector: Collector) -> None:
 def test_every_event_invalid_is_422_with_index_errors(collector: Collector) -> None:
     answer = collector.events(json={"events": [{"type": "pageview"}, event(type="nope")]})
     assert answer.status_code == 422
-    rejected = answer.json()["rejected"]
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_request"
+    rejected = error["rejected"]
     assert [r["index"] for r in rejected] == [0, 1]
     assert "event_id" in rejected[0]["error"] and "type" in rejected[1]["error"]
+
+
+def test_event_whose_corrected_time_leaves_the_window_is_rejected_naming_ts(
+    collector: Collector,
+) -> None:
+    # sent_at a century ahead shifts ts (2000) back to 1926: storage could never insert it.
+    poison = event(ts="2000-01-01T00:00:00Z")
+    answer = collector.events(json={"events": [poison], "sent_at": "2099-12-31T00:00:00Z"})
+    assert answer.status_code == 422, answer.text
+    (rejected,) = answer.json()["error"]["rejected"]
+    assert rejected["index"] == 0 and rejected["error"].startswith("ts:")
+    assert poison["event_id"] not in ids_in(collector.raw_events())
+
+
+def test_out_of_window_events_are_refused_one_by_one(collector: Collector) -> None:
+    now = datetime.now(UTC)
+    old = event(ts=(now - timedelta(days=30)).isoformat())
+    ahead = event(ts=(now + timedelta(hours=2)).isoformat())
+    good = event(ts=now.isoformat())
+    answer = collector.events(json={"events": [old, good, ahead]})
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["accepted"] == 1
+    assert [(r["index"], r["error"][:3]) for r in body["rejected"]] == [(0, "ts:"), (2, "ts:")]
+    assert "before it was received" in body["rejected"][0]["error"]
+    assert "after it was received" in body["rejected"][1]["error"]
+    stored = ids_in(collector.raw_events())
+    assert good["event_id"] in stored and old["event_id"] not in stored
 
 
 def test_partial_batch_keeps_the_good_events(collector: Collector) -> None:

@@ -122,7 +122,7 @@ def test_saturated_producer_answers_503_instead_of_queueing(
             assert stuck.result().status_code == 503  # Kafka never answered
     assert gauge
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "3"
-    assert "busy" in refused.json()["error"]
+    assert "busy" in refused.json()["error"]["message"]
     assert 'collector_requests_rejected_total{reason="saturated"} 1.0' in metrics
 
 

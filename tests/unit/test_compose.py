@@ -254,12 +254,15 @@ def test_every_secret_variable_is_required(services: dict[str, dict[str, Any]]) 
 
 # Values an operator would export; they stand in for the `:?` variables.
 DUMMY = {
-    "CONSENTSTREAM_PSEUDONYM_KEY": "pseudonym-key-for-tests-only",
-    "CONSENTSTREAM_RECEIPT_KEY": "receipt-key-for-tests-only",
+    "CONSENTSTREAM_PSEUDONYM_KEY": "pseudonym-key-for-tests-only-0123456789abcdef",
+    "CONSENTSTREAM_RECEIPT_KEY": "receipt-key-for-tests-only-0123456789abcdef",
     "CLICKHOUSE_PASSWORD": "clickhouse-password-for-tests-only",
     "CONSENTSTREAM_POLICY_VERSION": "2026-01",
     "CONSENTSTREAM_POLICY_HASH": "0" * 64,
     "CONSENTSTREAM_CORS_ORIGINS": '["https://www.example.com"]',
+    "CONSENTSTREAM_PUBLIC_URL": "https://collect.example.com",
+    "CONSENTSTREAM_ALLOWED_HOSTS": '["127.0.0.1"]',
+    "CONSENTSTREAM_API_ALLOWED_HOSTS": '["api.example.com", "127.0.0.1"]',
 }
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from schemas.event_time import TimeWindow
 from services.collector import ingest
 from services.collector.errors import BadRequest, CollectorError, PayloadTooLarge, UnsupportedMedia
 
@@ -108,3 +110,30 @@ def test_a_batch_with_one_bad_event_is_rejected_by_index_like_one_validated_alon
     assert [r.model_dump() for r in batch.rejected] == [
         {**r.model_dump(), "index": 2} for r in alone.rejected
     ]
+
+
+def test_events_outside_the_time_window_move_to_rejected_in_index_order() -> None:
+    received = datetime(2026, 5, 4, 10, 0, 5, tzinfo=UTC)
+    batch = ingest.parse_events(
+        {
+            "events": [
+                event(ts="2000-01-01T00:00:00Z"),
+                event(type="bogus"),
+                event(),
+                event(ts="2026-05-04T12:00:00Z"),
+            ],
+            "sent_at": "2026-05-04T10:00:01Z",
+        }
+    )
+    ingest.refuse_out_of_window(batch, received, TimeWindow())
+    assert [i for i, _ in batch.events] == [2]
+    assert [r.index for r in batch.rejected] == [0, 1, 3]
+    assert batch.rejected[0].error.startswith("ts:") and batch.rejected[2].error.startswith("ts:")
+
+
+def test_a_sent_at_a_century_ahead_rejects_an_event_from_2000() -> None:
+    batch = ingest.parse_events(
+        {"events": [event(ts="2000-01-01T00:00:00Z")], "sent_at": "2099-12-31T00:00:00Z"}
+    )
+    ingest.refuse_out_of_window(batch, datetime(2026, 5, 4, tzinfo=UTC), TimeWindow())
+    assert not batch.events and "1926" in batch.rejected[0].error

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -42,20 +44,19 @@ async def post_events(request: Request) -> Response:
     state = await get_state(request)
     await enforce_rate_limit(request, state)  # first, as the RateLimited dependency elsewhere
     ingest.check_content_type(request.headers.get("content-type"))
-    body = await request.body()
-    ingest.check_size(body, state.settings.max_body_bytes)
+    body = await request.body()  # BodyLimit already refused a body over max_body_bytes
     batch = ingest.parse_events(ingest.load_json(body))
+    received_at = utcnow()
+    ingest.refuse_out_of_window(batch, received_at, state.settings.event_time_window)
     for _ in batch.rejected:
         state.metrics.rejected.labels(reason="invalid").inc()
     if not batch.events:
-        raise NothingValid(
-            "no valid event in the request", [r.model_dump() for r in batch.rejected]
-        )
+        raise NothingValid("no valid event in the request", batch.rejected)
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
     ids = [str(e.event_id) for _, e in batch.events]
     async with state.inflight.slot():
-        accepted = await _store(batch, ids, facts, state)
+        accepted = await _store(batch, ids, facts, received_at, state)
     state.metrics.accepted.inc(accepted)
     state.metrics.duplicates.inc(len(ids) - accepted)
     answer = EventsAccepted(
@@ -64,7 +65,9 @@ async def post_events(request: Request) -> Response:
     return Response(answer.model_dump_json(), status_code=202, media_type="application/json")
 
 
-async def _store(batch: ParsedBatch, ids: list[str], facts: RequestFacts, state: State) -> int:
+async def _store(
+    batch: ParsedBatch, ids: list[str], facts: RequestFacts, received_at: datetime, state: State
+) -> int:
     """Claim the new event ids, produce those events, and return how many were new."""
     fresh = await dedupe.claim(state.redis, ids, state.settings.dedupe_ttl_seconds)
     new_events = [
@@ -79,7 +82,7 @@ async def _store(batch: ParsedBatch, ids: list[str], facts: RequestFacts, state:
     try:
         # One message per visitor key: a visitor's events stay co-partitioned with their consent.
         messages = batching.messages(
-            new_events, batching.visitor_keys(secret), facts, utcnow(), batch.sent_at
+            new_events, batching.visitor_keys(secret), facts, received_at, batch.sent_at
         )
         await state.producer.send_all(state.topics.raw_events, messages)
     except BaseException:  # also a cancelled request: a claim without its event would lose it
