@@ -12,8 +12,8 @@ from consentstream.storage import open_storage, sql
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 
-from .app import Worker
 from .config import WorkerSettings
+from .worker import Worker
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
-"""The ClickHouse sink: synchronous storage calls on a thread, retried until they succeed.
+"""Retrying storage and Redis calls while their service is down, so no agent dies of an outage.
 
-An agent awaits the sink before it takes its next batch, so Kafka offsets are committed only
+Storage calls run on a thread and are retried until they succeed. An agent awaits them before
+it takes its next batch, so Kafka offsets are committed only
 after ClickHouse confirmed the insert; while ClickHouse is down the agent simply waits. Redis
 reads and writes get the same treatment (:func:`redis_retry`): an exception escaping an agent
 would stop it for good, with its batch's offsets already acknowledged.

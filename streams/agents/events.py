@@ -1,0 +1,139 @@
+"""The events agent: raw messages → pipeline → ClickHouse, stored before the next take."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Annotated
+
+import faust
+from pydantic import Field, TypeAdapter, ValidationError
+
+from schemas.messages import RawBatch, RawEvent
+from schemas.rows import CookieObservationRow, UsageEventRow
+
+from .. import consent_history, pipeline
+from ..clients import WorkerClients
+from ..inserts import batch_token, chunks
+from ..retry import redis_retry, with_retry
+
+# The collector produces RawBatch; a RawEvent is what it produced before (still on the topic
+# during an upgrade, or replayed from the dead letters). Left to right: a batch is tried first.
+RAW_MESSAGE: TypeAdapter[RawBatch | RawEvent] = TypeAdapter(
+    Annotated[RawBatch | RawEvent, Field(union_mode="left_to_right")]
+)
+
+
+def raw_events_of(message: RawBatch | RawEvent) -> list[RawEvent]:
+    """The events a raw-topic message carries, each with its request's facts."""
+    return message.raw_events() if isinstance(message, RawBatch) else [message]
+
+
+class EventsAgent:
+    """Stores the raw topic's events; ``process_events`` is the Faust agent."""
+
+    def __init__(self, clients: WorkerClients) -> None:
+        self.clients = clients
+        self.settings = clients.settings
+        self.metrics = clients.metrics
+
+    async def process_events(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Raw messages → pipeline → ClickHouse inserts, all stored before the next take.
+
+        A take is at most ``sink_batch_size`` messages (each up to a request's events), inserted
+        in chunks of at most ``sink_batch_size`` rows. Rows are never carried over to a later
+        take: Faust acknowledges a take when the agent asks for the next one, so a crash must
+        find them unstored and re-read them. (A take of ``sink_batch_size // 10`` messages, which
+        fills its buffer far more often, lost events to kill -9 in tests/faults: kept as it was.)
+        """
+        s = self.settings
+        async for values in stream.take(s.sink_batch_size, within=s.sink_flush_seconds):
+            self.metrics.taken.inc(len(values))
+            works = await self._decode(list(values))
+            await self._store(works)
+            yield None
+
+    async def _decode(self, values: list[bytes]) -> list[pipeline.Work]:
+        """One work per event; a message that does not validate is dead-lettered whole."""
+        works = []
+        for value in values:
+            try:
+                message = RAW_MESSAGE.validate_json(value)
+            except ValidationError as exc:
+                self.metrics.dropped.labels("invalid").inc()
+                reason = f"invalid: {exc.error_count()} errors"
+                await self.clients.dead_letter(value, reason, self.clients.topics.names.raw_events)
+                continue
+            for raw in raw_events_of(message):
+                vid = raw.event.visitor_id
+                key = self.clients.pseudonym(vid) if vid else ""
+                works.append(pipeline.Work(raw=raw, visitor_key=key, ts=raw.event.ts))
+        return works
+
+    async def _context(self, works: list[pipeline.Work]) -> pipeline.Context:
+        """Consent histories (Redis, mirror merged in), the suppression list and the day's salt."""
+        s = self.settings
+        redis = self.clients.redis
+        keys = {w.visitor_key for w in works if w.visitor_key}
+        suppressed, histories = await redis_retry(
+            "read", partial(consent_history.load, redis, keys)
+        )
+        salt = self.clients.salt
+        return pipeline.Context(
+            histories,
+            suppressed,
+            keep_ip=s.keep_ip_prefix,
+            anonymous_events=s.anonymous_events,
+            grace=timedelta(seconds=s.consent_grace_seconds),
+            salt=await redis_retry("salt", lambda: salt.for_time(datetime.now(UTC))),
+            catalogue=self.clients.catalogue,
+        )
+
+    async def _store(self, works: list[pipeline.Work]) -> None:
+        """Run the pipeline over a take's events and insert what it keeps, all before returning.
+
+        Events go through in chunks of ``sink_batch_size``: while one chunk's rows are being
+        inserted (a thread, then ClickHouse's own CPU) the next chunk runs through the pipeline.
+        """
+        ctx = await self._context(works)
+        cookies: list[CookieObservationRow] = []
+        inserting: asyncio.Task[None] | None = None
+        try:
+            for part in chunks(works, self.settings.sink_batch_size):
+                rows = self._kept_rows(part, ctx, cookies)
+                if inserting is not None:
+                    await inserting
+                inserting = asyncio.create_task(self._insert_events(rows)) if rows else None
+                await asyncio.sleep(0)  # let the insert reach its thread before the next chunk
+        finally:
+            if inserting is not None:
+                await inserting
+        if cookies:
+            merged = pipeline.merge_observations(cookies)
+            repo = self.clients.repo
+            await with_retry("insert cookies", repo.insert_cookie_observations, merged)
+
+    def _kept_rows(
+        self,
+        works: list[pipeline.Work],
+        ctx: pipeline.Context,
+        cookies: list[CookieObservationRow],
+    ) -> list[UsageEventRow]:
+        """The pipeline over some events: the rows it keeps (drops counted, cookies collected)."""
+        rows: list[UsageEventRow] = []
+        for work in works:
+            cookies.extend(pipeline.observe_cookies(work, ctx))
+            result = pipeline.run(work, ctx)
+            if isinstance(result, pipeline.Dropped):
+                self.metrics.dropped.labels(result.reason).inc()
+            else:
+                rows.append(result)
+        return rows
+
+    async def _insert_events(self, rows: list[UsageEventRow]) -> None:
+        """One insert, retried until stored, under a token naming its rows."""
+        repo = self.clients.repo
+        await with_retry("insert events", repo.insert_usage_events, rows, batch_token(rows))
+        self.metrics.stored.inc(len(rows))
