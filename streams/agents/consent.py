@@ -19,7 +19,8 @@ from schemas.rows import ConsentLedgerRow
 from .. import consent_history, consent_mirror
 from ..clients import WorkerClients
 from ..consent_state import ConsentSnapshot, is_latest
-from ..retry import redis_retry, with_retry
+from ..inserts import insert_isolating
+from ..retry import redis_retry
 
 
 def ledger_row(decision: ConsentDecision, visitor_key: str) -> ConsentLedgerRow:
@@ -88,18 +89,22 @@ class ConsentAgents:
     async def record_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         """Write decisions to the consent ledger in batches."""
         c = self.clients
+        topic = c.topics.names.consent
         async for values in stream.take(1000, within=self.settings.sink_flush_seconds):
             rows = []
+            value_of: dict[str, bytes] = {}
             for value in values:
                 if not value:
                     continue  # a tombstone left by an erasure
                 try:
                     decision = ConsentDecision.model_validate_json(value)
                 except ValidationError as exc:
-                    reason = f"invalid consent: {exc.error_count()} errors"
-                    await c.dead_letter(value, reason, c.topics.names.consent)
+                    await c.dead_letter(
+                        value, f"invalid consent: {exc.error_count()} errors", topic
+                    )
                     continue
                 rows.append(ledger_row(decision, c.pseudonym(decision.visitor_id)))
-            if rows:
-                await with_retry("ledger", c.repo.insert_consents, rows)
+                value_of[decision.consent_id] = value
+            for refused in await insert_isolating("ledger", c.repo.insert_consents, rows):
+                await c.dead_letter(value_of[refused.row.consent_id], refused.reason, topic)
             yield None

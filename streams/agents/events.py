@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated
+from uuid import UUID
 
 import faust
 from pydantic import Field, TypeAdapter, ValidationError
@@ -16,8 +19,10 @@ from schemas.rows import CookieObservationRow, UsageEventRow
 
 from .. import consent_history, pipeline
 from ..clients import WorkerClients
-from ..inserts import batch_token, chunks
-from ..retry import redis_retry, with_retry
+from ..inserts import batch_token, chunks, insert_isolating
+from ..retry import redis_retry
+
+log = logging.getLogger(__name__)
 
 # The collector produces RawBatch; a RawEvent is what it produced before (still on the topic
 # during an upgrade, or replayed from the dead letters). Left to right: a batch is tried first.
@@ -29,6 +34,15 @@ RAW_MESSAGE: TypeAdapter[RawBatch | RawEvent] = TypeAdapter(
 def raw_events_of(message: RawBatch | RawEvent) -> list[RawEvent]:
     """The events a raw-topic message carries, each with its request's facts."""
     return message.raw_events() if isinstance(message, RawBatch) else [message]
+
+
+@dataclass
+class Take:
+    """What one take collects besides its rows: cookie sightings and the events to park."""
+
+    cookies: list[CookieObservationRow] = field(default_factory=list)
+    parked: list[tuple[RawEvent, str]] = field(default_factory=list)
+    raw_of: dict[UUID, RawEvent] = field(default_factory=dict)
 
 
 class EventsAgent:
@@ -89,6 +103,7 @@ class EventsAgent:
             grace=timedelta(seconds=s.consent_grace_seconds),
             salt=await redis_retry("salt", lambda: salt.for_time(datetime.now(UTC))),
             catalogue=self.clients.catalogue,
+            window=s.event_time_window,
         )
 
     async def _store(self, works: list[pipeline.Work]) -> None:
@@ -96,44 +111,60 @@ class EventsAgent:
 
         Events go through in chunks of ``sink_batch_size``: while one chunk's rows are being
         inserted (a thread, then ClickHouse's own CPU) the next chunk runs through the pipeline.
+        Events that are bad in themselves (the pipeline says so, or storage refuses their row)
+        are dead-lettered one by one; the rest are stored.
         """
         ctx = await self._context(works)
-        cookies: list[CookieObservationRow] = []
+        take = Take()
         inserting: asyncio.Task[None] | None = None
         try:
             for part in chunks(works, self.settings.sink_batch_size):
-                rows = self._kept_rows(part, ctx, cookies)
+                rows = self._kept_rows(part, ctx, take)
                 if inserting is not None:
                     await inserting
-                inserting = asyncio.create_task(self._insert_events(rows)) if rows else None
+                inserting = asyncio.create_task(self._insert_events(rows, take)) if rows else None
                 await asyncio.sleep(0)  # let the insert reach its thread before the next chunk
         finally:
             if inserting is not None:
                 await inserting
-        if cookies:
-            merged = pipeline.merge_observations(cookies)
-            repo = self.clients.repo
-            await with_retry("insert cookies", repo.insert_cookie_observations, merged)
+        if take.cookies:
+            merged = pipeline.merge_observations(take.cookies)
+            # A refused sighting (logged there) is not an event: nothing to park or replay.
+            insert = self.clients.repo.insert_cookie_observations
+            await insert_isolating("insert cookies", insert, merged)
+        for raw, reason in take.parked:
+            await self.clients.dead_letter(
+                raw.model_dump_json().encode(), reason, self.clients.topics.names.raw_events
+            )
 
     def _kept_rows(
-        self,
-        works: list[pipeline.Work],
-        ctx: pipeline.Context,
-        cookies: list[CookieObservationRow],
+        self, works: list[pipeline.Work], ctx: pipeline.Context, take: Take
     ) -> list[UsageEventRow]:
         """The pipeline over some events: the rows it keeps (drops counted, cookies collected)."""
         rows: list[UsageEventRow] = []
         for work in works:
-            cookies.extend(pipeline.observe_cookies(work, ctx))
-            result = pipeline.run(work, ctx)
+            try:
+                take.cookies.extend(pipeline.observe_cookies(work, ctx))
+                result = pipeline.run(work, ctx)
+            except Exception as exc:  # a bug met by one odd event must not stop every visitor's
+                log.exception("pipeline failed on one event")
+                result = pipeline.Dropped("error", type(exc).__name__, dead_letter=True)
             if isinstance(result, pipeline.Dropped):
                 self.metrics.dropped.labels(result.reason).inc()
+                if result.dead_letter:
+                    take.parked.append((work.raw, f"{result.reason}: {result.detail}"))
             else:
                 rows.append(result)
+                take.raw_of[result.event_id] = work.raw
         return rows
 
-    async def _insert_events(self, rows: list[UsageEventRow]) -> None:
-        """One insert, retried until stored, under a token naming its rows."""
-        repo = self.clients.repo
-        await with_retry("insert events", repo.insert_usage_events, rows, batch_token(rows))
-        self.metrics.stored.inc(len(rows))
+    async def _insert_events(self, rows: list[UsageEventRow], take: Take) -> None:
+        """Insert rows, retried until stored, each insert under a token naming its rows."""
+        refused = await insert_isolating("insert events", self._insert_rows, rows)
+        for item in refused:
+            self.metrics.dropped.labels("refused").inc()
+            take.parked.append((take.raw_of[item.row.event_id], item.reason))
+        self.metrics.stored.inc(len(rows) - len(refused))
+
+    def _insert_rows(self, rows: list[UsageEventRow]) -> None:
+        self.clients.repo.insert_usage_events(rows, batch_token(rows))

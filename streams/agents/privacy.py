@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import partial
@@ -9,13 +10,47 @@ from typing import Any
 
 import faust
 import orjson
+from pydantic import ValidationError
 
+from consentstream.storage.errors import DataRefused
 from schemas.messages import PrivacyJob
 from schemas.rows import PrivacyRequestRow
 
 from .. import consent_history, privacy_jobs
 from ..clients import WorkerClients
 from ..retry import redis_retry, with_retry
+
+log = logging.getLogger(__name__)
+
+
+# Failures that happen again on every try: bad data, not an outage (those are retried).
+FAILS_FOR_GOOD = (ValidationError, DataRefused, ValueError, TypeError)
+FINAL_STATUSES = ("done", "on_hold", "rejected", "failed")
+
+
+def _fields(exc: ValidationError) -> str:
+    """Which fields failed and why, without the input values (they may be personal data)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:5]
+    )
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return f"invalid data: {_fields(exc)}"
+    if isinstance(exc, DataRefused):
+        return str(exc)
+    return f"{type(exc).__name__} while running the job"
+
+
+def _request_id(value: bytes) -> str | None:
+    """The request id of a job whose payload does not validate, if it names one."""
+    try:
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    request_id = body.get("request_id") if isinstance(body, dict) else None
+    return request_id if isinstance(request_id, str) and 0 < len(request_id) <= 64 else None
 
 
 class PrivacyAgent:
@@ -26,11 +61,44 @@ class PrivacyAgent:
         self.app = app
 
     async def run_privacy_jobs(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        """Access and deletion jobs, one at a time, each ending with a stored result."""
+        """Access and deletion jobs, one at a time, each ending ``done`` or ``failed``.
+
+        A job that cannot succeed (its payload does not validate, storage refuses its data)
+        ends ``failed`` with the reason as its result, where the API reads it, and the next
+        job runs; storage or Redis being down is waited out as everywhere else.
+        """
         async for value in stream:
-            job = PrivacyJob.model_validate_json(value)
-            await self._run_job(job)
+            if value:
+                await self._handle(value)
             yield None
+
+    async def _handle(self, value: bytes) -> None:
+        try:
+            job = PrivacyJob.model_validate_json(value)
+        except ValidationError as exc:
+            reason = f"invalid privacy job: {_fields(exc)}"
+            topic = self.clients.topics.names.privacy_jobs
+            await self.clients.dead_letter(value, reason, topic)
+            if (request_id := _request_id(value)) is not None:
+                await self._fail(request_id, reason)
+            return
+        try:
+            await self._run_job(job)
+        except FAILS_FOR_GOOD as exc:
+            log.warning("privacy job failed for good (%s)", type(exc).__name__)
+            await self._fail(job.request_id, _reason(exc))
+
+    async def _fail(self, request_id: str, reason: str) -> None:
+        """End the request ``failed``, with the reason as its result (unless it already ended)."""
+        repo = self.clients.repo
+        try:
+            request = await with_retry("load request", repo.get_privacy_request, request_id)
+            if request is None or request.status in FINAL_STATUSES:
+                return
+            result = {"error": reason, "failed_at": datetime.now(UTC).isoformat()}
+            await self._save(request, "failed", orjson.dumps(result).decode())
+        except FAILS_FOR_GOOD as exc:  # the request itself is unreadable or refused
+            log.error("privacy request could not be marked failed (%s)", type(exc).__name__)
 
     async def _forget_state(self, subject_key: str) -> int:
         """Drop the subject's consent history, and tombstone its decisions on the consent topic.
@@ -48,7 +116,7 @@ class PrivacyAgent:
     async def _run_job(self, job: PrivacyJob) -> None:
         repo = self.clients.repo
         request = await with_retry("load request", repo.get_privacy_request, job.request_id)
-        if request is None or request.status in ("done", "on_hold", "rejected"):
+        if request is None or request.status in FINAL_STATUSES:
             return
         request = await self._save(request, "running", "")
         result: dict[str, Any]
