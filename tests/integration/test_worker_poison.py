@@ -122,7 +122,7 @@ def file_request(repo: Repository, subject_key: str, kind: str = "access") -> st
     repo.save_privacy_request(
         PrivacyRequestRow(
             request_id=request_id,
-            type=kind,  # type: ignore[arg-type]
+            type=kind,
             subject_key=subject_key,
             status="verified",
             created_at=now,
