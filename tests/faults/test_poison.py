@@ -20,7 +20,15 @@ from streams.retry import MAX_BACKOFF
 from .conftest import FaultRig
 from .loadgen import LoadGenerator
 from .poison import Poison, cycle_collector, cycle_direct, dead_letters, produce
-from .test_faults import SCALE, VISITORS, Figures, consents, report, stored_ids
+from .test_faults import (
+    SCALE,
+    VISITORS,
+    Figures,
+    consents,
+    recorded_consents,
+    report,
+    stored_ids,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -140,7 +148,9 @@ def test_poison_mixed_into_normal_load(request: pytest.FixtureRequest, rig: Faul
         stored, duplicates = stored_ids(rig)
         letters = "\n".join(dead_letters(bootstrap, letters_topic))
         unaccounted = [p for p in reached if not accounted(p, stored, letters)]
-        if (stats.acked <= stored and not unaccounted) or time.monotonic() > deadline:
+        ledger = recorded_consents(rig)
+        done = stats.acked <= stored and stats.consents <= ledger and not unaccounted
+        if done or time.monotonic() > deadline:
             break
         time.sleep(1)
     parked = sum(1 for p in reached if (p.marker or p.ids[0]) in letters)
@@ -155,7 +165,7 @@ def test_poison_mixed_into_normal_load(request: pytest.FixtureRequest, rig: Faul
         outage_s=0.0,
         recovery_s=0.0,
         drain_s=time.monotonic() - stopped,
-        consents=f"{len(stats.consents)}",
+        consents=f"{len(stats.consents & ledger)}/{len(stats.consents)}",
         extra=(
             f"poison in topic {len(reached)}  parked {parked}  refused at the edge {refused}"
             f"  unaccounted {len(unaccounted)}  longest gap {longest_gap:4.1f}s"
@@ -165,5 +175,6 @@ def test_poison_mixed_into_normal_load(request: pytest.FixtureRequest, rig: Faul
     assert figures.missing == 0, figures.line()
     assert figures.duplicates == 0, figures.line()
     assert not unaccounted, [(p.kind, p.fate) for p in unaccounted[:10]]
+    assert stats.consents <= ledger, f"consent decisions missing from the ledger: {figures.line()}"
     assert parked > 0 and reached
     assert longest_gap <= RETRY_CYCLE, figures.line()
