@@ -71,11 +71,13 @@ class StoreWatch:
         seen = 0
         with open_storage(self.rig.env["CONSENTSTREAM_CLICKHOUSE_URL"]) as storage:
             while not self._stop.is_set():
+                asked = time.monotonic()
                 stored = {row["id"] for row in storage.query(query)}
                 count = len(self.load.stats.acked.copy() & stored)
                 if count > seen:
                     seen = count
-                    self.landed.append(time.monotonic())
+                    # Mid-query: a query slowed by a busy machine is not a pause in storing.
+                    self.landed.append((asked + time.monotonic()) / 2)
                 time.sleep(POLL)
 
 
