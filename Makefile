@@ -60,7 +60,7 @@ browser: up python-deps snippet
 test: up lint node-test
 	$(BIN)/pytest tests --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
-# The fault scenarios (kill -9, broker/ClickHouse/Redis/collector restarts, deletion under
+# The fault scenarios (kill -9, broker/ClickHouse/Redis/collector restarts, deletion and poison under
 # load) run in `make test` briefly; `make soak` runs them five times longer and harder.
 soak: python-deps
 	FAULT_SCALE=$${FAULT_SCALE:-5} $(BIN)/pytest tests/faults -m faults -s $(PYTEST_ARGS)

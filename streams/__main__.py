@@ -12,8 +12,8 @@ from consentstream.storage import open_storage, sql
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 
-from .app import Worker
 from .config import WorkerSettings
+from .worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def main() -> None:
     for name in report.deleted:
         log.warning("deleted retired topic %s", name)
     worker = Worker(settings)
-    worker.metrics.serve(settings.worker_metrics_port)
+    worker.metrics.serve(settings.worker_metrics_port, settings.worker_metrics_host)
     tune_gc()
     FaustWorker(worker.app, loglevel=settings.log_level.lower()).execute_from_commandline()
 

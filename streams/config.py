@@ -34,6 +34,11 @@ class WorkerSettings(CommonSettings):
         ge=0,
         description="A first consent decision recorded this long after an event still covers it.",
     )
+    worker_metrics_host: str = Field(
+        "127.0.0.1",
+        description="Interface the worker's Prometheus /metrics listens on (as the services'"
+        " hosts: loopback unless a scraper elsewhere needs it).",
+    )
     worker_metrics_port: int = Field(
         9102, ge=0, description="Port of the worker's Prometheus /metrics; 0 turns it off."
     )

@@ -46,13 +46,17 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
-    def serve(self, port: int) -> bool:
-        """Expose /metrics on ``port`` (0: off). A busy port is logged, not fatal."""
+    def serve(self, port: int, host: str = "127.0.0.1") -> tuple[str, int] | None:
+        """Expose /metrics on ``host:port`` (port 0: off); the address bound, or None.
+
+        A busy port is logged, not fatal: the worker's job is the pipeline, not its metrics.
+        """
         if not port:
-            return False
+            return None
         try:
-            start_http_server(port, registry=self.registry)
+            server, _ = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
-            log.warning("worker metrics not served on port %d: %s", port, exc)
-            return False
-        return True
+            log.warning("worker metrics not served on %s:%d: %s", host, port, exc)
+            return None
+        address, bound_port = server.server_address[:2]
+        return str(address), int(bound_port)

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import orjson
 
+from schemas.event_time import TimeWindow, corrected_time, time_window_error
 from schemas.events import EventType
 from schemas.messages import RawEvent
 from schemas.rows import CookieObservationRow, UsageEventRow
@@ -48,9 +49,16 @@ NO_PAGE = PageUrl(path="", url="", host="")
 
 @dataclass(frozen=True)
 class Dropped:
-    """Why an event was not stored (counted in metrics by reason)."""
+    """Why an event was not stored (counted in metrics by reason).
+
+    ``dead_letter`` marks an event that is bad in itself (not one a rule chose not to keep): the
+    agent parks it on the dead-letter topic with ``reason: detail``, so it is never lost
+    silently and can be replayed after a fix.
+    """
 
     reason: str
+    detail: str = ""
+    dead_letter: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,19 +83,31 @@ class Context:
     salt: str = ""
     """The day's salt for anonymous visitor hashes ('' = no hash)."""
     catalogue: CookieCatalogue = CookieCatalogue()
+    window: TimeWindow = TimeWindow()
+    """Corrected event times outside this window around receipt are dead-lettered."""
 
 
 Step = Callable[[Work, Context], "Work | Dropped"]
 
 
 def correct_time(work: Work, ctx: Context) -> Work | Dropped:
-    """Shift the client's clock by the skew its ``sent_at`` reveals; never into the future."""
+    """Shift the client's clock by the skew its ``sent_at`` reveals; never into the future.
+
+    The collector's window rule (``schemas.event_time``) applies again here, to what an older
+    collector let into the topic: a time outside it is dead-lettered with the reason, since a
+    storage engine may refuse it (ClickHouse 18.16 refuses anything before 1970) and the event
+    is unusable for reports anyway. A time ahead of receipt but inside the window is clamped.
+    """
     raw = work.raw
-    ts = raw.event.ts
-    if ts.tzinfo is None:
-        return Dropped("naive_timestamp")
-    if raw.sent_at is not None and raw.sent_at.tzinfo is not None:
-        ts = ts + (raw.received_at - raw.sent_at)
+    if raw.event.ts.tzinfo is None or raw.received_at.tzinfo is None:
+        return Dropped("naive_timestamp", "ts: a time without a zone", dead_letter=True)
+    try:
+        ts = corrected_time(raw.event.ts, raw.received_at, raw.sent_at)
+    except OverflowError:
+        return Dropped("out_of_window", "ts: corrected event time out of range", True)
+    error = time_window_error(ts, raw.received_at, ctx.window)
+    if error is not None:
+        return Dropped("out_of_window", error, dead_letter=True)
     return Work(raw, work.visitor_key, min(ts, raw.received_at), work.consent)
 
 

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from consentstream import redis_keys
 from consentstream.storage.repository import Repository
 
-from .sink import redis_retry, with_retry
+from .retry import redis_retry, with_retry
 
 Forget = Callable[[str], Awaitable[int]]
 

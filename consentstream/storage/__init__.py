@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 from consentstream.storage import sql
 from consentstream.storage.base import Features, Storage
 from consentstream.storage.errors import (
+    DataRefused,
     InvalidStorageURL,
     MutationTimeout,
     QueryError,
@@ -25,6 +26,7 @@ from consentstream.storage.errors import (
 from consentstream.storage.sql import quote_identifier
 
 __all__ = [
+    "DataRefused",
     "Features",
     "InvalidStorageURL",
     "MutationTimeout",

@@ -25,7 +25,13 @@ from chdb import session as chdb_session
 from consentstream.storage import binding
 from consentstream.storage import sql as sqltext
 from consentstream.storage.base import Features, Storage, parse_version
-from consentstream.storage.errors import QueryError, StorageError, StorageUnavailable
+from consentstream.storage.errors import (
+    DataRefused,
+    QueryError,
+    StorageError,
+    StorageUnavailable,
+    refuses_data,
+)
 
 _ENGINE_LOCK = threading.RLock()
 
@@ -74,10 +80,13 @@ class EmbeddedStorage(Storage):
         """Stream rows as one JSONCompactEachRow block (see :meth:`Storage.insert`)."""
         if not rows:
             return
-        payload = b"\n".join(
-            orjson.dumps(row, default=self._json_value, option=orjson.OPT_PASSTHROUGH_DATETIME)
-            for row in binding.row_tuples(table, rows)
-        )
+        try:
+            payload = b"\n".join(
+                orjson.dumps(row, default=self._json_value, option=orjson.OPT_PASSTHROUGH_DATETIME)
+                for row in binding.row_tuples(table, rows)
+            )
+        except (orjson.JSONEncodeError, ValueError) as exc:  # e.g. a str that is not UTF-8
+            raise DataRefused(f"a value does not fit its column: {type(exc).__name__}") from exc
         statement = sqltext.statement(sqltext.INSERT_STREAM, self.database, table)
         if dedup_token is not None and self.features.insert_dedup_token:
             statement += binding.render(sqltext.INSERT_TOKEN_SETTING, {"token": dedup_token})
@@ -87,7 +96,13 @@ class EmbeddedStorage(Storage):
                 inserter.append(payload)
                 inserter.finish()
 
-        self._call(run)
+        try:
+            self._call(run)
+        except QueryError as exc:
+            code = _code(exc)
+            if refuses_data(code, str(exc)):
+                raise DataRefused(str(exc), code=code) from exc.__cause__
+            raise
 
     def _json_value(self, value: Any) -> Any:
         if isinstance(value, datetime):
@@ -129,6 +144,12 @@ class EmbeddedStorage(Storage):
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+
+
+def _code(exc: BaseException) -> int | None:
+    """ClickHouse's error code in a chdb message ("Code: 41. DB::Exception: ...")."""
+    match = re.search(r"Code: (\d+)", str(exc))
+    return int(match.group(1)) if match else None
 
 
 def _first_line(exc: BaseException) -> str:

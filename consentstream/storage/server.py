@@ -8,6 +8,7 @@ statements run at once. Driver errors are translated here, where they enter.
 from __future__ import annotations
 
 import queue
+import struct
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,13 @@ from clickhouse_driver import Client, errors
 from consentstream.storage import binding
 from consentstream.storage import sql as sqltext
 from consentstream.storage.base import Features, Storage, parse_version
-from consentstream.storage.errors import QueryError, StorageError, StorageUnavailable
+from consentstream.storage.errors import (
+    DataRefused,
+    QueryError,
+    StorageError,
+    StorageUnavailable,
+    refuses_data,
+)
 
 T = TypeVar("T")
 
@@ -28,6 +35,9 @@ T = TypeVar("T")
 # socket timeout, network error.
 _UNAVAILABLE_CODES = frozenset({202, 209, 210})
 _NETWORK_ERRORS = (errors.NetworkError, errors.SocketTimeoutError, OSError, EOFError)
+# What the driver's serializers raise for a value that does not fit its column (a string that
+# is not UTF-8, a time outside DateTime's range packed as UInt32, ...), before any byte is sent.
+_SERIALIZER_ERRORS = (TypeError, ValueError, OverflowError, struct.error)
 
 
 class _ClientPool:
@@ -108,9 +118,24 @@ class ServerStorage(Storage):
                 raise StorageUnavailable(f"ClickHouse unreachable at {self.url}: {exc}") from exc
             except errors.Error as exc:
                 raise StorageError(f"ClickHouse driver error: {exc}") from exc
-            except (TypeError, ValueError, OverflowError) as exc:
-                # The driver's serializers raise these for values that do not fit a column.
+            except _SERIALIZER_ERRORS as exc:
                 raise QueryError(f"a value does not fit its column: {type(exc).__name__}") from exc
+
+    def _insert(self, operation: Callable[[Any], None]) -> None:
+        """Run an insert; an error about the rows' values becomes :class:`DataRefused`."""
+        try:
+            self._run(operation)
+        except StorageUnavailable:
+            raise
+        except StorageError as exc:
+            cause = exc.__cause__
+            code = getattr(cause, "code", None)
+            message = getattr(cause, "message", "") or str(cause)
+            if isinstance(cause, _SERIALIZER_ERRORS) or (
+                isinstance(cause, errors.Error) and refuses_data(code, message)
+            ):
+                raise DataRefused(str(exc), code=code) from cause
+            raise
 
     def insert(
         self,
@@ -122,12 +147,15 @@ class ServerStorage(Storage):
         if not rows:
             return
         # DateTime columns (servers before DateTime64) take Unix seconds, converted here faster.
-        data = binding.row_tuples(table, rows, epoch_seconds=not self.features.datetime64)
+        try:
+            data = binding.row_tuples(table, rows, epoch_seconds=not self.features.datetime64)
+        except (OverflowError, OSError) as exc:  # a time no Unix timestamp can hold
+            raise DataRefused(f"a value does not fit its column: {type(exc).__name__}") from exc
         statement = sqltext.statement(sqltext.INSERT_VALUES, self.database, table)
         settings: dict[str, Any] = {}
         if dedup_token is not None and self.features.insert_dedup_token:
             settings["insert_deduplication_token"] = dedup_token
-        self._run(lambda client: client.execute(statement, data, settings=settings))
+        self._insert(lambda client: client.execute(statement, data, settings=settings))
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a SELECT (see :meth:`Storage.query`)."""

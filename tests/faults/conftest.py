@@ -1,7 +1,7 @@
 """A stack of its own for fault tests: they stop and restart Kafka, Redis and ClickHouse.
 
 The shared stack (``consentstream up``) is never touched; these services run on free ports
-from a temporary folder and are stopped when the module ends.
+from a temporary folder, shared by every fault module, and stopped when the run ends.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class FaultRig:
     database: str
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def isolated_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
     settings = StackSettings(
         stack_dir=tmp_path_factory.mktemp("stack"),
@@ -61,7 +61,7 @@ def isolated_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSe
         stack.down(settings=settings)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def rig(
     isolated_stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FaultRig]:

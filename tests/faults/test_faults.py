@@ -47,6 +47,7 @@ class Figures:
     recovery_s: float
     drain_s: float = 0.0
     consents: str = ""
+    extra: str = ""
 
     def line(self) -> str:
         return (
@@ -55,7 +56,7 @@ class Figures:
             f"  consents {self.consents:>7}"
             f"  retries {self.retries:>4}"
             f"  outage {self.outage_s:5.1f}s  recovery {self.recovery_s:5.1f}s"
-            f"  drain {self.drain_s:5.1f}s"
+            f"  drain {self.drain_s:5.1f}s" + (f"  {self.extra}" if self.extra else "")
         )
 
 

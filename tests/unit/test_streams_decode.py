@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from schemas.events import Event
 from schemas.messages import RawBatch, RawEvent, RequestFacts
-from streams.app import RAW_MESSAGE, chunks, raw_events_of
+from streams.agents.events import RAW_MESSAGE, raw_events_of
+from streams.inserts import chunks
 
 FACTS = RequestFacts(ip="192.0.2.1", user_agent="UA")
 AT = datetime(2026, 11, 28, 12, tzinfo=UTC)

@@ -146,7 +146,7 @@ def test_unreadable_or_empty_mirrors_change_nothing() -> None:
 
 
 def test_a_batch_token_names_its_events_whatever_their_order() -> None:
-    from streams.app import batch_token
+    from streams.inserts import batch_token
 
     rows = [run(raw_event(visitor=None)) for _ in range(3)]
     typed = [r for r in rows if isinstance(r, UsageEventRow)]

@@ -1,0 +1,110 @@
+"""The consent agents: each visitor's history and mirror in Redis, and the consent ledger.
+
+Both read the consent topic: ``track_consent`` keeps the Redis state the events agent and the
+collector read, ``record_consent`` writes the ledger rows the API reports from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+
+import faust
+from pydantic import ValidationError
+
+from consentstream import redis_keys
+from schemas.messages import ConsentDecision
+from schemas.rows import ConsentLedgerRow
+
+from .. import consent_history, consent_mirror
+from ..clients import WorkerClients
+from ..consent_state import ConsentSnapshot, is_latest
+from ..inserts import insert_isolating
+from ..retry import redis_retry
+
+
+def ledger_row(decision: ConsentDecision, visitor_key: str) -> ConsentLedgerRow:
+    """The consent ledger row of a decision: the pseudonym instead of the visitor id."""
+    c = decision.choices
+    return ConsentLedgerRow(
+        consent_id=decision.consent_id,
+        visitor_key=visitor_key,
+        recorded_at=decision.recorded_at,
+        necessary=True,
+        analytics=c.analytics,
+        marketing=c.marketing,
+        preferences=c.preferences,
+        policy_version=decision.policy_version,
+        policy_hash=decision.policy_hash,
+        banner_hash=decision.banner_hash,
+        source=decision.source,
+        gpc=decision.gpc,
+        dnt=decision.dnt,
+        gpc_applied=decision.gpc_applied,
+    )
+
+
+class ConsentAgents:
+    """``track_consent`` and ``record_consent``, the two Faust agents of the consent topic."""
+
+    def __init__(self, clients: WorkerClients) -> None:
+        self.clients = clients
+        self.settings = clients.settings
+
+    async def track_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Keep each visitor's consent history in Redis and the decision in force mirrored."""
+        c = self.clients
+        async for value in stream:
+            if not value:
+                continue  # a tombstone left by an erasure
+            try:
+                decision = ConsentDecision.model_validate_json(value)
+            except ValidationError:
+                continue  # record_consent dead-letters it
+            key = c.pseudonym(decision.visitor_id)
+            snap = ConsentSnapshot.of(decision)
+            ttl = self.settings.consent_state_seconds
+            history = await redis_retry(
+                "history", partial(consent_history.add, c.redis, key, snap, ttl)
+            )
+            if history is not None and is_latest(history, decision.consent_id):
+                await redis_retry("mirror", partial(self._mirror, key, decision))
+            yield None
+
+    async def _mirror(self, key: str, decision: ConsentDecision) -> None:
+        """Write the decision in force to Redis for the collector, unless the subject was erased.
+
+        Never replaces a newer decision the collector already mirrored (this agent may lag).
+        """
+        redis = self.clients.redis
+        suppressed, current = await redis.mget(
+            [redis_keys.suppressed(key), redis_keys.consent(key)]
+        )
+        if suppressed or not consent_mirror.is_newer(decision, current):
+            return
+        value = decision.in_force().model_dump_json()
+        await redis.set(redis_keys.consent(key), value, ex=self.settings.consent_state_seconds)
+        self.clients.metrics.consent_mirrored.inc()
+
+    async def record_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Write decisions to the consent ledger in batches."""
+        c = self.clients
+        topic = c.topics.names.consent
+        async for values in stream.take(1000, within=self.settings.sink_flush_seconds):
+            rows = []
+            value_of: dict[str, bytes] = {}
+            for value in values:
+                if not value:
+                    continue  # a tombstone left by an erasure
+                try:
+                    decision = ConsentDecision.model_validate_json(value)
+                except ValidationError as exc:
+                    await c.dead_letter(
+                        value, f"invalid consent: {exc.error_count()} errors", topic
+                    )
+                    continue
+                rows.append(ledger_row(decision, c.pseudonym(decision.visitor_id)))
+                value_of[decision.consent_id] = value
+            for refused in await insert_isolating("ledger", c.repo.insert_consents, rows):
+                await c.dead_letter(value_of[refused.row.consent_id], refused.reason, topic)
+            yield None

@@ -1,0 +1,170 @@
+"""The events agent: raw messages → pipeline → ClickHouse, stored before the next take."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Annotated
+from uuid import UUID
+
+import faust
+from pydantic import Field, TypeAdapter, ValidationError
+
+from schemas.messages import RawBatch, RawEvent
+from schemas.rows import CookieObservationRow, UsageEventRow
+
+from .. import consent_history, pipeline
+from ..clients import WorkerClients
+from ..inserts import batch_token, chunks, insert_isolating
+from ..retry import redis_retry
+
+log = logging.getLogger(__name__)
+
+# The collector produces RawBatch; a RawEvent is what it produced before (still on the topic
+# during an upgrade, or replayed from the dead letters). Left to right: a batch is tried first.
+RAW_MESSAGE: TypeAdapter[RawBatch | RawEvent] = TypeAdapter(
+    Annotated[RawBatch | RawEvent, Field(union_mode="left_to_right")]
+)
+
+
+def raw_events_of(message: RawBatch | RawEvent) -> list[RawEvent]:
+    """The events a raw-topic message carries, each with its request's facts."""
+    return message.raw_events() if isinstance(message, RawBatch) else [message]
+
+
+@dataclass
+class Take:
+    """What one take collects besides its rows: cookie sightings and the events to park."""
+
+    cookies: list[CookieObservationRow] = field(default_factory=list)
+    parked: list[tuple[RawEvent, str]] = field(default_factory=list)
+    raw_of: dict[UUID, RawEvent] = field(default_factory=dict)
+
+
+class EventsAgent:
+    """Stores the raw topic's events; ``process_events`` is the Faust agent."""
+
+    def __init__(self, clients: WorkerClients) -> None:
+        self.clients = clients
+        self.settings = clients.settings
+        self.metrics = clients.metrics
+
+    async def process_events(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Raw messages → pipeline → ClickHouse inserts, all stored before the next take.
+
+        A take is at most ``sink_batch_size`` messages (each up to a request's events), inserted
+        in chunks of at most ``sink_batch_size`` rows. Rows are never carried over to a later
+        take: Faust acknowledges a take when the agent asks for the next one, so a crash must
+        find them unstored and re-read them. (A take of ``sink_batch_size // 10`` messages, which
+        fills its buffer far more often, lost events to kill -9 in tests/faults: kept as it was.)
+        """
+        s = self.settings
+        async for values in stream.take(s.sink_batch_size, within=s.sink_flush_seconds):
+            self.metrics.taken.inc(len(values))
+            works = await self._decode(list(values))
+            await self._store(works)
+            yield None
+
+    async def _decode(self, values: list[bytes]) -> list[pipeline.Work]:
+        """One work per event; a message that does not validate is dead-lettered whole."""
+        works = []
+        for value in values:
+            try:
+                message = RAW_MESSAGE.validate_json(value)
+            except ValidationError as exc:
+                self.metrics.dropped.labels("invalid").inc()
+                reason = f"invalid: {exc.error_count()} errors"
+                await self.clients.dead_letter(value, reason, self.clients.topics.names.raw_events)
+                continue
+            for raw in raw_events_of(message):
+                vid = raw.event.visitor_id
+                key = self.clients.pseudonym(vid) if vid else ""
+                works.append(pipeline.Work(raw=raw, visitor_key=key, ts=raw.event.ts))
+        return works
+
+    async def _context(self, works: list[pipeline.Work]) -> pipeline.Context:
+        """Consent histories (Redis, mirror merged in), the suppression list and the day's salt."""
+        s = self.settings
+        redis = self.clients.redis
+        keys = {w.visitor_key for w in works if w.visitor_key}
+        suppressed, histories = await redis_retry(
+            "read", partial(consent_history.load, redis, keys)
+        )
+        salt = self.clients.salt
+        return pipeline.Context(
+            histories,
+            suppressed,
+            keep_ip=s.keep_ip_prefix,
+            anonymous_events=s.anonymous_events,
+            grace=timedelta(seconds=s.consent_grace_seconds),
+            salt=await redis_retry("salt", lambda: salt.for_time(datetime.now(UTC))),
+            catalogue=self.clients.catalogue,
+            window=s.event_time_window,
+        )
+
+    async def _store(self, works: list[pipeline.Work]) -> None:
+        """Run the pipeline over a take's events and insert what it keeps, all before returning.
+
+        Events go through in chunks of ``sink_batch_size``: while one chunk's rows are being
+        inserted (a thread, then ClickHouse's own CPU) the next chunk runs through the pipeline.
+        Events that are bad in themselves (the pipeline says so, or storage refuses their row)
+        are dead-lettered one by one; the rest are stored.
+        """
+        ctx = await self._context(works)
+        take = Take()
+        inserting: asyncio.Task[None] | None = None
+        try:
+            for part in chunks(works, self.settings.sink_batch_size):
+                rows = self._kept_rows(part, ctx, take)
+                if inserting is not None:
+                    await inserting
+                inserting = asyncio.create_task(self._insert_events(rows, take)) if rows else None
+                await asyncio.sleep(0)  # let the insert reach its thread before the next chunk
+        finally:
+            if inserting is not None:
+                await inserting
+        if take.cookies:
+            merged = pipeline.merge_observations(take.cookies)
+            # A refused sighting (logged there) is not an event: nothing to park or replay.
+            insert = self.clients.repo.insert_cookie_observations
+            await insert_isolating("insert cookies", insert, merged)
+        for raw, reason in take.parked:
+            await self.clients.dead_letter(
+                raw.model_dump_json().encode(), reason, self.clients.topics.names.raw_events
+            )
+
+    def _kept_rows(
+        self, works: list[pipeline.Work], ctx: pipeline.Context, take: Take
+    ) -> list[UsageEventRow]:
+        """The pipeline over some events: the rows it keeps (drops counted, cookies collected)."""
+        rows: list[UsageEventRow] = []
+        for work in works:
+            try:
+                take.cookies.extend(pipeline.observe_cookies(work, ctx))
+                result = pipeline.run(work, ctx)
+            except Exception as exc:  # a bug met by one odd event must not stop every visitor's
+                log.exception("pipeline failed on one event")
+                result = pipeline.Dropped("error", type(exc).__name__, dead_letter=True)
+            if isinstance(result, pipeline.Dropped):
+                self.metrics.dropped.labels(result.reason).inc()
+                if result.dead_letter:
+                    take.parked.append((work.raw, f"{result.reason}: {result.detail}"))
+            else:
+                rows.append(result)
+                take.raw_of[result.event_id] = work.raw
+        return rows
+
+    async def _insert_events(self, rows: list[UsageEventRow], take: Take) -> None:
+        """Insert rows, retried until stored, each insert under a token naming its rows."""
+        refused = await insert_isolating("insert events", self._insert_rows, rows)
+        for item in refused:
+            self.metrics.dropped.labels("refused").inc()
+            take.parked.append((take.raw_of[item.row.event_id], item.reason))
+        self.metrics.stored.inc(len(rows) - len(refused))
+
+    def _insert_rows(self, rows: list[UsageEventRow]) -> None:
+        self.clients.repo.insert_usage_events(rows, batch_token(rows))

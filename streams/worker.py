@@ -1,0 +1,38 @@
+"""One stream worker: the Faust app, its topics, the shared clients and the agents on them."""
+
+from __future__ import annotations
+
+from consentstream.storage.base import Storage
+
+from .agents.consent import ConsentAgents
+from .agents.events import EventsAgent
+from .agents.privacy import PrivacyAgent
+from .app import WorkerApp, create_app
+from .clients import WorkerClients
+from .config import WorkerSettings
+from .metrics import WorkerMetrics
+from .topics import WorkerTopics, declare_topics
+
+
+class Worker:
+    """Builds the app and registers the agents; the clients close when the app shuts down."""
+
+    def __init__(self, settings: WorkerSettings, storage: Storage | None = None) -> None:
+        self.settings = settings
+        self.app: WorkerApp = create_app(settings)
+        self.topics: WorkerTopics = declare_topics(self.app, settings)
+        self.clients = WorkerClients(settings, self.topics, storage)
+        self.app.closers.append(self.clients.close)
+        events = EventsAgent(self.clients)
+        consent = ConsentAgents(self.clients)
+        privacy = PrivacyAgent(self.clients, self.app)
+        agent = self.app.agent
+        agent(self.topics.raw_events, name="process_events")(events.process_events)
+        agent(self.topics.consent, name="track_consent")(consent.track_consent)
+        agent(self.topics.consent, name="record_consent")(consent.record_consent)
+        agent(self.topics.privacy_jobs, name="run_privacy_jobs")(privacy.run_privacy_jobs)
+
+    @property
+    def metrics(self) -> WorkerMetrics:
+        """The worker's Prometheus counters (served by ``python -m streams``)."""
+        return self.clients.metrics
