@@ -270,6 +270,8 @@ class Worker:
                 decision = ConsentDecision.model_validate_json(value)
             except ValidationError:
                 continue  # record_consent dead-letters it
+            if decision.visitor_id is None:
+                continue  # anonymous: in the ledger, but no one's state to keep
             key = self.pseudonym(decision.visitor_id)
             snap = ConsentSnapshot.of(decision)
             history = await redis_retry(
@@ -310,7 +312,8 @@ class Worker:
                     reason = f"invalid consent: {exc.error_count()} errors"
                     await self._dead_letter(value, reason, self.topics.consent)
                     continue
-                rows.append(ledger_row(decision, self.pseudonym(decision.visitor_id)))
+                vid = decision.visitor_id
+                rows.append(ledger_row(decision, self.pseudonym(vid) if vid else ""))
             if rows:
                 await with_retry("ledger", self.repo.insert_consents, rows)
             yield None
