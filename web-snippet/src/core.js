@@ -93,6 +93,16 @@ export function pageUrl(href) {
   }
 }
 
+/** Only the origin of a referrer: its path and query may carry what the visitor typed. */
+export function referrerOrigin(ref) {
+  try {
+    const u = new URL(ref);
+    return /^https?:$/.test(u.protocol) ? u.origin + "/" : "";
+  } catch (e) {
+    return "";
+  }
+}
+
 /** A flat props map the collector accepts: at most 20 keys, primitive values. */
 export function cleanProps(p) {
   const out = {};
@@ -142,7 +152,7 @@ export function buildEvent(env, type, decision, vid, props, now) {
     ts: new Date(now).toISOString(),
     visitor_id: decision && decision.choices.analytics && vid ? vid : null,
     consent_id: (decision && decision.consent_id) || null,
-    page: { url: pageUrl(env.location.href), title: cut(d.title, 256), referrer: cut(d.referrer, 2048) },
+    page: { url: pageUrl(env.location.href), title: cut(d.title, 256), referrer: referrerOrigin(d.referrer) },
     browser: {
       user_agent: cut(n.userAgent, 512),
       language: cut(n.language, 35),
@@ -165,21 +175,28 @@ export function gate(event, decision, vid) {
   return event.consent_id ? event : { ...event, consent_id: decision.consent_id || null };
 }
 
-/**
- * A fingerprint of the banner text the visitor saw (FNV-1a over the strings, language included),
- * recorded with each decision as banner_hash: proof of which wording was agreed to.
- */
-export function bannerHash(strings) {
-  const s = JSON.stringify(strings);
+/** FNV-1a (32 bit) over the JSON of `value`: a short, stable fingerprint. */
+export function fingerprint(value) {
+  const s = JSON.stringify(value);
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return "fnv1a32:" + h.toString(16).padStart(8, "0");
+  return h.toString(16).padStart(8, "0");
 }
 
-/** The POST /v1/consent body. */
-export function consentBody(cfg, choices, vid, source, shown = "") {
+/**
+ * A fingerprint of the banner text the visitor saw (language included), recorded with each
+ * decision as banner_hash: proof of which wording was agreed to.
+ */
+export const bannerHash = (strings) => "fnv1a32:" + fingerprint(strings);
+
+/**
+ * The POST /v1/consent body. Every decision is posted, a refusal too; `vid` is null when no
+ * visitor id exists (analytics refused), and `decisionId` makes a retry record nothing twice.
+ */
+export function consentBody(cfg, choices, vid, source, shown, decisionId) {
   return {
-    visitor_id: vid,
+    decision_id: decisionId,
+    visitor_id: vid || null,
     choices,
     policy_version: cfg.policyVersion || "",
     policy_hash: cfg.policyHash || "",

@@ -22,7 +22,7 @@ test("before any decision: accessible banner, anonymous pageview, no visitor id"
   assert.ok(banner.visible, "banner is shown");
   const title = page.doc.all().find((e) => e.id === banner.getAttribute("aria-labelledby"));
   assert.equal(title.textContent, "Your privacy choices");
-  assert.equal(banner.getAttribute("aria-modal"), "false");
+  assert.equal(banner.getAttribute("aria-modal"), "true", "focus is kept in it while open");
   for (const label of ["Accept all", "Reject all", "Customize"]) assert.ok(page.find(label).visible, label);
   assert.equal(page.find("Accept all").className, page.find("Reject all").className, "equally prominent");
   assert.equal(page.doc.activeElement, banner, "focus moves to the dialog, no button pre-selected");
@@ -69,11 +69,16 @@ test("German strings from <html lang>, or from the config", () => {
   assert.ok(openPage({ lang: "fr" }).find("Accept all"), "unknown language: English");
 });
 
-test("reject all: nothing posted to /v1/consent, no identifier, a shorter lifetime", async () => {
+test("reject all: posted to /v1/consent without any identifier, a shorter lifetime", async () => {
   const page = openPage();
   page.find("Reject all").click();
   await page.flush();
-  assert.deepEqual(page.consents(), []);
+  const [refusal] = page.consents();
+  assert.equal(refusal.visitor_id, null, "a refusal is on record, but under no id");
+  assert.deepEqual(refusal.choices, NONE);
+  assert.match(refusal.decision_id, /^[0-9a-f-]{36}$/);
+  assert.equal(refusal.policy_hash, "hash-2026");
+  assert.match(refusal.banner_hash, /^fnv1a32:/);
   assert.equal(page.localStorage.getItem("cs_vid"), null);
   assert.deepEqual(page.stored().choices, NONE);
   assert.equal(page.stored().expires_at, NOW + 180 * 864e5);
@@ -91,7 +96,8 @@ test("accept all: visitor id, decision queued first, later events carry id and c
   const consent = page.requests.find((r) => r.url === `${ENDPOINT}/v1/consent`);
   assert.equal(consent.init.headers["Content-Type"], "application/json");
   assert.match(consent.body.banner_hash, /^fnv1a32:[0-9a-f]{8}$/, "which wording was agreed to");
-  assert.deepEqual({ ...consent.body, banner_hash: "" }, { visitor_id: vid, choices: ALL, policy_version: "2026-01", policy_hash: "hash-2026", banner_hash: "", source: "banner" });
+  assert.match(consent.body.decision_id, /^[0-9a-f-]{36}$/);
+  assert.deepEqual({ ...consent.body, banner_hash: "", decision_id: "" }, { decision_id: "", visitor_id: vid, choices: ALL, policy_version: "2026-01", policy_hash: "hash-2026", banner_hash: "", source: "banner" });
   assert.equal(page.stored().consent_id, CONSENT_ID);
   assert.equal(page.stored().expires_at, NOW + 365 * 864e5);
   assert.equal(page.localStorage.getItem("cs_token"), "tok.sig", "visitor token kept for privacy requests");
@@ -136,13 +142,17 @@ test("customize: nothing pre-ticked, only the ticked categories are granted", as
   assert.ok(box("analytics").visible && !box("analytics").checked);
   assert.equal(page.doc.activeElement, box("analytics"));
   box("preferences").checked = true;
+  page.find("Customize").click();
+  assert.ok(box("preferences").checked, "a second click on Customize keeps what was ticked");
   page.find("Save choices").click();
   await page.flush();
   assert.deepEqual(page.stored().choices, { ...NONE, preferences: true });
-  assert.deepEqual(page.consents(), [], "no analytics, no visitor id, nothing to post");
+  const [grant] = page.consents();
+  assert.deepEqual([grant.choices, grant.visitor_id], [{ ...NONE, preferences: true }, null], "a grant without analytics is on record, under no id");
+  assert.equal(page.localStorage.getItem("cs_vid"), null);
 });
 
-test("withdraw: the queue is purged, the withdrawal recorded under the old id, later events anonymous", async () => {
+test("withdraw: identified events leave the queue, the withdrawal recorded under the old id, later events anonymous", async () => {
   const page = openPage({ storage: decided(ALL), respond: () => 0 }); // network down: events stay queued
   page.api.track("custom", { step: 1 });
   await settle();
@@ -222,19 +232,36 @@ test("SPA: history API and back/forward count page views, once per URL", async (
   );
 });
 
-test("cookie inventory at load and after each decision: names and categories only", async () => {
+test("cookie inventory once a choice exists, and again only when it changed: names and categories only", async () => {
   const page = openPage({ cookie: "_ga=GA1.2.3; theme=dark" });
+  await page.flush();
+  assert.equal(page.events().filter((e) => e.type === "cookie").length, 0, "no cookie names before a choice");
   page.api.consent.set({ analytics: true });
+  page.api.consent.set({ analytics: true, preferences: true });
   await page.flush();
   const inventories = page.events().filter((e) => e.type === "cookie");
-  assert.equal(inventories.length, 2);
+  assert.equal(inventories.length, 1, "the same cookies are reported once");
   assert.deepEqual(inventories[0].cookies, [{ name: "_ga", category: "analytics" }, { name: "theme", category: "preferences" }]);
   assert.ok(!JSON.stringify(page.requests).includes("GA1.2.3"));
-  assert.equal(openPage().events().filter((e) => e.type === "cookie").length, 0, "no cookies, no event");
+  const reload = openPage({ cookie: "_ga=GA1.2.3; theme=dark", storage: page.localStorage });
+  await reload.flush();
+  assert.equal(reload.events().filter((e) => e.type === "cookie").length, 0, "not on every page load");
+  const more = openPage({ cookie: "_ga=GA1.2.3; theme=dark; _fbp=fb.1", storage: page.localStorage });
+  await more.flush();
+  assert.equal(more.events().filter((e) => e.type === "cookie").length, 1, "a new cookie is news");
+  const none = openPage({ storage: decided(NONE) });
+  await none.flush();
+  assert.equal(none.events().filter((e) => e.type === "cookie").length, 0, "no cookies, no event");
 });
 
-test("pagehide hands queued events to sendBeacon; clicks are tracked when asked", async () => {
-  const page = openPage({ options: { trackClicks: true } });
+test("pagehide hands queued events to sendBeacon; clicks are tracked when asked, under analytics", async () => {
+  const before = openPage({ options: { trackClicks: true } });
+  const early = before.doc.createElement("button");
+  before.doc.body.appendChild(early);
+  early.click();
+  before.win.dispatch("pagehide");
+  assert.deepEqual(before.beacons.flatMap((b) => b.body.events).map((e) => e.type), ["pageview"], "no click before a choice");
+  const page = openPage({ options: { trackClicks: true }, storage: decided({ ...NONE, analytics: true }) });
   const button = page.doc.createElement("button");
   button.textContent = "Get a quote";
   page.doc.body.appendChild(button);
@@ -280,4 +307,83 @@ test("privacy.request posts the visitor token to the configured URL, and refuses
   assert.deepEqual(access.body, { type: "access", visitor_token: "tok.sig", jurisdiction: "ccpa" });
   await assert.rejects(page.api.privacy.request("everything"), /access, portability or deletion/);
   await assert.rejects(openPage().api.privacy.request("access"), /privacyUrl/);
+});
+
+test("included twice: one banner, one pageview", async () => {
+  const page = openPage({ twice: true });
+  await page.flush();
+  assert.equal(page.doc.all().filter((e) => e.getAttribute("role") === "dialog").length, 1);
+  assert.equal(page.events().filter((e) => e.type === "pageview").length, 1);
+});
+
+test("focus stays in the open dialog: Tab from the last stop goes to the first, Shift+Tab back", () => {
+  const page = openPage();
+  const tab = (shiftKey = false) => {
+    const e = page.banner().dispatch("keydown", { key: "Tab", shiftKey });
+    return e.defaultPrevented;
+  };
+  assert.ok(tab(true), "Shift+Tab from the dialog itself wraps");
+  assert.equal(page.doc.activeElement, page.find("Customize"), "the last visible button");
+  assert.ok(tab());
+  assert.equal(page.doc.activeElement, page.find("Accept all"));
+  page.find("Customize").click();
+  page.find("Save choices").focus();
+  assert.ok(tab());
+  assert.equal(page.doc.activeElement.name, "analytics", "the first checkbox once shown");
+  page.find("Accept all").focus();
+  assert.ok(!tab(), "inside the dialog, Tab moves on as usual");
+});
+
+test("a category description is its checkbox's description, not part of its name", () => {
+  const page = openPage();
+  page.find("Customize").click();
+  for (const box of page.doc.all().filter((e) => e.type === "checkbox")) {
+    const label = page.doc.all().find((e) => e.tagName === "LABEL" && e.htmlFor === box.id);
+    const desc = page.doc.all().find((e) => e.id === box.getAttribute("aria-describedby"));
+    assert.ok(!label.textContent.includes(desc.textContent), `${box.id}: read once`);
+  }
+});
+
+test("a decision taken in another tab closes this tab's banner and applies here", () => {
+  const page = openPage({ gtag: true });
+  const changes = [];
+  page.api.consent.onChange((c) => changes.push(plain(c)));
+  page.localStorage.setItem("cs_consent", JSON.stringify({ choices: ALL, policyHash: "hash-2026", decided_at: NOW, expires_at: NOW + 864e5 }));
+  page.win.dispatch("storage", { key: "cs_consent" });
+  assert.ok(!page.banner().visible);
+  assert.deepEqual(changes, [ALL]);
+  assert.equal(page.gtagCalls.at(-1)[2].analytics_storage, "granted");
+});
+
+test("a withdrawal of marketing keeps the queued analytics events", async () => {
+  const page = openPage({ storage: decided(ALL), respond: () => 0 });
+  page.api.track("custom", { step: 1 });
+  page.api.consent.set({ analytics: true });
+  assert.ok(page.queued().some((i) => i.ev && i.ev.props && i.ev.props.step === 1 && i.ev.visitor_id));
+});
+
+test("site data blocked: reading localStorage throws, the snippet works from memory", async () => {
+  const page = openPage({ storage: "blocked" });
+  assert.ok(page.banner().visible, "the banner is shown");
+  page.find("Accept all").click();
+  assert.deepEqual(plain(page.api.consent.get()), ALL, "the choice holds for this page");
+  await page.flush();
+  assert.equal(page.consents().length, 1);
+  assert.ok(page.events().some((e) => e.type === "pageview"));
+});
+
+test("storage full: every write fails, the choice and the queue live in memory", async () => {
+  const full = new Storage({ cs_queue: JSON.stringify([{ id: "old", k: "e", ev: { event_id: "old" } }]) });
+  full.setItem = () => {
+    throw new Error("QuotaExceededError");
+  };
+  const page = openPage({ storage: full });
+  page.find("Accept all").click();
+  assert.deepEqual(plain(page.api.consent.get()), ALL, "not null right after Accept");
+  page.api.track("custom", { step: 1 });
+  await page.flush();
+  assert.equal(page.consents().length, 1, "the decision was sent");
+  const sent = page.events();
+  assert.ok(sent.some((e) => e.event_id === "old"), "what an earlier page left is sent");
+  assert.deepEqual(sent.filter((e) => e.event_id !== "old").map((e) => e.type), ["pageview", "custom"], "nothing new is dropped");
 });

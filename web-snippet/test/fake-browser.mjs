@@ -197,7 +197,7 @@ export function openPage(o = {}) {
     el.textContent = s.text;
     doc.head.appendChild(el);
   }
-  const localStorage = storage instanceof Storage ? storage : new Storage(storage);
+  const localStorage = storage === "blocked" ? null : storage instanceof Storage ? storage : new Storage(storage);
   const fetch = async (url, init) => {
     const body = JSON.parse(init.body);
     requests.push({ url, init: plain({ ...init, body: undefined }), body });
@@ -213,7 +213,6 @@ export function openPage(o = {}) {
   const location = { href: o.href || "https://www.example.com/demo/?utm_source=newsletter&email=a%40example.com#top" };
   Object.assign(win, {
     document: doc,
-    localStorage,
     fetch,
     crypto: globalThis.crypto,
     URL,
@@ -243,13 +242,22 @@ export function openPage(o = {}) {
     screen: { width: 1280, height: 720 },
     consentstreamOptions: options,
   });
+  // Site data blocked: the browser throws on the very read of window.localStorage.
+  Object.defineProperty(win, "localStorage", {
+    get() {
+      if (!localStorage) throw new Error("SecurityError: access is denied for this document");
+      return localStorage;
+    },
+  });
   if (gtag) win.gtag = (...args) => gtagCalls.push(plain(args));
   win.window = win;
   const context = vm.createContext(win);
   const config = { endpoint: ENDPOINT, policyVersion: "2026-01", policyHash, categories: ["necessary", "analytics", "marketing", "preferences"] };
   const body = doc.body;
   if (o.parsing) doc.body = null; // a <head> script without defer: no <body> yet
-  vm.runInContext(`window.__consentstreamConfig=${JSON.stringify(config)};\n${readFileSync(BUILT, "utf8")}`, context);
+  const code = `window.__consentstreamConfig=${JSON.stringify(config)};\n${readFileSync(BUILT, "utf8")}`;
+  vm.runInContext(code, context);
+  if (o.twice) vm.runInContext(code, context);
   const find = (text) => doc.all().find((e) => e.tagName === "BUTTON" && e.textContent === text);
   const sentTo = (path) => requests.filter((r) => r.url === ENDPOINT + path);
   return {
