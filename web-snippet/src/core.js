@@ -143,6 +143,18 @@ export function cookieInventory(cookieString, known) {
   return [...new Set(names)].slice(0, 100).map((name) => ({ name: cut(name, 256), category: category(name) }));
 }
 
+/**
+ * The `domain=` attributes a cookie of `host` may have been set with: none (host-only), the
+ * host, and every parent domain; expiring a cookie needs the same domain it was set with.
+ */
+export function cookieDomains(host) {
+  const out = [""];
+  if (!host || /^[\d.]+$|:/.test(host)) return out;
+  const parts = host.split(".");
+  for (let i = 0; i < parts.length - 1; i++) out.push("; domain=" + parts.slice(i).join("."));
+  return out;
+}
+
 /** One event in the collector's Event shape; visitor_id only while analytics is granted. */
 export function buildEvent(env, type, decision, vid, props, now) {
   const { document: d, navigator: n, screen: sc } = env;

@@ -69,6 +69,7 @@ function start() {
     ready: () => !cfg.waitForChoice || !!decision(),
     online: () => nav.onLine !== false,
     warn: (m) => w.console && w.console.warn(m),
+    maxTries: cfg.maxTries,
     batchSize: cfg.batchSize,
     flushMs: cfg.flushMs,
     onRecorded(item, data) {
@@ -88,9 +89,9 @@ function start() {
   function trackCookies() {
     const cookies = core.cookieInventory(doc.cookie, cfg.cookies);
     const seen = core.fingerprint(cookies);
-    if (!decision() || get(SEEN) === seen) return;
+    if (!decision() || !cookies.length || get(SEEN) === seen) return;
     put(SEEN, seen);
-    if (cookies.length) track("cookie", null, { cookies });
+    track("cookie", null, { cookies });
   }
 
   // ---- consent
@@ -100,11 +101,34 @@ function start() {
     if (typeof w.gtag === "function") return w.gtag.apply(w, arguments);
     (w.dataLayer = w.dataLayer || []).push(arguments);
   }
+  // The catalogue of the site's cookies (GET /snippet/cookies.json), fetched once when needed.
+  let catalogue = null;
+  const known = () =>
+    (catalogue =
+      catalogue ||
+      w
+        .fetch(api + "/snippet/cookies.json")
+        .then((r) => r.json())
+        .then((b) => Object.fromEntries(b.cookies.map((c) => [c.name, c.category])))
+        .catch(() => ({})));
+  /** Expire the page's cookies of every category not granted (names from the catalogue). */
+  function clearCookies(choices) {
+    if (!doc.cookie || !core.CATEGORIES.some((k) => !choices[k])) return Promise.resolve();
+    return known().then((cat) => {
+      for (const { name, category } of core.cookieInventory(doc.cookie, { ...cat, ...cfg.cookies })) {
+        if (choices[category] !== false) continue;
+        for (const domain of core.cookieDomains(w.location.hostname)) doc.cookie = name + "=; Max-Age=0; path=/" + domain;
+      }
+    });
+  }
+  const ran = {}; // categories whose blocked scripts run in this page
   function applyConsent(choices) {
     gtag("consent", "update", core.consentModeSignals(choices));
+    clearCookies(choices);
     doc.querySelectorAll('script[type="text/plain"][data-category]').forEach((old) => {
       const cat = old.getAttribute("data-category");
       if (cat !== "necessary" && !choices[cat]) return;
+      ran[cat] = true;
       const s = doc.createElement("script");
       for (const a of old.attributes) if (a.name !== "type" && a.name !== "data-category") s.setAttribute(a.name, a.value);
       s.textContent = old.textContent;
@@ -142,6 +166,9 @@ function start() {
     if (!d.choices.analytics) put(VID, null), put(TOKEN, null);
     changed(d.choices);
     trackCookies();
+    // A script that already runs cannot be stopped: a fresh page without it is the only way
+    // to make the withdrawal take (once the decision has left or is queued).
+    if (core.CATEGORIES.some((k) => ran[k] && !d.choices[k]) && w.location.reload) sender.flush().then(() => w.location.reload());
     return { ...d.choices };
   }
   const choicesInForce = () => {

@@ -387,3 +387,56 @@ test("storage full: every write fails, the choice and the queue live in memory",
   assert.ok(sent.some((e) => e.event_id === "old"), "what an earlier page left is sent");
   assert.deepEqual(sent.filter((e) => e.event_id !== "old").map((e) => e.type), ["pageview", "custom"], "nothing new is dropped");
 });
+
+test("withdrawing deletes that category's cookies, by catalogue names and prefixes, on every domain", async () => {
+  const catalogue = [
+    { name: "_ga*", category: "analytics", purpose: "" },
+    { name: "_fbp", category: "marketing", purpose: "" },
+    { name: "theme", category: "preferences", purpose: "" },
+    { name: "session", category: "necessary", purpose: "" },
+  ];
+  const page = openPage({ storage: decided(ALL), catalogue, cookie: "_ga=GA1.2.3; _ga_X=1; _fbp=fb.1; theme=dark; session=s1; other=1" });
+  await settle();
+  assert.equal(page.doc.cookie.includes("_fbp"), true, "nothing withdrawn, nothing deleted");
+  page.api.consent.set({ analytics: true, preferences: true });
+  await settle();
+  assert.equal(page.doc.cookie, "_ga=GA1.2.3; _ga_X=1; theme=dark; session=s1; other=1");
+  assert.ok(page.doc.cookieWrites.includes("_fbp=; Max-Age=0; path=/; domain=example.com"), "the parent domain too");
+  page.api.consent.withdraw();
+  await settle();
+  assert.equal(page.doc.cookie, "session=s1; other=1", "necessary and unknown cookies stay");
+});
+
+test("a withdrawal of a category whose scripts ran reloads the page once the decision left", async () => {
+  const scripts = [{ attrs: { type: "text/plain", "data-category": "marketing" }, text: "window.m = 1" }];
+  const page = openPage({ scripts, storage: decided(ALL) });
+  let reloads = 0;
+  page.win.location.reload = () => reloads++;
+  page.api.consent.set({ analytics: true, marketing: true });
+  await page.flush();
+  assert.equal(reloads, 0, "nothing taken back");
+  page.api.consent.set({ analytics: true });
+  await page.flush();
+  assert.equal(reloads, 1);
+  assert.equal(page.consents().at(-1).choices.marketing, false, "the withdrawal was sent first");
+});
+
+test("GPC switched on after a marketing grant: marketing is withdrawn on load and Consent Mode says so", async () => {
+  const page = openPage({ storage: decided(ALL), gpc: true, gtag: true });
+  await page.flush();
+  assert.equal(page.api.consent.get().marketing, false);
+  const [posted] = page.consents();
+  assert.deepEqual([posted.choices.marketing, posted.source], [false, "gpc"]);
+  assert.deepEqual(page.gtagCalls.map((c) => c[1]), ["default", "update"]);
+  assert.equal(page.gtagCalls.at(-1)[2].ad_storage, "denied");
+});
+
+test("Consent Mode without gtag yet: default denied goes onto the dataLayer for a gtag.js loaded later", () => {
+  const page = openPage();
+  const [first] = page.win.dataLayer;
+  assert.deepEqual([...first].slice(0, 2), ["consent", "default"]);
+  assert.equal(first[2].ad_storage, "denied");
+  page.api.consent.set({ marketing: true });
+  const last = page.win.dataLayer.at(-1);
+  assert.deepEqual([last[1], last[2].ad_storage], ["update", "granted"]);
+});

@@ -107,13 +107,29 @@ class Document extends Emitter {
     super();
     this.title = title;
     this.referrer = referrer;
-    this.cookie = cookie;
+    this.jar = new Map();
+    this.cookieWrites = [];
+    for (const pair of String(cookie || "").split(";").filter((c) => c.trim())) {
+      const [k, ...v] = pair.split("=");
+      this.jar.set(k.trim(), v.join("="));
+    }
     this.visibilityState = "visible";
     this.documentElement = { lang };
     this.head = new Element(this, "head");
     this.body = new Element(this, "body");
     this.activeElement = this.body;
     this.replaced = [];
+  }
+  get cookie() {
+    return [...this.jar].map(([k, v]) => k + "=" + v).join("; ");
+  }
+  /** Writes as a browser takes them: `name=value; attrs`, Max-Age=0 expires. */
+  set cookie(s) {
+    this.cookieWrites.push(s);
+    const [pair, ...attrs] = s.split(";");
+    const [k, ...v] = pair.split("=");
+    if (attrs.some((a) => /^max-age=0$/i.test(a.trim()))) this.jar.delete(k.trim());
+    else this.jar.set(k.trim(), v.join("="));
   }
   createElement(tag) {
     return new Element(this, tag);
@@ -198,7 +214,11 @@ export function openPage(o = {}) {
     doc.head.appendChild(el);
   }
   const localStorage = storage === "blocked" ? null : storage instanceof Storage ? storage : new Storage(storage);
-  const fetch = async (url, init) => {
+  const fetch = async (url, init = {}) => {
+    if (url.endsWith("/snippet/cookies.json")) {
+      requests.push({ url, init: {}, body: null });
+      return { ok: true, status: 200, json: async () => ({ cookies: o.catalogue || [] }) };
+    }
     const body = JSON.parse(init.body);
     requests.push({ url, init: plain({ ...init, body: undefined }), body });
     const status = respond(url, body) ?? (url.endsWith("/v1/consent") ? 201 : 202);
@@ -210,7 +230,12 @@ export function openPage(o = {}) {
     return { ok: status < 300, status, headers, json: async () => answer };
   };
   const win = new Emitter();
-  const location = { href: o.href || "https://www.example.com/demo/?utm_source=newsletter&email=a%40example.com#top" };
+  const location = {
+    href: o.href || "https://www.example.com/demo/?utm_source=newsletter&email=a%40example.com#top",
+    get hostname() {
+      return new URL(this.href).hostname;
+    },
+  };
   Object.assign(win, {
     document: doc,
     fetch,
