@@ -34,6 +34,7 @@ def ledger_rows(pipe: Pipeline, consent_id: str) -> list[dict[str, Any]]:
 
 def wait_decision(pipe: Pipeline, decision_id: str) -> dict[str, Any]:
     consent_id = uuid.UUID(decision_id).hex
+    row: dict[str, Any]
     [row] = wait_until(
         lambda: ledger_rows(pipe, consent_id),
         timeout=30,
