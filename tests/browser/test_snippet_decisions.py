@@ -153,6 +153,8 @@ def test_storage_full_the_decision_holds_and_events_arrive(
 ):
     posts = consent_posts(context)
     page, tag = context.new_page(), campaign()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
     open_demo(pipeline, page, "about.html", tag)
     fill_storage(page)
     page.reload()
@@ -160,6 +162,8 @@ def test_storage_full_the_decision_holds_and_events_arrive(
     page.get_by_role("button", name="Accept all").click()
     choices = page.evaluate("() => consentstream.consent.get()")
     assert choices and choices["analytics"] is True, "not null right after Accept"
+    wait_until(lambda: posts or errors, timeout=10, what="the decision to leave")
+    assert errors == []
     row = wait_decision(pipeline, posts[0]["decision_id"])
     assert row["analytics"] == 1
     page.evaluate("() => consentstream.track('custom', {step: 'full'})")

@@ -1,6 +1,5 @@
-// The banner: DOM calls only (no innerHTML), built once. A non-modal dialog with Accept all,
+// The banner: DOM calls only (no innerHTML, no inline styles), built once. A non-modal dialog with Accept all,
 // Reject all and Customize styled alike; "Privacy settings" (and any [data-cs-open]) reopens it.
-import CSS from "./banner.css";
 import { CATEGORIES } from "./core.js";
 
 function el(doc, tag, props, kids) {
@@ -20,7 +19,8 @@ export function createBanner(doc, t, on) {
     b.addEventListener("click", onclick);
     return b;
   };
-  doc.head.appendChild(el(doc, "style", { id: "cs-style", textContent: CSS }));
+  // A stylesheet, not a <style>: a strict Content-Security-Policy needs no 'unsafe-inline'.
+  if (on.css) doc.head.appendChild(el(doc, "link", { rel: "stylesheet", id: "cs-style", href: on.css }));
   const boxes = CATEGORIES.map((name) => el(doc, "input", { type: "checkbox", name, id: "cs-c-" + name, "aria-describedby": "cs-d-" + name }));
   // The description sits beside the label, not in it: inside, it would be read as part of the
   // name and again as the description.

@@ -8,6 +8,38 @@ const DAY = 864e5;
 
 export const cut = (v, n) => String(v == null ? "" : v).slice(0, n);
 
+/**
+ * The configuration a site writes on the snippet's tag: `data-endpoint` (default: the origin
+ * the script came from), `data-policy-version`, `data-policy-hash`, `data-css` (default: the
+ * collector's /snippet.css), `data-lang`, `data-privacy-url`, `data-banner-hash`, and the
+ * switches `data-track-clicks` and `data-wait-for-choice`; the tag's nonce goes to gated scripts.
+ */
+export function tagConfig(tag, base) {
+  const get = (n) => (tag && tag.getAttribute("data-" + n)) || undefined;
+  const on = (n) => (tag && tag.getAttribute("data-" + n) !== null) || undefined;
+  let endpoint = get("endpoint");
+  try {
+    endpoint = endpoint || new URL(tag.getAttribute("src") || "x:", base).origin;
+  } catch (e) {
+    /* no tag: no collector to talk to */
+  }
+  if (endpoint === "null") endpoint = undefined; // an inline tag, or no src at all
+  const cfg = {
+    endpoint: endpoint && endpoint.replace(/\/$/, ""),
+    policyVersion: get("policy-version"),
+    policyHash: get("policy-hash") || "",
+    css: get("css") || (endpoint && endpoint.replace(/\/$/, "") + "/snippet.css"),
+    lang: get("lang"),
+    privacyUrl: get("privacy-url"),
+    bannerHash: get("banner-hash"),
+    trackClicks: on("track-clicks"),
+    waitForChoice: on("wait-for-choice"),
+    nonce: (tag && tag.nonce) || undefined,
+  };
+  for (const k in cfg) if (cfg[k] === undefined) delete cfg[k];
+  return cfg;
+}
+
 /** Choices as the collector wants them: necessary always on, GPC forces marketing off. */
 export function normalize(c, gpc) {
   c = c || {};

@@ -1,6 +1,6 @@
 // consentstream: consent banner, consent API and tracker in one first-party script.
-// GET /snippet.js prefixes window.__consentstreamConfig = {endpoint, policyVersion, policyHash,
-// categories}; a site may add options in window.consentstreamOptions (see README.md).
+// A static file (so Subresource Integrity can pin it), configured by the data- attributes of its
+// own script tag; a site may add options in window.consentstreamOptions (see README.md).
 import { createBanner } from "./banner.js";
 import * as core from "./core.js";
 import { pickStrings } from "./i18n.js";
@@ -9,12 +9,13 @@ import { safeStorage } from "./storage.js";
 
 const KEY = "cs_consent", VID = "cs_vid", TOKEN = "cs_token", QUEUE = "cs_queue", SEEN = "cs_cookies";
 const w = globalThis, doc = w.document;
-// The collector's facts (endpoint, policy) win over the page's options.
-const cfg = { ...w.consentstreamOptions, ...w.__consentstreamConfig };
+// currentScript exists only while this file first runs: read the tag now.
+const tag = doc && doc.currentScript;
+const cfg = { ...w.consentstreamOptions, ...core.tagConfig(tag, w.location && w.location.href) };
 // One snippet per page even when the tag is there twice: the flag is set before waiting for the
 // document, so a second copy loaded meanwhile finds it. A script in <head> without defer runs
 // before <body> exists: wait for it.
-if (doc && w.__consentstreamConfig && !w.__consentstreamLoaded) {
+if (doc && cfg.endpoint && !w.__consentstreamLoaded) {
   w.__consentstreamLoaded = true;
   doc.body ? start() : doc.addEventListener("DOMContentLoaded", start);
 }
@@ -131,6 +132,9 @@ function start() {
       ran[cat] = true;
       const s = doc.createElement("script");
       for (const a of old.attributes) if (a.name !== "type" && a.name !== "data-category") s.setAttribute(a.name, a.value);
+      // The browser hides a nonce attribute from getAttribute: carry it by property, or the
+      // snippet's own, so a strict Content-Security-Policy lets the script run.
+      s.nonce = old.nonce || cfg.nonce || "";
       s.textContent = old.textContent;
       old.replaceWith(s);
     });
@@ -168,7 +172,8 @@ function start() {
     trackCookies();
     // A script that already runs cannot be stopped: a fresh page without it is the only way
     // to make the withdrawal take (once the decision has left or is queued).
-    if (core.CATEGORIES.some((k) => ran[k] && !d.choices[k]) && w.location.reload) sender.flush().then(() => w.location.reload());
+    // Not offline: the reload would show the browser's error page instead.
+    if (core.CATEGORIES.some((k) => ran[k] && !d.choices[k]) && nav.onLine !== false && w.location.reload) sender.flush().then(() => w.location.reload());
     return { ...d.choices };
   }
   const choicesInForce = () => {
@@ -182,9 +187,10 @@ function start() {
    */
   function privacyRequest(type, jurisdiction) {
     const token = get(TOKEN);
-    if (!cfg.privacyUrl) return Promise.reject(new Error("consentstream: privacyUrl is not configured"));
-    if (!["access", "portability", "deletion"].includes(type)) return Promise.reject(new Error("consentstream: type must be access, portability or deletion"));
-    if (!token) return Promise.reject(new Error("consentstream: no visitor token (analytics was not granted)"));
+    const no = (why) => Promise.reject(new Error("consentstream: " + why));
+    if (!cfg.privacyUrl) return no("no privacyUrl");
+    if (!["access", "portability", "deletion"].includes(type)) return no("type: access, portability or deletion");
+    if (!token) return no("no visitor token (no analytics grant)");
     const body = { type, visitor_token: token };
     if (jurisdiction) body.jurisdiction = jurisdiction;
     return w
@@ -195,7 +201,7 @@ function start() {
   // ---- page
   const strings = pickStrings(cfg.lang || (doc.documentElement && doc.documentElement.lang), cfg.strings);
   const shown = core.bannerHash(strings);
-  const banner = createBanner(doc, strings, { decide: (c) => decide(c, "banner"), current: choicesInForce, gpc });
+  const banner = createBanner(doc, strings, { decide: (c) => decide(c, "banner"), current: choicesInForce, gpc, css: cfg.css });
   w.consentstream = {
     consent: {
       get: choicesInForce,

@@ -96,7 +96,7 @@ export function createSender(o) {
     queue.bump(ids);
     if ((batch[0].n || 0) + 1 < maxTries) return false;
     queue.remove(ids);
-    warn("consentstream: the collector kept failing (is this site missing from its CORS origins?); dropped " + ids.length + " item(s)");
+    warn("consentstream: collector unreachable (site not in its CORS origins?), dropped " + ids.length);
     return true;
   }
 

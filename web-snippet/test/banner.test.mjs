@@ -26,7 +26,9 @@ test("before any decision: accessible banner, anonymous pageview, no visitor id"
   for (const label of ["Accept all", "Reject all", "Customize"]) assert.ok(page.find(label).visible, label);
   assert.equal(page.find("Accept all").className, page.find("Reject all").className, "equally prominent");
   assert.equal(page.doc.activeElement, banner, "focus moves to the dialog, no button pre-selected");
-  assert.equal(page.doc.all().filter((e) => e.tagName === "STYLE").length, 1, "CSS injected once");
+  assert.equal(page.doc.all().filter((e) => e.tagName === "STYLE").length, 0, "no inline style (strict CSP)");
+  const [sheet] = page.doc.all().filter((e) => e.tagName === "LINK");
+  assert.deepEqual([sheet.rel, sheet.href], ["stylesheet", `${ENDPOINT}/snippet.css`], "the collector's stylesheet");
   assert.equal(page.localStorage.getItem("cs_vid"), null);
   assert.deepEqual(page.consents(), []);
   const [view] = page.events();
@@ -439,4 +441,32 @@ test("Consent Mode without gtag yet: default denied goes onto the dataLayer for 
   page.api.consent.set({ marketing: true });
   const last = page.win.dataLayer.at(-1);
   assert.deepEqual([last[1], last[2].ad_storage], ["update", "granted"]);
+});
+
+test("configured by its tag: data- attributes, endpoint from its src, the nonce passed to gated scripts", async () => {
+  const scripts = [{ attrs: { type: "text/plain", "data-category": "analytics" }, text: "window.a = 1" }];
+  const page = openPage({
+    scripts,
+    nonce: "n0nce",
+    tagAttrs: { "data-css": "/static/banner.css", "data-track-clicks": "", "data-lang": "de", "data-banner-hash": "site-v3" },
+  });
+  assert.equal(page.banner().lang, "de");
+  assert.equal(page.doc.all().find((e) => e.tagName === "LINK").href, "/static/banner.css");
+  page.find("Alle akzeptieren").click();
+  const [ran] = page.doc.replaced;
+  assert.equal(ran.nonce, "n0nce", "a strict CSP lets the gated script run");
+  await page.flush();
+  const [posted] = page.consents();
+  assert.deepEqual([posted.policy_version, posted.policy_hash, posted.banner_hash], ["2026-01", "hash-2026", "site-v3"]);
+  assert.ok(page.requests.every((r) => r.url.startsWith(ENDPOINT)), "the endpoint is where the script came from");
+  const button = page.doc.createElement("button");
+  page.doc.body.appendChild(button);
+  button.click();
+  page.win.dispatch("pagehide");
+  assert.ok(page.beacons.flatMap((b) => b.body.events).some((e) => e.type === "click"), "data-track-clicks");
+});
+
+test("no tag to read (inlined, or currentScript gone): the snippet stays off", () => {
+  const page = openPage({ tagAttrs: { src: "" } });
+  assert.equal(page.api, undefined);
 });

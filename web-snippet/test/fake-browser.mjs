@@ -1,6 +1,6 @@
 // A small fake browser for node's test runner: just enough DOM, storage, timers, fetch and
-// sendBeacon to run the built dist/snippet.js exactly as the collector serves it (config prefix
-// included), and to see what it sends.
+// sendBeacon to run the built dist/snippet.js exactly as the collector serves it (configured by
+// the data- attributes of its script tag), and to see what it sends.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -277,12 +277,22 @@ export function openPage(o = {}) {
   if (gtag) win.gtag = (...args) => gtagCalls.push(plain(args));
   win.window = win;
   const context = vm.createContext(win);
-  const config = { endpoint: ENDPOINT, policyVersion: "2026-01", policyHash, categories: ["necessary", "analytics", "marketing", "preferences"] };
+  // The snippet's own tag, configured by data- attributes, as a site writes it.
+  const tag = doc.createElement("script");
+  const attrs = { src: ENDPOINT + "/snippet.js", "data-policy-version": "2026-01", "data-policy-hash": policyHash, ...o.tagAttrs };
+  for (const [k, v] of Object.entries(attrs)) tag.setAttribute(k, v);
+  if (o.nonce) tag.nonce = o.nonce;
+  doc.head.appendChild(tag);
   const body = doc.body;
   if (o.parsing) doc.body = null; // a <head> script without defer: no <body> yet
-  const code = `window.__consentstreamConfig=${JSON.stringify(config)};\n${readFileSync(BUILT, "utf8")}`;
-  vm.runInContext(code, context);
-  if (o.twice) vm.runInContext(code, context);
+  const code = readFileSync(BUILT, "utf8");
+  const run = () => {
+    doc.currentScript = tag;
+    vm.runInContext(code, context);
+    doc.currentScript = null;
+  };
+  run();
+  if (o.twice) run();
   const find = (text) => doc.all().find((e) => e.tagName === "BUTTON" && e.textContent === text);
   const sentTo = (path) => requests.filter((r) => r.url === ENDPOINT + path);
   return {
