@@ -11,7 +11,7 @@ import base64
 import hashlib
 
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, expect
 
 from tests.e2e.processes import Pipeline
 
@@ -29,7 +29,12 @@ def test_the_demo_works_under_a_strict_csp(pipeline: Pipeline, context: BrowserC
     context.add_init_script(WATCH)
     page = context.new_page()
     refused: list[str] = []
-    page.on("console", lambda m: "Content Security Policy" in m.text and refused.append(m.text))
+
+    def console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    page.on("console", console)
     response = page.goto(f"{pipeline.collector_url}/demo/index.html?utm_campaign={campaign()}")
     assert response is not None
     policy = response.headers["content-security-policy"]

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Request, Route, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, Route, expect
 
 from tests.e2e.processes import Pipeline, wait_until
 
@@ -177,7 +177,12 @@ def test_a_site_missing_from_the_cors_list_is_given_up_on_with_a_warning(
     pipeline: Pipeline, context: BrowserContext
 ):
     attempts: list[str] = []
-    context.on("request", lambda r: r.url.endswith("/v1/events") and attempts.append(r.method))
+
+    def attempt(request: Request) -> None:
+        if request.url.endswith("/v1/events"):
+            attempts.append(request.method)
+
+    context.on("request", attempt)
     site = "http://localhost:9/"  # not among the collector's CORS origins
     html = (
         "<!doctype html><html lang='en'><head><title>Shop</title>"
@@ -194,8 +199,13 @@ def test_a_site_missing_from_the_cors_list_is_given_up_on_with_a_warning(
         ),
     )
     warnings: list[str] = []
+
+    def warned(message: ConsoleMessage) -> None:
+        if message.type == "warning":
+            warnings.append(message.text)
+
     page = context.new_page()
-    page.on("console", lambda m: m.type == "warning" and warnings.append(m.text))
+    page.on("console", warned)
     page.goto(site)
     wait_until(lambda: warnings, timeout=15, what="the snippet's warning")
     assert "CORS" in warnings[0]
