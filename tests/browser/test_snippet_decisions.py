@@ -19,6 +19,7 @@ from tests.e2e.processes import Pipeline, wait_until
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS
 from .test_snippet import campaign, open_demo, repository
+from .test_snippet_optout import poll
 
 pytestmark = pytest.mark.browser
 
@@ -162,7 +163,7 @@ def test_storage_full_the_decision_holds_and_events_arrive(
     page.get_by_role("button", name="Accept all").click()
     choices = page.evaluate("() => consentstream.consent.get()")
     assert choices and choices["analytics"] is True, "not null right after Accept"
-    wait_until(lambda: posts or errors, timeout=10, what="the decision to leave")
+    poll(page, lambda: posts or errors, "the decision to leave")
     assert errors == []
     row = wait_decision(pipeline, posts[0]["decision_id"])
     assert row["analytics"] == 1

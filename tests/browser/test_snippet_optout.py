@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, Route, expect
 
-from tests.e2e.processes import Pipeline, wait_until
+from tests.e2e.processes import Pipeline
 
 from .test_snippet import campaign, open_demo, visitor_key, wait_ledger
 
@@ -31,6 +32,19 @@ def sent_events(context: BrowserContext) -> list[dict[str, Any]]:
 
     context.on("request", seen)
     return events
+
+
+def poll(page: Page, predicate: Callable[[], Any], what: str, seconds: float = 15) -> Any:
+    """Wait for ``predicate`` while Playwright keeps delivering the page's events.
+
+    A plain sleep would not do: the sync API dispatches request and console events only while
+    it is called.
+    """
+    for _ in range(int(seconds * 5)):
+        if result := predicate():
+            return result
+        page.wait_for_timeout(200)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def cookie_names(context: BrowserContext) -> set[str]:
@@ -118,7 +132,7 @@ def test_wait_for_choice_sends_nothing_before_the_visitor_decides(
     page.evaluate("() => consentstream.flush()")
     assert events == [], "nothing at all left before the choice"
     page.get_by_role("button", name="Reject all").click()
-    wait_until(lambda: events, timeout=10, what="the held pageview")
+    poll(page, lambda: events, "the held pageview")
     assert [e["type"] for e in events] == ["pageview"] and events[0]["visitor_id"] is None
 
 
@@ -207,7 +221,7 @@ def test_a_site_missing_from_the_cors_list_is_given_up_on_with_a_warning(
     page = context.new_page()
     page.on("console", warned)
     page.goto(site)
-    wait_until(lambda: warnings, timeout=15, what="the snippet's warning")
+    poll(page, lambda: warnings, "the snippet's warning")
     assert "CORS" in warnings[0]
     assert page.evaluate("() => JSON.parse(localStorage.getItem('cs_queue') || '[]')") == []
     page.wait_for_timeout(3000)
@@ -225,6 +239,6 @@ def test_cookie_names_are_reported_on_change_not_on_every_load(
     for _ in range(3):
         page.reload()
         page.evaluate("() => consentstream.flush()")
-    wait_until(lambda: [e for e in events if e["type"] == "cookie"], timeout=10, what="cookies")
+    poll(page, lambda: [e for e in events if e["type"] == "cookie"], "the cookie names")
     page.wait_for_timeout(500)
     assert len([e for e in events if e["type"] == "cookie"]) == 1
