@@ -77,7 +77,7 @@ export function createBanner(doc, t, on) {
     gpcNote.hidden = !on.gpc();
     box.hidden = false;
     opts.hidden = save.hidden = opener.hidden = true; // the banner covers its corner anyway
-    box.focus();
+    box.focus({ preventScroll: true }); // before its sheet applies it sits at the page's end
   }
   function close() {
     if (box.hidden) return;

@@ -202,7 +202,10 @@ function start() {
   const strings = pickStrings(cfg.lang || (doc.documentElement && doc.documentElement.lang), cfg.strings);
   const shown = core.bannerHash(strings);
   const banner = createBanner(doc, strings, { decide: (c) => decide(c, "banner"), current: choicesInForce, gpc, css: cfg.css });
-  w.consentstream = {
+  // Calls made before the script loaded, on a stub the site defined:
+  // window.consentstream = window.consentstream || {q: []}; consentstream.q.push(["track", "custom", {…}])
+  const early = (w.consentstream && w.consentstream.q) || [];
+  const page = (w.consentstream = {
     consent: {
       get: choicesInForce,
       set: (choices) => decide(choices, "api"),
@@ -216,7 +219,7 @@ function start() {
     track: (type, props) => track(type, props),
     flush: () => sender.flush(),
     privacy: { request: (type, jurisdiction) => privacyRequest(type, jurisdiction) },
-  };
+  });
 
   gtag("consent", "default", { ...core.consentModeSignals(null), wait_for_update: 500 });
   const d = decision();
@@ -262,4 +265,12 @@ function start() {
   if (queue.items().length) sender.flush(); // left by an earlier page: send it now
   track("pageview");
   trackCookies();
+  for (const [name, ...args] of early) {
+    const [o, f] = String(name).split(".");
+    try {
+      (f ? page[o][f] : page[o])(...args);
+    } catch (e) {
+      /* a bad queued call is the site's */
+    }
+  }
 }

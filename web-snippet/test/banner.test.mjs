@@ -470,3 +470,14 @@ test("no tag to read (inlined, or currentScript gone): the snippet stays off", (
   const page = openPage({ tagAttrs: { src: "" } });
   assert.equal(page.api, undefined);
 });
+
+test("a queue stub defined before the script: the snippet still runs and replays the queued calls", async () => {
+  const seen = [];
+  const stub = { q: [["track", "custom", { early: 1 }], ["consent.onChange", (c) => seen.push(plain(c))], ["nope"]] };
+  const page = openPage({ stub });
+  assert.ok(page.banner().visible, "defining window.consentstream early no longer turns it off");
+  page.find("Reject all").click();
+  await page.flush();
+  assert.ok(page.events().some((e) => e.type === "custom" && e.props.early === 1));
+  assert.deepEqual(seen, [NONE]);
+});

@@ -274,6 +274,7 @@ export function openPage(o = {}) {
       return localStorage;
     },
   });
+  if (o.stub) win.consentstream = o.stub;
   if (gtag) win.gtag = (...args) => gtagCalls.push(plain(args));
   win.window = win;
   const context = vm.createContext(win);
