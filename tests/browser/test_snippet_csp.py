@@ -1,4 +1,6 @@
-"""The demo under a strict Content-Security-Policy, and the bundle pinned by Subresource Integrity.
+"""The demo under a strict Content-Security-Policy, the bundle pinned by Subresource Integrity.
+
+A page's queue stub, defined before the script, is kept too.
 
 The collector serves the demo pages with ``script-src 'self' 'nonce-…'; style-src 'self'``: no
 inline style, no inline script without the nonce. The snippet must style its banner from a
@@ -9,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Request, expect
 
 from tests.e2e.processes import Pipeline
 
@@ -73,3 +76,22 @@ def test_the_bundle_can_be_pinned_with_subresource_integrity(
     assert runs is pinned, "the exact build runs; any other is refused by the browser"
     if pinned:
         expect(page.get_by_role("dialog")).to_be_visible()
+
+
+def test_calls_queued_on_a_stub_before_the_script_loads_are_kept(
+    pipeline: Pipeline, context: BrowserContext
+):
+    context.add_init_script("window.consentstream = {q: [['track', 'custom', {early: 'yes'}]]}")
+    sent: list[dict[str, object]] = []
+
+    def seen(request: Request) -> None:
+        if request.url.endswith("/v1/events"):
+            sent.extend(json.loads(request.post_data or "{}").get("events", []))
+
+    context.on("request", seen)
+    page = context.new_page()
+    page.goto(f"{pipeline.collector_url}/demo/about.html?utm_campaign={campaign()}")
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.evaluate("() => consentstream.flush()")
+    page.wait_for_function("() => !JSON.parse(localStorage.getItem('cs_queue') || '[]').length")
+    assert [e.get("props") for e in sent if e["type"] == "custom"] == [{"early": "yes"}]

@@ -27,13 +27,13 @@ def csp(nonce: str) -> str:
     )
 
 
-@router.get("/demo/", response_class=HTMLResponse)
+@router.get("/demo/", response_class=HTMLResponse, include_in_schema=False)
 async def demo_home(state: State) -> HTMLResponse:
     """The demo's home page."""
     return await demo_page("index", state)
 
 
-@router.get("/demo/{name}.html", response_class=HTMLResponse)
+@router.get("/demo/{name}.html", response_class=HTMLResponse, include_in_schema=False)
 async def demo_page(name: str, state: State) -> HTMLResponse:
     """One demo page with this collector's policy and a nonce filled in."""
     path = state.settings.demo_dir / f"{name}.html"
