@@ -20,7 +20,7 @@ from .test_snippet import campaign, open_demo
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["index.html", "about.html", "contact.html", "account.html", "de.html"]
+PAGES = ["index.html", "about.html", "contact.html", "account.html", "de.html", "policy.html"]
 AXE = SNIPPET_DIR / "node_modules" / "axe-core" / "axe.min.js"
 
 
