@@ -35,6 +35,7 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
 WORKDIR /app
 # The snippet and the demo site are not Python package data; the collector reads them from here.
 COPY --from=snippet /src/web-snippet/dist/snippet.js /app/web-snippet/dist/snippet.js
+COPY --from=snippet /src/web-snippet/dist/snippet.css /app/web-snippet/dist/snippet.css
 COPY web-snippet/demo /app/web-snippet/demo
 # Data, not code: the API builds access reports and retention from the data map; the worker
 # classifies observed cookies with the catalogue (it refuses to start without it).

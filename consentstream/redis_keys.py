@@ -18,6 +18,11 @@ def consent_history(visitor_key: str) -> str:
     return f"{PREFIX}consent-history:{visitor_key}"
 
 
+def consent_decision(consent_id: str) -> str:
+    """A recorded decision (JSON) by consent id: a retried post is answered, not re-recorded."""
+    return f"{PREFIX}consent-decision:{consent_id}"
+
+
 def dedupe(event_id: str) -> str:
     """Marks an event_id as seen, with a TTL."""
     return f"{PREFIX}dedupe:{event_id}"

@@ -172,9 +172,18 @@ class ConsentChoices(_Body):
 
 
 class ConsentRequest(_Body):
-    """A consent decision as the banner posts it."""
+    """A consent decision as the banner posts it: every decision, refusals included.
 
-    visitor_id: VisitorId
+    ``visitor_id`` is absent when analytics is refused (no identifier exists then); the
+    decision is still recorded, anonymously. ``decision_id`` is made once per decision by the
+    client and is the idempotency key: a retry after a lost answer records nothing new and gets
+    the first answer back.
+    """
+
+    decision_id: UUID | None = Field(
+        default=None, description="Client-made id of this decision; retries reuse it."
+    )
+    visitor_id: VisitorId | None = None
     choices: ConsentChoices
     policy_version: ShortStr
     policy_hash: ShortStr

@@ -73,10 +73,14 @@ class RawBatch(_Message):
 
 
 class ConsentDecision(_Message):
-    """A recorded consent decision, keyed by visitor id on the compacted consent topic."""
+    """A recorded consent decision, keyed by visitor id on the compacted consent topic.
+
+    An anonymous decision (analytics refused, no visitor id) has ``visitor_id`` None and is
+    keyed by its consent id: it belongs in the ledger and the consent rates, but to no one.
+    """
 
     consent_id: str
-    visitor_id: str
+    visitor_id: str | None
     choices: ConsentChoices
     policy_version: str
     policy_hash: str

@@ -10,28 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-Category = Literal["necessary", "analytics", "marketing", "preferences"]
+from schemas.catalogue import CookieCatalogueFile
+
 UNKNOWN = "unknown"
-
-
-class _Entry(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1, max_length=256)
-    category: Category
-    purpose: str = ""
-
-
-class _File(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: Literal[1]
-    cookies: list[_Entry]
 
 
 class CatalogueError(ValueError):
@@ -58,7 +43,7 @@ class CookieCatalogue:
 def parse_catalogue(text: str) -> CookieCatalogue:
     """Build the catalogue from the YAML text; :class:`CatalogueError` when it is invalid."""
     try:
-        parsed = _File.model_validate(yaml.safe_load(text))
+        parsed = CookieCatalogueFile.model_validate(yaml.safe_load(text))
     except (yaml.YAMLError, ValidationError) as exc:
         raise CatalogueError(f"invalid cookie catalogue: {exc}") from exc
     exact = {e.name: e.category for e in parsed.cookies if not e.name.endswith("*")}

@@ -301,13 +301,21 @@ LEDGER_DECISIONS_OF: Final = (
     " policy_version, gpc_applied FROM {db}.consent_ledger FINAL"
     " WHERE visitor_key IN %(keys)s ORDER BY visitor_key, recorded_at, consent_id"
 )
+# An anonymous decision (a refusal of analytics: no visitor key) counts as one decider of its
+# own, so refusals weigh in the rates and in k instead of folding into one '' visitor. The
+# per-row facts are named in a subquery: an outer alias equal to a column (``analytics``) would
+# be substituted into another aggregate (ILLEGAL_AGGREGATION).
 USAGE_CONSENT: Final = (
-    "SELECT {consent_bucket} AS bucket, uniqExact(visitor_key) AS visitors, count() AS decisions,"
-    " sum(analytics) AS analytics, sum(marketing) AS marketing, sum(preferences) AS preferences"
+    "SELECT {consent_bucket} AS bucket, uniqExact(decider) AS visitors, count() AS decisions,"
+    " sum(analytics) AS analytics, sum(marketing) AS marketing, sum(preferences) AS preferences,"
+    " sum(refusal) AS refused FROM ("
+    " SELECT recorded_at, analytics, marketing, preferences,"
+    " if(visitor_key = '', consent_id, visitor_key) AS decider,"
+    " analytics + marketing + preferences = 0 AS refusal"
     " FROM {db}.consent_ledger FINAL"
     " WHERE recorded_at >= toDateTime(%(start)s, 'UTC')"
     " AND recorded_at < toDateTime(%(end)s, 'UTC')"
-    " GROUP BY bucket ORDER BY bucket"
+    ") GROUP BY bucket ORDER BY bucket"
 )
 
 # Inner aliases differ from column names: an alias equal to a column would be substituted

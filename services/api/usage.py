@@ -64,7 +64,9 @@ class ConsentBucket(BaseModel):
     start: datetime
     visitors: int | None
     decisions: int | None
-    rates: dict[str, float] | None = Field(description="Share of decisions granting each purpose.")
+    rates: dict[str, float] | None = Field(
+        description="Share of decisions granting each purpose; 'refused': granting none."
+    )
     suppressed: bool
 
 
@@ -137,7 +139,8 @@ def consent_buckets(rows: list[dict[str, Any]], k: int) -> list[ConsentBucket]:
             )
             continue
         rates = {
-            p: round(int(row[p]) / decisions, 4) for p in ("analytics", "marketing", "preferences")
+            p: round(int(row[p]) / decisions, 4)
+            for p in ("analytics", "marketing", "preferences", "refused")
         }
         out.append(
             ConsentBucket(

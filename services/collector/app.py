@@ -28,7 +28,7 @@ from .errors import CollectorError
 from .facts import parse_networks
 from .metrics import CollectorMetrics, RequestTimer
 from .ratelimit import RateLimiter
-from .routes import consent, events, health, snippet
+from .routes import consent, demo, events, health, snippet
 
 
 def _lifespan(
@@ -126,5 +126,6 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     for module in (events, consent, health, snippet):
         app.include_router(module.router)
     if settings.demo_dir.is_dir():
+        app.include_router(demo.router)  # pages first; the mount serves the rest
         app.mount("/demo", StaticFiles(directory=settings.demo_dir, html=True), name="demo")
     return app

@@ -82,6 +82,10 @@ class CollectorSettings(CommonSettings):
         REPO_ROOT / "web-snippet" / "dist" / "snippet.js",
         description="The built snippet served at /snippet.js (`make snippet` builds it).",
     )
+    cookie_catalogue_path: Path = Field(
+        REPO_ROOT / "data" / "cookie-catalogue.yaml",
+        description="Cookie catalogue served to the snippet at /snippet/cookies.json.",
+    )
     demo_dir: Path = Field(
         REPO_ROOT / "web-snippet" / "demo", description="Static demo site served at /demo/."
     )

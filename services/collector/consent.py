@@ -1,4 +1,9 @@
-"""Consent decisions: GPC applied, an id, a signed receipt, and the Redis mirror format."""
+"""Consent decisions: GPC applied, an id, a signed receipt, and the Redis mirror format.
+
+Every decision is recorded, a refusal too. A decision without a visitor id (analytics refused)
+is anonymous: it is keyed by its consent id, mirrors nothing in Redis and sets no cookie.
+A client-made decision id becomes the consent id, so a retried post collapses into one record.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from consentstream.identity import sign
+from consentstream.identity import pseudonymize, sign
 from schemas.events import ConsentChoices, ConsentInForce, ConsentRequest
 from schemas.messages import ConsentDecision, RequestFacts
 
@@ -20,7 +25,7 @@ def decide(body: ConsentRequest, facts: RequestFacts, now: datetime) -> ConsentD
     if facts.gpc:
         choices = choices.model_copy(update={"marketing": False})
     return ConsentDecision(
-        consent_id=uuid.uuid4().hex,
+        consent_id=(body.decision_id or uuid.uuid4()).hex,
         visitor_id=body.visitor_id,
         choices=choices.model_copy(update={"necessary": True}),
         policy_version=body.policy_version,
@@ -32,6 +37,13 @@ def decide(body: ConsentRequest, facts: RequestFacts, now: datetime) -> ConsentD
         dnt=facts.dnt,
         gpc_applied=gpc_applied or facts.gpc,
     )
+
+
+def topic_key(decision: ConsentDecision, pseudonym_key: str) -> str:
+    """The consent topic key: the visitor's pseudonym, or the consent id when anonymous."""
+    if decision.visitor_id is None:
+        return decision.consent_id
+    return pseudonymize(decision.visitor_id, pseudonym_key)
 
 
 def receipt(decision: ConsentDecision, key: str) -> str:

@@ -27,16 +27,21 @@ class VisitorCookie:
 class VisitorIdentity:
     """The cookie instruction and, when analytics was granted, the token for the body."""
 
-    cookie: VisitorCookie
+    cookie: VisitorCookie | None
     token: str | None
 
 
 def identity_for(
     decision: ConsentDecision, cookie_name: str, max_age: int, secure: bool, key: str
 ) -> VisitorIdentity:
-    """Analytics granted: a cookie and a token valid for ``max_age``; otherwise clear the cookie."""
+    """Analytics granted: a cookie and a token valid for ``max_age``; otherwise clear the cookie.
+
+    A grant posted without a visitor id names no one: the cookie is left as it is (None).
+    """
     if not decision.choices.analytics:
         return VisitorIdentity(VisitorCookie(cookie_name, None, 0, secure), None)
+    if decision.visitor_id is None:
+        return VisitorIdentity(None, None)
     expires_at = int((decision.recorded_at + timedelta(seconds=max_age)).timestamp())
     return VisitorIdentity(
         VisitorCookie(cookie_name, decision.visitor_id, max_age, secure),

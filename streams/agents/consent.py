@@ -61,6 +61,8 @@ class ConsentAgents:
                 decision = ConsentDecision.model_validate_json(value)
             except ValidationError:
                 continue  # record_consent dead-letters it
+            if decision.visitor_id is None:
+                continue  # anonymous: in the ledger, but no one's state to keep
             key = c.pseudonym(decision.visitor_id)
             snap = ConsentSnapshot.of(decision)
             ttl = self.settings.consent_state_seconds
@@ -103,7 +105,8 @@ class ConsentAgents:
                         value, f"invalid consent: {exc.error_count()} errors", topic
                     )
                     continue
-                rows.append(ledger_row(decision, c.pseudonym(decision.visitor_id)))
+                vid = decision.visitor_id
+                rows.append(ledger_row(decision, c.pseudonym(vid) if vid else ""))
                 value_of[decision.consent_id] = value
             for refused in await insert_isolating("ledger", c.repo.insert_consents, rows):
                 await c.dead_letter(value_of[refused.row.consent_id], refused.reason, topic)

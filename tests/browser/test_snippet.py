@@ -177,6 +177,18 @@ def test_reject_leaves_no_identifier_and_only_anonymous_rows(
     assert context.cookies() == [], "no cookie at all"
     stored = page.evaluate("() => Object.keys(localStorage).sort()")
     assert stored == ["cs_consent"], "only the refusal itself is remembered"
+    decided = page.evaluate("() => JSON.parse(localStorage.getItem('cs_consent')).consent_id")
+    [refusal] = wait_until(
+        lambda: repository(pipeline).storage.query(
+            f"SELECT visitor_key, analytics FROM {repository(pipeline).storage.database}"
+            ".consent_ledger WHERE consent_id = %(id)s",
+            {"id": decided},
+        ),
+        timeout=30,
+        what="the refusal in the ledger",
+        pipe=pipeline,
+    )
+    assert (refusal["visitor_key"], refusal["analytics"]) == ("", 0), "on record, anonymously"
 
 
 def test_gpc_keeps_marketing_off(pipeline: Pipeline, browser: Browser):

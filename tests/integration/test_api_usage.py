@@ -109,7 +109,10 @@ def api(stack, tmp_path_factory):
         api.repo.insert_usage_events(rows)
         ledger = [decision(v, DAY1, i < 3) for i, v in enumerate(visitors("a", 6))]
         ledger += [decision(v, DAY2, True) for v in visitors("b", 4)]
-        api.repo.insert_consents(ledger)
+        # two "Reject all" without a visitor id; one of them posted twice (a retry)
+        refusals = [decision("", DAY1, False) for _ in range(2)]
+        api.repo.insert_consents(ledger + refusals)
+        api.repo.insert_consents(refusals[:1])
         yield api
 
 
@@ -173,8 +176,15 @@ def test_consent_rates_per_purpose_with_small_days_withheld(api: Api) -> None:
     body = usage(api, "consent")
     assert body["k"] == 5
     days = {b["start"][:10]: b for b in body["buckets"]}
-    assert days["2026-03-02"]["visitors"] == 6
-    assert days["2026-03-02"]["rates"] == {"analytics": 0.5, "marketing": 0.0, "preferences": 0.5}
+    # 6 identified deciders and 2 anonymous refusals, each counted once (the retry is not)
+    assert days["2026-03-02"]["visitors"] == 8
+    assert days["2026-03-02"]["decisions"] == 8
+    assert days["2026-03-02"]["rates"] == {
+        "analytics": 0.375,
+        "marketing": 0.0,
+        "preferences": 0.375,
+        "refused": 0.625,
+    }
     assert days["2026-03-03"] == {
         "start": days["2026-03-03"]["start"],
         "visitors": None,

@@ -69,6 +69,10 @@ class Collector:
     def consents(self) -> list[dict[str, Any]]:
         return read_topic(self.bootstrap, self.topics.consent)
 
+    def raw_consents(self) -> list[tuple[bytes, dict[str, Any]]]:
+        """``(key, ConsentDecision)`` of every message on the consent topic."""
+        return read_records(self.bootstrap, self.topics.consent)
+
 
 @contextmanager
 def running_collector(

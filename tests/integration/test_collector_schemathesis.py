@@ -25,6 +25,8 @@ OPERATIONS = [
     "POST /v1/consent",
     "GET /v1/consent/{visitor_id}",
     "GET /snippet.js",
+    "GET /snippet.css",
+    "GET /snippet/cookies.json",
     "GET /healthz",
     "GET /readyz",
     "GET /metrics",

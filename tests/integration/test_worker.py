@@ -142,6 +142,7 @@ class WorkerRun:
         self.producer.flush()
 
     def send_consent(self, decision: ConsentDecision) -> None:
+        assert decision.visitor_id is not None
         key = pseudonymize(decision.visitor_id, self.secret).encode()
         self.producer.send(self.topics.consent, key=key, value=decision.model_dump_json().encode())
         self.producer.flush()

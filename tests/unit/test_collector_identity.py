@@ -8,7 +8,7 @@ from consentstream.identity import read_visitor_token, visitor_token
 from schemas.events import ConsentChoices
 from schemas.messages import ConsentDecision
 from services.collector.facts import is_https, parse_networks
-from services.collector.visitor import identity_for
+from services.collector.visitor import VisitorIdentity, identity_for
 
 KEY = "unit-test-key"
 NOW = 1_800_000_000
@@ -46,9 +46,11 @@ def test_edited_or_garbage_tokens_are_refused() -> None:
 
 def test_identity_only_with_analytics_consent() -> None:
     granted = identity_for(decision(True), "cs_vid", 100, True, KEY)
+    assert granted.cookie is not None
     assert granted.cookie.value == "visitor-0001" and granted.cookie.max_age == 100
     assert granted.token and read_visitor_token(granted.token, KEY, NOW + 99) == "visitor-0001"
     declined = identity_for(decision(False), "cs_vid", 100, True, KEY)
+    assert declined.cookie is not None
     assert declined.cookie.value is None and declined.token is None
 
 
@@ -57,3 +59,8 @@ def test_forwarded_proto_only_from_a_trusted_proxy() -> None:
     assert is_https("192.0.2.2", "http", "https", proxies)
     assert not is_https("203.0.113.7", "http", "https", proxies)
     assert is_https("203.0.113.7", "https", None, proxies)
+
+
+def test_an_anonymous_grant_leaves_the_cookie_alone() -> None:
+    anonymous = decision(True).model_copy(update={"visitor_id": None})
+    assert identity_for(anonymous, "cs_vid", 100, True, KEY) == VisitorIdentity(None, None)

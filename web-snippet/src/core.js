@@ -8,6 +8,38 @@ const DAY = 864e5;
 
 export const cut = (v, n) => String(v == null ? "" : v).slice(0, n);
 
+/**
+ * The configuration a site writes on the snippet's tag: `data-endpoint` (default: the origin
+ * the script came from), `data-policy-version`, `data-policy-hash`, `data-css` (default: the
+ * collector's /snippet.css), `data-lang`, `data-privacy-url`, `data-banner-hash`, and the
+ * switches `data-track-clicks` and `data-wait-for-choice`; the tag's nonce goes to gated scripts.
+ */
+export function tagConfig(tag, base) {
+  const get = (n) => (tag && tag.getAttribute("data-" + n)) || undefined;
+  const on = (n) => (tag && tag.getAttribute("data-" + n) !== null) || undefined;
+  let endpoint = get("endpoint");
+  try {
+    endpoint = endpoint || new URL(tag.getAttribute("src") || "x:", base).origin;
+  } catch (e) {
+    /* no tag: no collector to talk to */
+  }
+  if (endpoint === "null") endpoint = undefined; // an inline tag, or no src at all
+  const cfg = {
+    endpoint: endpoint && endpoint.replace(/\/$/, ""),
+    policyVersion: get("policy-version"),
+    policyHash: get("policy-hash") || "",
+    css: get("css") || (endpoint && endpoint.replace(/\/$/, "") + "/snippet.css"),
+    lang: get("lang"),
+    privacyUrl: get("privacy-url"),
+    bannerHash: get("banner-hash"),
+    trackClicks: on("track-clicks"),
+    waitForChoice: on("wait-for-choice"),
+    nonce: (tag && tag.nonce) || undefined,
+  };
+  for (const k in cfg) if (cfg[k] === undefined) delete cfg[k];
+  return cfg;
+}
+
 /** Choices as the collector wants them: necessary always on, GPC forces marketing off. */
 export function normalize(c, gpc) {
   c = c || {};
@@ -93,6 +125,16 @@ export function pageUrl(href) {
   }
 }
 
+/** Only the origin of a referrer: its path and query may carry what the visitor typed. */
+export function referrerOrigin(ref) {
+  try {
+    const u = new URL(ref);
+    return /^https?:$/.test(u.protocol) ? u.origin + "/" : "";
+  } catch (e) {
+    return "";
+  }
+}
+
 /** A flat props map the collector accepts: at most 20 keys, primitive values. */
 export function cleanProps(p) {
   const out = {};
@@ -133,6 +175,18 @@ export function cookieInventory(cookieString, known) {
   return [...new Set(names)].slice(0, 100).map((name) => ({ name: cut(name, 256), category: category(name) }));
 }
 
+/**
+ * The `domain=` attributes a cookie of `host` may have been set with: none (host-only), the
+ * host, and every parent domain; expiring a cookie needs the same domain it was set with.
+ */
+export function cookieDomains(host) {
+  const out = [""];
+  if (!host || /^[\d.]+$|:/.test(host)) return out;
+  const parts = host.split(".");
+  for (let i = 0; i < parts.length - 1; i++) out.push("; domain=" + parts.slice(i).join("."));
+  return out;
+}
+
 /** One event in the collector's Event shape; visitor_id only while analytics is granted. */
 export function buildEvent(env, type, decision, vid, props, now) {
   const { document: d, navigator: n, screen: sc } = env;
@@ -142,7 +196,7 @@ export function buildEvent(env, type, decision, vid, props, now) {
     ts: new Date(now).toISOString(),
     visitor_id: decision && decision.choices.analytics && vid ? vid : null,
     consent_id: (decision && decision.consent_id) || null,
-    page: { url: pageUrl(env.location.href), title: cut(d.title, 256), referrer: cut(d.referrer, 2048) },
+    page: { url: pageUrl(env.location.href), title: cut(d.title, 256), referrer: referrerOrigin(d.referrer) },
     browser: {
       user_agent: cut(n.userAgent, 512),
       language: cut(n.language, 35),
@@ -165,21 +219,28 @@ export function gate(event, decision, vid) {
   return event.consent_id ? event : { ...event, consent_id: decision.consent_id || null };
 }
 
-/**
- * A fingerprint of the banner text the visitor saw (FNV-1a over the strings, language included),
- * recorded with each decision as banner_hash: proof of which wording was agreed to.
- */
-export function bannerHash(strings) {
-  const s = JSON.stringify(strings);
+/** FNV-1a (32 bit) over the JSON of `value`: a short, stable fingerprint. */
+export function fingerprint(value) {
+  const s = JSON.stringify(value);
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return "fnv1a32:" + h.toString(16).padStart(8, "0");
+  return h.toString(16).padStart(8, "0");
 }
 
-/** The POST /v1/consent body. */
-export function consentBody(cfg, choices, vid, source, shown = "") {
+/**
+ * A fingerprint of the banner text the visitor saw (language included), recorded with each
+ * decision as banner_hash: proof of which wording was agreed to.
+ */
+export const bannerHash = (strings) => "fnv1a32:" + fingerprint(strings);
+
+/**
+ * The POST /v1/consent body. Every decision is posted, a refusal too; `vid` is null when no
+ * visitor id exists (analytics refused), and `decisionId` makes a retry record nothing twice.
+ */
+export function consentBody(cfg, choices, vid, source, shown, decisionId) {
   return {
-    visitor_id: vid,
+    decision_id: decisionId,
+    visitor_id: vid || null,
     choices,
     policy_version: cfg.policyVersion || "",
     policy_hash: cfg.policyHash || "",

@@ -1,35 +1,30 @@
-// consentstream web snippet: consent banner, consent API and tracker in one first-party script.
-// GET /snippet.js prefixes window.__consentstreamConfig = {endpoint, policyVersion, policyHash,
-// categories}; a site may add options in window.consentstreamOptions (see README.md).
+// consentstream: consent banner, consent API and tracker in one first-party script.
+// A static file (so Subresource Integrity can pin it), configured by the data- attributes of its
+// own script tag; a site may add options in window.consentstreamOptions (see README.md).
 import { createBanner } from "./banner.js";
 import * as core from "./core.js";
 import { pickStrings } from "./i18n.js";
 import { createQueue, createSender } from "./queue.js";
+import { safeStorage } from "./storage.js";
 
-const KEY = "cs_consent", VID = "cs_vid", TOKEN = "cs_token", QUEUE = "cs_queue";
+const KEY = "cs_consent", VID = "cs_vid", TOKEN = "cs_token", QUEUE = "cs_queue", SEEN = "cs_cookies";
 const w = globalThis, doc = w.document;
-// The collector's facts (endpoint, policy) win over the page's options.
-const cfg = { ...w.consentstreamOptions, ...w.__consentstreamConfig };
-// A script in <head> without defer runs before <body> exists: wait for it.
-if (doc && w.__consentstreamConfig && !w.consentstream) doc.body ? start() : doc.addEventListener("DOMContentLoaded", start);
+// currentScript exists only while this file first runs: read the tag now.
+const tag = doc && doc.currentScript;
+const cfg = { ...w.consentstreamOptions, ...core.tagConfig(tag, w.location && w.location.href) };
+// One snippet per page even when the tag is there twice: the flag is set before waiting for the
+// document, so a second copy loaded meanwhile finds it. A script in <head> without defer runs
+// before <body> exists: wait for it.
+if (doc && cfg.endpoint && !w.__consentstreamLoaded) {
+  w.__consentstreamLoaded = true;
+  doc.body ? start() : doc.addEventListener("DOMContentLoaded", start);
+}
 
 function start() {
   const nav = w.navigator || {}, api = String(cfg.endpoint || "").replace(/\/$/, "");
-  const store = w.localStorage;
-  const get = (k) => {
-    try {
-      return store.getItem(k);
-    } catch (e) {
-      return null;
-    }
-  };
-  const put = (k, v) => {
-    try {
-      v == null ? store.removeItem(k) : store.setItem(k, v);
-    } catch (e) {
-      /* storage off: this page only */
-    }
-  };
+  const store = safeStorage(() => w.localStorage);
+  const get = (k) => store.getItem(k);
+  const put = (k, v) => (v == null ? store.removeItem(k) : store.setItem(k, v));
   const now = () => Date.now();
   const gpc = () => !!nav.globalPrivacyControl;
   const decision = () => core.loadDecision(get(KEY), cfg.policyHash, now());
@@ -71,6 +66,11 @@ function start() {
     random: Math.random,
     timers: { set: (fn, ms) => w.setTimeout(fn, ms), clear: (id) => w.clearTimeout(id) },
     prepare: (ev) => core.gate(ev, decision(), vid()),
+    // waitForChoice: nothing at all leaves before the visitor decides.
+    ready: () => !cfg.waitForChoice || !!decision(),
+    online: () => nav.onLine !== false,
+    warn: (m) => w.console && w.console.warn(m),
+    maxTries: cfg.maxTries,
     batchSize: cfg.batchSize,
     flushMs: cfg.flushMs,
     onRecorded(item, data) {
@@ -86,46 +86,94 @@ function start() {
     sender.add({ id: ev.event_id, k: "e", ev: { ...ev, ...extra } });
     return ev.event_id;
   }
+  /** The page's cookie names, only once a choice exists and only when they changed. */
   function trackCookies() {
     const cookies = core.cookieInventory(doc.cookie, cfg.cookies);
-    if (cookies.length) track("cookie", null, { cookies });
+    const seen = core.fingerprint(cookies);
+    if (!decision() || !cookies.length || get(SEEN) === seen) return;
+    put(SEEN, seen);
+    track("cookie", null, { cookies });
   }
 
   // ---- consent
+  // Google Consent Mode: through gtag when the page has it, else onto the dataLayer, where a
+  // gtag.js loaded later finds the commands in order (it reads Arguments objects, not arrays).
+  function gtag() {
+    if (typeof w.gtag === "function") return w.gtag.apply(w, arguments);
+    (w.dataLayer = w.dataLayer || []).push(arguments);
+  }
+  // The catalogue of the site's cookies (GET /snippet/cookies.json), fetched once when needed.
+  let catalogue = null;
+  const known = () =>
+    (catalogue =
+      catalogue ||
+      w
+        .fetch(api + "/snippet/cookies.json")
+        .then((r) => r.json())
+        .then((b) => Object.fromEntries(b.cookies.map((c) => [c.name, c.category])))
+        .catch(() => ({})));
+  /** Expire the page's cookies of every category not granted (names from the catalogue). */
+  function clearCookies(choices) {
+    if (!doc.cookie || !core.CATEGORIES.some((k) => !choices[k])) return Promise.resolve();
+    return known().then((cat) => {
+      for (const { name, category } of core.cookieInventory(doc.cookie, { ...cat, ...cfg.cookies })) {
+        if (choices[category] !== false) continue;
+        for (const domain of core.cookieDomains(w.location.hostname)) doc.cookie = name + "=; Max-Age=0; path=/" + domain;
+      }
+    });
+  }
+  const ran = {}; // categories whose blocked scripts run in this page
   function applyConsent(choices) {
-    if (typeof w.gtag === "function") w.gtag("consent", "update", core.consentModeSignals(choices));
+    gtag("consent", "update", core.consentModeSignals(choices));
+    clearCookies(choices);
     doc.querySelectorAll('script[type="text/plain"][data-category]').forEach((old) => {
       const cat = old.getAttribute("data-category");
       if (cat !== "necessary" && !choices[cat]) return;
+      ran[cat] = true;
       const s = doc.createElement("script");
       for (const a of old.attributes) if (a.name !== "type" && a.name !== "data-category") s.setAttribute(a.name, a.value);
+      // The browser hides a nonce attribute from getAttribute: carry it by property, or the
+      // snippet's own, so a strict Content-Security-Policy lets the script run.
+      s.nonce = old.nonce || cfg.nonce || "";
       s.textContent = old.textContent;
       old.replaceWith(s);
     });
   }
-
-  /** Keep the decision, queue it for the ledger (only under a visitor id), apply it. */
-  function decide(raw, source) {
-    const before = decision();
-    const d = core.makeDecision(raw, { gpc: gpc(), policyHash: cfg.policyHash, now: now(), acceptDays: cfg.acceptDays, rejectDays: cfg.rejectDays });
-    const change = core.transition(before, d);
-    if (change.withdrawn) queue.purge();
-    let id = vid();
-    if (!id && d.choices.analytics) put(VID, (id = core.uuid(w.crypto).replace(/-/g, "")));
-    put(KEY, JSON.stringify(d));
-    // A refusal is still recorded under an existing id, so a withdrawal reaches the ledger.
-    if (id) sender.add({ id: core.uuid(w.crypto), k: "c", decided_at: d.decided_at, body: core.consentBody(cfg, d.choices, id, source, shown) });
-    if (!d.choices.analytics) put(VID, null), put(TOKEN, null);
+  function changed(choices) {
     banner.close();
-    applyConsent(d.choices);
+    applyConsent(choices);
     listeners.forEach((fn) => {
       try {
-        fn({ ...d.choices });
+        fn({ ...choices });
       } catch (e) {
         /* a listener's error is the site's */
       }
     });
+  }
+
+  /**
+   * Keep the decision, queue it for the consent ledger, apply it. Every decision is posted, a
+   * refusal too: under the visitor id while one exists (a withdrawal reaches that visitor's
+   * record), else anonymously; an id is made only when analytics is granted.
+   */
+  function decide(raw, source) {
+    const before = decision();
+    const d = core.makeDecision(raw, { gpc: gpc(), policyHash: cfg.policyHash, now: now(), acceptDays: cfg.acceptDays, rejectDays: cfg.rejectDays });
+    // Taking analytics back drops the identified events still queued; the rest (decisions,
+    // anonymous events) stays.
+    if (before && before.choices.analytics && !d.choices.analytics) queue.drop((i) => i.k === "e" && i.ev.visitor_id);
+    let id = vid();
+    if (!id && d.choices.analytics) put(VID, (id = core.uuid(w.crypto).replace(/-/g, "")));
+    put(KEY, JSON.stringify(d));
+    const did = core.uuid(w.crypto);
+    sender.add({ id: did, k: "c", decided_at: d.decided_at, body: core.consentBody(cfg, d.choices, id, source, shown, did) });
+    if (!d.choices.analytics) put(VID, null), put(TOKEN, null);
+    changed(d.choices);
     trackCookies();
+    // A script that already runs cannot be stopped: a fresh page without it is the only way
+    // to make the withdrawal take (once the decision has left or is queued).
+    // Not offline: the reload would show the browser's error page instead.
+    if (core.CATEGORIES.some((k) => ran[k] && !d.choices[k]) && nav.onLine !== false && w.location.reload) sender.flush().then(() => w.location.reload());
     return { ...d.choices };
   }
   const choicesInForce = () => {
@@ -139,9 +187,10 @@ function start() {
    */
   function privacyRequest(type, jurisdiction) {
     const token = get(TOKEN);
-    if (!cfg.privacyUrl) return Promise.reject(new Error("consentstream: privacyUrl is not configured"));
-    if (!["access", "portability", "deletion"].includes(type)) return Promise.reject(new Error("consentstream: type must be access, portability or deletion"));
-    if (!token) return Promise.reject(new Error("consentstream: no visitor token (analytics was not granted)"));
+    const no = (why) => Promise.reject(new Error("consentstream: " + why));
+    if (!cfg.privacyUrl) return no("no privacyUrl");
+    if (!["access", "portability", "deletion"].includes(type)) return no("type: access, portability or deletion");
+    if (!token) return no("no visitor token (no analytics grant)");
     const body = { type, visitor_token: token };
     if (jurisdiction) body.jurisdiction = jurisdiction;
     return w
@@ -152,8 +201,11 @@ function start() {
   // ---- page
   const strings = pickStrings(cfg.lang || (doc.documentElement && doc.documentElement.lang), cfg.strings);
   const shown = core.bannerHash(strings);
-  const banner = createBanner(doc, strings, { decide: (c) => decide(c, "banner"), current: choicesInForce, gpc });
-  w.consentstream = {
+  const banner = createBanner(doc, strings, { decide: (c) => decide(c, "banner"), current: choicesInForce, gpc, css: cfg.css });
+  // Calls made before the script loaded, on a stub the site defined:
+  // window.consentstream = window.consentstream || {q: []}; consentstream.q.push(["track", "custom", {…}])
+  const early = (w.consentstream && w.consentstream.q) || [];
+  const page = (w.consentstream = {
     consent: {
       get: choicesInForce,
       set: (choices) => decide(choices, "api"),
@@ -167,14 +219,21 @@ function start() {
     track: (type, props) => track(type, props),
     flush: () => sender.flush(),
     privacy: { request: (type, jurisdiction) => privacyRequest(type, jurisdiction) },
-  };
+  });
 
+  gtag("consent", "default", { ...core.consentModeSignals(null), wait_for_update: 500 });
   const d = decision();
-  if (typeof w.gtag === "function") {
-    w.gtag("consent", "default", { ...core.consentModeSignals(null), wait_for_update: 500 });
-  }
-  if (d) applyConsent(d.choices);
+  // GPC switched on after a marketing grant: the grant no longer holds, and the record says so.
+  if (d && d.choices.marketing && gpc()) decide(d.choices, "gpc");
+  else if (d) applyConsent(d.choices);
   else banner.open();
+
+  // A decision taken in another tab of this site applies here too.
+  w.addEventListener("storage", (e) => {
+    if (e.key !== KEY) return;
+    const c = choicesInForce();
+    if (c) changed(c);
+  });
 
   let last = core.pageUrl(w.location.href);
   const navigated = () => {
@@ -198,10 +257,20 @@ function start() {
   if (cfg.trackClicks) {
     doc.addEventListener("click", (e) => {
       const t = e.target && e.target.closest && e.target.closest("a,button,[data-cs-click]");
-      if (t && !t.closest("#cs-banner,#cs-open,[data-cs-open]")) track("click", { tag: t.tagName.toLowerCase(), text: core.cut(t.textContent.trim(), 64), id: t.id || null });
+      // Click text is the visitor's behaviour: only under an analytics grant.
+      const c = choicesInForce();
+      if (t && c && c.analytics && !t.closest("#cs-banner,#cs-open,[data-cs-open]")) track("click", { tag: t.tagName.toLowerCase(), text: core.cut(t.textContent.trim(), 64), id: t.id || null });
     });
   }
   if (queue.items().length) sender.flush(); // left by an earlier page: send it now
   track("pageview");
   trackCookies();
+  for (const [name, ...args] of early) {
+    const [o, f] = String(name).split(".");
+    try {
+      (f ? page[o][f] : page[o])(...args);
+    } catch (e) {
+      /* a bad queued call is the site's */
+    }
+  }
 }

@@ -36,8 +36,13 @@ export function createQueue(storage, key, cap = 200) {
     remove(ids) {
       write(read().filter((i) => !ids.includes(i.id)));
     },
-    purge() {
-      write([]);
+    /** Drop the items `pred` picks (a withdrawal drops only what it takes back). */
+    drop(pred) {
+      write(read().filter((i) => !pred(i)));
+    },
+    /** Count one more failed attempt on these items (kept with them across pages). */
+    bump(ids) {
+      write(read().map((i) => (ids.includes(i.id) ? { ...i, n: (i.n || 0) + 1 } : i)));
     },
   };
 }
@@ -51,11 +56,16 @@ export function outcome(status) {
  * Sends the queue in order: a consent decision alone (its answer carries the consent id), then
  * the events after it in batches of at most `maxBatch`. `send(path, body)` resolves to
  * `{status, data, retryAfter}` or rejects on a network error; `beacon(path, body)` is
- * navigator.sendBeacon. `prepare(event)` re-checks consent at send time.
+ * navigator.sendBeacon. `prepare(event)` re-checks consent at send time; `ready()` false holds
+ * events (not decisions) back; `online()` false means a failure is the network's, not the
+ * collector's. A batch that fails `maxTries` times while online (a collector whose CORS list
+ * misses this site fails every time) is dropped with a warning instead of being re-sent forever.
  */
 export function createSender(o) {
   const { queue, send, beacon, prepare, now, timers, random, onRecorded } = o;
   const batchSize = o.batchSize || 10, flushMs = o.flushMs || 2000, maxBatch = o.maxBatch || 25;
+  const ready = o.ready || (() => true), online = o.online || (() => true), maxTries = o.maxTries || 8;
+  const warn = o.warn || (() => {});
   let busy = false, attempt = 0, timer = null, inflight = [];
 
   const later = (ms) => {
@@ -64,6 +74,7 @@ export function createSender(o) {
   };
   const nextBatch = (items) => {
     if (items[0].k === "c") return [items[0]];
+    if (!ready()) return [];
     const end = items.findIndex((i) => i.k === "c");
     return items.slice(0, end < 0 ? maxBatch : Math.min(end, maxBatch));
   };
@@ -79,6 +90,16 @@ export function createSender(o) {
     }
   }
 
+  /** Count a network failure while online; past maxTries drop the batch (true) and say why. */
+  function giveUp(batch) {
+    const ids = batch.map((i) => i.id);
+    queue.bump(ids);
+    if ((batch[0].n || 0) + 1 < maxTries) return false;
+    queue.remove(ids);
+    warn("consentstream: collector unreachable (site not in its CORS origins?), dropped " + ids.length);
+    return true;
+  }
+
   /** Send everything queued, in order; on failure stop and retry with backoff. */
   async function flush() {
     if (busy) return;
@@ -87,9 +108,11 @@ export function createSender(o) {
     try {
       for (let items = queue.items(); items.length; items = queue.items()) {
         const batch = nextBatch(items);
+        if (!batch.length) return;
         inflight = batch.map((i) => i.id);
         const res = await sendOne(batch);
         inflight = [];
+        if (res.result === "retry" && !res.status && online() && giveUp(batch)) continue;
         if (res.result === "retry") {
           attempt++;
           later(Math.max(backoff(attempt - 1, random()), (res.retryAfter || 0) * 1000));
@@ -111,7 +134,7 @@ export function createSender(o) {
     add(item) {
       queue.push(item);
       const events = queue.items().filter((i) => i.k === "e").length;
-      if (item.k === "c" || events >= batchSize) flush();
+      if (item.k === "c" || (events >= batchSize && ready())) flush();
       else if (!timer && !busy) later(flushMs);
     },
     /**
@@ -119,7 +142,7 @@ export function createSender(o) {
      * beacon would be accepted and then lost, so the queue waits for the next page instead.
      */
     beaconAll(online = true) {
-      if (!online) return;
+      if (!online || !ready()) return;
       const items = queue.items().filter((i) => !inflight.includes(i.id));
       const end = items.findIndex((i) => i.k === "c");
       const events = end < 0 ? items : items.slice(0, end);

@@ -22,11 +22,13 @@ test("before any decision: accessible banner, anonymous pageview, no visitor id"
   assert.ok(banner.visible, "banner is shown");
   const title = page.doc.all().find((e) => e.id === banner.getAttribute("aria-labelledby"));
   assert.equal(title.textContent, "Your privacy choices");
-  assert.equal(banner.getAttribute("aria-modal"), "false");
+  assert.equal(banner.getAttribute("aria-modal"), "true", "focus is kept in it while open");
   for (const label of ["Accept all", "Reject all", "Customize"]) assert.ok(page.find(label).visible, label);
   assert.equal(page.find("Accept all").className, page.find("Reject all").className, "equally prominent");
   assert.equal(page.doc.activeElement, banner, "focus moves to the dialog, no button pre-selected");
-  assert.equal(page.doc.all().filter((e) => e.tagName === "STYLE").length, 1, "CSS injected once");
+  assert.equal(page.doc.all().filter((e) => e.tagName === "STYLE").length, 0, "no inline style (strict CSP)");
+  const [sheet] = page.doc.all().filter((e) => e.tagName === "LINK");
+  assert.deepEqual([sheet.rel, sheet.href], ["stylesheet", `${ENDPOINT}/snippet.css`], "the collector's stylesheet");
   assert.equal(page.localStorage.getItem("cs_vid"), null);
   assert.deepEqual(page.consents(), []);
   const [view] = page.events();
@@ -69,11 +71,16 @@ test("German strings from <html lang>, or from the config", () => {
   assert.ok(openPage({ lang: "fr" }).find("Accept all"), "unknown language: English");
 });
 
-test("reject all: nothing posted to /v1/consent, no identifier, a shorter lifetime", async () => {
+test("reject all: posted to /v1/consent without any identifier, a shorter lifetime", async () => {
   const page = openPage();
   page.find("Reject all").click();
   await page.flush();
-  assert.deepEqual(page.consents(), []);
+  const [refusal] = page.consents();
+  assert.equal(refusal.visitor_id, null, "a refusal is on record, but under no id");
+  assert.deepEqual(refusal.choices, NONE);
+  assert.match(refusal.decision_id, /^[0-9a-f-]{36}$/);
+  assert.equal(refusal.policy_hash, "hash-2026");
+  assert.match(refusal.banner_hash, /^fnv1a32:/);
   assert.equal(page.localStorage.getItem("cs_vid"), null);
   assert.deepEqual(page.stored().choices, NONE);
   assert.equal(page.stored().expires_at, NOW + 180 * 864e5);
@@ -91,7 +98,8 @@ test("accept all: visitor id, decision queued first, later events carry id and c
   const consent = page.requests.find((r) => r.url === `${ENDPOINT}/v1/consent`);
   assert.equal(consent.init.headers["Content-Type"], "application/json");
   assert.match(consent.body.banner_hash, /^fnv1a32:[0-9a-f]{8}$/, "which wording was agreed to");
-  assert.deepEqual({ ...consent.body, banner_hash: "" }, { visitor_id: vid, choices: ALL, policy_version: "2026-01", policy_hash: "hash-2026", banner_hash: "", source: "banner" });
+  assert.match(consent.body.decision_id, /^[0-9a-f-]{36}$/);
+  assert.deepEqual({ ...consent.body, banner_hash: "", decision_id: "" }, { decision_id: "", visitor_id: vid, choices: ALL, policy_version: "2026-01", policy_hash: "hash-2026", banner_hash: "", source: "banner" });
   assert.equal(page.stored().consent_id, CONSENT_ID);
   assert.equal(page.stored().expires_at, NOW + 365 * 864e5);
   assert.equal(page.localStorage.getItem("cs_token"), "tok.sig", "visitor token kept for privacy requests");
@@ -136,13 +144,17 @@ test("customize: nothing pre-ticked, only the ticked categories are granted", as
   assert.ok(box("analytics").visible && !box("analytics").checked);
   assert.equal(page.doc.activeElement, box("analytics"));
   box("preferences").checked = true;
+  page.find("Customize").click();
+  assert.ok(box("preferences").checked, "a second click on Customize keeps what was ticked");
   page.find("Save choices").click();
   await page.flush();
   assert.deepEqual(page.stored().choices, { ...NONE, preferences: true });
-  assert.deepEqual(page.consents(), [], "no analytics, no visitor id, nothing to post");
+  const [grant] = page.consents();
+  assert.deepEqual([grant.choices, grant.visitor_id], [{ ...NONE, preferences: true }, null], "a grant without analytics is on record, under no id");
+  assert.equal(page.localStorage.getItem("cs_vid"), null);
 });
 
-test("withdraw: the queue is purged, the withdrawal recorded under the old id, later events anonymous", async () => {
+test("withdraw: identified events leave the queue, the withdrawal recorded under the old id, later events anonymous", async () => {
   const page = openPage({ storage: decided(ALL), respond: () => 0 }); // network down: events stay queued
   page.api.track("custom", { step: 1 });
   await settle();
@@ -222,19 +234,36 @@ test("SPA: history API and back/forward count page views, once per URL", async (
   );
 });
 
-test("cookie inventory at load and after each decision: names and categories only", async () => {
+test("cookie inventory once a choice exists, and again only when it changed: names and categories only", async () => {
   const page = openPage({ cookie: "_ga=GA1.2.3; theme=dark" });
+  await page.flush();
+  assert.equal(page.events().filter((e) => e.type === "cookie").length, 0, "no cookie names before a choice");
   page.api.consent.set({ analytics: true });
+  page.api.consent.set({ analytics: true, preferences: true });
   await page.flush();
   const inventories = page.events().filter((e) => e.type === "cookie");
-  assert.equal(inventories.length, 2);
+  assert.equal(inventories.length, 1, "the same cookies are reported once");
   assert.deepEqual(inventories[0].cookies, [{ name: "_ga", category: "analytics" }, { name: "theme", category: "preferences" }]);
   assert.ok(!JSON.stringify(page.requests).includes("GA1.2.3"));
-  assert.equal(openPage().events().filter((e) => e.type === "cookie").length, 0, "no cookies, no event");
+  const reload = openPage({ cookie: "_ga=GA1.2.3; theme=dark", storage: page.localStorage });
+  await reload.flush();
+  assert.equal(reload.events().filter((e) => e.type === "cookie").length, 0, "not on every page load");
+  const more = openPage({ cookie: "_ga=GA1.2.3; theme=dark; _fbp=fb.1", storage: page.localStorage });
+  await more.flush();
+  assert.equal(more.events().filter((e) => e.type === "cookie").length, 1, "a new cookie is news");
+  const none = openPage({ storage: decided(NONE) });
+  await none.flush();
+  assert.equal(none.events().filter((e) => e.type === "cookie").length, 0, "no cookies, no event");
 });
 
-test("pagehide hands queued events to sendBeacon; clicks are tracked when asked", async () => {
-  const page = openPage({ options: { trackClicks: true } });
+test("pagehide hands queued events to sendBeacon; clicks are tracked when asked, under analytics", async () => {
+  const before = openPage({ options: { trackClicks: true } });
+  const early = before.doc.createElement("button");
+  before.doc.body.appendChild(early);
+  early.click();
+  before.win.dispatch("pagehide");
+  assert.deepEqual(before.beacons.flatMap((b) => b.body.events).map((e) => e.type), ["pageview"], "no click before a choice");
+  const page = openPage({ options: { trackClicks: true }, storage: decided({ ...NONE, analytics: true }) });
   const button = page.doc.createElement("button");
   button.textContent = "Get a quote";
   page.doc.body.appendChild(button);
@@ -280,4 +309,175 @@ test("privacy.request posts the visitor token to the configured URL, and refuses
   assert.deepEqual(access.body, { type: "access", visitor_token: "tok.sig", jurisdiction: "ccpa" });
   await assert.rejects(page.api.privacy.request("everything"), /access, portability or deletion/);
   await assert.rejects(openPage().api.privacy.request("access"), /privacyUrl/);
+});
+
+test("included twice: one banner, one pageview", async () => {
+  const page = openPage({ twice: true });
+  await page.flush();
+  assert.equal(page.doc.all().filter((e) => e.getAttribute("role") === "dialog").length, 1);
+  assert.equal(page.events().filter((e) => e.type === "pageview").length, 1);
+});
+
+test("focus stays in the open dialog: Tab from the last stop goes to the first, Shift+Tab back", () => {
+  const page = openPage();
+  const tab = (shiftKey = false) => {
+    const e = page.banner().dispatch("keydown", { key: "Tab", shiftKey });
+    return e.defaultPrevented;
+  };
+  assert.ok(tab(true), "Shift+Tab from the dialog itself wraps");
+  assert.equal(page.doc.activeElement, page.find("Customize"), "the last visible button");
+  assert.ok(tab());
+  assert.equal(page.doc.activeElement, page.find("Accept all"));
+  page.find("Customize").click();
+  page.find("Save choices").focus();
+  assert.ok(tab());
+  assert.equal(page.doc.activeElement.name, "analytics", "the first checkbox once shown");
+  page.find("Accept all").focus();
+  assert.ok(!tab(), "inside the dialog, Tab moves on as usual");
+});
+
+test("a category description is its checkbox's description, not part of its name", () => {
+  const page = openPage();
+  page.find("Customize").click();
+  for (const box of page.doc.all().filter((e) => e.type === "checkbox")) {
+    const label = page.doc.all().find((e) => e.tagName === "LABEL" && e.htmlFor === box.id);
+    const desc = page.doc.all().find((e) => e.id === box.getAttribute("aria-describedby"));
+    assert.ok(!label.textContent.includes(desc.textContent), `${box.id}: read once`);
+  }
+});
+
+test("a decision taken in another tab closes this tab's banner and applies here", () => {
+  const page = openPage({ gtag: true });
+  const changes = [];
+  page.api.consent.onChange((c) => changes.push(plain(c)));
+  page.localStorage.setItem("cs_consent", JSON.stringify({ choices: ALL, policyHash: "hash-2026", decided_at: NOW, expires_at: NOW + 864e5 }));
+  page.win.dispatch("storage", { key: "cs_consent" });
+  assert.ok(!page.banner().visible);
+  assert.deepEqual(changes, [ALL]);
+  assert.equal(page.gtagCalls.at(-1)[2].analytics_storage, "granted");
+});
+
+test("a withdrawal of marketing keeps the queued analytics events", async () => {
+  const page = openPage({ storage: decided(ALL), respond: () => 0 });
+  page.api.track("custom", { step: 1 });
+  page.api.consent.set({ analytics: true });
+  assert.ok(page.queued().some((i) => i.ev && i.ev.props && i.ev.props.step === 1 && i.ev.visitor_id));
+});
+
+test("site data blocked: reading localStorage throws, the snippet works from memory", async () => {
+  const page = openPage({ storage: "blocked" });
+  assert.ok(page.banner().visible, "the banner is shown");
+  page.find("Accept all").click();
+  assert.deepEqual(plain(page.api.consent.get()), ALL, "the choice holds for this page");
+  await page.flush();
+  assert.equal(page.consents().length, 1);
+  assert.ok(page.events().some((e) => e.type === "pageview"));
+});
+
+test("storage full: every write fails, the choice and the queue live in memory", async () => {
+  const full = new Storage({ cs_queue: JSON.stringify([{ id: "old", k: "e", ev: { event_id: "old" } }]) });
+  full.setItem = () => {
+    throw new Error("QuotaExceededError");
+  };
+  const page = openPage({ storage: full });
+  page.find("Accept all").click();
+  assert.deepEqual(plain(page.api.consent.get()), ALL, "not null right after Accept");
+  page.api.track("custom", { step: 1 });
+  await page.flush();
+  assert.equal(page.consents().length, 1, "the decision was sent");
+  const sent = page.events();
+  assert.ok(sent.some((e) => e.event_id === "old"), "what an earlier page left is sent");
+  assert.deepEqual(sent.filter((e) => e.event_id !== "old").map((e) => e.type), ["pageview", "custom"], "nothing new is dropped");
+});
+
+test("withdrawing deletes that category's cookies, by catalogue names and prefixes, on every domain", async () => {
+  const catalogue = [
+    { name: "_ga*", category: "analytics", purpose: "" },
+    { name: "_fbp", category: "marketing", purpose: "" },
+    { name: "theme", category: "preferences", purpose: "" },
+    { name: "session", category: "necessary", purpose: "" },
+  ];
+  const page = openPage({ storage: decided(ALL), catalogue, cookie: "_ga=GA1.2.3; _ga_X=1; _fbp=fb.1; theme=dark; session=s1; other=1" });
+  await settle();
+  assert.equal(page.doc.cookie.includes("_fbp"), true, "nothing withdrawn, nothing deleted");
+  page.api.consent.set({ analytics: true, preferences: true });
+  await settle();
+  assert.equal(page.doc.cookie, "_ga=GA1.2.3; _ga_X=1; theme=dark; session=s1; other=1");
+  assert.ok(page.doc.cookieWrites.includes("_fbp=; Max-Age=0; path=/; domain=example.com"), "the parent domain too");
+  page.api.consent.withdraw();
+  await settle();
+  assert.equal(page.doc.cookie, "session=s1; other=1", "necessary and unknown cookies stay");
+});
+
+test("a withdrawal of a category whose scripts ran reloads the page once the decision left", async () => {
+  const scripts = [{ attrs: { type: "text/plain", "data-category": "marketing" }, text: "window.m = 1" }];
+  const page = openPage({ scripts, storage: decided(ALL) });
+  let reloads = 0;
+  page.win.location.reload = () => reloads++;
+  page.api.consent.set({ analytics: true, marketing: true });
+  await page.flush();
+  assert.equal(reloads, 0, "nothing taken back");
+  page.api.consent.set({ analytics: true });
+  await page.flush();
+  assert.equal(reloads, 1);
+  assert.equal(page.consents().at(-1).choices.marketing, false, "the withdrawal was sent first");
+});
+
+test("GPC switched on after a marketing grant: marketing is withdrawn on load and Consent Mode says so", async () => {
+  const page = openPage({ storage: decided(ALL), gpc: true, gtag: true });
+  await page.flush();
+  assert.equal(page.api.consent.get().marketing, false);
+  const [posted] = page.consents();
+  assert.deepEqual([posted.choices.marketing, posted.source], [false, "gpc"]);
+  assert.deepEqual(page.gtagCalls.map((c) => c[1]), ["default", "update"]);
+  assert.equal(page.gtagCalls.at(-1)[2].ad_storage, "denied");
+});
+
+test("Consent Mode without gtag yet: default denied goes onto the dataLayer for a gtag.js loaded later", () => {
+  const page = openPage();
+  const [first] = page.win.dataLayer;
+  assert.deepEqual([...first].slice(0, 2), ["consent", "default"]);
+  assert.equal(first[2].ad_storage, "denied");
+  page.api.consent.set({ marketing: true });
+  const last = page.win.dataLayer.at(-1);
+  assert.deepEqual([last[1], last[2].ad_storage], ["update", "granted"]);
+});
+
+test("configured by its tag: data- attributes, endpoint from its src, the nonce passed to gated scripts", async () => {
+  const scripts = [{ attrs: { type: "text/plain", "data-category": "analytics" }, text: "window.a = 1" }];
+  const page = openPage({
+    scripts,
+    nonce: "n0nce",
+    tagAttrs: { "data-css": "/static/banner.css", "data-track-clicks": "", "data-lang": "de", "data-banner-hash": "site-v3" },
+  });
+  assert.equal(page.banner().lang, "de");
+  assert.equal(page.doc.all().find((e) => e.tagName === "LINK").href, "/static/banner.css");
+  page.find("Alle akzeptieren").click();
+  const [ran] = page.doc.replaced;
+  assert.equal(ran.nonce, "n0nce", "a strict CSP lets the gated script run");
+  await page.flush();
+  const [posted] = page.consents();
+  assert.deepEqual([posted.policy_version, posted.policy_hash, posted.banner_hash], ["2026-01", "hash-2026", "site-v3"]);
+  assert.ok(page.requests.every((r) => r.url.startsWith(ENDPOINT)), "the endpoint is where the script came from");
+  const button = page.doc.createElement("button");
+  page.doc.body.appendChild(button);
+  button.click();
+  page.win.dispatch("pagehide");
+  assert.ok(page.beacons.flatMap((b) => b.body.events).some((e) => e.type === "click"), "data-track-clicks");
+});
+
+test("no tag to read (inlined, or currentScript gone): the snippet stays off", () => {
+  const page = openPage({ tagAttrs: { src: "" } });
+  assert.equal(page.api, undefined);
+});
+
+test("a queue stub defined before the script: the snippet still runs and replays the queued calls", async () => {
+  const seen = [];
+  const stub = { q: [["track", "custom", { early: 1 }], ["consent.onChange", (c) => seen.push(plain(c))], ["nope"]] };
+  const page = openPage({ stub });
+  assert.ok(page.banner().visible, "defining window.consentstream early no longer turns it off");
+  page.find("Reject all").click();
+  await page.flush();
+  assert.ok(page.events().some((e) => e.type === "custom" && e.props.early === 1));
+  assert.deepEqual(seen, [NONE]);
 });

@@ -130,6 +130,17 @@ test("buildEvent: visitor id only with analytics granted; the Event model's fiel
   assert.deepEqual(e.props, { plan: "basic" });
 });
 
+test("referrerOrigin: only the origin leaves, never a path or query", () => {
+  assert.equal(core.referrerOrigin("https://www.example.com/account?email=a%40example.com#x"), "https://www.example.com/");
+  assert.equal(core.referrerOrigin(""), "");
+  assert.equal(core.referrerOrigin("android-app://com.example/"), "");
+});
+
+test("consentBody: a decision id always, a visitor id only when one exists", () => {
+  const body = core.consentBody({ policyVersion: "v", policyHash: "h" }, { necessary: true }, null, "banner", "fnv1a32:0", "d-1");
+  assert.deepEqual(body, { decision_id: "d-1", visitor_id: null, choices: { necessary: true }, policy_version: "v", policy_hash: "h", banner_hash: "fnv1a32:0", source: "banner" });
+});
+
 test("pageUrl and cleanProps: no query but utm_*, no fragment; flat small props", () => {
   assert.equal(
     core.pageUrl("https://www.example.com/bill?account=123&utm_source=mail&email=a%40example.com#pay"),
@@ -164,6 +175,9 @@ test("what the snippet sends validates against the collector's pydantic models",
   const python = projectPython();
   if (!python) return t.skip("no project Python (.venv or CONSENTSTREAM_PYTHON) to validate with");
   const page = openPage({ cookie: "_ga=GA1.2.3; theme=dark" });
+  page.find("Reject all").click();
+  await page.flush();
+  page.find("Privacy settings").click();
   page.find("Accept all").click();
   await page.flush();
   page.api.track("custom", { plan: "basic", kwh: 12.5 });
@@ -173,6 +187,7 @@ test("what the snippet sends validates against the collector's pydantic models",
   const sent = { batches: page.requests.filter((r) => r.url.endsWith("/v1/events")).map((r) => r.body), consents: page.consents() };
   const run = spawnSync(python, ["-c", VALIDATE], { input: JSON.stringify(sent), cwd: join(HERE, "..", ".."), encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
-  // load: pageview + cookies; accept: cookies; custom purged by the withdrawal; withdrawal: cookies; pushState: pageview
-  assert.equal(run.stdout.trim(), "5 2");
+  // load: pageview; reject: cookies (once: unchanged later); custom dropped by the withdrawal;
+  // pushState: pageview. Decisions: reject (anonymous), accept, withdrawal.
+  assert.equal(run.stdout.trim(), "3 3");
 });

@@ -1,6 +1,6 @@
 // A small fake browser for node's test runner: just enough DOM, storage, timers, fetch and
-// sendBeacon to run the built dist/snippet.js exactly as the collector serves it (config prefix
-// included), and to see what it sends.
+// sendBeacon to run the built dist/snippet.js exactly as the collector serves it (configured by
+// the data- attributes of its script tag), and to see what it sends.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -107,13 +107,29 @@ class Document extends Emitter {
     super();
     this.title = title;
     this.referrer = referrer;
-    this.cookie = cookie;
+    this.jar = new Map();
+    this.cookieWrites = [];
+    for (const pair of String(cookie || "").split(";").filter((c) => c.trim())) {
+      const [k, ...v] = pair.split("=");
+      this.jar.set(k.trim(), v.join("="));
+    }
     this.visibilityState = "visible";
     this.documentElement = { lang };
     this.head = new Element(this, "head");
     this.body = new Element(this, "body");
     this.activeElement = this.body;
     this.replaced = [];
+  }
+  get cookie() {
+    return [...this.jar].map(([k, v]) => k + "=" + v).join("; ");
+  }
+  /** Writes as a browser takes them: `name=value; attrs`, Max-Age=0 expires. */
+  set cookie(s) {
+    this.cookieWrites.push(s);
+    const [pair, ...attrs] = s.split(";");
+    const [k, ...v] = pair.split("=");
+    if (attrs.some((a) => /^max-age=0$/i.test(a.trim()))) this.jar.delete(k.trim());
+    else this.jar.set(k.trim(), v.join("="));
   }
   createElement(tag) {
     return new Element(this, tag);
@@ -197,8 +213,12 @@ export function openPage(o = {}) {
     el.textContent = s.text;
     doc.head.appendChild(el);
   }
-  const localStorage = storage instanceof Storage ? storage : new Storage(storage);
-  const fetch = async (url, init) => {
+  const localStorage = storage === "blocked" ? null : storage instanceof Storage ? storage : new Storage(storage);
+  const fetch = async (url, init = {}) => {
+    if (url.endsWith("/snippet/cookies.json")) {
+      requests.push({ url, init: {}, body: null });
+      return { ok: true, status: 200, json: async () => ({ cookies: o.catalogue || [] }) };
+    }
     const body = JSON.parse(init.body);
     requests.push({ url, init: plain({ ...init, body: undefined }), body });
     const status = respond(url, body) ?? (url.endsWith("/v1/consent") ? 201 : 202);
@@ -210,10 +230,14 @@ export function openPage(o = {}) {
     return { ok: status < 300, status, headers, json: async () => answer };
   };
   const win = new Emitter();
-  const location = { href: o.href || "https://www.example.com/demo/?utm_source=newsletter&email=a%40example.com#top" };
+  const location = {
+    href: o.href || "https://www.example.com/demo/?utm_source=newsletter&email=a%40example.com#top",
+    get hostname() {
+      return new URL(this.href).hostname;
+    },
+  };
   Object.assign(win, {
     document: doc,
-    localStorage,
     fetch,
     crypto: globalThis.crypto,
     URL,
@@ -243,13 +267,33 @@ export function openPage(o = {}) {
     screen: { width: 1280, height: 720 },
     consentstreamOptions: options,
   });
+  // Site data blocked: the browser throws on the very read of window.localStorage.
+  Object.defineProperty(win, "localStorage", {
+    get() {
+      if (!localStorage) throw new Error("SecurityError: access is denied for this document");
+      return localStorage;
+    },
+  });
+  if (o.stub) win.consentstream = o.stub;
   if (gtag) win.gtag = (...args) => gtagCalls.push(plain(args));
   win.window = win;
   const context = vm.createContext(win);
-  const config = { endpoint: ENDPOINT, policyVersion: "2026-01", policyHash, categories: ["necessary", "analytics", "marketing", "preferences"] };
+  // The snippet's own tag, configured by data- attributes, as a site writes it.
+  const tag = doc.createElement("script");
+  const attrs = { src: ENDPOINT + "/snippet.js", "data-policy-version": "2026-01", "data-policy-hash": policyHash, ...o.tagAttrs };
+  for (const [k, v] of Object.entries(attrs)) tag.setAttribute(k, v);
+  if (o.nonce) tag.nonce = o.nonce;
+  doc.head.appendChild(tag);
   const body = doc.body;
   if (o.parsing) doc.body = null; // a <head> script without defer: no <body> yet
-  vm.runInContext(`window.__consentstreamConfig=${JSON.stringify(config)};\n${readFileSync(BUILT, "utf8")}`, context);
+  const code = readFileSync(BUILT, "utf8");
+  const run = () => {
+    doc.currentScript = tag;
+    vm.runInContext(code, context);
+    doc.currentScript = null;
+  };
+  run();
+  if (o.twice) run();
   const find = (text) => doc.all().find((e) => e.tagName === "BUTTON" && e.textContent === text);
   const sentTo = (path) => requests.filter((r) => r.url === ENDPOINT + path);
   return {

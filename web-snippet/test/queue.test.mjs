@@ -44,7 +44,9 @@ test("queue: survives a reload, keeps order, drops the oldest events past the ca
   assert.deepEqual(reloaded.items().map((i) => i.id), ["c1", "e3", "e4", "e5"]);
   reloaded.remove(["e4"]);
   assert.deepEqual(q.items().map((i) => i.id), ["c1", "e3", "e5"]);
-  q.purge();
+  q.drop((i) => i.k === "e");
+  assert.deepEqual(q.items().map((i) => i.id), ["c1"], "a decision is never dropped with the events");
+  q.remove(["c1"]);
   assert.equal(storage.getItem("cs_queue"), null);
 });
 
@@ -173,4 +175,42 @@ test("a refused beacon, or being offline, keeps the events for the next page", a
   offline.sender.beaconAll(false);
   assert.deepEqual(offline.beacons, []);
   assert.deepEqual(offline.queue.items().map((i) => i.id), ["e1"]);
+});
+
+test("a collector that always fails while online (CORS) is given up on with a warning, across pages", async () => {
+  const storage = new Storage();
+  const warnings = [];
+  const first = harness({ answers: Array(20).fill("down"), batchSize: 1, storage, maxTries: 4, warn: (m) => warnings.push(m) });
+  first.sender.add(ev(1));
+  await settle();
+  await first.clock.advance(5_000); // tries 1..3 on this page, then the tab closes
+  assert.equal(first.sent.length, 3);
+  assert.deepEqual(warnings, []);
+  const next = harness({ answers: Array(20).fill("down"), batchSize: 1, storage, maxTries: 4, warn: (m) => warnings.push(m) });
+  await next.sender.flush();
+  assert.equal(next.sent.length, 1, "the fourth try is the last");
+  assert.deepEqual(next.queue.items(), [], "dropped, not re-sent forever");
+  assert.match(warnings[0], /CORS/);
+});
+
+test("offline failures do not count towards giving up", async () => {
+  const h = harness({ answers: Array(20).fill("down"), batchSize: 1, maxTries: 2, online: () => false });
+  h.sender.add(ev(1));
+  await settle();
+  await h.clock.advance(60_000);
+  assert.deepEqual(h.queue.items().map((i) => i.id), ["e1"], "kept until the browser is back online");
+});
+
+test("waitForChoice: events are held until a decision exists; a decision goes at once", async () => {
+  let decided = false;
+  const h = harness({ ready: () => decided });
+  h.sender.add(ev(1));
+  await h.clock.advance(10_000);
+  h.sender.beaconAll(true);
+  assert.equal(h.sent.length + h.beacons.length, 0, "nothing left before the choice");
+  decided = true;
+  h.sender.add(decisionItem(1));
+  await settle();
+  assert.deepEqual(h.sent.map((s) => s.path), ["/v1/events", "/v1/consent"]);
+  assert.deepEqual(h.ids(), ["e1"]);
 });

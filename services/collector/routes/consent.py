@@ -10,9 +10,10 @@ from redis.exceptions import RedisError
 from consentstream import redis_keys
 from consentstream.identity import pseudonymize
 from schemas.events import ConsentInForce, ConsentRecorded, ConsentRequest, VisitorId
+from schemas.messages import ConsentDecision
 
 from .. import consent
-from ..deps import RateLimited, State
+from ..deps import CollectorState, RateLimited, State
 from ..facts import is_https, request_facts
 from ..visitor import VisitorCookie, identity_for
 
@@ -26,23 +27,19 @@ log = logging.getLogger(__name__)
 async def post_consent(
     body: ConsentRequest, request: Request, response: Response, state: State
 ) -> ConsentRecorded:
-    """Record a decision durably, mirror it to Redis, return a receipt; set or clear the cookie."""
+    """Record a decision durably, mirror it to Redis, return a receipt; set or clear the cookie.
+
+    A retry of a decision already recorded (same decision id) gets the first answer back and
+    records nothing new.
+    """
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
     decision = consent.decide(body, facts, consent.utcnow())
-    key = pseudonymize(decision.visitor_id, state.settings.pseudonym_key.get_secret_value())
-    async with state.inflight.slot():
-        await state.producer.send_all(
-            state.topics.consent, [(key.encode(), decision.model_dump_json().encode())]
-        )
-    try:
-        await state.redis.set(
-            redis_keys.consent(key),
-            decision.in_force().model_dump_json(),
-            ex=state.settings.consent_state_seconds,
-        )
-    except (RedisError, OSError) as exc:
-        log.warning("consent mirror not written: %s", type(exc).__name__)
+    earlier = await _claim(state, decision) if body.decision_id else None
+    if earlier is not None:
+        decision = earlier
+    else:
+        await _record(state, decision, claimed=body.decision_id is not None)
     settings = state.settings
     secure = is_https(
         peer, request.url.scheme, request.headers.get("x-forwarded-proto"), state.proxies
@@ -54,13 +51,62 @@ async def post_consent(
         secure,
         settings.receipt_key.get_secret_value(),
     )
-    _apply_cookie(response, identity.cookie)
+    if identity.cookie is not None:
+        _apply_cookie(response, identity.cookie)
     return ConsentRecorded(
         consent_id=decision.consent_id,
         recorded_at=decision.recorded_at,
         receipt=consent.receipt(decision, settings.receipt_key.get_secret_value()),
         visitor_token=identity.token,
     )
+
+
+async def _claim(state: CollectorState, decision: ConsentDecision) -> ConsentDecision | None:
+    """Claim the decision id; the decision recorded under it earlier, if any.
+
+    Without Redis every post counts as new: the ledger keeps one row per consent id anyway.
+    """
+    key = redis_keys.consent_decision(decision.consent_id)
+    ttl = state.settings.dedupe_ttl_seconds
+    try:
+        if await state.redis.set(key, decision.model_dump_json(), nx=True, ex=ttl):
+            return None
+        raw = await state.redis.get(key)
+    except (RedisError, OSError) as exc:
+        log.warning("consent dedupe unavailable: %s", type(exc).__name__)
+        return None
+    return ConsentDecision.model_validate_json(raw) if raw else None
+
+
+async def _record(state: CollectorState, decision: ConsentDecision, *, claimed: bool) -> None:
+    """Produce the decision (acks=all), mirror it for its visitor; on failure release the claim."""
+    key = consent.topic_key(decision, state.settings.pseudonym_key.get_secret_value())
+    try:
+        async with state.inflight.slot():
+            await state.producer.send_all(
+                state.topics.consent, [(key.encode(), decision.model_dump_json().encode())]
+            )
+    except BaseException:  # a claim without its record would turn the client's retry away
+        if claimed:
+            await _release(state, decision.consent_id)
+        raise
+    if decision.visitor_id is None:
+        return  # anonymous: no one's decision in force to mirror
+    try:
+        await state.redis.set(
+            redis_keys.consent(key),
+            decision.in_force().model_dump_json(),
+            ex=state.settings.consent_state_seconds,
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("consent mirror not written: %s", type(exc).__name__)
+
+
+async def _release(state: CollectorState, consent_id: str) -> None:
+    try:
+        await state.redis.delete(redis_keys.consent_decision(consent_id))
+    except (RedisError, OSError) as exc:
+        log.warning("could not release consent claim: %s", type(exc).__name__)
 
 
 def _apply_cookie(response: Response, cookie: VisitorCookie) -> None:

@@ -1,0 +1,86 @@
+"""Every consent decision reaches the consent topic, a refusal too, and a retry records it once.
+
+Over real HTTP against a collector process, Kafka and Redis, as in test_collector.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from consentstream.settings import CommonSettings
+
+from .test_collector import Collector, running_collector
+
+
+@pytest.fixture(scope="module")
+def collector(
+    stack: CommonSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Collector]:
+    with running_collector(tmp_path_factory.mktemp("consent"), stack) as running:
+        yield running
+
+
+def refusal(**overrides: Any) -> dict[str, Any]:
+    """ "Reject all" as the snippet posts it: a decision id and no visitor id."""
+    return {
+        "decision_id": str(uuid.uuid4()),
+        "choices": {"analytics": False, "marketing": False, "preferences": False},
+        "policy_version": "2026-01",
+        "policy_hash": "sha256-test",
+        "banner_hash": "banner-test",
+        "source": "banner",
+        **overrides,
+    }
+
+
+def test_a_refusal_without_a_visitor_id_is_recorded_anonymously(collector: Collector) -> None:
+    body = refusal()
+    answer = collector.post("/v1/consent", json=body)
+    assert answer.status_code == 201, answer.text
+    recorded = answer.json()
+    assert recorded["consent_id"] == uuid.UUID(body["decision_id"]).hex
+    assert recorded["receipt"] and recorded["visitor_token"] is None
+    assert "cs_vid=" not in answer.headers.get("set-cookie", "").replace('cs_vid=""', "")
+    [(key, message)] = [
+        (k, m) for k, m in collector.raw_consents() if m["consent_id"] == recorded["consent_id"]
+    ]
+    assert message["visitor_id"] is None
+    assert key == recorded["consent_id"].encode(), "keyed by the decision, not by a person"
+    assert message["choices"] == {
+        "necessary": True,
+        "analytics": False,
+        "marketing": False,
+        "preferences": False,
+    }
+    assert (message["policy_hash"], message["banner_hash"]) == ("sha256-test", "banner-test")
+
+
+def test_a_marketing_grant_without_analytics_is_recorded(collector: Collector) -> None:
+    body = refusal(choices={"analytics": False, "marketing": True, "preferences": True})
+    answer = collector.post("/v1/consent", json=body)
+    assert answer.status_code == 201, answer.text
+    [message] = [
+        m for _, m in collector.raw_consents() if m["consent_id"] == answer.json()["consent_id"]
+    ]
+    assert message["choices"]["marketing"] is True and message["visitor_id"] is None
+
+
+def test_a_retried_decision_is_recorded_once_and_answered_alike(collector: Collector) -> None:
+    body = refusal()
+    first = collector.post("/v1/consent", json=body)
+    again = collector.post("/v1/consent", json=body)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json(), "the lost answer comes back unchanged"
+    consent_id = first.json()["consent_id"]
+    copies = [m for _, m in collector.raw_consents() if m["consent_id"] == consent_id]
+    assert len(copies) == 1
+
+
+def test_a_decision_id_must_be_a_uuid(collector: Collector) -> None:
+    answer = collector.post("/v1/consent", json=refusal(decision_id="not-a-uuid"))
+    assert answer.status_code == 422
+    assert "decision_id" in answer.text
