@@ -16,6 +16,7 @@ from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.storage import open_storage
 from consentstream.storage.errors import StorageError
 from consentstream.storage.repository import Repository
+from consentstream.swagger import install_docs
 from consentstream.topics import Topics
 
 from . import retention, warmer
@@ -26,6 +27,7 @@ from .deps import ApiState
 from .errors import ApiError
 from .intake import IntakeUnavailable
 from .routes import privacy, usage
+from .ui import install as install_pages
 
 RETRY_AFTER = "5"
 
@@ -113,12 +115,16 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """Build the API app from settings (read from the environment when not given)."""
     settings = settings or ApiSettings()
-    app = FastAPI(title="consentstream API", version="1", lifespan=_lifespan(settings))
+    app = FastAPI(
+        title="consentstream API", version="1", lifespan=_lifespan(settings), docs_url=None
+    )
     _install_error_handlers(app)
     self_service = privacy.router.prefix + privacy.SELF_SERVICE_PATH
     app.add_middleware(SelfServiceCORS, origins=settings.api_cors_origins, paths={self_service})
     app.include_router(privacy.router)
     app.include_router(usage.router)
+    install_pages(app, settings)
+    install_docs(app, settings.ui_assets_dir)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

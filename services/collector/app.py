@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from consentstream.kafka import BrokerUnavailable, EventProducer
+from consentstream.swagger import install_docs
 from consentstream.topics import Topics
 
 from . import heap
@@ -95,7 +96,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         title="consentstream collector",
         version="1",
         lifespan=_lifespan(settings),
-        docs_url="/docs",
+        docs_url=None,  # install_docs serves Swagger UI from the project's own copy
     )
     app.state.metrics = CollectorMetrics.create()
     _install_error_handlers(app, settings)
@@ -111,6 +112,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
 
     for module in (events, consent, health, snippet):
         app.include_router(module.router)
+    install_docs(app)
     if settings.demo_dir.is_dir():
         app.mount("/demo", StaticFiles(directory=settings.demo_dir, html=True), name="demo")
     return app
