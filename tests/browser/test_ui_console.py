@@ -172,7 +172,8 @@ def test_no_serious_accessibility_problems(api: Api, browser: Browser) -> None:
     ctx = new_context(browser, bypass_csp=True)  # axe is injected as an inline script
     page = ctx.new_page()
     sign_in_as(page, api, "admin", "/ui/privacy")
-    for path in ("/ui/privacy", f"/ui/privacy/requests/{request_id}", "/ui/privacy/cookies"):
+    pages = ("", f"/requests/{request_id}", "/cookies", "/deadletters")
+    for path in (f"/ui/privacy{p}" for p in pages):
         page.goto(api.url + path)
         assert serious_violations(page) == [], path
     ctx.close()
@@ -192,3 +193,20 @@ def test_swagger_ui_loads_without_the_internet(api: Api, page: Page) -> None:
     page.goto(api.url + "/docs")
     page.locator(".swagger-ui .opblock").first.wait_for()
     assert outside == []
+
+
+def test_dead_letters_counted_and_replayed(api: Api, page: Page) -> None:
+    from kafka import KafkaProducer
+
+    prefix = api.env["CONSENTSTREAM_TOPIC_PREFIX"]
+    letter = {"reason": "test: poison", "topic": f"{prefix}events.raw", "value": "not json"}
+    producer = KafkaProducer(
+        bootstrap_servers=api.env.get("CONSENTSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
+    producer.send(f"{prefix}deadletter", orjson.dumps(letter)).get(timeout=30)
+    producer.close()
+    sign_in_as(page, api, "privacy", "/ui/privacy/deadletters")
+    assert int(page.locator("#dead-waiting").inner_text()) >= 1
+    page.get_by_role("button", name="Replay dead letters").click()
+    assert page.get_by_role("status").inner_text().startswith("Replayed ")
+    assert any(entry.action == "deadletters.replay" for entry in api.repo.audit_entries())

@@ -22,7 +22,7 @@ from ..deps import ApiState, State
 from ..errors import ApiError
 from ..requests import OPEN_STATUSES, Decision, Subject
 from ..routes import privacy as api
-from . import casefile
+from . import casefile, deadletters
 from .deps import Changing, PrivacyPage
 from .web import error_page, render
 
@@ -53,6 +53,13 @@ def _verified_key(state: ApiState) -> str:
 async def _last_verified(state: ApiState) -> dict[str, Any] | None:
     raw = await asyncio.to_thread(state.audit.redis.get, _verified_key(state))
     return orjson.loads(raw) if raw else None
+
+
+async def _backlog(state: ApiState) -> deadletters.Backlog | None:
+    """The dead-letter backlog, or None when Kafka does not answer (the queue still shows)."""
+    return await asyncio.to_thread(
+        deadletters.backlog, state.settings.kafka_bootstrap, state.topics
+    )
 
 
 @router.get("")
@@ -200,3 +207,32 @@ async def cookies(request: Request, state: State, _key: PrivacyPage) -> Response
     """Cookies seen before consent and cookies missing from the catalogue, by page and day."""
     rows = await asyncio.to_thread(state.repo.cookie_report)
     return render(request, "cookies.html", {"findings": casefile.cookie_findings(rows)})
+
+
+@router.post("/deadletters/replay")
+async def replay_dead_letters(state: State, signed: Changing, _key: PrivacyPage) -> Response:
+    """Re-feed every dead letter not replayed yet to the topic it came from (audited)."""
+    from streams.dlq import replay  # the worker's own replay, shared with the CLI
+
+    actor = signed[1]
+    await asyncio.to_thread(
+        state.audit.append, actor.key_id, actor.role, "deadletters.replay", "", {}
+    )
+    secret = state.settings.pseudonym_key.get_secret_value()
+    report = await asyncio.to_thread(replay, state.settings.kafka_bootstrap, state.topics, secret)
+    count = sum(report.replayed.values())
+    return RedirectResponse(f"/ui/privacy/deadletters?replayed={count}", status_code=303)
+
+
+@router.get("/deadletters")
+async def dead_letters(
+    request: Request,
+    state: State,
+    _key: PrivacyPage,
+    replayed: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """The dead-letter topic's size and backlog, with the replay action (its own page: Kafka
+    admin calls take a moment, and the queue should not wait for them)."""
+    notice = "" if replayed is None else f"Replayed {replayed} dead letter(s)."
+    context = {"dead": await _backlog(state), "notice": notice}
+    return render(request, "deadletters.html", context)
