@@ -16,10 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from consentstream.kafka import BrokerUnavailable, EventProducer
-from consentstream.swagger import install_docs
+from consentstream.swagger import WEB_UI_DIST, install_docs
 from consentstream.topics import Topics
 
-from . import heap
+from . import heap, privacy_center
 from .backpressure import InflightLimit
 from .config import CollectorSettings
 from .deps import CollectorState
@@ -113,6 +113,10 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     for module in (events, consent, health, snippet):
         app.include_router(module.router)
     install_docs(app)
+    app.include_router(privacy_center.router)
+    app.mount(
+        "/privacy/static", StaticFiles(directory=WEB_UI_DIST, check_dir=False), name="pc-static"
+    )
     if settings.demo_dir.is_dir():
         app.mount("/demo", StaticFiles(directory=settings.demo_dir, html=True), name="demo")
     return app

@@ -67,3 +67,7 @@ class CollectorSettings(CommonSettings):
     demo_dir: Path = Field(
         REPO_ROOT / "web-snippet" / "demo", description="Static demo site served at /demo/."
     )
+    api_url: str = Field(
+        "http://127.0.0.1:8081",
+        description="The API the privacy center files a visitor's own requests to.",
+    )
