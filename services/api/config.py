@@ -78,5 +78,6 @@ class ApiSettings(CommonSettings):
     )
     ui_assets_dir: Path = Field(
         WEB_UI_DIST,
-        description="Built scripts and styles of the staff pages (`make ui` builds web-ui/dist).",
+        description="Built scripts and styles of the pages, and Swagger UI's files"
+        " (`make ui` builds web-ui/dist).",
     )

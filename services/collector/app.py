@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from consentstream.kafka import BrokerUnavailable, EventProducer
-from consentstream.swagger import WEB_UI_DIST, install_docs
+from consentstream.swagger import install_docs
 from consentstream.topics import Topics
 
 from . import heap, privacy_center
@@ -112,11 +112,10 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
 
     for module in (events, consent, health, snippet):
         app.include_router(module.router)
-    install_docs(app)
+    install_docs(app, settings.ui_assets_dir)
     app.include_router(privacy_center.router)
-    app.mount(
-        "/privacy/static", StaticFiles(directory=WEB_UI_DIST, check_dir=False), name="pc-static"
-    )
+    assets = StaticFiles(directory=settings.ui_assets_dir, check_dir=False)
+    app.mount("/privacy/static", assets, name="privacy-center-static")
     if settings.demo_dir.is_dir():
         app.mount("/demo", StaticFiles(directory=settings.demo_dir, html=True), name="demo")
     return app

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from consentstream.settings import DEV_PLACEHOLDER, CommonSettings
+from consentstream.swagger import WEB_UI_DIST
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,4 +71,9 @@ class CollectorSettings(CommonSettings):
     api_url: str = Field(
         "http://127.0.0.1:8081",
         description="The API the privacy center files a visitor's own requests to.",
+    )
+    ui_assets_dir: Path = Field(
+        WEB_UI_DIST,
+        description="Built scripts and styles of the pages, and Swagger UI's files"
+        " (`make ui` builds web-ui/dist).",
     )
