@@ -179,6 +179,16 @@ def test_no_serious_accessibility_problems(api: Api, browser: Browser) -> None:
     ctx.close()
 
 
+def test_readable_on_a_phone(api: Api, browser: Browser) -> None:
+    file(api, "access", "v_console_0005", AGENT)
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = ctx.new_page()
+    sign_in_as(page, api, "privacy", "/ui/privacy")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+    assert overflow <= 0, f"the console scrolls sideways by {overflow}px on a phone"
+    ctx.close()
+
+
 def test_swagger_ui_loads_without_the_internet(api: Api, page: Page) -> None:
     outside: list[str] = []
 

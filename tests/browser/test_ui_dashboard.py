@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
+from redis import Redis
 
+from services.api.ui.sessions import session_key
 from tests.integration.test_api_harness import Api
 from tests.integration.test_api_usage import DAY1, DAY2, decision, event, visitors
 
@@ -164,6 +166,31 @@ def test_no_serious_accessibility_problems(api: Api, browser: Browser) -> None:
     screenshot(page, "signin")
     sign_in_as(page, api, "marketing", PAGE)
     assert serious_violations(page) == []
+    ctx.close()
+
+
+def test_session_ends_after_the_idle_timeout_and_is_kept_by_use(api: Api, page: Page) -> None:
+    sign_in_as(page, api, "marketing", PAGE)
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "cs_ui_session")
+    redis = Redis.from_url(api.env.get("CONSENTSTREAM_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    try:
+        name = session_key(token)
+        redis.expire(name, 5)  # as if the idle timeout had nearly run out
+        page.goto(api.url + PAGE)
+        assert redis.ttl(name) > 60, "using the page did not restart the idle timer"
+        redis.delete(name)  # the idle timeout has passed
+    finally:
+        redis.close()
+    page.goto(api.url + PAGE)
+    assert "/ui/signin" in page.url
+
+
+def test_readable_on_a_phone(api: Api, browser: Browser) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = ctx.new_page()
+    sign_in_as(page, api, "marketing", PAGE)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+    assert overflow <= 0, f"the dashboard scrolls sideways by {overflow}px on a phone"
     ctx.close()
 
 
