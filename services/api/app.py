@@ -26,7 +26,7 @@ from .datamap import load_data_map
 from .deps import ApiState
 from .errors import ApiError
 from .intake import IntakeUnavailable
-from .routes import privacy, usage
+from .routes import own_requests, privacy, usage
 from .ui import install as install_pages
 
 RETRY_AFTER = "5"
@@ -123,6 +123,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(SelfServiceCORS, origins=settings.api_cors_origins, paths={self_service})
     app.include_router(privacy.router)
     app.include_router(usage.router)
+    app.include_router(own_requests.router)
     install_pages(app, settings)
     install_docs(app, settings.ui_assets_dir)
 

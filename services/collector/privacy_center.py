@@ -54,6 +54,35 @@ async def _history(state: State, visitor_id: str) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: str(item.get("recorded_at", "")), reverse=True)
 
 
+def _token(state: State, visitor_id: str) -> str:
+    key = state.settings.receipt_key.get_secret_value()
+    return visitor_token(visitor_id, int(time.time()) + TOKEN_SECONDS, key)
+
+
+async def _ask_api(state: State, path: str, body: dict[str, str]) -> httpx.Response | None:
+    """POST to the API's self-service routes; None when the API does not answer."""
+    try:
+        async with httpx.AsyncClient(base_url=state.settings.api_url, timeout=10) as client:
+            return await client.post(path, json=body)
+    except httpx.HTTPError:
+        return None
+
+
+async def _own_requests(state: State, visitor_id: str) -> list[dict[str, Any]] | None:
+    """The visitor's requests with status, deadline and receipts, as the API answers them."""
+    body = {"visitor_token": _token(state, visitor_id)}
+    answer = await _ask_api(state, "/v1/privacy/self-service/requests/status", body)
+    if answer is None or answer.status_code != 200:
+        return None
+    mine: list[dict[str, Any]] = answer.json()["requests"]
+    for item in mine:
+        result = item.get("result")
+        item["receipt"] = (
+            orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() if result else ""
+        )
+    return mine
+
+
 @router.get("/")
 async def center(
     request: Request,
@@ -72,6 +101,7 @@ async def center(
     if visitor_id:
         context["in_force"] = await get_consent(visitor_id, state)
         context["history"] = await _history(state, visitor_id)
+        context["mine"] = await _own_requests(state, visitor_id)
     page = TEMPLATES.TemplateResponse(request, "privacy.html", context, headers=HEADERS)
     page.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/privacy")
     return page
@@ -126,16 +156,9 @@ async def file_request(
     visitor_id = _checked(request, state, csrf_token)
     if visitor_id is None:
         return _refused("This form expired; reload the page.")
-    settings = state.settings
-    token = visitor_token(
-        visitor_id, int(time.time()) + TOKEN_SECONDS, settings.receipt_key.get_secret_value()
-    )
-    try:
-        async with httpx.AsyncClient(base_url=settings.api_url, timeout=10) as client:
-            sent = await client.post(
-                "/v1/privacy/self-service/requests", json={"type": kind, "visitor_token": token}
-            )
-    except httpx.HTTPError:
+    body = {"type": kind, "visitor_token": _token(state, visitor_id)}
+    sent = await _ask_api(state, "/v1/privacy/self-service/requests", body)
+    if sent is None:
         return HTMLResponse("<p>Not filed: try again later.</p>", 503, headers=HEADERS)
     if sent.status_code != 202:
         error = sent.json().get("error", {}) if sent.content else {}

@@ -7,6 +7,7 @@ API under their pseudonym); a forged form is refused; the page passes axe.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -74,6 +75,17 @@ def test_visitor_sees_choices_history_and_files_a_deletion(
         pipe=pipeline,
     )
     assert (row["type"], row["subject_key"]) == ("deletion", pseudonymize(vid, PSEUDONYM_KEY))
+
+    def finished() -> str | None:
+        page.goto(center)
+        status = page.locator(f"tr[data-request='{request_id}'] [data-field=status]").inner_text()
+        return status if status == "done" else None
+
+    wait_until(finished, timeout=90, what="the deletion to be done", pipe=pipeline)
+    page.get_by_text("Deletion receipt").click()
+    receipt = json.loads(page.locator(f"pre[data-receipt='{request_id}']").inner_text())
+    assert receipt, "a finished deletion shows its receipt"
+    screenshot(page, "privacy-center-receipt")
 
 
 def test_forged_forms_are_refused(pipeline: Pipeline, visitor: BrowserContext) -> None:
