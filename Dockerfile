@@ -12,6 +12,15 @@ RUN npm ci --no-audit --no-fund
 COPY web-snippet/src ./src
 RUN npm run build
 
+# The staff pages' and privacy center's script and styles (uPlot inside) and Swagger UI's files.
+FROM node:20-slim AS ui
+WORKDIR /src/web-ui
+COPY web-ui/package.json web-ui/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web-ui/src ./src
+COPY web-ui/build.mjs ./
+RUN npm run build
+
 # Build wheels for the project and every dependency, so the runtime stage needs no build tools.
 FROM python:3.11-slim AS wheels
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -37,11 +46,13 @@ WORKDIR /app
 COPY --from=snippet /src/web-snippet/dist/snippet.js /app/web-snippet/dist/snippet.js
 COPY --from=snippet /src/web-snippet/dist/snippet.css /app/web-snippet/dist/snippet.css
 COPY web-snippet/demo /app/web-snippet/demo
+COPY --from=ui /src/web-ui/dist /app/web-ui/dist
 # Data, not code: the API builds access reports and retention from the data map; the worker
 # classifies observed cookies with the catalogue (it refuses to start without it).
 COPY data/data-map.yaml data/cookie-catalogue.yaml /app/data/
 ENV CONSENTSTREAM_SNIPPET_PATH=/app/web-snippet/dist/snippet.js \
     CONSENTSTREAM_DEMO_DIR=/app/web-snippet/demo \
+    CONSENTSTREAM_UI_ASSETS_DIR=/app/web-ui/dist \
     CONSENTSTREAM_DATA_MAP_PATH=/app/data/data-map.yaml \
     CONSENTSTREAM_COOKIE_CATALOGUE_PATH=/app/data/cookie-catalogue.yaml \
     CONSENTSTREAM_WORKER_DATA_DIR=/var/lib/consentstream/worker

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps python-deps node-deps snippet up down run stop test lint unit integration e2e node-test browser soak bench clean
+.PHONY: install system-deps python-deps node-deps snippet ui up down run stop test lint unit integration e2e node-test browser soak bench clean
 
 install: system-deps python-deps node-deps
 
@@ -23,11 +23,18 @@ python-deps: $(BIN)/.installed
 web-snippet/node_modules/.package-lock.json: web-snippet/package-lock.json
 	cd web-snippet && npm ci --no-audit --no-fund --silent
 
-node-deps: web-snippet/node_modules/.package-lock.json
+web-ui/node_modules/.package-lock.json: web-ui/package-lock.json
+	cd web-ui && npm ci --no-audit --no-fund --silent
+
+node-deps: web-snippet/node_modules/.package-lock.json web-ui/node_modules/.package-lock.json
 
 # The collector serves web-snippet/dist/snippet.js (minified, CSS inlined).
 snippet: node-deps
 	cd web-snippet && npm run build
+
+# The API serves web-ui/dist: the staff pages' script and styles (uPlot inside), Swagger UI.
+ui: node-deps
+	cd web-ui && npm run build
 
 up: install
 	$(BIN)/consentstream up
@@ -36,7 +43,7 @@ down:
 	-$(BIN)/consentstream stop-apps
 	$(BIN)/consentstream down
 
-run: up snippet
+run: up snippet ui
 	$(BIN)/consentstream start-apps
 
 stop:
@@ -54,10 +61,10 @@ node-test: snippet
 	cd web-snippet && npm test
 
 # Real headless Chromium (Debian's) against the real collector and worker.
-browser: up python-deps snippet
+browser: up python-deps snippet ui
 	$(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
-test: up lint node-test
+test: up lint node-test ui
 	$(BIN)/pytest tests --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 # The fault scenarios (kill -9, broker/ClickHouse/Redis/collector restarts, deletion and poison under

@@ -17,6 +17,7 @@ from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.storage import open_storage
 from consentstream.storage.errors import StorageError
 from consentstream.storage.repository import Repository
+from consentstream.swagger import install_docs
 from consentstream.topics import Topics
 
 from . import retention, warmer
@@ -26,7 +27,8 @@ from .datamap import load_data_map
 from .deps import ApiState
 from .errors import ApiError
 from .intake import IntakeUnavailable
-from .routes import privacy, usage
+from .routes import own_requests, privacy, usage
+from .ui import install as install_pages
 
 RETRY_AFTER = "5"
 
@@ -101,6 +103,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=_lifespan(settings),
         # A slash redirect would be built from the Host header: no route answers two spellings.
         redirect_slashes=False,
+        docs_url=None,  # install_docs serves Swagger UI from the project's own copy
     )
     _install_error_handlers(app)
     self_service = privacy.router.prefix + privacy.SELF_SERVICE_PATH
@@ -114,6 +117,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(HostGuard, allowed=settings.api_allowed_hosts)
     app.include_router(privacy.router)
     app.include_router(usage.router)
+    app.include_router(own_requests.router)
+    install_pages(app, settings)
+    install_docs(app, settings.ui_assets_dir)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from consentstream.settings import DEV_PLACEHOLDER, CommonSettings
+from consentstream.swagger import WEB_UI_DIST
 
 
 class ApiSettings(CommonSettings):
@@ -78,4 +79,18 @@ class ApiSettings(CommonSettings):
     produce_timeout_seconds: float = Field(5.0, description="Kafka acknowledgement timeout.")
     key_cache_seconds: float = Field(
         5.0, description="How long a key lookup is cached; bounds how late a revocation bites."
+    )
+    ui_session_idle_minutes: int = Field(
+        30, ge=1, description="A staff page session ends after this many minutes unused."
+    )
+    ui_signin_attempts: int = Field(
+        10, ge=1, description="Sign-in attempts allowed per client address per window."
+    )
+    ui_signin_window_seconds: int = Field(
+        300, ge=1, description="The window the sign-in attempts are counted in."
+    )
+    ui_assets_dir: Path = Field(
+        WEB_UI_DIST,
+        description="Built scripts and styles of the pages, and Swagger UI's files"
+        " (`make ui` builds web-ui/dist).",
     )

@@ -18,9 +18,10 @@ from redis.asyncio import Redis
 from consentstream.edge import BodyLimit, HostGuard
 from consentstream.http_errors import error_response, install_common_handlers
 from consentstream.kafka import BrokerUnavailable, EventProducer
+from consentstream.swagger import install_docs
 from consentstream.topics import Topics
 
-from . import heap
+from . import heap, privacy_center
 from .backpressure import InflightLimit
 from .config import CollectorSettings
 from .deps import CollectorState
@@ -98,7 +99,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         title="consentstream collector",
         version="1",
         lifespan=_lifespan(settings),
-        docs_url="/docs",
+        docs_url=None,  # install_docs serves Swagger UI from the project's own copy
         # A slash redirect would be built from the Host header: no route answers two spellings.
         redirect_slashes=False,
     )
@@ -125,6 +126,10 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
 
     for module in (events, consent, health, snippet):
         app.include_router(module.router)
+    install_docs(app, settings.ui_assets_dir)
+    app.include_router(privacy_center.router)
+    assets = StaticFiles(directory=settings.ui_assets_dir, check_dir=False)
+    app.mount("/privacy/static", assets, name="privacy-center-static")
     if settings.demo_dir.is_dir():
         app.include_router(demo.router)  # pages first; the mount serves the rest
         app.mount("/demo", StaticFiles(directory=settings.demo_dir, html=True), name="demo")

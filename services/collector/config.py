@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 
 from consentstream.settings import DEV_PLACEHOLDER, CommonSettings
+from consentstream.swagger import WEB_UI_DIST
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,6 +89,15 @@ class CollectorSettings(CommonSettings):
     )
     demo_dir: Path = Field(
         REPO_ROOT / "web-snippet" / "demo", description="Static demo site served at /demo/."
+    )
+    api_url: str = Field(
+        "http://127.0.0.1:8081",
+        description="The API the privacy center files a visitor's own requests to.",
+    )
+    ui_assets_dir: Path = Field(
+        WEB_UI_DIST,
+        description="Built scripts and styles of the pages, and Swagger UI's files"
+        " (`make ui` builds web-ui/dist).",
     )
 
     @field_validator("public_url")

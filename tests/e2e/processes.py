@@ -120,6 +120,7 @@ def running_pipeline(env: dict[str, str], log_dir: Path) -> Iterator[Pipeline]:
     env = {
         # the demo site is the collector's origin; its snippet files requests straight to the API
         "CONSENTSTREAM_API_CORS_ORIGINS": f'["http://127.0.0.1:{cport}"]',
+        "CONSENTSTREAM_API_URL": f"http://127.0.0.1:{aport}",  # the privacy center files here
         **env,
         # where the snippet posts: the collector never takes its URL from the Host header
         "CONSENTSTREAM_PUBLIC_URL": f"http://127.0.0.1:{cport}",

@@ -45,6 +45,7 @@ def calls(request_id: str) -> list[tuple[str, str, dict[str, Any] | None, str, s
 
     decision = {"reason": "matrix check"}
     own = {"type": "access", "visitor_token": "forged.token"}
+    mine = {"visitor_token": "forged.token"}
     hold = {
         "subject": {"visitor_id": "matrix-hold-visitor"},
         "held": False,
@@ -63,6 +64,7 @@ def calls(request_id: str) -> list[tuple[str, str, dict[str, Any] | None, str, s
         ("POST", f"/v1/privacy/requests/{request_id}/reject", decision, "privacy", {409}),
         # the visitor's own request: no key, a signed visitor token (forged here) instead
         ("POST", "/v1/privacy/self-service/requests", own, "anyone", {401}),
+        ("POST", "/v1/privacy/self-service/requests/status", mine, "anyone", {401}),
     ]
     return out
 

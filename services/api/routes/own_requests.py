@@ -1,0 +1,58 @@
+"""The visitor's own view of their privacy requests, proven by the signed visitor token.
+
+The privacy center on the collector asks this (server to server) so the visitor sees each
+request's status and deadline and, for a finished deletion, its receipt (per-store counts, no
+personal data). Reading is audited under the self-service actor, as every per-visitor read is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from consentstream.identity import pseudonymize, read_visitor_token
+
+from .. import requests
+from ..casework import SELF_SERVICE, Casework
+from ..deps import State
+from ..errors import Unauthorized, documented
+
+router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=documented(422, 503))
+
+
+class OwnRequestsIn(BaseModel):
+    """Which visitor asks: the token the collector signed for their browser."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"visitor_token": "dmlzaXRvci10b2tlbg.c2lnbmF0dXJl"}]},
+    )
+    visitor_token: str = Field(min_length=1, max_length=1000)
+
+
+@router.post(
+    "/self-service/requests/status",
+    response_model=requests.PrivacyRequestList,
+    responses={401: {**documented(401)[401], "description": "Invalid or expired visitor token."}},
+)
+async def own_requests(body: OwnRequestsIn, state: State) -> requests.PrivacyRequestList:
+    """The visitor's requests, newest first; a finished deletion carries its receipt."""
+    settings = state.settings
+    visitor_id = read_visitor_token(
+        body.visitor_token, settings.receipt_key.get_secret_value(), int(time.time())
+    )
+    if visitor_id is None:
+        raise Unauthorized("invalid or expired visitor token")
+    subject = pseudonymize(visitor_id, settings.pseudonym_key.get_secret_value())
+    rows = await asyncio.to_thread(state.repo.subject_requests, subject)
+    work = Casework(state.repo, state.audit, state.producer, state.topics)
+    await work.record(SELF_SERVICE, "request.status", subject, {"requests": len(rows)})
+    views = [
+        requests.view(row, settings.due_soon_days, with_result=row.type == "deletion")
+        for row in sorted(rows, key=lambda r: r.created_at, reverse=True)
+    ]
+    return requests.PrivacyRequestList(requests=views)

@@ -1,0 +1,168 @@
+"""``/privacy/``: the visitor's own privacy center, served by the collector.
+
+It reads the HttpOnly visitor cookie, so the site's scripts never see the id: the visitor sees
+their reference code, the choices in force and their recent decisions (the history the worker
+keeps from the consent ledger), changes their choices through the same ``POST /v1/consent``
+code the banner uses, and files an access or deletion request to the API's self-service route
+with a visitor token minted here. Forms carry a double-submit CSRF token (SameSite=Strict).
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import httpx
+import orjson
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from consentstream import redis_keys
+from consentstream.identity import pseudonymize, visitor_token
+from schemas.events import ConsentChoices, ConsentRequest
+
+from .deps import RateLimited, State
+from .routes.consent import get_consent, post_consent
+
+router = APIRouter(prefix="/privacy", include_in_schema=False)
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+CSRF_COOKIE = "cs_pc_csrf"
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self';"
+    " form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+NOTICES = {"saved": "Your choices are saved.", "filed": "Your request was received."}
+TOKEN_SECONDS = 600
+
+
+async def _history(state: State, visitor_id: str) -> list[dict[str, Any]]:
+    key = pseudonymize(visitor_id, state.settings.pseudonym_key.get_secret_value())
+    fields = await state.redis.hgetall(redis_keys.consent_history(key))
+    items = []
+    for raw in fields.values():
+        try:
+            items.append(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            continue
+    return sorted(items, key=lambda item: str(item.get("recorded_at", "")), reverse=True)
+
+
+def _token(state: State, visitor_id: str) -> str:
+    key = state.settings.receipt_key.get_secret_value()
+    return visitor_token(visitor_id, int(time.time()) + TOKEN_SECONDS, key)
+
+
+async def _ask_api(state: State, path: str, body: dict[str, str]) -> httpx.Response | None:
+    """POST to the API's self-service routes; None when the API does not answer."""
+    try:
+        async with httpx.AsyncClient(base_url=state.settings.api_url, timeout=10) as client:
+            return await client.post(path, json=body)
+    except httpx.HTTPError:
+        return None
+
+
+async def _own_requests(state: State, visitor_id: str) -> list[dict[str, Any]] | None:
+    """The visitor's requests with status, deadline and receipts, as the API answers them."""
+    body = {"visitor_token": _token(state, visitor_id)}
+    answer = await _ask_api(state, "/v1/privacy/self-service/requests/status", body)
+    if answer is None or answer.status_code != 200:
+        return None
+    mine: list[dict[str, Any]] = answer.json()["requests"]
+    for item in mine:
+        result = item.get("result")
+        item["receipt"] = (
+            orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() if result else ""
+        )
+    return mine
+
+
+@router.get("/")
+async def center(
+    request: Request,
+    state: State,
+    ref: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """The visitor's page: reference code, choices in force, history, requests."""
+    visitor_id = request.cookies.get(state.settings.visitor_cookie_name)
+    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    context: dict[str, Any] = {
+        "visitor_id": visitor_id,
+        "csrf": token,
+        "notice": NOTICES.get(request.query_params.get("done", ""), ""),
+        "filed": ref if ref.isalnum() else "",
+    }
+    if visitor_id:
+        context["in_force"] = await get_consent(visitor_id, state)
+        context["history"] = await _history(state, visitor_id)
+        context["mine"] = await _own_requests(state, visitor_id)
+    page = TEMPLATES.TemplateResponse(request, "privacy.html", context, headers=HEADERS)
+    page.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/privacy")
+    return page
+
+
+def _checked(request: Request, state: State, csrf_token: str) -> str | None:
+    """The visitor id of a form post whose CSRF token matches its cookie, else None."""
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
+        return None
+    return request.cookies.get(state.settings.visitor_cookie_name) or None
+
+
+def _refused(reason: str) -> HTMLResponse:
+    return HTMLResponse(f"<p>{reason}</p>", status_code=403, headers=HEADERS)
+
+
+@router.post("/choices", dependencies=[RateLimited])
+async def change_choices(
+    request: Request,
+    state: State,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    analytics: Annotated[bool, Form()] = False,
+    marketing: Annotated[bool, Form()] = False,
+    preferences: Annotated[bool, Form()] = False,
+) -> Response:
+    """Record new choices exactly as the banner would (same route function, same receipt)."""
+    visitor_id = _checked(request, state, csrf_token)
+    if visitor_id is None:
+        return _refused("This form expired; reload the page.")
+    settings = state.settings
+    body = ConsentRequest(
+        visitor_id=visitor_id,
+        choices=ConsentChoices(analytics=analytics, marketing=marketing, preferences=preferences),
+        policy_version=settings.policy_version,
+        policy_hash=settings.policy_hash,
+        source="privacy-center",
+    )
+    answer = RedirectResponse("/privacy/?done=saved", status_code=303)
+    await post_consent(body, request, answer, state)
+    return answer
+
+
+@router.post("/requests", dependencies=[RateLimited])
+async def file_request(
+    request: Request,
+    state: State,
+    kind: Annotated[Literal["access", "deletion"], Form()],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """File the visitor's own request at the API, proven by a short-lived visitor token."""
+    visitor_id = _checked(request, state, csrf_token)
+    if visitor_id is None:
+        return _refused("This form expired; reload the page.")
+    body = {"type": kind, "visitor_token": _token(state, visitor_id)}
+    sent = await _ask_api(state, "/v1/privacy/self-service/requests", body)
+    if sent is None:
+        return HTMLResponse("<p>Not filed: try again later.</p>", 503, headers=HEADERS)
+    if sent.status_code != 202:
+        error = sent.json().get("error", {}) if sent.content else {}
+        message = html.escape(str(error.get("message", "the request was not accepted")))
+        return HTMLResponse(f"<p>Not filed: {message}</p>", sent.status_code, headers=HEADERS)
+    request_id = str(sent.json()["request_id"])
+    return RedirectResponse(f"/privacy/?done=filed&ref={request_id}", status_code=303)
