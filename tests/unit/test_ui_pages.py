@@ -139,7 +139,7 @@ def test_sign_in_only_returns_to_our_own_pages() -> None:
 
 async def test_collector_docs_load_swagger_ui_from_its_own_files() -> None:
     transport = httpx.ASGITransport(app=collector_app(CollectorSettings()))
-    async with httpx.AsyncClient(transport=transport, base_url="http://collector") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         page = await client.get("/docs")
         assert page.status_code == 200
         assert "/docs/assets/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
