@@ -42,12 +42,12 @@ REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO), str(HERE.parent)]
 
 from consentstream.identity import pseudonymize  # noqa: E402
+from consentstream.preparation import prepare_pipeline  # noqa: E402
 from consentstream.storage import open_storage, sql  # noqa: E402
 from consentstream.storage.base import Storage  # noqa: E402
 from processor import latency  # noqa: E402
 from schemas.events import ConsentChoices, Event  # noqa: E402
 from schemas.messages import ConsentDecision, RawBatch, RequestFacts  # noqa: E402
-from streams.__main__ import prepare  # noqa: E402
 from streams.config import WorkerSettings  # noqa: E402
 
 UA = (
@@ -332,7 +332,7 @@ def measure_latency(rate: float, seconds: float) -> None:
     """Collector + worker as processes; POST at ``rate`` events/s; print p50/p95."""
     run = secrets.token_hex(3)
     s, env = settings_for(run, 4)
-    prepare(s)
+    prepare_pipeline(s)
     port = latency.free_port()
     env = {**env, "CONSENTSTREAM_COLLECTOR_PORT": str(port)}
     env["CONSENTSTREAM_RATE_LIMIT_PER_SECOND"] = "0"  # all load comes from one address
@@ -376,7 +376,7 @@ def main() -> None:
     args = parser.parse_args()
     run = secrets.token_hex(3)
     s, env = settings_for(run, args.partitions)
-    prepare(s)
+    prepare_pipeline(s)
     base_url = s.clickhouse_url + "_base"
     storage, base_storage = open_storage(s.clickhouse_url), open_storage(base_url)
     base_storage.migrate()

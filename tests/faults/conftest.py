@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from consentstream import stack
-from consentstream.stack.config import StackSettings
+from ops import stack
+from ops.stack.config import StackSettings
 from tests.e2e.processes import Pipeline, free_port, running_pipeline
 
 FIGURES = pytest.StashKey[list[str]]()

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from consentstream import stack
 from consentstream.identity import pseudonymize
 from consentstream.storage import open_storage
+from ops import stack
 from tests.e2e.processes import wait_http
 
 from .conftest import FIGURES, FaultRig

@@ -36,6 +36,7 @@ with warnings.catch_warnings():
 
 from consentstream import redis_keys  # noqa: E402
 from consentstream.identity import pseudonymize  # noqa: E402
+from consentstream.preparation import prepare_pipeline  # noqa: E402
 from consentstream.storage import Storage, open_storage, sql  # noqa: E402
 from consentstream.storage.repository import Repository  # noqa: E402
 from consentstream.topics import Topics  # noqa: E402
@@ -48,7 +49,6 @@ from schemas.messages import (  # noqa: E402
     RequestFacts,
 )
 from schemas.rows import PrivacyRequestRow  # noqa: E402
-from streams.__main__ import prepare  # noqa: E402
 from streams.config import WorkerSettings  # noqa: E402
 from tests.e2e.processes import free_port  # noqa: E402
 
@@ -199,7 +199,7 @@ def isolated_run(
     settings = WorkerSettings.model_validate(
         {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
     )
-    prepare(settings)
+    prepare_pipeline(settings)
     storage = open_storage(settings.clickhouse_url)
     redis = Redis.from_url(settings.redis_url)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from consentstream.stack import lifecycle
-from consentstream.stack.base import Progress, Service, ServiceStatus, StackError, no_progress
-from consentstream.stack.clickhouse import ClickHouseService
-from consentstream.stack.config import StackSettings
-from consentstream.stack.kafka import KafkaService
-from consentstream.stack.redis import RedisService
+from ops.stack import lifecycle
+from ops.stack.base import Progress, Service, ServiceStatus, StackError, no_progress
+from ops.stack.clickhouse import ClickHouseService
+from ops.stack.config import StackSettings
+from ops.stack.kafka import KafkaService
+from ops.stack.redis import RedisService
 
 __all__ = [
     "SERVICE_NAMES",

@@ -1,8 +1,8 @@
 """The ``consentstream`` command line: local stack, keys, privacy operations.
 
-The commands themselves live in :mod:`consentstream.cli_ops` (running the product) and
-:mod:`consentstream.cli_privacy` (data subject requests); :func:`_add_product_commands` wires
-them in the order ``--help`` lists them.
+The commands themselves live in :mod:`ops.cli_ops` (running the product),
+:mod:`ops.cli_privacy` (data subject requests) and :mod:`ops.cli_dlq` (dead letters);
+:func:`_add_product_commands` wires them in the order ``--help`` lists them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from consentstream import cli_ops, cli_privacy, stack
+from ops import cli_ops, cli_privacy, stack
+from ops.cli_dlq import dlq_app
 
 app = typer.Typer(no_args_is_help=True, help="consentstream: consent and cookie tracking.")
 console = Console()
@@ -121,8 +122,6 @@ def _add_product_commands(target: typer.Typer) -> None:
         target.command()(command)
     target.command("start-apps")(cli_ops.start_apps)
     target.command("stop-apps")(cli_ops.stop_apps)
-    from streams.dlq import cli_app as dlq_app
-
     target.add_typer(dlq_app, name="dlq")
 
 

@@ -11,16 +11,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
-from consentstream.stack.base import Launch, StackError
-from consentstream.stack.config import StackSettings
-from consentstream.stack.process import is_alive, launch, read_pid, tail, terminate
-
-if TYPE_CHECKING:
-    from services.collector.config import CollectorSettings
+from ops.stack.base import Launch, StackError
+from ops.stack.config import StackSettings
+from ops.stack.process import is_alive, launch, read_pid, tail, terminate
+from services.api.config import ApiSettings
+from services.collector.config import CollectorSettings
 
 
 @dataclass(frozen=True)
@@ -34,9 +32,6 @@ class App:
 
 def apps() -> tuple[App, ...]:
     """The three deployables, with health URLs from their settings."""
-    from services.api.config import ApiSettings
-    from services.collector.config import CollectorSettings
-
     collector = CollectorSettings()
     api = ApiSettings()
     return (

@@ -7,14 +7,28 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from redis import Redis
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
+from consentstream.audit import verify
+from consentstream.kafka_topics import PartitionMismatch, TopicError
 from consentstream.keys import new_key
+from consentstream.preparation import prepare_pipeline
 from consentstream.settings import CommonSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
+from ops import apps
+from ops.consent_rebuild import rebuild
 from schemas.rows import ApiRole
+from services.api import retention as rules
+from services.api.config import ApiSettings
+from services.api.datamap import load_data_map
+from services.collector.config import CollectorSettings
+from streams.config import WorkerSettings
 
 console = Console()
 
@@ -67,8 +81,6 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by 
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (id, role, created, revoked); keys themselves are never stored or shown."""
-    from rich.table import Table
-
     storage = open_storage(CommonSettings().clickhouse_url)
     try:
         rows = Repository(storage).list_api_keys()
@@ -87,8 +99,6 @@ audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log."
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute the chain; exit 1 and name the first broken seq if any entry was altered."""
-    from consentstream.audit import verify
-
     storage = open_storage(CommonSettings().clickhouse_url)
     try:
         with console.status("verifying the audit chain"):
@@ -104,10 +114,6 @@ def audit_verify() -> None:
 
 def retention() -> None:
     """Remove rows older than their table's retention period in the data map (for cron)."""
-    from services.api import retention as rules
-    from services.api.config import ApiSettings
-    from services.api.datamap import load_data_map
-
     settings = ApiSettings()
     storage = open_storage(settings.clickhouse_url)
     try:
@@ -121,14 +127,10 @@ def retention() -> None:
 
 def migrate() -> None:
     """Create the ClickHouse tables and the Kafka topics with their settings (idempotent)."""
-    from consentstream.kafka_topics import PartitionMismatch, TopicError
-    from streams.__main__ import prepare
-    from streams.config import WorkerSettings
-
     settings = WorkerSettings()
     try:
         with console.status("creating tables and topics"):
-            report = prepare(settings)
+            report = prepare_pipeline(settings)
     except TopicError as exc:
         if isinstance(exc, PartitionMismatch):
             _print_lines(exc.report.lines())
@@ -145,6 +147,8 @@ def _print_lines(lines: list[str]) -> None:
 
 def worker() -> None:
     """Run a stream worker (Faust) in the foreground."""
+    # Imported here, not at the top: it loads the whole app (Faust, a second or more), which
+    # every other command would pay for.
     from streams.__main__ import main
 
     main()
@@ -152,6 +156,8 @@ def worker() -> None:
 
 def collector() -> None:
     """Run the collector in the foreground."""
+    # Imported here, not at the top: it loads the whole app (FastAPI, a second or more), which
+    # every other command would pay for.
     from services.collector.__main__ import main
 
     main()
@@ -159,6 +165,8 @@ def collector() -> None:
 
 def api() -> None:
     """Run the API in the foreground."""
+    # Imported here, not at the top: it loads the whole app (FastAPI, a second or more), which
+    # every other command would pay for.
     from services.api.__main__ import main
 
     main()
@@ -166,10 +174,6 @@ def api() -> None:
 
 def start_apps() -> None:
     """Start the collector, worker and API in the background and print where to look."""
-    from consentstream import apps
-    from services.api.config import ApiSettings
-    from services.collector.config import CollectorSettings
-
     migrate()
     with console.status("starting collector, worker and API"):
         report = apps.start_apps()
@@ -187,8 +191,6 @@ def start_apps() -> None:
 
 def stop_apps() -> None:
     """Stop the collector, worker and API started by start-apps."""
-    from consentstream import apps
-
     stopped = apps.stop_apps()
     console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
@@ -203,12 +205,6 @@ def consent_rebuild() -> None:
     For a lost or replaced Redis: without this, visitors count as undecided (necessary-only)
     until they choose again. Erased subjects are skipped. Safe to run at any time.
     """
-    from redis import Redis
-    from redis.exceptions import RedisError
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from consentstream.consent_rebuild import rebuild
-
     settings = CommonSettings()
     storage = open_storage(settings.clickhouse_url)
     redis = Redis.from_url(settings.redis_url)

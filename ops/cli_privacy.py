@@ -7,21 +7,31 @@ is audited and queued for the worker exactly as a request made over HTTP.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
+from rich.table import Table
 
+from consentstream.audit import AuditLog, AuditUnavailable, lock_client
+from consentstream.identity import pseudonymize
+from consentstream.kafka import EventProducer
 from consentstream.settings import CommonSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
-from schemas.rows import PrivacyRequestType
+from consentstream.topics import Topics
+from schemas.rows import PrivacyRequestRow, PrivacyRequestType
+from services.api import requests as intake
+from services.api.casework import CLI_ACTOR, Casework, result_with_report
+from services.api.config import ApiSettings
+from services.api.datamap import load_data_map
+from services.api.errors import TooManyRequests
 
-if TYPE_CHECKING:
-    from consentstream.audit import AuditLog
+T = TypeVar("T")
 
 console = Console()
 errors = Console(stderr=True)
@@ -32,8 +42,6 @@ hold_app = typer.Typer(no_args_is_help=True, help="Legal holds on a subject's da
 @contextmanager
 def _audit_log(repo: Repository, redis_url: str) -> Iterator[AuditLog]:
     """The audit log, locked through Redis like the API's; no lock means exit 1, nothing done."""
-    from consentstream.audit import AuditLog, AuditUnavailable, lock_client
-
     redis = lock_client(redis_url)
     try:
         yield AuditLog(repo, redis)
@@ -47,11 +55,6 @@ def _audit_log(repo: Repository, redis_url: str) -> Iterator[AuditLog]:
 @requests_app.command("list")
 def requests_list() -> None:
     """Requests newest first, with deadlines; due-soon ones marked."""
-    from rich.table import Table
-
-    from services.api import requests as intake
-    from services.api.config import ApiSettings
-
     settings = ApiSettings()
     storage = open_storage(settings.clickhouse_url)
     try:
@@ -77,9 +80,6 @@ def requests_list() -> None:
 @requests_app.command("show")
 def requests_show(request_id: Annotated[str, typer.Argument(help="The request id")]) -> None:
     """One request with its result as JSON (an audited per-visitor read)."""
-    from services.api import requests as intake
-    from services.api.config import ApiSettings
-
     settings = ApiSettings()
     storage = open_storage(settings.clickhouse_url)
     try:
@@ -103,9 +103,8 @@ def requests_approve(
     reason: Annotated[str, typer.Option(help="What evidence was checked (audited).", min=3)],
 ) -> None:
     """Approve an agent's or parent's request pending verification; the worker then runs it."""
-    from services.api.casework import CLI_ACTOR
 
-    async def decide(work: Any) -> str:
+    async def decide(work: Casework) -> str:
         row = await asyncio.to_thread(work.repo.get_privacy_request, request_id)
         if row is None:
             return "missing"
@@ -118,15 +117,11 @@ def requests_approve(
     console.print(f"{request_id}: {status}")
 
 
-def _with_casework(action: Callable[[Any], Awaitable[Any]]) -> Any:
+def _with_casework(action: Callable[[Casework], Awaitable[T]]) -> T:
     """Run ``action(casework)`` with the stores and a producer, closing them afterwards."""
-    from consentstream.kafka import EventProducer
-    from consentstream.topics import Topics
-    from services.api.casework import Casework
-
     settings = CommonSettings()
 
-    async def run(audit: AuditLog) -> Any:
+    async def run(audit: AuditLog) -> T:
         producer = EventProducer(settings.kafka_bootstrap, 10.0)
         try:
             topics = Topics(settings.topic_prefix)
@@ -143,17 +138,12 @@ def _with_casework(action: Callable[[Any], Awaitable[Any]]) -> Any:
 
 
 def _hold(visitor_id: str, held: bool, reason: str) -> list[str]:
-    from consentstream.identity import pseudonymize
-    from services.api.casework import CLI_ACTOR
-
     subject = pseudonymize(visitor_id, CommonSettings().pseudonym_key.get_secret_value())
 
-    async def change(work: Any) -> list[str]:
-        released: list[str] = await work.set_hold(CLI_ACTOR, subject, held, reason)
-        return released
+    async def change(work: Casework) -> list[str]:
+        return await work.set_hold(CLI_ACTOR, subject, held, reason)
 
-    released: list[str] = _with_casework(change)
-    return released
+    return _with_casework(change)
 
 
 Reason = Annotated[str, typer.Option(help="Why (kept in the audit log).", min=3)]
@@ -176,17 +166,10 @@ def hold_lift(visitor_id: VisitorArg, reason: Reason) -> None:
 
 def _carry_out(visitor_id: str, kind: PrivacyRequestType, timeout: float) -> dict[str, Any]:
     """File a pre-verified request as the CLI operator, follow it under a spinner, return it."""
-    import time
-
-    from consentstream.identity import pseudonymize
-    from services.api.casework import CLI_ACTOR, result_with_report
-    from services.api.config import ApiSettings
-    from services.api.datamap import load_data_map
-
     settings = ApiSettings()
     subject = pseudonymize(visitor_id, settings.pseudonym_key.get_secret_value())
 
-    async def file(work: Any) -> Any:
+    async def file(work: Casework) -> PrivacyRequestRow:
         return await work.file(
             CLI_ACTOR,
             kind,
@@ -231,8 +214,6 @@ def purge(visitor_id: VisitorArg, timeout: Timeout = 120.0) -> None:
 
 def report(visitor_id: VisitorArg, timeout: Timeout = 120.0) -> None:
     """Produce a visitor's access report (counts as one of their two a year) and print it."""
-    from services.api.errors import TooManyRequests
-
     try:
         outcome = _carry_out(visitor_id, "access", timeout)
     except TooManyRequests as exc:
