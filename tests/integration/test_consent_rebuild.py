@@ -22,7 +22,7 @@ from ops.consent_rebuild import rebuild
 from streams import consent_history
 from streams.consent_state import consent_at
 
-from .storage_fixtures import chdb_path_fixture, consent, server_url, storage_fixture  # noqa: F401
+from .storage_fixtures import consent, server_url
 
 pytestmark = pytest.mark.integration
 
