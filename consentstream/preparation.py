@@ -38,12 +38,9 @@ class PipelineLayout(Protocol):
 
 def prepare_storage(url: str) -> None:
     """Create the ClickHouse tables and add columns an older version's tables lack."""
-    storage = open_storage(url)
-    try:
+    with open_storage(url) as storage:
         storage.migrate()
         Repository(storage).add_missing_columns(sql.USAGE_EVENTS)
-    finally:
-        storage.close()
 
 
 def prepare_pipeline(settings: PipelineLayout) -> TopicReport:

@@ -54,24 +54,18 @@ def keys_create(
     role: Annotated[Role, typer.Option(help="Who the key is for.")],
 ) -> None:
     """Create an API key with ROLE and print it once; only its hash is stored."""
-    storage = open_storage(CommonSettings().clickhouse_url)
-    try:
+    with open_storage(CommonSettings().clickhouse_url) as storage:
         storage.migrate()
         plaintext, row = new_key(ROLES[role])
         Repository(storage).save_api_key(row)
-    finally:
-        storage.close()
     typer.echo(plaintext)
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by create")]) -> None:
     """Revoke a key by its id (the 8 hex characters after ``cs_``)."""
-    storage = open_storage(CommonSettings().clickhouse_url)
-    try:
+    with open_storage(CommonSettings().clickhouse_url) as storage:
         found = Repository(storage).revoke_api_key(key_id)
-    finally:
-        storage.close()
     if not found:
         console.print(f"[red]no key with id {key_id}[/red]")
         raise typer.Exit(1)
@@ -81,11 +75,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by 
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (id, role, created, revoked); keys themselves are never stored or shown."""
-    storage = open_storage(CommonSettings().clickhouse_url)
-    try:
+    with open_storage(CommonSettings().clickhouse_url) as storage:
         rows = Repository(storage).list_api_keys()
-    finally:
-        storage.close()
     table = Table("key id", "role", "created", "state")
     for row in rows:
         state = "[red]revoked[/red]" if row.revoked else "[green]active[/green]"
@@ -99,12 +90,9 @@ audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log."
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute the chain; exit 1 and name the first broken seq if any entry was altered."""
-    storage = open_storage(CommonSettings().clickhouse_url)
-    try:
+    with open_storage(CommonSettings().clickhouse_url) as storage:
         with console.status("verifying the audit chain"):
             verdict = verify(Repository(storage).audit_entries())
-    finally:
-        storage.close()
     if verdict.ok:
         console.print(f"OK: {verdict.entries} entries, chain intact")
         return
@@ -115,12 +103,9 @@ def audit_verify() -> None:
 def retention() -> None:
     """Remove rows older than their table's retention period in the data map (for cron)."""
     settings = ApiSettings()
-    storage = open_storage(settings.clickhouse_url)
-    try:
+    with open_storage(settings.clickhouse_url) as storage:
         with console.status("enforcing retention"):
             removed = rules.enforce(Repository(storage), load_data_map(settings.data_map_path))
-    finally:
-        storage.close()
     for table, count in removed.items():
         console.print(f"{table:<20} {count:>8} expired rows removed", highlight=False)
 
@@ -206,11 +191,13 @@ def consent_rebuild() -> None:
     until they choose again. Erased subjects are skipped. Safe to run at any time.
     """
     settings = CommonSettings()
-    storage = open_storage(settings.clickhouse_url)
-    redis = Redis.from_url(settings.redis_url)
     columns = (SpinnerColumn(), TextColumn("{task.completed:,} visitors"), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
+        with (
+            open_storage(settings.clickhouse_url) as storage,
+            Redis.from_url(settings.redis_url) as redis,
+            Progress(*columns, console=console, transient=True) as progress,
+        ):
             task = progress.add_task("rebuild", total=None)
             done = rebuild(
                 Repository(storage),
@@ -221,9 +208,6 @@ def consent_rebuild() -> None:
     except RedisError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] Redis: {escape(str(exc))}")
         raise typer.Exit(1) from exc
-    finally:
-        redis.close()
-        storage.close()
     console.print(
         f"{done.visitors:,} visitors, {done.decisions:,} decisions written to their histories,"
         f" {done.mirrors:,} decisions in force restored; skipped {done.skipped_erased:,} erased"

@@ -42,25 +42,20 @@ hold_app = typer.Typer(no_args_is_help=True, help="Legal holds on a subject's da
 @contextmanager
 def _audit_log(repo: Repository, redis_url: str) -> Iterator[AuditLog]:
     """The audit log, locked through Redis like the API's; no lock means exit 1, nothing done."""
-    redis = lock_client(redis_url)
-    try:
-        yield AuditLog(repo, redis)
-    except AuditUnavailable as exc:
-        errors.print(f"[bold red]error:[/] audit log unavailable: {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    finally:
-        redis.close()
+    with lock_client(redis_url) as redis:
+        try:
+            yield AuditLog(repo, redis)
+        except AuditUnavailable as exc:
+            errors.print(f"[bold red]error:[/] audit log unavailable: {exc}", highlight=False)
+            raise typer.Exit(1) from None
 
 
 @requests_app.command("list")
 def requests_list() -> None:
     """Requests newest first, with deadlines; due-soon ones marked."""
     settings = ApiSettings()
-    storage = open_storage(settings.clickhouse_url)
-    try:
+    with open_storage(settings.clickhouse_url) as storage:
         rows = Repository(storage).list_privacy_requests()
-    finally:
-        storage.close()
     table = Table("type", "status", "created", "deadline", "due soon")
     table.add_column("request", no_wrap=True, min_width=32)  # ids are copied whole into show
     for row in rows:
@@ -81,8 +76,7 @@ def requests_list() -> None:
 def requests_show(request_id: Annotated[str, typer.Argument(help="The request id")]) -> None:
     """One request with its result as JSON (an audited per-visitor read)."""
     settings = ApiSettings()
-    storage = open_storage(settings.clickhouse_url)
-    try:
+    with open_storage(settings.clickhouse_url) as storage:
         repo = Repository(storage)
         row = repo.get_privacy_request(request_id)
         if row is None:
@@ -92,8 +86,6 @@ def requests_show(request_id: Annotated[str, typer.Argument(help="The request id
             detail = {"request_id": row.request_id, "type": row.type}
             with _audit_log(repo, settings.redis_url) as audit:
                 audit.append("cli", "admin", "request.read", row.subject_key, detail)
-    finally:
-        storage.close()
     typer.echo(intake.view(row, settings.due_soon_days).model_dump_json(indent=2))
 
 
@@ -129,12 +121,9 @@ def _with_casework(action: Callable[[Casework], Awaitable[T]]) -> T:
         finally:
             await producer.close()
 
-    storage = open_storage(settings.clickhouse_url)
-    try:
+    with open_storage(settings.clickhouse_url) as storage:
         with _audit_log(Repository(storage), settings.redis_url) as audit:
             return asyncio.run(run(audit))
-    finally:
-        storage.close()
 
 
 def _hold(visitor_id: str, held: bool, reason: str) -> list[str]:
@@ -180,8 +169,7 @@ def _carry_out(visitor_id: str, kind: PrivacyRequestType, timeout: float) -> dic
         )
 
     row = _with_casework(file)
-    storage = open_storage(settings.clickhouse_url)
-    try:
+    with open_storage(settings.clickhouse_url) as storage:
         repo = Repository(storage)
         deadline = time.monotonic() + timeout
         with console.status(f"{kind} {row.request_id}: {row.status}") as spinner:
@@ -192,8 +180,6 @@ def _carry_out(visitor_id: str, kind: PrivacyRequestType, timeout: float) -> dic
                 row = repo.get_privacy_request(row.request_id) or row
                 spinner.update(f"{kind} {row.request_id}: {row.status}")
         result = result_with_report(repo, load_data_map(settings.data_map_path), row)
-    finally:
-        storage.close()
     return {"request_id": row.request_id, "status": row.status, "result": result}
 
 
