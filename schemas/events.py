@@ -1,4 +1,4 @@
-"""HTTP bodies the snippet sends to the collector (BRIEF §4), validated at the edge.
+"""HTTP bodies the snippet sends to the collector (its public contract), validated at the edge.
 
 The JSON Schema exported from these models is what the snippet is built against.
 """
@@ -20,8 +20,6 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
-
-EVENT_SCHEMA_VERSION = 1
 
 MAX_BATCH_EVENTS = 500
 MAX_PROPS = 20

@@ -1,4 +1,4 @@
-"""Data minimization: the pure functions that turn raw facts into what may be stored (BRIEF §5)."""
+"""Data minimization: the pure functions that turn raw facts into what may be stored."""
 
 from __future__ import annotations
 

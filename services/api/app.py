@@ -1,4 +1,4 @@
-"""The privacy and usage API (BRIEF §4): need-to-know access by role, one error shape."""
+"""The privacy and usage API: need-to-know access by role, one error shape."""
 
 from __future__ import annotations
 

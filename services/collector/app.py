@@ -1,4 +1,4 @@
-"""The collector app: the only public write path of consentstream (BRIEF §4).
+"""The collector app: the only public write path of consentstream, open to any website visitor.
 
 ``create_app(settings)`` wires routes, the lifespan (Kafka producer, Redis), CORS, and the one
 place where collector errors become HTTP answers.

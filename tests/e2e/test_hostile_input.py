@@ -1,4 +1,4 @@
-"""Hostile input end to end (issue 7): clear client errors, inert storage, clean logs.
+"""Hostile input end to end: clear client errors, inert storage, clean logs.
 
 The collector, worker and API run as processes on the real stack; what a client can send
 never yields a 5xx, SQL-looking text is stored verbatim, spoofed forwarding headers are

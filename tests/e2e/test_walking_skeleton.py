@@ -1,4 +1,4 @@
-"""The walking skeleton, end to end on real processes and the real stack (issue 2).
+"""The walking skeleton, end to end on real processes and the real stack.
 
 Visitor A accepts analytics, visitor B declines; both browse. ClickHouse must then hold A's rows
 under a pseudonym with a truncated IP, only anonymous rows for B, and no raw IP or visitor id

@@ -25,7 +25,7 @@ FIGURES = pytest.StashKey[list[str]]()
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    """Print what every fault scenario sent, acknowledged and stored (issue 7)."""
+    """Print what every fault scenario sent, acknowledged and stored."""
     lines = config.stash.get(FIGURES, [])
     if lines:
         terminalreporter.section("fault scenarios")

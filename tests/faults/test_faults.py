@@ -1,4 +1,4 @@
-"""Faults under load (issue 7): after each, stored events equal acknowledged events, once each.
+"""Faults under load: after each, stored events equal acknowledged events, once each.
 
 Every scenario runs the load generator against the collector, injects one fault into a real
 process or service, restores it, and then compares ClickHouse with what got a 202.
