@@ -51,9 +51,14 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def choices(row: dict[str, Any]) -> ConsentChoices:
+    """The choices a ledger row records (one column per optional purpose)."""
+    return ConsentChoices(necessary=True, **{p: bool(row[p]) for p in PURPOSES})
+
+
 def snapshot(row: dict[str, Any]) -> ConsentSnapshot:
     """A ledger row as the decision the worker's history holds."""
-    granted = ("necessary", *(p for p in PURPOSES if row[p]))
+    granted = choices(row).granted()
     return ConsentSnapshot(
         row["consent_id"], _utc(row["recorded_at"]), granted, row["policy_version"]
     )
@@ -61,10 +66,9 @@ def snapshot(row: dict[str, Any]) -> ConsentSnapshot:
 
 def mirror_json(row: dict[str, Any]) -> str:
     """A ledger row as the decision in force, in the collector's shape."""
-    choices = ConsentChoices(necessary=True, **{p: bool(row[p]) for p in PURPOSES})
     return ConsentInForce(
         consent_id=row["consent_id"],
-        choices=choices,
+        choices=choices(row),
         policy_version=row["policy_version"],
         recorded_at=_utc(row["recorded_at"]),
         gpc_applied=bool(row["gpc_applied"]),

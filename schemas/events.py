@@ -168,6 +168,10 @@ class ConsentChoices(_Body):
     marketing: bool
     preferences: bool
 
+    def granted(self) -> tuple[str, ...]:
+        """The granted purposes in field order: the one derivation every consumer uses."""
+        return tuple(name for name, value in self.model_dump().items() if value)
+
 
 class ConsentRequest(_Body):
     """A consent decision as the banner posts it."""
