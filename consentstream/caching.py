@@ -13,52 +13,59 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from functools import lru_cache, partial, wraps
-from typing import Any, Generic, TypeVar
+from functools import lru_cache, partial, update_wrapper
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from consentstream.identity import pseudonymize
 
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 PERSONAL_CACHE_SECONDS = 3600.0
 
 
-class ExpiringCache(Generic[R]):
+@runtime_checkable
+class ExpiringCache(Protocol[R_co]):
     """A function's results, cached by ``lru_cache`` and all dropped when ``max_age`` passed."""
 
-    def __init__(
-        self,
-        func: Callable[..., R],
-        maxsize: int,
-        max_age_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._cached = lru_cache(maxsize=maxsize)(func)
-        self._max_age = max_age_seconds
-        self._clock = clock
-        self._started = clock()
-        wraps(func)(self)
+    max_age_seconds: float
+    """The longest any entry is kept."""
 
-    def __call__(self, *args: Hashable) -> R:
+    def __call__(self, *args: Hashable) -> R_co:
         """``func(*args)``, from the cache when computed within the current age window."""
-        now = self._clock()
-        if now - self._started >= self._max_age:
-            self._cached.cache_clear()
-            self._started = now
-        return self._cached(*args)
 
     def cache_clear(self) -> None:
         """Drop every entry now."""
-        self._cached.cache_clear()
-        self._started = self._clock()
-
-    @property
-    def max_age_seconds(self) -> float:
-        """The longest any entry is kept."""
-        return self._max_age
 
     def cache_size(self) -> int:
         """How many entries the cache holds."""
-        return self._cached.cache_info().currsize
+
+
+def _expiring(
+    func: Callable[..., R], maxsize: int, max_age_seconds: float, clock: Callable[[], float]
+) -> ExpiringCache[R]:
+    # A closure, not a class with __call__: it sits on the worker's per-event path, and a
+    # method call with attribute lookups costs several times the lru_cache hit it guards.
+    cached = lru_cache(maxsize=maxsize)(func)
+    expires = clock() + max_age_seconds
+
+    def call(*args: Hashable) -> R:
+        nonlocal expires
+        if clock() >= expires:
+            cached.cache_clear()
+            expires = clock() + max_age_seconds
+        return cached(*args)
+
+    def cache_clear() -> None:
+        nonlocal expires
+        cached.cache_clear()
+        expires = clock() + max_age_seconds
+
+    update_wrapper(call, func)
+    wrapper = cast(ExpiringCache[R], call)
+    wrapper.max_age_seconds = max_age_seconds
+    wrapper.cache_clear = cache_clear  # type: ignore[method-assign]
+    wrapper.cache_size = lambda: cached.cache_info().currsize  # type: ignore[method-assign]
+    return wrapper
 
 
 def expiring_lru_cache(
@@ -69,7 +76,7 @@ def expiring_lru_cache(
     """Decorator: like ``lru_cache(maxsize)``, and no entry outlives ``max_age_seconds``."""
 
     def decorate(func: Callable[..., R]) -> ExpiringCache[R]:
-        return ExpiringCache(func, maxsize, max_age_seconds, clock)
+        return _expiring(func, maxsize, max_age_seconds, clock)
 
     return decorate
 
@@ -86,4 +93,4 @@ def cached_pseudonymizer(
     the cache holds are dropped every ``max_age_seconds``.
     """
     func: Callable[..., Any] = partial(pseudonymize, key=key)
-    return ExpiringCache(func, maxsize, max_age_seconds, clock)
+    return _expiring(func, maxsize, max_age_seconds, clock)
