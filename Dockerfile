@@ -27,6 +27,8 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY consentstream ./consentstream
+# The operator tools too: `consentstream migrate`, `keys create` and `requests` run in the image.
+COPY ops ./ops
 COPY schemas ./schemas
 COPY services ./services
 COPY streams ./streams

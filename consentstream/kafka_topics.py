@@ -236,3 +236,18 @@ def _partition_counts(admin: KafkaAdminClient, present: list[TopicPlan]) -> dict
         return {}
     described = admin.describe_topics([t.name for t in present])
     return {d.get("name", d.get("topic")): len(d["partitions"]) for d in described}
+
+
+def retired_topics(worker_app_id: str) -> list[str]:
+    """Topics an earlier version used and nothing reads any more, to be deleted."""
+    # The Faust table of consent histories (now in Redis, see streams/consent_history.py) had
+    # this changelog: pseudonymous consent data that erasures no longer tombstone.
+    return [f"{worker_app_id}-consent-history-changelog"]
+
+
+def prepare_topics(
+    bootstrap: str, topics: Topics, partitions: int, raw_retention_hours: int, worker_app_id: str
+) -> TopicReport:
+    """Bring the pipeline's topics to the plan and delete retired ones (idempotent)."""
+    wanted = plan(topics, partitions, raw_retention_hours)
+    return ensure_topics(bootstrap, wanted, retired_topics(worker_app_id))

@@ -1,4 +1,4 @@
-"""API keys: random, shown once, stored only as a hash (issue: need-to-know access)."""
+"""API keys: random, shown once, stored only as a hash; each carries the role it may act as."""
 
 from __future__ import annotations
 

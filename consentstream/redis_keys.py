@@ -1,6 +1,6 @@
 """Redis key names, in one place, so the collector, worker and API agree and a purge finds all.
 
-Keys hold pseudonyms, never raw visitor ids (BRIEF §5).
+Keys hold pseudonyms, never raw visitor ids: Redis is a store like any other for a purge.
 """
 
 from __future__ import annotations

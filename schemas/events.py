@@ -1,4 +1,4 @@
-"""HTTP bodies the snippet sends to the collector (BRIEF §4), validated at the edge.
+"""HTTP bodies the snippet sends to the collector (its public contract), validated at the edge.
 
 The JSON Schema exported from these models is what the snippet is built against.
 """
@@ -20,8 +20,6 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
-
-EVENT_SCHEMA_VERSION = 1
 
 MAX_BATCH_EVENTS = 500
 MAX_PROPS = 20
@@ -169,6 +167,10 @@ class ConsentChoices(_Body):
     analytics: bool
     marketing: bool
     preferences: bool
+
+    def granted(self) -> tuple[str, ...]:
+        """The granted purposes in field order: the one derivation every consumer uses."""
+        return tuple(name for name, value in self.model_dump().items() if value)
 
 
 class ConsentRequest(_Body):

@@ -1,7 +1,8 @@
 """ClickHouse row models: what the stream worker writes and the API reads.
 
-Rows hold only minimized data (BRIEF §5): a keyed pseudonym instead of the visitor id, an IP
-prefix instead of the IP, a browser family instead of the user agent, a URL without its query.
+Rows hold only minimized data, so no row names a person directly: a keyed pseudonym instead of
+the visitor id, an IP prefix instead of the IP, a browser family instead of the user agent, a
+URL without its query.
 """
 
 from __future__ import annotations

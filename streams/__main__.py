@@ -1,4 +1,4 @@
-"""``python -m streams``: migrate storage, then run the Faust worker until signalled."""
+"""``python -m streams``: prepare tables and topics, then run the Faust worker until signalled."""
 
 from __future__ import annotations
 
@@ -7,37 +7,12 @@ import logging
 
 from faust import Worker as FaustWorker
 
-from consentstream.kafka_topics import TopicReport, ensure_topics, plan
-from consentstream.storage import open_storage, sql
-from consentstream.storage.repository import Repository
-from consentstream.topics import Topics
+from consentstream.preparation import prepare_pipeline
 
 from .config import WorkerSettings
 from .worker import Worker
 
 log = logging.getLogger(__name__)
-
-
-def prepare(settings: WorkerSettings) -> TopicReport:
-    """Create the ClickHouse tables and the Kafka topics (idempotent) before consuming.
-
-    Existing topics are brought to the planned settings; the report says what was created or
-    changed, and :class:`~consentstream.kafka_topics.PartitionMismatch` stops a worker whose
-    topics have another partition count.
-    """
-    storage = open_storage(settings.clickhouse_url)
-    try:
-        storage.migrate()
-        Repository(storage).add_missing_columns(sql.USAGE_EVENTS)
-    finally:
-        storage.close()
-    wanted = plan(
-        Topics(settings.topic_prefix), settings.topic_partitions, settings.raw_retention_hours
-    )
-    # The Faust table of consent histories (now in Redis, see consent_history.py) had this
-    # changelog: pseudonymous consent data that erasures no longer tombstone.
-    retired = [f"{settings.worker_app_id}-consent-history-changelog"]
-    return ensure_topics(settings.kafka_bootstrap, wanted, retired)
 
 
 # Allocations between young collections, then young (middle) collections between older ones.
@@ -61,7 +36,7 @@ def main() -> None:
     """Run one stream worker; several share the partitions of one consumer group."""
     settings = WorkerSettings()
     logging.basicConfig(level=settings.log_level)
-    report = prepare(settings)
+    report = prepare_pipeline(settings)
     for name in report.created:
         log.info("created topic %s", name)
     for change in report.changed:

@@ -31,6 +31,20 @@ from . import consent_mirror
 from .consent_state import MAX_HISTORY, ConsentSnapshot, merge_snapshot
 
 
+def encode(snap: ConsentSnapshot) -> bytes:
+    """A decision as the history hash stores it (the value under its ``consent_id``)."""
+    return orjson.dumps(snap.to_json())
+
+
+def entries(snaps: Iterable[ConsentSnapshot]) -> dict[str, bytes]:
+    """Hash fields and values for decisions, the newest ``MAX_HISTORY`` kept.
+
+    For writing a history from another record of the decisions (the ledger) in one ``HSET``.
+    """
+    ordered = sorted(snaps, key=lambda snap: snap.recorded_at)[-MAX_HISTORY:]
+    return {snap.consent_id: encode(snap) for snap in ordered}
+
+
 def _decode(fields: dict[bytes, bytes]) -> list[dict[str, Any]]:
     """Hash values in time order, newest ``MAX_HISTORY`` kept (unreadable values skipped)."""
     items = []
@@ -88,7 +102,7 @@ async def add(
     when the subject was erased (suppressed): nothing is written.
     """
     name = redis_keys.consent_history(key)
-    value = orjson.dumps(snap.to_json())
+    value = encode(snap)
     flat = await redis.eval(
         _ADD, 2, redis_keys.suppressed(key), name, snap.consent_id, value, ttl_seconds
     )

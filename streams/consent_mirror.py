@@ -26,7 +26,7 @@ def snapshot_of(value: bytes | str | None) -> ConsentSnapshot | None:
         return None
     if mirrored.consent_id is None or mirrored.recorded_at is None:
         return None
-    granted = tuple(k for k, v in mirrored.choices.model_dump().items() if v)
+    granted = mirrored.choices.granted()
     return ConsentSnapshot(
         mirrored.consent_id, mirrored.recorded_at, granted, mirrored.policy_version or ""
     )

@@ -65,7 +65,7 @@ class ConsentSnapshot:
     @classmethod
     def of(cls, decision: ConsentDecision) -> ConsentSnapshot:
         """Snapshot of a recorded decision."""
-        granted = tuple(k for k, v in decision.choices.model_dump().items() if v)
+        granted = decision.choices.granted()
         return cls(decision.consent_id, decision.recorded_at, granted, decision.policy_version)
 
 

@@ -1,4 +1,4 @@
-"""Data minimization: the pure functions that turn raw facts into what may be stored (BRIEF §5)."""
+"""Data minimization: the pure functions that turn raw facts into what may be stored."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ua_parser import parse
 
+from consentstream.caching import expiring_lru_cache
+
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
 
 
-@lru_cache(maxsize=65_536)
+@expiring_lru_cache(maxsize=65_536)
 def truncate_ip(ip: str) -> str:
     """IPv4 to its /24, IPv6 to its /48 (IPv4-mapped IPv6 as IPv4); '' if not an IP.
 
     Cached: every event of a request shares its IP, and ``ipaddress`` costs tens of µs an IPv6.
+    The cache holds raw IPs, so it forgets them within the hour (``expiring_lru_cache``).
     """
     try:
         address = ipaddress.ip_address(ip.strip())
@@ -158,7 +161,8 @@ def reduce_user_agent(ua: str) -> BrowserFacts:
     )
 
 
-@lru_cache(maxsize=16_384)
+# Keyed by the salt and the raw IP: an entry must not keep a salt alive past its 48 h.
+@expiring_lru_cache(maxsize=16_384)
 def anonymous_visitor_hash(salt: str, site: str, ip: str, user_agent: str) -> str:
     """Plausible-style daily visitor hash: keyed by the day's salt, unlinkable once it is gone.
 

@@ -1,4 +1,4 @@
-"""Marketing aggregates on N usage events (target: < 300 ms on 10M, BRIEF §6).
+"""Marketing aggregates on N usage events (target: < 300 ms on 10M events).
 
     .venv/bin/python -m bench.api.aggregates [--events 10000000] [--keep] [--url URL]
 

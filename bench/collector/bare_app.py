@@ -1,6 +1,6 @@
 """Baselines: bare FastAPI endpoints that receive the same body, then discard it.
 
-``create_app`` (the baseline the BRIEF §6 ratio uses) reads the body and parses it with
+``create_app`` (the baseline of the collector's throughput ratio) reads the body and parses it with
 orjson, as the collector must: the contract accepts ``text/plain`` (``sendBeacon``), which
 FastAPI's declared bodies do not read as JSON, so any FastAPI collector starts from the bytes.
 

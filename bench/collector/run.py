@@ -3,7 +3,7 @@
 Starts, on loopback, the collector with its production server settings (uvicorn, no reload,
 no access log) and a bare FastAPI app that parses and discards the same body; a separate
 load-generating process measures each. Raw aiokafka producer throughput (acks=all, idempotent)
-is measured in the same run, and the ratios are printed (targets: BRIEF §6).
+is measured in the same run, and the ratios are printed (targets: bench/collector/README.md).
 
 The per-IP rate limit is turned off: all load comes from one loopback address.
 """
@@ -250,7 +250,7 @@ def main() -> None:
         "CONSENTSTREAM_RECEIPT_KEY": secrets.token_urlsafe(32),
     }
     results: dict[str, dict[str, dict[str, Any]]] = {}
-    # "bare" is the BRIEF §6 baseline; "bare-typed" (FastAPI-declared body, JSON only) is context.
+    # "bare" is the ratio's baseline; "bare-typed" (FastAPI-declared body, JSON only) is context.
     for server, app, app_dir, extra in (
         ("bare", "collector.bare_app:create_app", HERE.parent, ()),
         ("bare-typed", "collector.bare_app:create_typed_app", HERE.parent, ("--json",)),

@@ -11,7 +11,7 @@ run and against the same ClickHouse:
   batched inserts), timed from its first take (read from its /metrics) to the last stored row;
   start-up and the events/s from launch are reported apart.
 
-Prints events/s of each and the ratio (targets, BRIEF §6: ≥ 20,000 events/s, ≥ 50%), then
+Prints events/s of each and the ratio (targets: ≥ 20,000 events/s, ≥ 50%), then
 end-to-end latency through the collector at a steady rate (``latency.py``; target p95 < 2 s
 at 5,000 events/s).
 """
@@ -44,11 +44,11 @@ sys.path[:0] = [str(REPO), str(HERE.parent)]
 from bench.calibration import measure, record  # noqa: E402
 from bench.processor import latency  # noqa: E402
 from consentstream.identity import pseudonymize  # noqa: E402
+from consentstream.preparation import prepare_pipeline  # noqa: E402
 from consentstream.storage import open_storage, sql  # noqa: E402
 from consentstream.storage.base import Storage  # noqa: E402
 from schemas.events import ConsentChoices, Event  # noqa: E402
 from schemas.messages import ConsentDecision, RawBatch, RequestFacts  # noqa: E402
-from streams.__main__ import prepare  # noqa: E402
 from streams.config import WorkerSettings  # noqa: E402
 
 UA = (
@@ -334,7 +334,7 @@ def measure_latency(rate: float, seconds: float) -> dict[str, float]:
     """Collector + worker as processes; POST at ``rate`` events/s; print and return p50/p95."""
     run = secrets.token_hex(3)
     s, env = settings_for(run, 4)
-    prepare(s)
+    prepare_pipeline(s)
     port = latency.free_port()
     env = {**env, "CONSENTSTREAM_COLLECTOR_PORT": str(port)}
     env["CONSENTSTREAM_RATE_LIMIT_PER_SECOND"] = "0"  # all load comes from one address
@@ -386,7 +386,7 @@ def main() -> None:
     print(cal.line(), flush=True)
     run = secrets.token_hex(3)
     s, env = settings_for(run, args.partitions)
-    prepare(s)
+    prepare_pipeline(s)
     base_url = s.clickhouse_url + "_base"
     storage, base_storage = open_storage(s.clickhouse_url), open_storage(base_url)
     base_storage.migrate()

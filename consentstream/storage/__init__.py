@@ -60,6 +60,7 @@ def open_storage(
     if parts.scheme == "clickhouse":
         return _open_server(url, options, pool_size, usage_retention_days)
     if parts.scheme == "chdb":
+        # chdb embeds a whole ClickHouse (slow to import, large in memory): loaded only when used.
         from consentstream.storage.embedded import EmbeddedStorage
 
         database = _database(options.pop("database", DEFAULT_DATABASE))
@@ -81,6 +82,7 @@ def open_storage(
 def _open_server(
     url: str, options: dict[str, str], pool_size: int, usage_retention_days: int | None
 ) -> Storage:
+    # Loaded only when used, like the embedded backend: a chdb:// process never needs the driver.
     from consentstream.storage.server import ServerStorage
 
     parts = urlsplit(url)

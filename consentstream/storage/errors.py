@@ -14,8 +14,8 @@ the original kept as ``__cause__``::
                                   (also a ValueError: it is bad configuration)
 
 Messages written here never include row values or bound parameters (they may be personal
-data, BRIEF §5); the engine's own first error line is kept for diagnosis and can quote SQL,
-so log these messages at most, never return them to a visitor.
+data, and errors end up in logs); the engine's own first error line is kept for diagnosis and
+can quote SQL, so log these messages at most, never return them to a visitor.
 """
 
 from __future__ import annotations

@@ -178,7 +178,7 @@ class Repository:
         """Merge all parts now (``OPTIMIZE ... FINAL``): duplicates and deleted rows go for good."""
         self.storage.command(self._sql(sql.OPTIMIZE_FINAL, table))
 
-    # --- issue 5: keys listing, request lifecycle, legal holds, audit log, aggregates ---
+    # --- keys listing, request lifecycle, legal holds, audit log, aggregates ---
 
     def list_api_keys(self) -> list[ApiKeyRow]:
         """Every key in its latest state (hashes and roles only), oldest first."""

@@ -201,7 +201,7 @@ DELETE_SUBJECT_MUTATION: Final = (
     "ALTER TABLE {db}.{table} DELETE WHERE visitor_key = %(visitor_key)s"
 )
 DELETE_SUBJECT_LIGHTWEIGHT: Final = "DELETE FROM {db}.{table} WHERE visitor_key = %(visitor_key)s"
-# Retention (issue 5): each table's age column; {time} is filled only from this map.
+# Retention: each table's age column; {time} is filled only from this map.
 RETENTION_COLUMNS: Final[dict[str, str]] = {
     USAGE_EVENTS: "ts",
     CONSENT_LEDGER: "recorded_at",
@@ -255,7 +255,7 @@ LEGAL_HOLD_LATEST: Final = (
     " ORDER BY version DESC LIMIT 1"
 )
 
-# Marketing aggregates (issue 5). {bucket} and {dimension} come only from the fixed maps
+# Marketing aggregates. {bucket} and {dimension} come only from the fixed maps
 # below via usage_statement(); a group reaches the answer only with >= %(k)s distinct
 # identified visitors, the rest is folded into one "other" row per bucket (key '', shown 0).
 # Anonymous rows (visitor_key '') count as page views but never as a visitor.

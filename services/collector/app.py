@@ -1,4 +1,4 @@
-"""The collector app: the only public write path of consentstream.
+"""The collector app: the only public write path of consentstream, open to any website visitor.
 
 ``create_app(settings)`` wires routes, the lifespan (Kafka producer, Redis), CORS, the public
 edge (allowed hosts, body limits), and the one place where collector errors become HTTP answers.

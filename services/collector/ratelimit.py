@@ -1,6 +1,6 @@
 """Per-client token bucket in Redis, shared by every collector process.
 
-Buckets are keyed by a keyed hash of the client IP, never the raw address (BRIEF §5). If Redis
+Buckets are keyed by a keyed hash of the client IP, never the raw address (no IP in Redis). If Redis
 is unreachable the request is let through: abuse control must never stop ingestion.
 """
 

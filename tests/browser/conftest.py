@@ -8,7 +8,6 @@ Chromium is ``/usr/bin/chromium``: Playwright never downloads a browser here.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwr
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
 from tests.e2e.processes import Pipeline, running_pipeline
+from tests.isolation import isolated_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPET_DIR = ROOT / "web-snippet"
@@ -53,27 +53,23 @@ def _build_snippet() -> None:
 def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
     """Collector, worker and API with their own topics and database; pipe.repo reads ClickHouse."""
     _build_snippet()
-    run = secrets.token_hex(4)
-    server = stack.clickhouse_url.rsplit("/", 1)[0]
-    env = {
-        **os.environ,
-        "CONSENTSTREAM_TOPIC_PREFIX": f"browser{run}.",
-        "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/cs_browser_{run}",
-        "CONSENTSTREAM_WORKER_APP_ID": f"cs-browser-{run}",
-        "CONSENTSTREAM_WORKER_DATA_DIR": str(tmp_path_factory.mktemp("worker")),
-        "CONSENTSTREAM_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "CONSENTSTREAM_POLICY_HASH": POLICY_HASH,
-        "CONSENTSTREAM_SNIPPET_PATH": str(BUILT),
-        "CONSENTSTREAM_TOPIC_PARTITIONS": "2",
-    }
+    run = isolated_env(
+        "browser",
+        stack.clickhouse_url,
+        worker_data_dir=tmp_path_factory.mktemp("worker"),
+        pseudonym_key=PSEUDONYM_KEY,
+        policy_hash=POLICY_HASH,
+        snippet_path=BUILT,
+        topic_partitions=2,
+    )
     log_dir = tmp_path_factory.mktemp("logs")
-    with running_pipeline(env, log_dir) as pipe:
-        storage = open_storage(env["CONSENTSTREAM_CLICKHOUSE_URL"])
+    with running_pipeline(run.env, log_dir) as pipe:
+        storage = open_storage(run.clickhouse_url)
         pipe.repo = Repository(storage)  # type: ignore[attr-defined]
         pipe.logs_at = log_dir  # type: ignore[attr-defined]
         yield pipe
-        storage.command(f"DROP DATABASE IF EXISTS cs_browser_{run}")
         storage.close()
+        run.drop_database()
 
 
 @pytest.fixture(scope="package")

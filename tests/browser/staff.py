@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.integration.test_api_harness import Api, start_api
+from tests.integration.api_harness import Api, start_api
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_UI = ROOT / "web-ui"

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route
 
 from schemas.rows import CookieObservationRow
-from tests.integration.test_api_harness import Api
+from tests.integration.api_harness import Api
 
 from .staff import api_json, csp_errors, new_context, running_api, screenshot, serious_violations
 from .staff import sign_in as sign_in_as

@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page
 from redis import Redis
 
 from services.api.ui.sessions import session_key
-from tests.integration.test_api_harness import Api
+from tests.integration.api_harness import Api
 from tests.integration.test_api_usage import DAY1, DAY2, decision, event, visitors
 
 from .staff import api_json, csp_errors, new_context, running_api, screenshot, serious_violations

@@ -1,4 +1,4 @@
-"""Hostile input end to end (issue 7): clear client errors, inert storage, clean logs.
+"""Hostile input end to end: clear client errors, inert storage, clean logs.
 
 The collector, worker and API run as processes on the real stack; what a client can send
 never yields a 5xx, SQL-looking text is stored verbatim, spoofed forwarding headers are
@@ -8,7 +8,6 @@ or a secret.
 
 from __future__ import annotations
 
-import os
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ import pytest
 
 from consentstream.identity import pseudonymize
 from consentstream.storage import open_storage
+from tests.isolation import isolated_env
 
 from .processes import Pipeline, running_pipeline, wait_until
 
@@ -36,26 +36,21 @@ INJECTION = "x'); DROP TABLE usage_events; --\\' \" %(visitor_key)s {db} `t` ☃
 
 @pytest.fixture(scope="module")
 def pipeline(stack, tmp_path_factory) -> Any:
-    run = secrets.token_hex(4)
-    server = stack.clickhouse_url.rsplit("/", 1)[0]
     logs = Path(tmp_path_factory.mktemp("logs"))
-    env = {
-        **os.environ,
-        "CONSENTSTREAM_TOPIC_PREFIX": f"hostile{run}.",
-        "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/cs_hostile_{run}",
-        "CONSENTSTREAM_WORKER_APP_ID": f"cs-hostile-{run}",
-        "CONSENTSTREAM_WORKER_DATA_DIR": str(tmp_path_factory.mktemp("worker")),
-        "CONSENTSTREAM_PSEUDONYM_KEY": KEY,
-        "CONSENTSTREAM_RECEIPT_KEY": RECEIPT_KEY,
-        "CONSENTSTREAM_TRUSTED_PROXIES": '["127.0.0.1/32"]',
-        "CONSENTSTREAM_TOPIC_PARTITIONS": "1",
-        "CONSENTSTREAM_LOG_LEVEL": "DEBUG",
-    }
-    with running_pipeline(env, logs) as pipe:
+    run = isolated_env(
+        "hostile",
+        stack.clickhouse_url,
+        worker_data_dir=tmp_path_factory.mktemp("worker"),
+        pseudonym_key=KEY,
+        receipt_key=RECEIPT_KEY,
+        trusted_proxies='["127.0.0.1/32"]',
+        topic_partitions=1,
+        log_level="DEBUG",
+    )
+    with running_pipeline(run.env, logs) as pipe:
         pipe.env_logs = logs  # type: ignore[attr-defined]
         yield pipe
-        with open_storage(env["CONSENTSTREAM_CLICKHOUSE_URL"]) as storage:
-            storage.command(f"DROP DATABASE IF EXISTS cs_hostile_{run}")
+        run.drop_database()
 
 
 def event(**extra: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The walking skeleton, end to end on real processes and the real stack (issue 2).
+"""The walking skeleton, end to end on real processes and the real stack.
 
 Visitor A accepts analytics, visitor B declines; both browse. ClickHouse must then hold A's rows
 under a pseudonym with a truncated IP, only anonymous rows for B, and no raw IP or visitor id
@@ -8,7 +8,6 @@ never land.
 
 from __future__ import annotations
 
-import os
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from consentstream.identity import pseudonymize
 from consentstream.settings import CommonSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
+from tests.isolation import isolated_env
 
 from .processes import running_pipeline, wait_until
 
@@ -53,24 +53,20 @@ def pageview(visitor: str | None, path: str) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def pipeline(stack, tmp_path_factory):
-    run = secrets.token_hex(4)
-    server = stack.clickhouse_url.rsplit("/", 1)[0]
-    env = {
-        **os.environ,
-        "CONSENTSTREAM_TOPIC_PREFIX": f"e2e{run}.",
-        "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/cs_e2e_{run}",
-        "CONSENTSTREAM_WORKER_APP_ID": f"cs-e2e-{run}",
-        "CONSENTSTREAM_WORKER_DATA_DIR": str(tmp_path_factory.mktemp("worker")),
-        "CONSENTSTREAM_PSEUDONYM_KEY": KEY,
-        "CONSENTSTREAM_TRUSTED_PROXIES": '["127.0.0.1/32"]',
-        "CONSENTSTREAM_TOPIC_PARTITIONS": "2",
-    }
-    with running_pipeline(env, tmp_path_factory.mktemp("logs")) as pipe:
-        storage = open_storage(env["CONSENTSTREAM_CLICKHOUSE_URL"])
+    run = isolated_env(
+        "e2e",
+        stack.clickhouse_url,
+        worker_data_dir=tmp_path_factory.mktemp("worker"),
+        pseudonym_key=KEY,
+        trusted_proxies='["127.0.0.1/32"]',
+        topic_partitions=2,
+    )
+    with running_pipeline(run.env, tmp_path_factory.mktemp("logs")) as pipe:
+        storage = open_storage(run.clickhouse_url)
         pipe.repo = Repository(storage)  # type: ignore[attr-defined]
         yield pipe
-        storage.command(f"DROP DATABASE IF EXISTS cs_e2e_{run}")
         storage.close()
+        run.drop_database()
 
 
 def post_consent(pipe, visitor: str, analytics: bool, ip: str) -> Any:

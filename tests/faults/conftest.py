@@ -6,7 +6,6 @@ from a temporary folder, shared by every fault module, and stopped when the run 
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from consentstream import stack
-from consentstream.stack.config import StackSettings
+from ops import stack
+from ops.stack.config import StackSettings
 from tests.e2e.processes import Pipeline, free_port, running_pipeline
+from tests.isolation import isolated_env
 
 FIGURES = pytest.StashKey[list[str]]()
 """Each fault scenario's figures line, printed in the summary of the run."""
@@ -25,7 +25,7 @@ FIGURES = pytest.StashKey[list[str]]()
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    """Print what every fault scenario sent, acknowledged and stored (issue 7)."""
+    """Print what every fault scenario sent, acknowledged and stored."""
     lines = config.stash.get(FIGURES, [])
     if lines:
         terminalreporter.section("fault scenarios")
@@ -66,24 +66,20 @@ def rig(
     isolated_stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FaultRig]:
     s = isolated_stack
-    run = secrets.token_hex(4)
-    database = f"cs_faults_{run}"
-    env = {
-        **os.environ,
-        "CONSENTSTREAM_KAFKA_BOOTSTRAP": f"{s.host}:{s.kafka_port}",
-        "CONSENTSTREAM_REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
-        "CONSENTSTREAM_CLICKHOUSE_URL": f"clickhouse://{s.host}:{s.clickhouse_port}/{database}",
-        "CONSENTSTREAM_TOPIC_PREFIX": f"faults{run}.",
-        "CONSENTSTREAM_WORKER_APP_ID": f"cs-faults-{run}",
-        "CONSENTSTREAM_WORKER_DATA_DIR": str(tmp_path_factory.mktemp("worker")),
-        "CONSENTSTREAM_TRUSTED_PROXIES": '["127.0.0.1/32"]',
-        "CONSENTSTREAM_TOPIC_PARTITIONS": "2",
-        "CONSENTSTREAM_PRODUCE_TIMEOUT_SECONDS": "3",
-        "CONSENTSTREAM_RETRY_AFTER_SECONDS": "1",
-        "CONSENTSTREAM_SINK_BATCH_SIZE": "500",
-        "CONSENTSTREAM_PSEUDONYM_KEY": f"faults-key-{run}",
-        "CONSENTSTREAM_KEY_CACHE_SECONDS": "0",
-    }
+    run = isolated_env(
+        "faults",
+        f"clickhouse://{s.host}:{s.clickhouse_port}/",
+        worker_data_dir=tmp_path_factory.mktemp("worker"),
+        kafka_bootstrap=f"{s.host}:{s.kafka_port}",
+        redis_url=f"redis://{s.host}:{s.redis_port}/0",
+        trusted_proxies='["127.0.0.1/32"]',
+        topic_partitions=2,
+        produce_timeout_seconds=3,
+        retry_after_seconds=1,
+        sink_batch_size=500,
+        pseudonym_key=f"faults-key-{secrets.token_hex(4)}",
+        key_cache_seconds=0,
+    )
     logs = Path(tmp_path_factory.mktemp("logs"))
-    with running_pipeline(env, logs) as pipe:
-        yield FaultRig(s, pipe, env, database)
+    with running_pipeline(run.env, logs) as pipe:
+        yield FaultRig(s, pipe, run.env, run.database)

@@ -1,4 +1,4 @@
-"""Faults under load (issue 7): after each, stored events equal acknowledged events, once each.
+"""Faults under load: after each, stored events equal acknowledged events, once each.
 
 Every scenario runs the load generator against the collector, injects one fault into a real
 process or service, restores it, and then compares ClickHouse with what got a 202.
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from consentstream import stack
 from consentstream.identity import pseudonymize
 from consentstream.storage import open_storage
+from ops import stack
 from tests.e2e.processes import wait_http
 
 from .conftest import FIGURES, FaultRig

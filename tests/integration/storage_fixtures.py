@@ -1,4 +1,4 @@
-"""Fixtures and row factories for the storage integration tests.
+"""Row factories and backends for the storage integration tests (the fixtures are in conftest).
 
 Each test gets a storage on both backends with a database of its own (``cs_test_<random>``),
 migrated before and dropped after. The server comes from ``CONSENTSTREAM_CLICKHOUSE_URL``;
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from consentstream.storage import Storage, StorageUnavailable, open_storage, sql
+from consentstream.storage import Storage, StorageUnavailable, open_storage
 from schemas.rows import ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
 
 DEFAULT_SERVER_URL = "clickhouse://127.0.0.1:9000/consentstream"
@@ -45,25 +44,6 @@ def open_backend(backend: str, database: str, chdb_path: str) -> Storage:
         except StorageUnavailable as exc:
             pytest.fail(f"ClickHouse server not reachable (start it or set the URL): {exc}")
     return open_storage(f"chdb://{chdb_path}?database={database}")
-
-
-@pytest.fixture(name="chdb_path", scope="session")
-def chdb_path_fixture(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One chdb data path per test session: chdb binds a process to a single path."""
-    return str(tmp_path_factory.mktemp("chdb"))
-
-
-@pytest.fixture(name="storage", params=BACKENDS)
-def storage_fixture(request: pytest.FixtureRequest, chdb_path: str) -> Iterator[Storage]:
-    """A migrated storage on each backend, its database dropped afterwards."""
-    database = f"cs_test_{uuid.uuid4().hex[:12]}"
-    store = open_backend(request.param, database, chdb_path)
-    try:
-        store.migrate()
-        yield store
-    finally:
-        store.command(sql.statement(sql.DROP_DATABASE, database))
-        store.close()
 
 
 def stored_time(value: datetime, store: Storage) -> datetime:

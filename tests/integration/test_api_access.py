@@ -8,6 +8,7 @@ hash-chained audit log, which ``consentstream audit verify`` checks, and tamperi
 from __future__ import annotations
 
 import secrets
+import subprocess
 from typing import Any
 
 import httpx
@@ -16,17 +17,12 @@ import pytest
 from consentstream.audit import AuditLog, lock_client
 from consentstream.storage import sql
 
-from .test_api_harness import Api, start_api
+from .api_harness import CLI, Api
 
 pytestmark = pytest.mark.integration
 
 USAGE = ["pageviews", "visitors", "pages", "referrers", "browsers", "devices", "consent"]
 ROLES = ("marketing", "privacy", "admin")
-
-
-@pytest.fixture(scope="module")
-def api(stack, tmp_path_factory):
-    yield from start_api(stack, tmp_path_factory, worker=False)
 
 
 @pytest.fixture(scope="module")
@@ -184,10 +180,6 @@ def chained(api: Api, stack):
 
 
 def verify(api: Api, env: dict[str, Any]) -> tuple[int, str]:
-    import subprocess
-
-    from .test_api_harness import CLI
-
     done = subprocess.run([CLI, "audit", "verify"], env=env, capture_output=True, text=True)
     return done.returncode, done.stdout
 

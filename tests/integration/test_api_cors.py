@@ -16,7 +16,7 @@ import pytest
 
 from consentstream.identity import visitor_token
 
-from .test_api_harness import RECEIPT_KEY, Api, start_api
+from .api_harness import RECEIPT_KEY, Api, start_api
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.processes import Pipeline, free_port, wait_http
 
-from .test_api_harness import Api, start_api
+from .api_harness import Api, start_api
 
 pytestmark = pytest.mark.integration
 

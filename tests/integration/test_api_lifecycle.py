@@ -24,7 +24,7 @@ import pytest
 from consentstream.identity import visitor_token
 from schemas.rows import PrivacyRequestRow, PrivacyRequestType
 
-from .test_api_harness import RECEIPT_KEY, Api, start_api
+from .api_harness import RECEIPT_KEY, Api, start_api
 from .test_api_usage import event
 
 pytestmark = pytest.mark.integration

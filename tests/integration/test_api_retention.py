@@ -15,7 +15,7 @@ import pytest
 from schemas.rows import PrivacyRequestRow
 from tests.e2e.processes import wait_until
 
-from .test_api_harness import Api, start_api
+from .api_harness import Api, start_api
 from .test_api_usage import decision, event
 
 pytestmark = pytest.mark.integration
@@ -59,11 +59,6 @@ def counts(api: Api) -> dict[str, int]:
     return {
         t: api.repo.count_rows(t) for t in ("usage_events", "consent_ledger", "privacy_requests")
     }
-
-
-@pytest.fixture(scope="module")
-def api(stack, tmp_path_factory) -> Iterator[Api]:
-    yield from start_api(stack, tmp_path_factory, worker=False)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .test_api_harness import Api, start_api
+from .api_harness import Api, start_api
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,7 @@ from consentstream.storage import Storage
 from consentstream.storage.repository import Repository
 from schemas.rows import ConsentLedgerRow, UsageAnswerRow, UsageEventRow
 
-from .storage_fixtures import chdb_path_fixture, storage_fixture  # noqa: F401
-from .test_api_harness import Api, start_api
+from .api_harness import Api, start_api
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,7 @@ from consentstream.storage.repository import Repository
 from services.api import answers, warmer
 from services.api.usage import fold
 
-from .storage_fixtures import chdb_path_fixture, storage_fixture  # noqa: F401
-from .test_api_harness import Api, start_api
+from .api_harness import Api, start_api
 from .test_api_usage import event, visitors
 
 pytestmark = pytest.mark.integration

@@ -22,8 +22,8 @@ from consentstream.storage import open_storage, sql
 from consentstream.storage.repository import Repository
 from tests.e2e.processes import free_port
 
+from .api_harness import Api, start_api
 from .storage_fixtures import server_url
-from .test_api_harness import Api, start_api
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,6 @@ what reached Kafka is read back with a kafka-python consumer.
 
 from __future__ import annotations
 
-import os
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from consentstream.kafka_topics import ensure_topics, plan
 from consentstream.settings import CommonSettings
 from consentstream.topics import Topics
 from tests.e2e.processes import Pipeline, free_port, wait_http
+from tests.isolation import isolated_env
 
 pytestmark = pytest.mark.integration
 
@@ -79,18 +79,18 @@ def running_collector(
     log_dir: Path, stack: CommonSettings, prefix: str | None = None, **settings: str
 ) -> Iterator[Collector]:
     """A collector process on a free port; ``settings`` become ``CONSENTSTREAM_*`` variables."""
-    prefix = prefix or f"test-collector-{uuid.uuid4().hex[:10]}."
-    topics = Topics(prefix)
-    ensure_topics(stack.kafka_bootstrap, plan(topics, 2, 24))
     port = free_port()
-    env = {
-        **os.environ,
-        "CONSENTSTREAM_COLLECTOR_PORT": str(port),
-        "CONSENTSTREAM_TOPIC_PREFIX": prefix,
-        "CONSENTSTREAM_LOG_LEVEL": "WARNING",
-        **{f"CONSENTSTREAM_{k.upper()}": v for k, v in settings.items()},
-    }
-    pipe = Pipeline(env, f"http://127.0.0.1:{port}", "")
+    chosen = {"topic_prefix": prefix} if prefix else {}
+    run = isolated_env(
+        "collector",
+        stack.clickhouse_url,
+        collector_port=port,
+        log_level="WARNING",
+        **chosen | settings,
+    )
+    topics = Topics(run.topic_prefix)
+    ensure_topics(stack.kafka_bootstrap, plan(topics, 2, 24))
+    pipe = Pipeline(run.env, f"http://127.0.0.1:{port}", "")
     proc = pipe.start(f"collector-{port}", "services.collector", log_dir)
     try:
         wait_http(f"{pipe.collector_url}/healthz", proc)

@@ -15,14 +15,14 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from consentstream import redis_keys
-from consentstream.consent_rebuild import rebuild
 from consentstream.settings import CommonSettings
 from consentstream.storage import Storage, open_storage, sql
 from consentstream.storage.repository import Repository
+from ops.consent_rebuild import rebuild
 from streams import consent_history
 from streams.consent_state import consent_at
 
-from .storage_fixtures import chdb_path_fixture, consent, server_url, storage_fixture  # noqa: F401
+from .storage_fixtures import consent, server_url
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +116,7 @@ def test_the_cli_rebuilds_and_says_what_it_wrote(stack: CommonSettings, redis: R
         Repository(store).insert_consents([consent(k, recorded_at=T0) for k in visitors])
         env = {**os.environ, "CONSENTSTREAM_CLICKHOUSE_URL": server_url(database)}
         done = subprocess.run(
-            [sys.executable, "-m", "consentstream.cli", "consent", "rebuild"],
+            [sys.executable, "-m", "ops.cli", "consent", "rebuild"],
             env=env,
             capture_output=True,
             text=True,

@@ -23,7 +23,7 @@ with warnings.catch_warnings():
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
     from kafka.admin import NewTopic
 
-from consentstream import stack
+from ops import stack
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ def test_status_reports_all_three_running(settings: stack.StackSettings) -> None
 def test_up_again_is_a_no_op(settings: stack.StackSettings) -> None:
     before = {s.name: s.pid for s in stack.status(settings)}
     cli = subprocess.run(
-        [sys.executable, "-c", "from consentstream.cli import main; main()", "up"],
+        [sys.executable, "-c", "from ops.cli import main; main()", "up"],
         capture_output=True,
         text=True,
         check=True,

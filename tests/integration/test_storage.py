@@ -28,11 +28,9 @@ from consentstream.storage.repository import Repository
 from schemas.rows import ApiKeyRow, ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
 from tests.integration.storage_fixtures import (
     HOSTILE_TEXT,
-    chdb_path_fixture,  # noqa: F401  (fixture)
     consent,
     new_key,
     privacy_request,
-    storage_fixture,  # noqa: F401  (fixture)
     stored_time,
     usage_event,
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -21,8 +20,8 @@ from consentstream.kafka_topics import (
     plan,
 )
 from consentstream.settings import CommonSettings
-from consentstream.storage import open_storage, sql
 from consentstream.topics import Topics
+from tests.isolation import isolated_env
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -134,22 +133,15 @@ def test_a_retired_topic_is_deleted_and_reported(stack: CommonSettings, topics: 
 def test_migrate_prints_the_settings_it_corrected(stack: CommonSettings, topics: Topics) -> None:
     week = str(7 * 24 * 3_600_000)
     create_raw_topic(stack.kafka_bootstrap, topics.raw_events, 2, {"retention.ms": week})
-    database = f"cs_topics_{secrets.token_hex(4)}"
-    server = stack.clickhouse_url.rsplit("/", 1)[0]
-    env = {
-        **os.environ,
-        "CONSENTSTREAM_TOPIC_PREFIX": topics.prefix,
-        "CONSENTSTREAM_TOPIC_PARTITIONS": "2",
-        "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/{database}",
-    }
+    run = isolated_env(
+        "topics", stack.clickhouse_url, topic_prefix=topics.prefix, topic_partitions=2
+    )
     cli = [str(Path(sys.executable).parent / "consentstream"), "migrate"]
     try:
-        out = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=90, check=True)
+        out = subprocess.run(
+            cli, env=run.env, capture_output=True, text=True, timeout=90, check=True
+        )
     finally:
-        storage = open_storage(f"{server}/{database}")
-        try:
-            storage.command(sql.statement(sql.DROP_DATABASE, database))
-        finally:
-            storage.close()
+        run.drop_database()
     assert f"changed {topics.raw_events}: retention.ms {week} -> 86400000" in out.stdout
     assert f"created topic {topics.consent}" in out.stdout

@@ -36,6 +36,7 @@ with warnings.catch_warnings():
 
 from consentstream import redis_keys  # noqa: E402
 from consentstream.identity import pseudonymize  # noqa: E402
+from consentstream.preparation import prepare_pipeline  # noqa: E402
 from consentstream.storage import Storage, open_storage, sql  # noqa: E402
 from consentstream.storage.repository import Repository  # noqa: E402
 from consentstream.topics import Topics  # noqa: E402
@@ -48,9 +49,9 @@ from schemas.messages import (  # noqa: E402
     RequestFacts,
 )
 from schemas.rows import PrivacyRequestRow  # noqa: E402
-from streams.__main__ import prepare  # noqa: E402
 from streams.config import WorkerSettings  # noqa: E402
 from tests.e2e.processes import free_port  # noqa: E402
+from tests.isolation import PREFIX, isolated_env  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -179,28 +180,22 @@ def isolated_run(
     stack: Any, tmp_path: Path, partitions: int, **overrides: str
 ) -> Iterator[WorkerRun]:
     """Topics, database and group of one's own; everything dropped or killed afterwards."""
-    run = secrets.token_hex(4)
-    server = stack.clickhouse_url.rsplit("/", 1)[0]
-    env = {
-        **os.environ,
-        "CONSENTSTREAM_TOPIC_PREFIX": f"itw{run}.",
-        "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/cs_worker_{run}",
-        "CONSENTSTREAM_WORKER_APP_ID": f"cs-itw-{run}",
-        "CONSENTSTREAM_WORKER_DATA_DIR": str(tmp_path / "worker"),
-        "CONSENTSTREAM_PSEUDONYM_KEY": f"itw-key-{run}",
-        "CONSENTSTREAM_TOPIC_PARTITIONS": str(partitions),
-        "CONSENTSTREAM_SINK_BATCH_SIZE": "200",
-        "CONSENTSTREAM_SINK_FLUSH_SECONDS": "0.2",
-        "CONSENTSTREAM_WORKER_METRICS_PORT": "0",
-        "CONSENTSTREAM_WORKER_SESSION_TIMEOUT": "6",
-        "CONSENTSTREAM_LOG_LEVEL": "WARNING",
-        **overrides,
-    }
-    prefix = "CONSENTSTREAM_"
-    settings = WorkerSettings.model_validate(
-        {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
+    run = isolated_env(
+        "itw",
+        stack.clickhouse_url,
+        worker_data_dir=tmp_path / "worker",
+        topic_partitions=partitions,
+        sink_batch_size=200,
+        sink_flush_seconds=0.2,
+        worker_metrics_port=0,
+        worker_session_timeout=6,
+        log_level="WARNING",
     )
-    prepare(settings)
+    env = {**run.env, f"{PREFIX}PSEUDONYM_KEY": f"itw-key-{run.run}", **overrides}
+    settings = WorkerSettings.model_validate(
+        {k[len(PREFIX) :].lower(): v for k, v in env.items() if k.startswith(PREFIX)}
+    )
+    prepare_pipeline(settings)
     storage = open_storage(settings.clickhouse_url)
     redis = Redis.from_url(settings.redis_url)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all")

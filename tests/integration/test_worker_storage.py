@@ -16,8 +16,6 @@ from consentstream.storage import Storage, sql
 from consentstream.storage.repository import Repository
 from schemas.rows import CookieObservationRow
 from tests.integration.storage_fixtures import (
-    chdb_path_fixture,  # noqa: F401  (fixture)
-    storage_fixture,  # noqa: F401  (fixture)
     stored_time,
     usage_event,
 )

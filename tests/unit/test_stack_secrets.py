@@ -6,8 +6,8 @@ import stat
 from pathlib import Path
 
 from consentstream.settings import MIN_SECRET_BYTES
-from consentstream.stack import secrets
-from consentstream.stack.config import StackSettings
+from ops.stack import secrets
+from ops.stack.config import StackSettings
 from services.collector.config import CollectorSettings
 
 

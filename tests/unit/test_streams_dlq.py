@@ -7,9 +7,9 @@ import uuid
 import orjson
 import pytest
 
+from consentstream.dead_letters import replay_target
 from consentstream.identity import pseudonymize
 from consentstream.topics import Topics
-from streams.dlq import replay_target
 
 TOPICS = Topics("unit.")
 SECRET = "dlq-unit-key"

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from consentstream import audit, redis_keys
+from consentstream.dead_letters import replay
 
 from ..deps import ApiState, State
 from ..errors import ApiError
@@ -212,8 +213,6 @@ async def cookies(request: Request, state: State, _key: PrivacyPage) -> Response
 @router.post("/deadletters/replay")
 async def replay_dead_letters(state: State, signed: Changing, _key: PrivacyPage) -> Response:
     """Re-feed every dead letter not replayed yet to the topic it came from (audited)."""
-    from streams.dlq import replay  # the worker's own replay, shared with the CLI
-
     actor = signed[1]
     await asyncio.to_thread(
         state.audit.append, actor.key_id, actor.role, "deadletters.replay", "", {}

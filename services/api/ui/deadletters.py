@@ -1,13 +1,17 @@
 """The dead-letter topic for the console: how many letters it holds, how many await replay.
 
-Blocking kafka-python calls (run in a thread). Replay itself is the worker's own
-``streams.dlq.replay`` (the ``consentstream dlq replay`` command), so the console and the CLI
-re-feed letters the same way and share the progress of the ``<prefix>dlq-replay`` group.
+Blocking kafka-python calls (run in a thread). Replay itself is
+``consentstream.dead_letters.replay`` (the ``consentstream dlq replay`` command), so the console
+and the CLI re-feed letters the same way and share the progress of the ``<prefix>dlq-replay``
+group.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from consentstream.topics import Topics
 
@@ -24,7 +28,6 @@ class Backlog:
 
 def backlog(bootstrap: str, topics: Topics) -> Backlog | None:
     """Count the dead letters kept and those not yet replayed; None when Kafka does not answer."""
-    from kafka.errors import KafkaError  # slow import: only when the console asks
 
     try:
         return _count(bootstrap, topics)
@@ -33,8 +36,6 @@ def backlog(bootstrap: str, topics: Topics) -> Backlog | None:
 
 
 def _count(bootstrap: str, topics: Topics) -> Backlog:
-    from kafka import KafkaConsumer, TopicPartition
-
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap.split(","),
         group_id=f"{topics.prefix}dlq-replay",

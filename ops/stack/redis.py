@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import redis
 
-from consentstream.stack.base import Launch, Progress, Service, StackError, find_executable
+from ops.stack.base import Launch, Progress, Service, StackError, find_executable
 
 
 class RedisService(Service):

@@ -1,8 +1,8 @@
 """The ``consentstream`` command line: local stack, keys, privacy operations.
 
-The commands themselves live in :mod:`consentstream.cli_ops` (running the product) and
-:mod:`consentstream.cli_privacy` (data subject requests); :func:`_add_product_commands` wires
-them in the order ``--help`` lists them.
+The commands themselves live in :mod:`ops.cli_ops` (running the product),
+:mod:`ops.cli_privacy` (data subject requests) and :mod:`ops.cli_dlq` (dead letters);
+:func:`_add_product_commands` wires them in the order ``--help`` lists them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from consentstream import cli_ops, cli_privacy, stack
-from consentstream.stack import secrets
+from ops import apps, cli_ops, cli_privacy, stack
+from ops.cli_dlq import dlq_app
+from ops.stack import secrets
 
 app = typer.Typer(no_args_is_help=True, help="consentstream: consent and cookie tracking.")
 console = Console()
@@ -100,18 +101,33 @@ def down(services: ServiceNames = None) -> None:
 
 @app.command()
 def status() -> None:
-    """Show each service of the local stack; exit code 1 unless all are running."""
+    """Show the local stack and the collector, worker and API (pid, address, state).
+
+    Exit code 1 unless every stack service runs, or when an app runs but does not answer; apps
+    that are simply not started (``make up`` without ``start-apps``) are not an error.
+    """
     _quiet_client_logs()
     results = stack.status()
+    products = apps.app_status()
     table = Table("service", "state", "pid", "address", "detail")
     for item in results:
-        style = _STATE_STYLE.get(item.state, "white")
-        state = f"[{style}]{item.state}[/]"
-        table.add_row(item.name, state, str(item.pid or ""), item.address, escape(item.detail))
+        _add_row(table, item)
+    table.add_section()
+    for item in products:
+        _add_row(table, item)
     console.print(table)
     console.print(f"logs: {results[0].log.parent}", highlight=False)
-    if any(item.state != "running" for item in results):
+    if any(item.state != "running" for item in results) or any(
+        item.state == "unhealthy" for item in products
+    ):
         raise typer.Exit(code=1)
+
+
+def _add_row(table: Table, item: stack.ServiceStatus) -> None:
+    """One row of ``status``: name, coloured state, pid, address, detail."""
+    style = _STATE_STYLE.get(item.state, "white")
+    state = f"[{style}]{item.state}[/]"
+    table.add_row(item.name, state, str(item.pid or ""), item.address, escape(item.detail))
 
 
 def _add_product_commands(target: typer.Typer) -> None:
@@ -133,8 +149,6 @@ def _add_product_commands(target: typer.Typer) -> None:
         target.command()(command)
     target.command("start-apps")(cli_ops.start_apps)
     target.command("stop-apps")(cli_ops.stop_apps)
-    from streams.dlq import cli_app as dlq_app
-
     target.add_typer(dlq_app, name="dlq")
 
 

@@ -3,19 +3,19 @@
 ``up()`` starts what is not running (idempotent), ``down()`` stops it keeping the data, and
 ``start(name)`` / ``stop(name)`` let fault tests bounce a single service. Everything lives under
 one git-ignored folder (``.stack/``, setting ``CONSENTSTREAM_STACK_DIR``), including the random
-keys ``up`` makes for the apps on first start (:mod:`consentstream.stack.secrets`).
+keys ``up`` makes for the apps on first start (:mod:`ops.stack.secrets`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from consentstream.stack import lifecycle, secrets
-from consentstream.stack.base import Progress, Service, ServiceStatus, StackError, no_progress
-from consentstream.stack.clickhouse import ClickHouseService
-from consentstream.stack.config import StackSettings
-from consentstream.stack.kafka import KafkaService
-from consentstream.stack.redis import RedisService
+from ops.stack import lifecycle, secrets
+from ops.stack.base import Progress, Service, ServiceStatus, StackError, no_progress
+from ops.stack.clickhouse import ClickHouseService
+from ops.stack.config import StackSettings
+from ops.stack.kafka import KafkaService
+from ops.stack.redis import RedisService
 
 __all__ = [
     "SERVICE_NAMES",

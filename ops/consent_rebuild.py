@@ -24,14 +24,14 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-import orjson
 from redis import Redis
+from redis.typing import EncodableT, FieldT
 
 from consentstream import redis_keys
 from consentstream.storage.repository import Repository
 from schemas.events import ConsentChoices, ConsentInForce
-from streams import consent_mirror
-from streams.consent_state import MAX_HISTORY, ConsentSnapshot
+from streams import consent_history, consent_mirror
+from streams.consent_state import ConsentSnapshot
 
 PURPOSES = ("analytics", "marketing", "preferences")
 
@@ -51,21 +51,24 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def snapshot_json(row: dict[str, Any]) -> bytes:
-    """A ledger row as the worker's history stores a decision."""
-    granted = ("necessary", *(p for p in PURPOSES if row[p]))
-    snap = ConsentSnapshot(
+def choices(row: dict[str, Any]) -> ConsentChoices:
+    """The choices a ledger row records (one column per optional purpose)."""
+    return ConsentChoices(necessary=True, **{p: bool(row[p]) for p in PURPOSES})
+
+
+def snapshot(row: dict[str, Any]) -> ConsentSnapshot:
+    """A ledger row as the decision the worker's history holds."""
+    granted = choices(row).granted()
+    return ConsentSnapshot(
         row["consent_id"], _utc(row["recorded_at"]), granted, row["policy_version"]
     )
-    return orjson.dumps(snap.to_json())
 
 
 def mirror_json(row: dict[str, Any]) -> str:
     """A ledger row as the decision in force, in the collector's shape."""
-    choices = ConsentChoices(necessary=True, **{p: bool(row[p]) for p in PURPOSES})
     return ConsentInForce(
         consent_id=row["consent_id"],
-        choices=choices,
+        choices=choices(row),
         policy_version=row["policy_version"],
         recorded_at=_utc(row["recorded_at"]),
         gpc_applied=bool(row["gpc_applied"]),
@@ -101,7 +104,8 @@ def rebuild(
             if ttl <= 0:
                 done.skipped_expired += 1
                 continue
-            history = {d["consent_id"]: snapshot_json(d) for d in decisions[-MAX_HISTORY:]}
+            entries = consent_history.entries(snapshot(d) for d in decisions)
+            history: dict[FieldT, EncodableT] = dict(entries.items())
             pipe.hset(redis_keys.consent_history(key), mapping=history)
             pipe.expire(redis_keys.consent_history(key), ttl)
             mirrored = consent_mirror.snapshot_of(current)

@@ -13,8 +13,8 @@ import secrets
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from consentstream.stack import process
-from consentstream.stack.config import StackSettings
+from ops.stack import process
+from ops.stack.config import StackSettings
 
 KEYS = ("CONSENTSTREAM_PSEUDONYM_KEY", "CONSENTSTREAM_RECEIPT_KEY")
 """Every signing key the apps need; each gets 48 random bytes, URL-safe."""

@@ -12,7 +12,7 @@ from typing import ClassVar
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
-from consentstream.stack.base import (
+from ops.stack.base import (
     Launch,
     Progress,
     Service,

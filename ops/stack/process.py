@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from consentstream.stack.base import Launch
+from ops.stack.base import Launch
 
 _SPAWN = 'setsid "$@" >&2 & echo $!'
 """Background the server in a new session with output to our stderr (the log); print its pid."""

@@ -8,16 +8,30 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from redis import Redis
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
+from consentstream.audit import verify
+from consentstream.kafka_topics import PartitionMismatch, TopicError
 from consentstream.keys import new_key
+from consentstream.preparation import prepare_pipeline
 from consentstream.settings import CommonSettings
-from consentstream.stack import secrets
-from consentstream.stack.config import StackSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
+from ops import apps
+from ops.consent_rebuild import rebuild
+from ops.stack import secrets
+from ops.stack.config import StackSettings
 from schemas.rows import ApiRole
+from services.api import retention as rules
+from services.api.config import ApiSettings
+from services.api.datamap import load_data_map
+from services.collector.config import CollectorSettings
+from streams.config import WorkerSettings
 
 console = Console()
 
@@ -43,24 +57,18 @@ def keys_create(
     role: Annotated[Role, typer.Option(help="Who the key is for.")],
 ) -> None:
     """Create an API key with ROLE and print it once; only its hash is stored."""
-    storage = open_storage(CommonSettings().clickhouse_url)
-    try:
+    with open_storage(CommonSettings().clickhouse_url) as storage:
         storage.migrate()
         plaintext, row = new_key(ROLES[role])
         Repository(storage).save_api_key(row)
-    finally:
-        storage.close()
     typer.echo(plaintext)
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by create")]) -> None:
     """Revoke a key by its id (the 8 hex characters after ``cs_``)."""
-    storage = open_storage(CommonSettings().clickhouse_url)
-    try:
+    with open_storage(CommonSettings().clickhouse_url) as storage:
         found = Repository(storage).revoke_api_key(key_id)
-    finally:
-        storage.close()
     if not found:
         console.print(f"[red]no key with id {key_id}[/red]")
         raise typer.Exit(1)
@@ -70,13 +78,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by 
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (id, role, created, revoked); keys themselves are never stored or shown."""
-    from rich.table import Table
-
-    storage = open_storage(CommonSettings().clickhouse_url)
-    try:
+    with open_storage(CommonSettings().clickhouse_url) as storage:
         rows = Repository(storage).list_api_keys()
-    finally:
-        storage.close()
     table = Table("key id", "role", "created", "state")
     for row in rows:
         state = "[red]revoked[/red]" if row.revoked else "[green]active[/green]"
@@ -90,14 +93,9 @@ audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log."
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute the chain; exit 1 and name the first broken seq if any entry was altered."""
-    from consentstream.audit import verify
-
-    storage = open_storage(CommonSettings().clickhouse_url)
-    try:
+    with open_storage(CommonSettings().clickhouse_url) as storage:
         with console.status("verifying the audit chain"):
             verdict = verify(Repository(storage).audit_entries())
-    finally:
-        storage.close()
     if verdict.ok:
         console.print(f"OK: {verdict.entries} entries, chain intact")
         return
@@ -107,31 +105,20 @@ def audit_verify() -> None:
 
 def retention() -> None:
     """Remove rows older than their table's retention period in the data map (for cron)."""
-    from services.api import retention as rules
-    from services.api.config import ApiSettings
-    from services.api.datamap import load_data_map
-
     settings = ApiSettings()
-    storage = open_storage(settings.clickhouse_url)
-    try:
+    with open_storage(settings.clickhouse_url) as storage:
         with console.status("enforcing retention"):
             removed = rules.enforce(Repository(storage), load_data_map(settings.data_map_path))
-    finally:
-        storage.close()
     for table, count in removed.items():
         console.print(f"{table:<20} {count:>8} expired rows removed", highlight=False)
 
 
 def migrate() -> None:
     """Create the ClickHouse tables and the Kafka topics with their settings (idempotent)."""
-    from consentstream.kafka_topics import PartitionMismatch, TopicError
-    from streams.__main__ import prepare
-    from streams.config import WorkerSettings
-
     settings = WorkerSettings()
     try:
         with console.status("creating tables and topics"):
-            report = prepare(settings)
+            report = prepare_pipeline(settings)
     except TopicError as exc:
         if isinstance(exc, PartitionMismatch):
             _print_lines(exc.report.lines())
@@ -148,6 +135,8 @@ def _print_lines(lines: list[str]) -> None:
 
 def worker() -> None:
     """Run a stream worker (Faust) in the foreground."""
+    # Imported here, not at the top: it loads the whole app (Faust, a second or more), which
+    # every other command would pay for.
     from streams.__main__ import main
 
     main()
@@ -155,6 +144,8 @@ def worker() -> None:
 
 def collector() -> None:
     """Run the collector in the foreground."""
+    # Imported here, not at the top: it loads the whole app (FastAPI, a second or more), which
+    # every other command would pay for.
     from services.collector.__main__ import main
 
     main()
@@ -162,6 +153,8 @@ def collector() -> None:
 
 def api() -> None:
     """Run the API in the foreground."""
+    # Imported here, not at the top: it loads the whole app (FastAPI, a second or more), which
+    # every other command would pay for.
     from services.api.__main__ import main
 
     main()
@@ -169,10 +162,6 @@ def api() -> None:
 
 def start_apps() -> None:
     """Start the collector, worker and API in the background and print where to look."""
-    from consentstream import apps
-    from services.api.config import ApiSettings
-    from services.collector.config import CollectorSettings
-
     # migrate and the apps below use the stack's keys (made now if `up` has not made them)
     secrets.export(StackSettings(), os.environ, create=True)
     migrate()
@@ -192,8 +181,6 @@ def start_apps() -> None:
 
 def stop_apps() -> None:
     """Stop the collector, worker and API started by start-apps."""
-    from consentstream import apps
-
     stopped = apps.stop_apps()
     console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
@@ -208,18 +195,14 @@ def consent_rebuild() -> None:
     For a lost or replaced Redis: without this, visitors count as undecided (necessary-only)
     until they choose again. Erased subjects are skipped. Safe to run at any time.
     """
-    from redis import Redis
-    from redis.exceptions import RedisError
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from consentstream.consent_rebuild import rebuild
-
     settings = CommonSettings()
-    storage = open_storage(settings.clickhouse_url)
-    redis = Redis.from_url(settings.redis_url)
     columns = (SpinnerColumn(), TextColumn("{task.completed:,} visitors"), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
+        with (
+            open_storage(settings.clickhouse_url) as storage,
+            Redis.from_url(settings.redis_url) as redis,
+            Progress(*columns, console=console, transient=True) as progress,
+        ):
             task = progress.add_task("rebuild", total=None)
             done = rebuild(
                 Repository(storage),
@@ -230,9 +213,6 @@ def consent_rebuild() -> None:
     except RedisError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] Redis: {escape(str(exc))}")
         raise typer.Exit(1) from exc
-    finally:
-        redis.close()
-        storage.close()
     console.print(
         f"{done.visitors:,} visitors, {done.decisions:,} decisions written to their histories,"
         f" {done.mirrors:,} decisions in force restored; skipped {done.skipped_erased:,} erased"

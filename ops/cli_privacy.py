@@ -7,21 +7,31 @@ is audited and queued for the worker exactly as a request made over HTTP.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
+from rich.table import Table
 
+from consentstream.audit import AuditLog, AuditUnavailable, lock_client
+from consentstream.identity import pseudonymize
+from consentstream.kafka import EventProducer
 from consentstream.settings import CommonSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
-from schemas.rows import PrivacyRequestType
+from consentstream.topics import Topics
+from schemas.rows import PrivacyRequestRow, PrivacyRequestType
+from services.api import requests as intake
+from services.api.casework import CLI_ACTOR, Casework, result_with_report
+from services.api.config import ApiSettings
+from services.api.datamap import load_data_map
+from services.api.errors import TooManyRequests
 
-if TYPE_CHECKING:
-    from consentstream.audit import AuditLog
+T = TypeVar("T")
 
 console = Console()
 errors = Console(stderr=True)
@@ -32,32 +42,20 @@ hold_app = typer.Typer(no_args_is_help=True, help="Legal holds on a subject's da
 @contextmanager
 def _audit_log(repo: Repository, redis_url: str) -> Iterator[AuditLog]:
     """The audit log, locked through Redis like the API's; no lock means exit 1, nothing done."""
-    from consentstream.audit import AuditLog, AuditUnavailable, lock_client
-
-    redis = lock_client(redis_url)
-    try:
-        yield AuditLog(repo, redis)
-    except AuditUnavailable as exc:
-        errors.print(f"[bold red]error:[/] audit log unavailable: {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    finally:
-        redis.close()
+    with lock_client(redis_url) as redis:
+        try:
+            yield AuditLog(repo, redis)
+        except AuditUnavailable as exc:
+            errors.print(f"[bold red]error:[/] audit log unavailable: {exc}", highlight=False)
+            raise typer.Exit(1) from None
 
 
 @requests_app.command("list")
 def requests_list() -> None:
     """Requests newest first, with deadlines; due-soon ones marked."""
-    from rich.table import Table
-
-    from services.api import requests as intake
-    from services.api.config import ApiSettings
-
     settings = ApiSettings()
-    storage = open_storage(settings.clickhouse_url)
-    try:
+    with open_storage(settings.clickhouse_url) as storage:
         rows = Repository(storage).list_privacy_requests()
-    finally:
-        storage.close()
     table = Table("type", "status", "created", "deadline", "due soon")
     table.add_column("request", no_wrap=True, min_width=32)  # ids are copied whole into show
     for row in rows:
@@ -77,12 +75,8 @@ def requests_list() -> None:
 @requests_app.command("show")
 def requests_show(request_id: Annotated[str, typer.Argument(help="The request id")]) -> None:
     """One request with its result as JSON (an audited per-visitor read)."""
-    from services.api import requests as intake
-    from services.api.config import ApiSettings
-
     settings = ApiSettings()
-    storage = open_storage(settings.clickhouse_url)
-    try:
+    with open_storage(settings.clickhouse_url) as storage:
         repo = Repository(storage)
         row = repo.get_privacy_request(request_id)
         if row is None:
@@ -92,8 +86,6 @@ def requests_show(request_id: Annotated[str, typer.Argument(help="The request id
             detail = {"request_id": row.request_id, "type": row.type}
             with _audit_log(repo, settings.redis_url) as audit:
                 audit.append("cli", "admin", "request.read", row.subject_key, detail)
-    finally:
-        storage.close()
     typer.echo(intake.view(row, settings.due_soon_days).model_dump_json(indent=2))
 
 
@@ -103,9 +95,8 @@ def requests_approve(
     reason: Annotated[str, typer.Option(help="What evidence was checked (audited).", min=3)],
 ) -> None:
     """Approve an agent's or parent's request pending verification; the worker then runs it."""
-    from services.api.casework import CLI_ACTOR
 
-    async def decide(work: Any) -> str:
+    async def decide(work: Casework) -> str:
         row = await asyncio.to_thread(work.repo.get_privacy_request, request_id)
         if row is None:
             return "missing"
@@ -118,15 +109,11 @@ def requests_approve(
     console.print(f"{request_id}: {status}")
 
 
-def _with_casework(action: Callable[[Any], Awaitable[Any]]) -> Any:
+def _with_casework(action: Callable[[Casework], Awaitable[T]]) -> T:
     """Run ``action(casework)`` with the stores and a producer, closing them afterwards."""
-    from consentstream.kafka import EventProducer
-    from consentstream.topics import Topics
-    from services.api.casework import Casework
-
     settings = CommonSettings()
 
-    async def run(audit: AuditLog) -> Any:
+    async def run(audit: AuditLog) -> T:
         producer = EventProducer(settings.kafka_bootstrap, 10.0)
         try:
             topics = Topics(settings.topic_prefix)
@@ -134,26 +121,18 @@ def _with_casework(action: Callable[[Any], Awaitable[Any]]) -> Any:
         finally:
             await producer.close()
 
-    storage = open_storage(settings.clickhouse_url)
-    try:
+    with open_storage(settings.clickhouse_url) as storage:
         with _audit_log(Repository(storage), settings.redis_url) as audit:
             return asyncio.run(run(audit))
-    finally:
-        storage.close()
 
 
 def _hold(visitor_id: str, held: bool, reason: str) -> list[str]:
-    from consentstream.identity import pseudonymize
-    from services.api.casework import CLI_ACTOR
-
     subject = pseudonymize(visitor_id, CommonSettings().pseudonym_key.get_secret_value())
 
-    async def change(work: Any) -> list[str]:
-        released: list[str] = await work.set_hold(CLI_ACTOR, subject, held, reason)
-        return released
+    async def change(work: Casework) -> list[str]:
+        return await work.set_hold(CLI_ACTOR, subject, held, reason)
 
-    released: list[str] = _with_casework(change)
-    return released
+    return _with_casework(change)
 
 
 Reason = Annotated[str, typer.Option(help="Why (kept in the audit log).", min=3)]
@@ -176,17 +155,10 @@ def hold_lift(visitor_id: VisitorArg, reason: Reason) -> None:
 
 def _carry_out(visitor_id: str, kind: PrivacyRequestType, timeout: float) -> dict[str, Any]:
     """File a pre-verified request as the CLI operator, follow it under a spinner, return it."""
-    import time
-
-    from consentstream.identity import pseudonymize
-    from services.api.casework import CLI_ACTOR, result_with_report
-    from services.api.config import ApiSettings
-    from services.api.datamap import load_data_map
-
     settings = ApiSettings()
     subject = pseudonymize(visitor_id, settings.pseudonym_key.get_secret_value())
 
-    async def file(work: Any) -> Any:
+    async def file(work: Casework) -> PrivacyRequestRow:
         return await work.file(
             CLI_ACTOR,
             kind,
@@ -197,8 +169,7 @@ def _carry_out(visitor_id: str, kind: PrivacyRequestType, timeout: float) -> dic
         )
 
     row = _with_casework(file)
-    storage = open_storage(settings.clickhouse_url)
-    try:
+    with open_storage(settings.clickhouse_url) as storage:
         repo = Repository(storage)
         deadline = time.monotonic() + timeout
         with console.status(f"{kind} {row.request_id}: {row.status}") as spinner:
@@ -209,8 +180,6 @@ def _carry_out(visitor_id: str, kind: PrivacyRequestType, timeout: float) -> dic
                 row = repo.get_privacy_request(row.request_id) or row
                 spinner.update(f"{kind} {row.request_id}: {row.status}")
         result = result_with_report(repo, load_data_map(settings.data_map_path), row)
-    finally:
-        storage.close()
     return {"request_id": row.request_id, "status": row.status, "result": result}
 
 
@@ -231,8 +200,6 @@ def purge(visitor_id: VisitorArg, timeout: Timeout = 120.0) -> None:
 
 def report(visitor_id: VisitorArg, timeout: Timeout = 120.0) -> None:
     """Produce a visitor's access report (counts as one of their two a year) and print it."""
-    from services.api.errors import TooManyRequests
-
     try:
         outcome = _carry_out(visitor_id, "access", timeout)
     except TooManyRequests as exc:

@@ -1,13 +1,13 @@
 """Dead letters: messages the worker could not process, parked with the reason, and replay.
 
 The worker writes ``{"reason", "topic", "value"}`` to the dead-letter topic. After a fix
-(a schema change, a bug in the worker) ``consentstream dlq replay`` feeds every dead letter not
-replayed before back to the topic it came from, keyed as the collector keys it (a raw batch by
-its first event: a batch holds one visitor's events, or only anonymous ones), so it takes
-the normal path again (and is dead-lettered again if it still fails). Progress is the
-consumer group ``<prefix>dlq-replay``: offsets are committed only after Kafka acknowledged the
-re-sent messages, so a crash mid-replay re-sends (harmless: event ids make inserts idempotent)
-and never skips.
+(a schema change, a bug in the worker) :func:`replay`, run by ``consentstream dlq replay``,
+feeds every dead letter not replayed before back to the topic it came from, keyed as the
+collector keys it (a raw batch by its first event: a batch holds one visitor's events, or only
+anonymous ones), so it takes the normal path again (and is dead-lettered again if it still
+fails). Progress is the consumer group ``<prefix>dlq-replay``: offsets are committed only after
+Kafka acknowledged the re-sent messages, so a crash mid-replay re-sends (harmless: event ids
+make inserts idempotent) and never skips.
 """
 
 from __future__ import annotations
@@ -19,16 +19,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import typer
 
 from consentstream.identity import pseudonymize
-from consentstream.settings import CommonSettings
 from consentstream.topics import Topics
 
 if TYPE_CHECKING:
     from kafka import KafkaProducer
-
-cli_app = typer.Typer(no_args_is_help=True, help="Dead letters of the stream worker.")
 
 
 @dataclass
@@ -133,17 +129,3 @@ def _resend(
         return
     producer.send(topic, key=key, value=value)
     report.replayed[topic] += 1
-
-
-@cli_app.command("replay")
-def replay_command() -> None:
-    """Re-feed dead letters to the topic they came from (run after the fix is deployed)."""
-    settings = CommonSettings()
-    report = replay(
-        settings.kafka_bootstrap,
-        Topics(settings.topic_prefix),
-        settings.pseudonym_key.get_secret_value(),
-    )
-    for topic, n in sorted(report.replayed.items()):
-        typer.echo(f"replayed {n} to {topic}")
-    typer.echo(f"replayed {sum(report.replayed.values())}, unreadable {report.unreadable}")

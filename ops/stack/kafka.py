@@ -15,8 +15,8 @@ import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
-from consentstream.stack import process
-from consentstream.stack.base import (
+from ops.stack import process
+from ops.stack.base import (
     Launch,
     Progress,
     Service,
@@ -24,7 +24,7 @@ from consentstream.stack.base import (
     find_executable,
     render_template,
 )
-from consentstream.stack.config import KAFKA_VERSION, StackSettings
+from ops.stack.config import KAFKA_VERSION, StackSettings
 
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
@@ -112,6 +112,7 @@ def _import_kafka_python() -> Any:
     ``read_text``) at import time, which the project's pytest setting turns into an error."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        # Late: only the readiness probe needs the client, and its import warns (above).
         import kafka
         import kafka.errors
 

@@ -8,8 +8,6 @@ All data is synthetic: example.com hosts and made-up visitor ids.
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,9 +19,10 @@ import httpx
 import pytest
 
 from consentstream.identity import pseudonymize
-from consentstream.storage import open_storage, sql
+from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
 from tests.e2e.processes import Pipeline, free_port, wait_http, wait_until
+from tests.isolation import isolated_env
 
 PSEUDONYM_KEY = "api-test-pseudonym-key"
 RECEIPT_KEY = "api-test-receipt-key"
@@ -74,25 +73,20 @@ def start_api(
     stack: Any, tmp: pytest.TempPathFactory, *, worker: bool, **settings: str
 ) -> Iterator[Api]:
     """Migrate a fresh database and topics, start the API (and a worker), make keys."""
-    run = secrets.token_hex(4)
-    database = f"cs_api_{run}"
-    server = stack.clickhouse_url.rsplit("/", 1)[0]
     port = free_port()
-    env = {
-        **os.environ,
-        "CONSENTSTREAM_CLICKHOUSE_URL": f"{server}/{database}",
-        "CONSENTSTREAM_TOPIC_PREFIX": f"api{run}.",
-        "CONSENTSTREAM_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "CONSENTSTREAM_RECEIPT_KEY": RECEIPT_KEY,
-        "CONSENTSTREAM_KEY_CACHE_SECONDS": "0",
-        "CONSENTSTREAM_API_PORT": str(port),
-        "CONSENTSTREAM_WORKER_APP_ID": f"cs-api-{run}",
-        "CONSENTSTREAM_WORKER_DATA_DIR": str(tmp.mktemp("worker")),
-        "CONSENTSTREAM_TOPIC_PARTITIONS": "1",
-        "CONSENTSTREAM_RETENTION_INTERVAL_HOURS": "0",
-        "CONSENTSTREAM_USAGE_WARM_SECONDS": "0",
-        **{f"CONSENTSTREAM_{name.upper()}": value for name, value in settings.items()},
+    defaults = {
+        "pseudonym_key": PSEUDONYM_KEY,
+        "receipt_key": RECEIPT_KEY,
+        "key_cache_seconds": "0",
+        "api_port": str(port),
+        "topic_partitions": "1",
+        "retention_interval_hours": "0",
+        "usage_warm_seconds": "0",
     }
+    run = isolated_env(
+        "api", stack.clickhouse_url, worker_data_dir=tmp.mktemp("worker"), **defaults | settings
+    )
+    env = run.env
     logs = tmp.mktemp("logs")
     pipe = Pipeline(env, "", f"http://127.0.0.1:{port}")
     storage = open_storage(env["CONSENTSTREAM_CLICKHOUSE_URL"])
@@ -111,5 +105,5 @@ def start_api(
     finally:
         for name in list(pipe.procs):
             pipe.stop(name)
-        storage.command(sql.statement(sql.DROP_DATABASE, database))
         storage.close()
+        run.drop_database()

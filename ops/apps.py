@@ -11,17 +11,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
-from consentstream.stack import secrets
-from consentstream.stack.base import Launch, StackError
-from consentstream.stack.config import StackSettings
-from consentstream.stack.process import is_alive, launch, read_pid, tail, terminate
-
-if TYPE_CHECKING:
-    from services.collector.config import CollectorSettings
+from ops.stack import secrets
+from ops.stack.base import Launch, ServiceStatus, StackError, State
+from ops.stack.config import StackSettings
+from ops.stack.process import is_alive, launch, read_pid, tail, terminate
+from services.api.config import ApiSettings
+from services.collector.config import CollectorSettings
+from streams.config import WorkerSettings
 
 
 @dataclass(frozen=True)
@@ -31,19 +30,25 @@ class App:
     name: str
     module: str
     health_url: str | None
+    address: str = ""
+    """host:port it answers on (the worker: its /metrics), empty when it listens nowhere."""
 
 
 def apps() -> tuple[App, ...]:
-    """The three deployables, with health URLs from their settings."""
-    from services.api.config import ApiSettings
-    from services.collector.config import CollectorSettings
-
+    """The three deployables, with addresses and health URLs from their settings."""
     collector = CollectorSettings()
     api = ApiSettings()
+    metrics = WorkerSettings().worker_metrics_port
+    api_address = f"{api.api_host}:{api.api_port}"
     return (
-        App("worker", "streams", None),
-        App("collector", "services.collector", f"{collector_url(collector)}/healthz"),
-        App("api", "services.api", f"http://{api.api_host}:{api.api_port}/healthz"),
+        App("worker", "streams", None, f"127.0.0.1:{metrics}" if metrics else ""),
+        App(
+            "collector",
+            "services.collector",
+            f"{collector_url(collector)}/healthz",
+            f"{collector.collector_host}:{collector.collector_port}",
+        ),
+        App("api", "services.api", f"http://{api_address}/healthz", api_address),
     )
 
 
@@ -113,3 +118,31 @@ def stop_apps(settings: StackSettings | None = None) -> list[str]:
             stopped.append(app.name)
         _paths(app, settings)[1].unlink(missing_ok=True)
     return stopped
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def app_status(settings: StackSettings | None = None) -> list[ServiceStatus]:
+    """Each app as ``consentstream status`` shows it, without changing anything.
+
+    ``running`` when its recorded process lives (and, for the HTTP apps, ``/healthz`` answers
+    200), ``unhealthy`` when it lives but does not answer, ``stopped`` otherwise.
+    """
+    settings = settings or StackSettings()
+    report = []
+    for app in apps():
+        log, _ = _paths(app, settings)
+        pid = _running(app, settings)
+        state: State = "stopped"
+        detail = ""
+        if pid is not None:
+            healthy = app.health_url is None or _healthy(app.health_url)
+            state = "running" if healthy else "unhealthy"
+            detail = "" if healthy else f"{app.health_url} not answering"
+        report.append(ServiceStatus(app.name, state, pid, app.address, log, detail))
+    return report

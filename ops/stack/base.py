@@ -12,7 +12,7 @@ from pathlib import Path
 from string import Template
 from typing import ClassVar, Literal
 
-from consentstream.stack.config import StackSettings
+from ops.stack.config import StackSettings
 
 State = Literal["running", "unhealthy", "stopped", "port taken"]
 Progress = Callable[[str], None]
@@ -49,7 +49,7 @@ def no_progress(_message: str) -> None:
 
 def render_template(name: str, **values: str) -> str:
     """Fill a ``$placeholder`` template shipped as package data in ``templates/``."""
-    text = resources.files("consentstream.stack").joinpath("templates", name).read_text()
+    text = resources.files("ops.stack").joinpath("templates", name).read_text()
     return Template(text).substitute(values)
 
 

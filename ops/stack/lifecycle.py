@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from consentstream.stack import process
-from consentstream.stack.base import Progress, Service, ServiceStatus, StackError, State
+from ops.stack import process
+from ops.stack.base import Progress, Service, ServiceStatus, StackError, State
 
 
 def status(service: Service) -> ServiceStatus:

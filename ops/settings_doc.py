@@ -1,6 +1,6 @@
 """The README's settings table, generated from the settings classes so it cannot drift.
 
-``python -m consentstream.settings_doc`` prints it; a unit test checks the README holds it.
+``python -m ops.settings_doc`` prints it; a unit test checks the README holds it.
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 from consentstream.settings import CommonSettings
+from services.api.config import ApiSettings
+from services.collector.config import CollectorSettings
+from streams.config import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _deployables() -> dict[str, type[BaseSettings]]:
-    from services.api.config import ApiSettings
-    from services.collector.config import CollectorSettings
-    from streams.config import WorkerSettings
-
     return {"collector": CollectorSettings, "worker": WorkerSettings, "API": ApiSettings}
 
 
