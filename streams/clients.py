@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from functools import lru_cache, partial
 
 import orjson
 from redis.asyncio import Redis
 
-from consentstream.identity import pseudonymize
+from consentstream.caching import cached_pseudonymizer
 from consentstream.storage import open_storage
 from consentstream.storage.base import Storage
 from consentstream.storage.repository import Repository
@@ -37,10 +36,9 @@ class WorkerClients:
         self.settings = settings
         self.topics = topics
         key = settings.pseudonym_key.get_secret_value()
-        # An HMAC via `cryptography` costs ~40 us; a visitor sends many events in a row.
-        self.pseudonym: Callable[[str], str] = lru_cache(maxsize=65_536)(
-            partial(pseudonymize, key=key)
-        )
+        # An HMAC via `cryptography` costs ~40 us and a visitor sends many events in a row; the
+        # raw visitor ids the cache holds are forgotten within the hour.
+        self.pseudonym: Callable[[str], str] = cached_pseudonymizer(key)
         self.storage = storage or open_storage(settings.clickhouse_url)
         self.repo = Repository(self.storage)
         self.redis = Redis.from_url(settings.redis_url)
