@@ -15,9 +15,11 @@ import orjson
 import typer
 from rich.console import Console
 
+from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.settings import CommonSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
+from consentstream.topics import Topics
 from schemas.rows import PrivacyRequestType
 
 if TYPE_CHECKING:
@@ -30,17 +32,20 @@ hold_app = typer.Typer(no_args_is_help=True, help="Legal holds on a subject's da
 
 
 @contextmanager
-def _audit_log(repo: Repository, redis_url: str) -> Iterator[AuditLog]:
+def audit_log(repo: Repository, redis_url: str) -> Iterator[AuditLog]:
     """The audit log, locked through Redis like the API's; no lock means exit 1, nothing done."""
     from consentstream.audit import AuditLog, AuditUnavailable, lock_client
 
+    settings = CommonSettings()
     redis = lock_client(redis_url)
+    anchor = KafkaHeadAnchor(settings.kafka_bootstrap, Topics(settings.topic_prefix).audit_heads)
     try:
-        yield AuditLog(repo, redis)
+        yield AuditLog(repo, redis, settings.audit_key.get_secret_value().encode(), anchor)
     except AuditUnavailable as exc:
         errors.print(f"[bold red]error:[/] audit log unavailable: {exc}", highlight=False)
         raise typer.Exit(1) from None
     finally:
+        anchor.close()
         redis.close()
 
 
@@ -90,7 +95,7 @@ def requests_show(request_id: Annotated[str, typer.Argument(help="The request id
             raise typer.Exit(1)
         if row.result:
             detail = {"request_id": row.request_id, "type": row.type}
-            with _audit_log(repo, settings.redis_url) as audit:
+            with audit_log(repo, settings.redis_url) as audit:
                 audit.append("cli", "admin", "request.read", row.subject_key, detail)
     finally:
         storage.close()
@@ -136,7 +141,7 @@ def _with_casework(action: Callable[[Any], Awaitable[Any]]) -> Any:
 
     storage = open_storage(settings.clickhouse_url)
     try:
-        with _audit_log(Repository(storage), settings.redis_url) as audit:
+        with audit_log(Repository(storage), settings.redis_url) as audit:
             return asyncio.run(run(audit))
     finally:
         storage.close()

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from consentstream.audit import AuditLog, AuditUnavailable, lock_client
+from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.storage import open_storage
 from consentstream.storage.errors import StorageError
@@ -39,7 +40,8 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
         topics = Topics(settings.topic_prefix)
         redis = lock_client(settings.redis_url)  # the audit chain's cross-process lock
-        audit = AuditLog(repo, redis)
+        anchor = KafkaHeadAnchor(settings.kafka_bootstrap, topics.audit_heads)
+        audit = AuditLog(repo, redis, settings.audit_key.get_secret_value().encode(), anchor)
         app.state.api = ApiState(settings, topics, repo, producer, audit, data_map)
         every = settings.retention_interval_hours * 3600
         schedules = []
@@ -63,6 +65,7 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
                 with suppress(asyncio.CancelledError):
                     await schedule
             await producer.close()
+            anchor.close()
             redis.close()
             storage.close()
 

@@ -27,6 +27,7 @@ from tests.e2e.processes import Pipeline, free_port, wait_http, wait_until
 
 PSEUDONYM_KEY = "api-test-pseudonym-key"
 RECEIPT_KEY = "api-test-receipt-key"
+AUDIT_KEY = "api-test-audit-key"
 CLI = str(Path(sys.executable).parent / "consentstream")
 
 
@@ -84,6 +85,7 @@ def start_api(
         "CONSENTSTREAM_TOPIC_PREFIX": f"api{run}.",
         "CONSENTSTREAM_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "CONSENTSTREAM_RECEIPT_KEY": RECEIPT_KEY,
+        "CONSENTSTREAM_AUDIT_KEY": AUDIT_KEY,
         "CONSENTSTREAM_KEY_CACHE_SECONDS": "0",
         "CONSENTSTREAM_API_PORT": str(port),
         "CONSENTSTREAM_WORKER_APP_ID": f"cs-api-{run}",
@@ -97,12 +99,16 @@ def start_api(
     pipe = Pipeline(env, "", f"http://127.0.0.1:{port}")
     storage = open_storage(env["CONSENTSTREAM_CLICKHOUSE_URL"])
     api = Api(pipe.api_url, env, Repository(storage), pipe)
+    # Key changes are audited, so the operator making the test keys needs the stack's Redis
+    # even when the API under test is given another one.
+    operator = Api(api.url, {**env, "CONSENTSTREAM_REDIS_URL": stack.redis_url}, api.repo, pipe)
     try:
-        api.cli("migrate")
+        operator.cli("migrate")
         for role in ("marketing", "privacy", "admin", "revoked"):
-            made = api.cli("keys", "create", "--role", "privacy" if role == "revoked" else role)
+            given = "privacy" if role == "revoked" else role
+            made = operator.cli("keys", "create", "--role", given)
             api.keys[role] = made.stdout.strip()
-        api.cli("keys", "revoke", api.keys["revoked"].split("_")[1])
+        operator.cli("keys", "revoke", api.keys["revoked"].split("_")[1])
         if worker:
             pipe.start("worker", "streams", logs)
         proc = pipe.start("api", "services.api", logs)
