@@ -1,8 +1,15 @@
-"""Append-only, hash-chained audit log of per-visitor reads, exports, deletions and holds.
+"""Append-only, keyed hash chain of per-visitor reads, exports, deletions, holds and key changes.
 
-Each entry's ``hash`` is SHA-256 over its canonical fields and the previous entry's hash, so
-editing, deleting or re-inserting any entry breaks the chain from that point on, and
-:func:`verify` names the first broken ``seq``.
+Each entry's ``hash`` is HMAC-SHA256, under the deployment's audit key, over its canonical
+fields and the previous entry's hash, so editing, deleting or re-inserting any entry breaks the
+chain from that point on, and :func:`verify` names the first broken ``seq``. A plain hash could
+be recomputed by whoever can write the table, rewriting the whole chain unnoticed; the key
+lives in the services' settings, not in ClickHouse.
+
+Cutting the newest entries leaves a chain that still verifies on its own, so every append also
+publishes the new head (seq, hash) outside ClickHouse (:mod:`consentstream.audit_anchor`: a
+compacted Kafka topic and the log), and :func:`verify` given that head reports a chain that
+ends before it.
 
 An append reads the last entry and inserts the next one; two appenders doing that at once
 (two API processes, the API and the CLI) would both chain onto the same entry and fork the
@@ -26,12 +33,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, hmac
 from redis import Redis
 from redis.exceptions import LockNotOwnedError, RedisError
 from redis.lock import Lock
 
 from consentstream import redis_keys
+from consentstream.audit_anchor import Head, HeadAnchor
 from consentstream.storage.repository import Repository
 from schemas.rows import AuditRow
 
@@ -56,6 +64,7 @@ def canonical_detail(detail: dict[str, Any]) -> str:
 
 
 def entry_hash(
+    key: bytes,
     seq: int,
     at: datetime,
     actor: str,
@@ -65,18 +74,18 @@ def entry_hash(
     detail: str,
     prev_hash: str,
 ) -> str:
-    """SHA-256 (hex) over the canonical encoding of an entry's fields and the previous hash."""
+    """HMAC-SHA256 (hex) under ``key`` over an entry's canonical fields and the previous hash."""
     fields = [seq, at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]
     fields += [actor, role, action, target, detail, prev_hash]
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(orjson.dumps(fields))
-    return digest.finalize().hex()
+    mac = hmac.HMAC(key, hashes.SHA256())
+    mac.update(orjson.dumps(fields))
+    return mac.finalize().hex()
 
 
-def hash_of(row: AuditRow) -> str:
+def hash_of(row: AuditRow, key: bytes) -> str:
     """What ``row.hash`` must be given its other fields."""
     return entry_hash(
-        row.seq, row.at, row.actor, row.role, row.action, row.target, row.detail, row.prev_hash
+        key, row.seq, row.at, row.actor, row.role, row.action, row.target, row.detail, row.prev_hash
     )
 
 
@@ -94,12 +103,19 @@ class AuditLog:
 
     ``redis`` is a synchronous client of the deployment's Redis (see :func:`lock_client`, whose
     short socket timeouts make an unreachable Redis fail an append quickly, not hang it).
+    ``key`` is the audit key every writer and verifier of the chain shares; ``anchor``, when
+    given, receives each new head.
     """
 
-    def __init__(self, repo: Repository, redis: Redis) -> None:
+    def __init__(
+        self, repo: Repository, redis: Redis, key: bytes, anchor: HeadAnchor | None = None
+    ) -> None:
         self.repo = repo
         self.redis = redis
-        self.lock_name = redis_keys.audit_lock(repo.storage.database)
+        self.key = key
+        self.anchor = anchor
+        self.chain = repo.storage.database
+        self.lock_name = redis_keys.audit_lock(self.chain)
 
     def append(
         self, actor: str, role: str, action: str, target: str, detail: dict[str, Any]
@@ -110,12 +126,24 @@ class AuditLog:
         """
         lock = self._acquire()
         try:
-            row = next_entry(self.repo.last_audit(), actor, role, action, target, detail)
+            last = self.repo.last_audit()
+            row = next_entry(last, self.key, actor, role, action, target, detail)
             self._confirm(lock)
             self.repo.append_audit(row)
+            if self.anchor is not None:
+                # Under the lock, so heads reach the anchor in chain order.
+                self.anchor.publish(self.chain, Head(row.seq, row.hash))
         finally:
             self._release(lock)
         return row
+
+    def check(self) -> Verdict:
+        """Verify the stored chain with this log's key, against its anchored head if it has one.
+
+        Blocking (ClickHouse and Kafka reads); async callers use ``asyncio.to_thread``.
+        """
+        head = self.anchor.latest(self.chain) if self.anchor is not None else None
+        return verify(self.repo.audit_entries(), self.key, head)
 
     def _acquire(self) -> Lock:
         lock = Lock(
@@ -161,6 +189,7 @@ class AuditLog:
 
 def next_entry(
     last: tuple[int, str] | None,
+    key: bytes,
     actor: str,
     role: str,
     action: str,
@@ -180,7 +209,7 @@ def next_entry(
         target=target,
         detail=text,
         prev_hash=prev,
-        hash=entry_hash(seq, at, actor, role, action, target, text, prev),
+        hash=entry_hash(key, seq, at, actor, role, action, target, text, prev),
     )
 
 
@@ -198,15 +227,31 @@ class Verdict:
         return self.broken_seq is None
 
 
-def verify(entries: list[AuditRow]) -> Verdict:
-    """Check seqs run 1..n without gaps or repeats, each links to the previous, each hash holds."""
+def verify(entries: list[AuditRow], key: bytes, head: Head | None = None) -> Verdict:
+    """Check seqs run 1..n without gaps or repeats, each links to the previous, each hash holds.
+
+    With the ``head`` last published outside ClickHouse, also check that the chain reaches it
+    and holds the same entry there: a chain cut short, or rewritten up to its end with the key,
+    disagrees with the anchor.
+    """
     prev = GENESIS
     for expected, row in enumerate(entries, start=1):
         if row.seq != expected:
             return Verdict(len(entries), min(row.seq, expected), "missing or repeated seq")
         if row.prev_hash != prev:
             return Verdict(len(entries), row.seq, "does not link to the previous entry")
-        if hash_of(row) != row.hash:
+        if hash_of(row, key) != row.hash:
             return Verdict(len(entries), row.seq, "content does not match its hash")
         prev = row.hash
+    return _against_head(entries, head)
+
+
+def _against_head(entries: list[AuditRow], head: Head | None) -> Verdict:
+    if head is None:
+        return Verdict(len(entries), None)
+    if len(entries) < head.seq:
+        reason = f"the chain ends at seq {len(entries)} but its anchored head is seq {head.seq}"
+        return Verdict(len(entries), len(entries) + 1, f"tail cut: {reason}")
+    if entries[head.seq - 1].hash != head.hash:
+        return Verdict(len(entries), head.seq, "does not match the anchored head")
     return Verdict(len(entries), None)

@@ -58,6 +58,9 @@ def plan(topics: Topics, partitions: int, raw_retention_hours: int) -> list[Topi
             1,
             {"retention.ms": str(14 * 24 * HOUR_MS), "cleanup.policy": "delete"},
         ),
+        # One record per audit chain survives compaction: the newest head, which is all that
+        # verification needs; it holds a seq and a hash, nothing about any visitor.
+        TopicPlan(topics.audit_heads, 1, {"cleanup.policy": "compact"}),
     ]
 
 

@@ -43,6 +43,10 @@ class CommonSettings(BaseSettings):
         SecretStr(DEV_PLACEHOLDER),
         description="HMAC key turning visitor ids into stored pseudonyms; same in every service.",
     )
+    audit_key: SecretStr = Field(
+        SecretStr(DEV_PLACEHOLDER),
+        description="HMAC key of the audit chain; same in every service and the CLI.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     consent_state_days: int = Field(
         400,

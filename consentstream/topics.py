@@ -30,3 +30,8 @@ class Topics:
     def privacy_jobs(self) -> str:
         """Verified privacy requests for the worker to carry out."""
         return f"{self.prefix}privacy.jobs"
+
+    @property
+    def audit_heads(self) -> str:
+        """The audit chain's newest head per chain, outside ClickHouse: compacted."""
+        return f"{self.prefix}audit.heads"

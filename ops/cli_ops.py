@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from datetime import timedelta
 from enum import StrEnum
@@ -16,13 +17,16 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from consentstream.audit import verify
+from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.kafka_topics import PartitionMismatch, TopicError
-from consentstream.keys import new_key
+from consentstream.keys import change_role, create_key, revoke_key
 from consentstream.preparation import prepare_pipeline
 from consentstream.settings import CommonSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
+from consentstream.topics import Topics
 from ops import apps
+from ops.cli_privacy import audit_log
 from ops.consent_rebuild import rebuild
 from ops.stack import secrets
 from ops.stack.config import StackSettings
@@ -52,27 +56,54 @@ ROLES: dict[Role, ApiRole] = {
 keys_app = typer.Typer(no_args_is_help=True, help="Create and revoke API keys.")
 
 
+def operator() -> str:
+    """Who acts from the command line, as the audit chain names them."""
+    return f"cli:{getpass.getuser()}"
+
+
 @keys_app.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="Who the key is for.")],
 ) -> None:
-    """Create an API key with ROLE and print it once; only its hash is stored."""
-    with open_storage(CommonSettings().clickhouse_url) as storage:
+    """Create an API key with ROLE and print it once; only its hash is stored. Audited."""
+    settings = CommonSettings()
+    with open_storage(settings.clickhouse_url) as storage:
         storage.migrate()
-        plaintext, row = new_key(ROLES[role])
-        Repository(storage).save_api_key(row)
+        repo = Repository(storage)
+        with audit_log(repo, settings.redis_url) as audit:
+            plaintext = create_key(repo, audit, ROLES[role], operator())
     typer.echo(plaintext)
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by create")]) -> None:
-    """Revoke a key by its id (the 8 hex characters after ``cs_``)."""
-    with open_storage(CommonSettings().clickhouse_url) as storage:
-        found = Repository(storage).revoke_api_key(key_id)
+    """Revoke a key by its id (the 8 hex characters after ``cs_``). Audited."""
+    settings = CommonSettings()
+    with open_storage(settings.clickhouse_url) as storage:
+        repo = Repository(storage)
+        with audit_log(repo, settings.redis_url) as audit:
+            found = revoke_key(repo, audit, key_id, operator())
     if not found:
         console.print(f"[red]no key with id {key_id}[/red]")
         raise typer.Exit(1)
     console.print(f"revoked {key_id}")
+
+
+@keys_app.command("set-role")
+def keys_set_role(
+    key_id: Annotated[str, typer.Argument(help="The key id shown by create")],
+    role: Annotated[Role, typer.Option(help="The key's new role.")],
+) -> None:
+    """Change a key's role (takes effect within the API's key cache time). Audited."""
+    settings = CommonSettings()
+    with open_storage(settings.clickhouse_url) as storage:
+        repo = Repository(storage)
+        with audit_log(repo, settings.redis_url) as audit:
+            found = change_role(repo, audit, key_id, ROLES[role], operator())
+    if not found:
+        console.print(f"[red]no key with id {key_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"{key_id} is now {role.value}")
 
 
 @keys_app.command("list")
@@ -92,12 +123,18 @@ audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log."
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the chain; exit 1 and name the first broken seq if any entry was altered."""
-    with open_storage(CommonSettings().clickhouse_url) as storage:
+    """Recompute the keyed chain and check it reaches the head anchored in Kafka; exit 1 and
+    name the first broken seq if any entry was altered, removed or cut from the end."""
+    settings = CommonSettings()
+    anchor = KafkaHeadAnchor(settings.kafka_bootstrap, Topics(settings.topic_prefix).audit_heads)
+    with open_storage(settings.clickhouse_url) as storage:
         with console.status("verifying the audit chain"):
-            verdict = verify(Repository(storage).audit_entries())
+            head = anchor.latest(storage.database)
+            entries = Repository(storage).audit_entries()
+            verdict = verify(entries, settings.audit_key.get_secret_value().encode(), head)
     if verdict.ok:
-        console.print(f"OK: {verdict.entries} entries, chain intact")
+        anchored = f", anchored head seq {head.seq}" if head else ", no anchored head yet"
+        console.print(f"OK: {verdict.entries} entries, chain intact{anchored}")
         return
     console.print(f"[red]BROKEN at seq {verdict.broken_seq}[/red]: {verdict.reason}")
     raise typer.Exit(1)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from consentstream.audit import AuditLog, AuditUnavailable, lock_client
+from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.identity import pseudonymize
 from consentstream.kafka import EventProducer
 from consentstream.settings import CommonSettings
@@ -40,14 +41,18 @@ hold_app = typer.Typer(no_args_is_help=True, help="Legal holds on a subject's da
 
 
 @contextmanager
-def _audit_log(repo: Repository, redis_url: str) -> Iterator[AuditLog]:
+def audit_log(repo: Repository, redis_url: str) -> Iterator[AuditLog]:
     """The audit log, locked through Redis like the API's; no lock means exit 1, nothing done."""
+    settings = CommonSettings()
+    anchor = KafkaHeadAnchor(settings.kafka_bootstrap, Topics(settings.topic_prefix).audit_heads)
     with lock_client(redis_url) as redis:
         try:
-            yield AuditLog(repo, redis)
+            yield AuditLog(repo, redis, settings.audit_key.get_secret_value().encode(), anchor)
         except AuditUnavailable as exc:
             errors.print(f"[bold red]error:[/] audit log unavailable: {exc}", highlight=False)
             raise typer.Exit(1) from None
+        finally:
+            anchor.close()
 
 
 @requests_app.command("list")
@@ -84,7 +89,7 @@ def requests_show(request_id: Annotated[str, typer.Argument(help="The request id
             raise typer.Exit(1)
         if row.result:
             detail = {"request_id": row.request_id, "type": row.type}
-            with _audit_log(repo, settings.redis_url) as audit:
+            with audit_log(repo, settings.redis_url) as audit:
                 audit.append("cli", "admin", "request.read", row.subject_key, detail)
     typer.echo(intake.view(row, settings.due_soon_days).model_dump_json(indent=2))
 
@@ -122,7 +127,7 @@ def _with_casework(action: Callable[[Casework], Awaitable[T]]) -> T:
             await producer.close()
 
     with open_storage(settings.clickhouse_url) as storage:
-        with _audit_log(Repository(storage), settings.redis_url) as audit:
+        with audit_log(Repository(storage), settings.redis_url) as audit:
             return asyncio.run(run(audit))
 
 

@@ -21,6 +21,7 @@ from consentstream.storage.base import Storage
 from consentstream.storage.errors import MutationTimeout
 from schemas.rows import (
     ApiKeyRow,
+    ApiRole,
     AuditRow,
     ConsentLedgerRow,
     CookieObservationRow,
@@ -133,6 +134,15 @@ class Repository:
         for row in rows:
             key = ApiKeyRow.model_validate(row)
             update = {"revoked": True, "version": key.version + 1}
+            self.storage.insert(sql.API_KEYS, [key.model_copy(update=update).model_dump()])
+        return bool(rows)
+
+    def set_api_key_role(self, key_id: str, role: ApiRole) -> bool:
+        """Give every key with this public id a new role; False when there is none."""
+        rows = self.storage.query(self._sql(sql.API_KEY_BY_ID), {"key_id": key_id})
+        for row in rows:
+            key = ApiKeyRow.model_validate(row)
+            update = {"role": role, "version": key.version + 1}
             self.storage.insert(sql.API_KEYS, [key.model_copy(update=update).model_dump()])
         return bool(rows)
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from consentstream.audit import AuditLog, AuditUnavailable, lock_client
+from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.edge import BodyLimit, HostGuard
 from consentstream.http_errors import error_response, install_common_handlers
 from consentstream.kafka import BrokerUnavailable, EventProducer
@@ -42,7 +43,8 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
         topics = Topics(settings.topic_prefix)
         redis = lock_client(settings.redis_url)  # the audit chain's cross-process lock
-        audit = AuditLog(repo, redis)
+        anchor = KafkaHeadAnchor(settings.kafka_bootstrap, topics.audit_heads)
+        audit = AuditLog(repo, redis, settings.audit_key.get_secret_value().encode(), anchor)
         app.state.api = ApiState(settings, topics, repo, producer, audit, data_map)
         every = settings.retention_interval_hours * 3600
         schedules = []
@@ -66,6 +68,7 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
                 with suppress(asyncio.CancelledError):
                     await schedule
             await producer.close()
+            anchor.close()
             redis.close()
             storage.close()
 

@@ -26,6 +26,7 @@ from tests.isolation import isolated_env
 
 PSEUDONYM_KEY = "api-test-pseudonym-key"
 RECEIPT_KEY = "api-test-receipt-key"
+AUDIT_KEY = "api-test-audit-key"
 CLI = str(Path(sys.executable).parent / "consentstream")
 
 
@@ -77,6 +78,7 @@ def start_api(
     defaults = {
         "pseudonym_key": PSEUDONYM_KEY,
         "receipt_key": RECEIPT_KEY,
+        "audit_key": AUDIT_KEY,
         "key_cache_seconds": "0",
         "api_port": str(port),
         "topic_partitions": "1",
@@ -91,12 +93,16 @@ def start_api(
     pipe = Pipeline(env, "", f"http://127.0.0.1:{port}")
     storage = open_storage(env["CONSENTSTREAM_CLICKHOUSE_URL"])
     api = Api(pipe.api_url, env, Repository(storage), pipe)
+    # Key changes are audited, so the operator making the test keys needs the stack's Redis
+    # even when the API under test is given another one.
+    operator = Api(api.url, {**env, "CONSENTSTREAM_REDIS_URL": stack.redis_url}, api.repo, pipe)
     try:
-        api.cli("migrate")
+        operator.cli("migrate")
         for role in ("marketing", "privacy", "admin", "revoked"):
-            made = api.cli("keys", "create", "--role", "privacy" if role == "revoked" else role)
+            given = "privacy" if role == "revoked" else role
+            made = operator.cli("keys", "create", "--role", given)
             api.keys[role] = made.stdout.strip()
-        api.cli("keys", "revoke", api.keys["revoked"].split("_")[1])
+        operator.cli("keys", "revoke", api.keys["revoked"].split("_")[1])
         if worker:
             pipe.start("worker", "streams", logs)
         proc = pipe.start("api", "services.api", logs)

@@ -15,9 +15,11 @@ import httpx
 import pytest
 
 from consentstream.audit import AuditLog, lock_client
+from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.storage import sql
+from consentstream.topics import Topics
 
-from .api_harness import CLI, Api
+from .api_harness import AUDIT_KEY, CLI, Api
 
 pytestmark = pytest.mark.integration
 
@@ -169,10 +171,13 @@ def chained(api: Api, stack):
     storage = open_storage(url)
     storage.migrate()
     repo = Repository(storage)
+    topic = Topics(api.env["CONSENTSTREAM_TOPIC_PREFIX"]).audit_heads
+    anchor = KafkaHeadAnchor(stack.kafka_bootstrap, topic)
     with lock_client(stack.redis_url) as redis:
-        log = AuditLog(repo, redis)
+        log = AuditLog(repo, redis, AUDIT_KEY.encode(), anchor)
         for n in range(1, 5):
             log.append("k1", "privacy", "request.read", f"subject{n}", {"request_id": f"r{n}"})
+    anchor.close()
     env = {**api.env, "CONSENTSTREAM_CLICKHOUSE_URL": url}
     yield repo, env
     storage.command(sql.statement(sql.DROP_DATABASE, database))
@@ -186,7 +191,7 @@ def verify(api: Api, env: dict[str, Any]) -> tuple[int, str]:
 
 def test_audit_verify_detects_an_edited_entry(api: Api, chained) -> None:
     repo, env = chained
-    assert verify(api, env) == (0, "OK: 4 entries, chain intact\n")
+    assert verify(api, env) == (0, "OK: 4 entries, chain intact, anchored head seq 4\n")
     table = f"{repo.storage.database}.audit_log"
     repo.storage.command(f"ALTER TABLE {table} UPDATE target = 'someone-else' WHERE seq = 3")
     repo.wait_for_mutations("audit_log")
@@ -201,6 +206,33 @@ def test_audit_verify_detects_a_rewritten_chain_tail(api: Api, chained) -> None:
     repo.append_audit(forged)  # a re-inserted, altered copy of seq 2
     code, out = verify(api, env)
     assert code == 1 and "BROKEN at seq 2" in out
+
+
+def test_audit_verify_detects_a_cut_tail(api: Api, chained) -> None:
+    repo, env = chained
+    table = f"{repo.storage.database}.audit_log"
+    repo.storage.command(f"ALTER TABLE {table} DELETE WHERE seq >= 3")
+    repo.wait_for_mutations("audit_log")
+    assert len(repo.audit_entries()) == 2  # what is left is a valid chain on its own
+    code, out = verify(api, env)
+    assert code == 1 and "BROKEN at seq 3" in out and "tail cut" in out
+
+
+def test_key_changes_are_audited(api: Api) -> None:
+    made = api.cli("keys", "create", "--role", "marketing").stdout.strip()
+    key_id = made.split("_")[1]
+    api.cli("keys", "set-role", key_id, "--role", "privacy")
+    api.cli("keys", "revoke", key_id)
+    mine = [(e.action, e.detail) for e in api.repo.audit_entries() if e.target == key_id]
+    assert mine == [
+        ("key.create", '{"role":"marketing"}'),
+        ("key.role", '{"from":"marketing","to":"privacy"}'),
+        ("key.revoke", "{}"),
+    ]
+    assert all(e.actor.startswith("cli:") for e in api.repo.audit_entries() if e.target == key_id)
+    headers = {"Authorization": f"Bearer {made}"}
+    status = httpx.get(f"{api.url}/v1/privacy/requests", headers=headers).status_code
+    assert status == 401
 
 
 def test_audit_verify_detects_a_deleted_entry(api: Api, chained) -> None:

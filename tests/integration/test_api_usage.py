@@ -21,6 +21,8 @@ from schemas.rows import ConsentLedgerRow, UsageAnswerRow, UsageEventRow
 
 from .api_harness import Api, start_api
 
+KEY = b"usage-test-audit-key"
+
 pytestmark = pytest.mark.integration
 
 DAY1 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
@@ -257,7 +259,7 @@ def test_the_aggregate_and_audit_sql_runs_on_both_backends(storage: Storage, sta
         ("group", "/p", 5, 6)
     ]
     with lock_client(stack.redis_url) as redis:
-        log = AuditLog(repo, redis)
+        log = AuditLog(repo, redis, KEY)
         for n in range(3):
             log.append("k", "privacy", "request.read", f"s{n}", {"n": n, "text": 'ünï "q"'})
-    assert verify(repo.audit_entries()).ok
+    assert verify(repo.audit_entries(), KEY).ok

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consentstream.audit import GENESIS, entry_hash, hash_of, verify
+from consentstream.audit_anchor import Head
 from schemas.rows import AuditRow, PrivacyRequestRow
 from services.api import answers, requests, usage
 from services.api.config import ApiSettings
@@ -20,6 +21,7 @@ from services.api.datamap import access_report, load_data_map
 from services.api.errors import InvalidInput
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+KEY = b"unit-test-audit-key"
 
 
 def request(created: datetime, kind: str = "access", status: str = "done") -> PrivacyRequestRow:
@@ -92,7 +94,7 @@ def chain(n: int) -> list[AuditRow]:
     for seq in range(1, n + 1):
         at = NOW + timedelta(seconds=seq)
         fields = ("k1", "privacy", "request.read", f"t{seq}", '{"a":1}')
-        digest = entry_hash(seq, at, *fields, prev)
+        digest = entry_hash(KEY, seq, at, *fields, prev)
         rows.append(
             AuditRow(
                 seq=seq,
@@ -113,17 +115,46 @@ def chain(n: int) -> list[AuditRow]:
 @given(st.integers(1, 6), st.sampled_from(["actor", "role", "action", "target", "detail"]))
 def test_any_edit_breaks_the_chain_at_that_entry(position: int, field: str) -> None:
     rows = chain(6)
-    assert verify(rows).ok
+    assert verify(rows, KEY).ok
     rows[position - 1] = rows[position - 1].model_copy(update={field: "tampered"})
-    verdict = verify(rows)
+    verdict = verify(rows, KEY)
     assert verdict.broken_seq == position
 
 
 def test_rehashing_an_edited_entry_still_breaks_the_next_link() -> None:
     rows = chain(3)
     edited = rows[0].model_copy(update={"target": "other"})
-    rows[0] = edited.model_copy(update={"hash": hash_of(edited)})
-    assert verify(rows).broken_seq == 2
+    rows[0] = edited.model_copy(update={"hash": hash_of(edited, KEY)})
+    assert verify(rows, KEY).broken_seq == 2
+
+
+def _rechained(rows: list[AuditRow], key: bytes) -> list[AuditRow]:
+    """The chain rewritten from its first entry on, each hash recomputed under ``key``."""
+    out, prev = [], GENESIS
+    for row in rows:
+        linked = row.model_copy(update={"prev_hash": prev})
+        linked = linked.model_copy(update={"hash": hash_of(linked, key)})
+        out.append(linked)
+        prev = linked.hash
+    return out
+
+
+def test_a_whole_chain_rewritten_without_the_key_does_not_verify() -> None:
+    rows = chain(4)
+    rows[1] = rows[1].model_copy(update={"target": "someone-else"})
+    forged = _rechained(rows, b"a key the forger guessed")
+    assert verify(forged, KEY).broken_seq == 1
+    assert verify(_rechained(rows, KEY), KEY).ok  # only the key holder can rechain
+
+
+def test_a_cut_tail_is_reported_against_the_anchored_head() -> None:
+    rows = chain(5)
+    head = Head(5, rows[-1].hash)
+    assert verify(rows, KEY, head).ok
+    verdict = verify(rows[:3], KEY, head)
+    assert verdict.broken_seq == 4 and verdict.reason.startswith("tail cut")
+    assert verify(rows, KEY, Head(5, "0" * 64)).broken_seq == 5
+    assert verify(rows + chain(6)[5:], KEY, head).ok  # a chain ahead of its anchor is fine
 
 
 def test_the_checked_in_data_map_covers_every_table_holding_subject_data() -> None:

@@ -35,14 +35,19 @@ def test_consent_is_compacted_within_the_hour_and_dead_letters_are_never_compact
     assert topics[TOPICS.dead_letters].config["cleanup.policy"] == "delete"
 
 
-def test_co_partitioned_topics_share_the_count_and_dead_letters_have_one() -> None:
+def test_co_partitioned_topics_share_the_count_and_the_others_have_one() -> None:
     counts = {name: t.partitions for name, t in planned(partitions=3).items()}
     assert counts == {
         TOPICS.raw_events: 3,
         TOPICS.consent: 3,
         TOPICS.privacy_jobs: 3,
         TOPICS.dead_letters: 1,
+        TOPICS.audit_heads: 1,
     }
+
+
+def test_audit_heads_keep_the_newest_head_of_each_chain() -> None:
+    assert planned()[TOPICS.audit_heads].config["cleanup.policy"] == "compact"
 
 
 def test_a_longer_retention_than_planned_is_a_change_to_make() -> None:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from consentstream import audit, redis_keys
+from consentstream import redis_keys
 from consentstream.dead_letters import replay
 
 from ..deps import ApiState, State
@@ -191,7 +191,7 @@ async def hold(
 @router.post("/audit/verify")
 async def verify_audit(state: State, _signed: Changing, _key: PrivacyPage) -> Response:
     """Recompute the audit chain now and remember the verdict for the console."""
-    verdict = audit.verify(await asyncio.to_thread(state.repo.audit_entries))
+    verdict = await asyncio.to_thread(state.audit.check)
     record = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "entries": verdict.entries,
