@@ -18,7 +18,7 @@ STRONG = secrets.token_urlsafe(48)
 @pytest.fixture(autouse=True)
 def _no_inherited_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Start from no CONSENTSTREAM_* at all (the suite runs in test mode)."""
-    for name in ("ENVIRONMENT", "PSEUDONYM_KEY", "RECEIPT_KEY"):
+    for name in ("ENVIRONMENT", "PSEUDONYM_KEY", "RECEIPT_KEY", "AUDIT_KEY"):
         monkeypatch.delenv(f"CONSENTSTREAM_{name}", raising=False)
 
 
@@ -29,7 +29,7 @@ def test_weak_pseudonym_keys_are_refused_outside_test_mode(
     settings: type[WorkerSettings], environment: str, weak: str
 ) -> None:
     with pytest.raises(ValidationError, match="pseudonym_key must be a random secret"):
-        settings(environment=environment, pseudonym_key=weak, receipt_key=STRONG)
+        settings(environment=environment, pseudonym_key=weak, receipt_key=STRONG, audit_key=STRONG)
 
 
 @pytest.mark.parametrize("settings", [CollectorSettings, ApiSettings])
@@ -37,7 +37,7 @@ def test_the_default_receipt_key_is_refused_outside_test_mode(
     settings: type[CollectorSettings],
 ) -> None:
     with pytest.raises(ValidationError, match="receipt_key must be a random secret"):
-        settings(pseudonym_key=STRONG)
+        settings(pseudonym_key=STRONG, audit_key=STRONG)
 
 
 def test_nothing_set_refuses_to_start_and_says_how_to_fix_it() -> None:
@@ -49,8 +49,18 @@ def test_nothing_set_refuses_to_start_and_says_how_to_fix_it() -> None:
 
 def test_random_keys_of_32_bytes_or_more_are_accepted() -> None:
     key = "k" * MIN_SECRET_BYTES
-    built = CollectorSettings(environment="production", pseudonym_key=key, receipt_key=STRONG)
+    built = CollectorSettings(
+        environment="production", pseudonym_key=key, receipt_key=STRONG, audit_key=STRONG
+    )
     assert built.pseudonym_key.get_secret_value() == key
+
+
+@pytest.mark.parametrize("settings", [CollectorSettings, ApiSettings, WorkerSettings])
+def test_the_default_audit_key_is_refused_outside_test_mode(
+    settings: type[CollectorSettings],
+) -> None:
+    with pytest.raises(ValidationError, match="audit_key must be a random secret"):
+        settings(pseudonym_key=STRONG, receipt_key=STRONG)
 
 
 def test_test_mode_allows_placeholders_and_short_keys() -> None:
