@@ -162,7 +162,13 @@ class Rejection(_Body):
     error: str
 
 
-class ConsentChoices(_Body):
+class _StrictBody(_Body):
+    # Strict: a decision is JSON true/false and text is text, as the schema says; lax pydantic
+    # would read 0, "yes" or "false" as a choice nobody made.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class ConsentChoices(_StrictBody):
     """Per-category decision; necessary is always true."""
 
     necessary: bool = True
@@ -171,7 +177,7 @@ class ConsentChoices(_Body):
     preferences: bool
 
 
-class ConsentRequest(_Body):
+class ConsentRequest(_StrictBody):
     """A consent decision as the banner posts it."""
 
     visitor_id: VisitorId

@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
+from consentstream import openapi
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.topics import Topics
 
@@ -26,6 +28,7 @@ from .errors import CollectorError
 from .facts import parse_networks
 from .metrics import CollectorMetrics, RequestTimer
 from .ratelimit import RateLimiter
+from .responses import documented_models
 from .routes import consent, events, health, snippet
 
 
@@ -86,6 +89,22 @@ def _install_error_handlers(app: FastAPI, settings: CollectorSettings) -> None:
 
     app.add_exception_handler(CollectorError, on_collector_error)
     app.add_exception_handler(BrokerUnavailable, on_unavailable)
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    openapi.install_http_errors(app, _error)
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None) -> Response:
+    """A framework error (404, 405, unreadable body) in the collector's error body."""
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+async def on_invalid(request: Request, exc: Exception) -> Response:
+    """400 for a body that is not JSON, 422 naming the fields that do not match the schema."""
+    assert isinstance(exc, RequestValidationError)
+    syntax = openapi.unparsable(exc)
+    if syntax is not None:
+        return _error(400, "invalid_body", syntax, None)
+    return _error(422, "invalid_request", openapi.describe_invalid(exc), None)
 
 
 def create_app(settings: CollectorSettings | None = None) -> FastAPI:
@@ -111,6 +130,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
 
     for module in (events, consent, health, snippet):
         app.include_router(module.router)
+    app.openapi = openapi.with_components(app, documented_models())  # type: ignore[method-assign]
     if settings.demo_dir.is_dir():
         app.mount("/demo", StaticFiles(directory=settings.demo_dir, html=True), name="demo")
     return app

@@ -8,12 +8,13 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from .. import responses
 from ..deps import State
 
 router = APIRouter()
 
 
-@router.get("/snippet.js")
+@router.get("/snippet.js", response_class=Response, responses=responses.snippet_responses())
 async def snippet(request: Request, state: State) -> Response:
     """The snippet, configured for this collector, cacheable with an ETag."""
     settings = state.settings
