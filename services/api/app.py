@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from consentstream import openapi
 from consentstream.audit import AuditLog, AuditUnavailable, lock_client
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.storage import open_storage
@@ -23,7 +24,7 @@ from .config import ApiSettings
 from .cors import SelfServiceCORS
 from .datamap import load_data_map
 from .deps import ApiState
-from .errors import ApiError
+from .errors import ApiError, documented
 from .intake import IntakeUnavailable
 from .routes import privacy, usage
 
@@ -88,11 +89,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def on_invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
-            for e in exc.errors()[:5]
-        )
-        return _error(422, "invalid_request", problems or "invalid request")
+        syntax = openapi.unparsable(exc)  # not JSON at all: 400, as an unreadable body
+        if syntax is not None:
+            return _error(400, "invalid_body", syntax)
+        return _error(422, "invalid_request", openapi.describe_invalid(exc))
 
     async def on_unavailable(request: Request, exc: Exception) -> Response:
         return _error(
@@ -108,6 +108,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StorageError, on_unavailable)
     app.add_exception_handler(AuditUnavailable, on_unavailable)  # nothing done, nothing audited
     app.add_exception_handler(IntakeUnavailable, on_unavailable)  # nothing filed
+    openapi.install_http_errors(app, _error)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -120,7 +121,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(privacy.router)
     app.include_router(usage.router)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], responses=documented(400))
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -20,6 +20,8 @@ from schemas.messages import PrivacyJob
 from schemas.rows import PrivacyRequestRow, PrivacyRequestStatus, PrivacyRequestType
 
 Jurisdiction = Literal["gdpr", "ccpa"]
+# Request bodies are strict: JSON true/false and text as the schema says, never 0 or "yes".
+STRICT_BODY = ConfigDict(frozen=True, extra="forbid", strict=True)
 OPEN_STATUSES = frozenset({"pending_verification", "verified", "running", "on_hold"})
 LIMITED_TYPES = frozenset({"access", "portability"})
 
@@ -27,14 +29,14 @@ LIMITED_TYPES = frozenset({"access", "portability"})
 class Subject(BaseModel):
     """Who the request is about."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = STRICT_BODY
     visitor_id: VisitorId
 
 
 class OnBehalf(BaseModel):
     """A request made for someone else: it waits for a privacy reviewer's approval."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = STRICT_BODY
     relationship: Literal["authorized_agent", "parent"] = Field(
         description="An authorized agent, or a parent for a minor."
     )
@@ -49,8 +51,7 @@ class PrivacyRequestIn(BaseModel):
     """A data subject request as filed."""
 
     model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
+        **STRICT_BODY,
         json_schema_extra={
             "examples": [
                 {"type": "access", "subject": {"visitor_id": "v_demo_0001"}},
@@ -81,8 +82,7 @@ class SelfServiceIn(BaseModel):
     """A request by the visitor, proven by the signed visitor token the collector issued."""
 
     model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
+        **STRICT_BODY,
         json_schema_extra={
             "examples": [{"type": "access", "visitor_token": "dmlzaXRvci10b2tlbg.c2lnbmF0dXJl"}]
         },
@@ -96,8 +96,7 @@ class Decision(BaseModel):
     """A reviewer's approval or rejection of a request pending verification."""
 
     model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
+        **STRICT_BODY,
         json_schema_extra={"examples": [{"reason": "agent mandate checked against ID"}]},
     )
     reason: str = Field(min_length=3, max_length=500, description="Kept in the audit log.")
