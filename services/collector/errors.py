@@ -1,7 +1,8 @@
 """Collector errors, mapped to HTTP in one place (:mod:`services.collector.app`).
 
 CollectorError
-├── BadRequest           400: the body is not JSON / not an object
+├── BadRequest           400: the body is not JSON
+├── InvalidBatch         422: JSON, but not a batch or an event (shape, sent_at, unknown fields)
 ├── UnsupportedMedia     415: a content type other than JSON or text/plain
 ├── PayloadTooLarge      413: over the body size limit
 ├── NothingValid         422: every event of the request was invalid
@@ -32,6 +33,12 @@ class BadRequest(CollectorError):
     """The body could not be parsed."""
 
     status_code = 400
+
+
+class InvalidBatch(CollectorError):
+    """The body is JSON but not a batch or an event: it does not match the schema."""
+
+    status_code = 422
 
 
 class UnsupportedMedia(CollectorError):
