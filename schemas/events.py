@@ -69,7 +69,13 @@ class _IsoTimestamp:
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"type": "string", "format": "date-time"}
+        # The range in JSON Schema words (ajv-formats' formatMinimum), from the same bounds.
+        return {
+            "type": "string",
+            "format": "date-time",
+            "formatMinimum": EARLIEST.isoformat().replace("+00:00", "Z"),
+            "formatExclusiveMaximum": LATEST.isoformat().replace("+00:00", "Z"),
+        }
 
 
 Timestamp = Annotated[datetime, _IsoTimestamp]

@@ -8,9 +8,10 @@ and batch limits :mod:`.ingest` enforces. Every other route declares its statuse
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from consentstream.openapi import (
     BODY_UNPARSABLE,
@@ -22,7 +23,7 @@ from consentstream.openapi import (
     link,
     prometheus_response,
 )
-from schemas.events import MAX_BATCH_EVENTS, Event, Rejection
+from schemas.events import MAX_BATCH_EVENTS, Event, Rejection, Timestamp
 
 from .errors import CollectorError
 
@@ -79,6 +80,9 @@ def events_responses() -> Responses:
     return answers
 
 
+_SENT_AT: TypeAdapter[datetime | None] = TypeAdapter(Timestamp | None)
+
+
 def _event_ref() -> dict[str, str]:
     return {"$ref": COMPONENTS_REF.format(model=Event.__name__)}
 
@@ -103,7 +107,7 @@ def events_body_schema() -> dict[str, Any]:
                 "contains": _event_ref(),
             },
             "sent_at": {
-                "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}],
+                **_SENT_AT.json_schema(),
                 "description": "The client's send time, for clock-skew correction.",
             },
         },
