@@ -8,6 +8,7 @@ module saying which statuses the services may answer where OpenAPI cannot say it
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -64,3 +65,6 @@ def assert_clean(run: Run, operations: int) -> None:
     ]
     assert failed == [], tail
     assert report["phases"]["stateful"]["status"] == "success", tail
+    # the stateful phase followed every link the document declares, from real responses
+    links = re.search(r"API Links:\s+(\d+) covered / \d+ selected / (\d+) total", run.output)
+    assert links is not None and links[1] == links[2] != "0", tail

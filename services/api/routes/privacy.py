@@ -92,7 +92,8 @@ async def file_request(
     SELF_SERVICE_PATH,
     status_code=202,
     response_model=requests.PrivacyRequestFiled,
-    responses={**_FILED, **documented(401, _401="Invalid or expired visitor token.")},
+    # no links: the follow-up routes need a privacy key, which a visitor's page never holds
+    responses={**_BODY, **documented(401, _401="Invalid or expired visitor token.")},
 )
 async def file_own_request(
     body: requests.SelfServiceIn, state: State
