@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    JsonValue,
     StringConstraints,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -129,8 +130,20 @@ class Browser(_Body):
     timezone: Annotated[str, StringConstraints(max_length=64)] = ""
 
 
+EVENT_EXAMPLE: dict[str, JsonValue] = {
+    "event_id": "3f2b8f0e-5b7c-4d0a-9c1e-2a6f0d9b7c11",
+    "type": "pageview",
+    "ts": "2026-05-04T10:00:00Z",
+    "page": {"url": "https://www.example.com/tariffs", "title": "Tariffs"},
+}
+
+
 class Event(_Body):
     """One tracking event as the snippet sends it."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_extra={"examples": [EVENT_EXAMPLE]}
+    )
 
     event_id: UUID = Field(description="Client-made UUID, the idempotency key.")
     type: EventType
@@ -185,6 +198,22 @@ class ConsentChoices(_StrictBody):
 
 class ConsentRequest(_StrictBody):
     """A consent decision as the banner posts it."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "visitor_id": "v_demo_0001",
+                    "choices": {"analytics": True, "marketing": False, "preferences": True},
+                    "policy_version": "2026-01",
+                    "policy_hash": "sha256-demo",
+                }
+            ]
+        },
+    )
 
     visitor_id: VisitorId
     choices: ConsentChoices

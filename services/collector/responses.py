@@ -23,7 +23,7 @@ from consentstream.openapi import (
     link,
     prometheus_response,
 )
-from schemas.events import MAX_BATCH_EVENTS, Event, Rejection, Timestamp
+from schemas.events import EVENT_EXAMPLE, MAX_BATCH_EVENTS, Event, Rejection, Timestamp
 
 from .errors import CollectorError
 
@@ -118,12 +118,19 @@ def events_body_schema() -> dict[str, Any]:
 def events_request_body() -> dict[str, Any]:
     """``openapi_extra`` for ``POST /v1/events``: JSON, or JSON sent as text/plain by beacons."""
     schema = events_body_schema()
+    examples = {
+        "batch": {"summary": "A batch", "value": {"events": [EVENT_EXAMPLE]}},
+        "event": {"summary": "One bare event", "value": EVENT_EXAMPLE},
+    }
     return {
         "requestBody": {
             "required": True,
             "description": "A batch or one event as JSON; text/plain carries the same JSON "
             "(what navigator.sendBeacon sends).",
-            "content": {"application/json": {"schema": schema}, "text/plain": {"schema": schema}},
+            "content": {
+                media: {"schema": schema, "examples": examples}
+                for media in ("application/json", "text/plain")
+            },
         }
     }
 
