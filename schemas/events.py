@@ -17,6 +17,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     JsonValue,
+    StrictBool,
     StringConstraints,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -181,28 +182,23 @@ class Rejection(_Body):
     error: str
 
 
-class _StrictBody(_Body):
-    # Strict: a decision is JSON true/false and text is text, as the schema says; lax pydantic
-    # would read 0, "yes" or "false" as a choice nobody made.
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-
-class ConsentChoices(_StrictBody):
+class ConsentChoices(_Body):
     """Per-category decision; necessary is always true."""
 
-    necessary: bool = True
-    analytics: bool
-    marketing: bool
-    preferences: bool
+    # StrictBool: a choice is JSON true or false, as the schema says; lax pydantic would read
+    # 0, "no" or "yes" as a choice nobody made.
+    necessary: StrictBool = True
+    analytics: StrictBool
+    marketing: StrictBool
+    preferences: StrictBool
 
 
-class ConsentRequest(_StrictBody):
+class ConsentRequest(_Body):
     """A consent decision as the banner posts it."""
 
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
-        strict=True,
         json_schema_extra={
             "examples": [
                 {

@@ -20,8 +20,6 @@ from schemas.messages import PrivacyJob
 from schemas.rows import PrivacyRequestRow, PrivacyRequestStatus, PrivacyRequestType
 
 Jurisdiction = Literal["gdpr", "ccpa"]
-# Request bodies are strict: JSON true/false and text as the schema says, never 0 or "yes".
-STRICT_BODY = ConfigDict(frozen=True, extra="forbid", strict=True)
 OPEN_STATUSES = frozenset({"pending_verification", "verified", "running", "on_hold"})
 LIMITED_TYPES = frozenset({"access", "portability"})
 
@@ -29,14 +27,14 @@ LIMITED_TYPES = frozenset({"access", "portability"})
 class Subject(BaseModel):
     """Who the request is about."""
 
-    model_config = STRICT_BODY
+    model_config = ConfigDict(frozen=True, extra="forbid")
     visitor_id: VisitorId
 
 
 class OnBehalf(BaseModel):
     """A request made for someone else: it waits for a privacy reviewer's approval."""
 
-    model_config = STRICT_BODY
+    model_config = ConfigDict(frozen=True, extra="forbid")
     relationship: Literal["authorized_agent", "parent"] = Field(
         description="An authorized agent, or a parent for a minor."
     )
@@ -51,7 +49,8 @@ class PrivacyRequestIn(BaseModel):
     """A data subject request as filed."""
 
     model_config = ConfigDict(
-        **STRICT_BODY,
+        frozen=True,
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"type": "access", "subject": {"visitor_id": "v_demo_0001"}},
@@ -82,7 +81,8 @@ class SelfServiceIn(BaseModel):
     """A request by the visitor, proven by the signed visitor token the collector issued."""
 
     model_config = ConfigDict(
-        **STRICT_BODY,
+        frozen=True,
+        extra="forbid",
         json_schema_extra={
             "examples": [{"type": "access", "visitor_token": "dmlzaXRvci10b2tlbg.c2lnbmF0dXJl"}]
         },
@@ -96,7 +96,8 @@ class Decision(BaseModel):
     """A reviewer's approval or rejection of a request pending verification."""
 
     model_config = ConfigDict(
-        **STRICT_BODY,
+        frozen=True,
+        extra="forbid",
         json_schema_extra={"examples": [{"reason": "agent mandate checked against ID"}]},
     )
     reason: str = Field(min_length=3, max_length=500, description="Kept in the audit log.")

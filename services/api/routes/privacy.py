@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from consentstream.identity import pseudonymize, read_visitor_token
 from consentstream.openapi import link
@@ -233,7 +233,8 @@ class HoldIn(BaseModel):
     """Set or lift a legal hold on a subject."""
 
     model_config = ConfigDict(
-        **requests.STRICT_BODY,
+        frozen=True,
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -245,7 +246,8 @@ class HoldIn(BaseModel):
         },
     )
     subject: requests.Subject
-    held: bool = Field(description="true sets the hold, false lifts it.")
+    # StrictBool: JSON true or false only; lax pydantic would read 0 or "no" as lifting a hold.
+    held: StrictBool = Field(description="true sets the hold, false lifts it.")
     reason: str = Field(min_length=3, max_length=500, description="Why; kept in the audit log.")
 
 
