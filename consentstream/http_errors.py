@@ -14,10 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from consentstream import openapi
 from schemas.errors import error_body
 
 _CODES = {
-    400: "bad_request",
+    400: "invalid_body",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
@@ -51,17 +52,29 @@ def describe_invalid(exc: RequestValidationError) -> tuple[str, str | None]:
 
 
 def install_common_handlers(app: FastAPI) -> None:
-    """Answer framework errors (validation, routing) with the one error body."""
+    """Answer framework errors (validation, routing) with the one error body.
+
+    A body that is not JSON at all is a 400 (unreadable), one that parsed but does not match the
+    schema a 422 naming the field; a wrong method is told every method its path has, as the
+    OpenAPI document says (Starlette names only the first route it matched).
+    """
 
     async def on_invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        syntax = openapi.unparsable(exc)
+        if syntax is not None:
+            return error_response(400, "invalid_body", syntax)
         message, field = describe_invalid(exc)
         return error_response(422, "invalid_request", message, field=field)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(openapi.allowed_methods(app.routes, request.scope))
         code = _CODES.get(exc.status_code, "error")
-        return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+        message = openapi.BODY_UNPARSABLE if exc.status_code == 400 else str(exc.detail)
+        return error_response(exc.status_code, code, message, headers)
 
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(HTTPException, on_http)

@@ -16,6 +16,8 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    JsonValue,
+    StrictBool,
     StringConstraints,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -67,7 +69,13 @@ class _IsoTimestamp:
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"type": "string", "format": "date-time"}
+        # The range in JSON Schema words (ajv-formats' formatMinimum), from the same bounds.
+        return {
+            "type": "string",
+            "format": "date-time",
+            "formatMinimum": EARLIEST.isoformat().replace("+00:00", "Z"),
+            "formatExclusiveMaximum": LATEST.isoformat().replace("+00:00", "Z"),
+        }
 
 
 Timestamp = Annotated[datetime, _IsoTimestamp]
@@ -121,8 +129,20 @@ class Browser(_Body):
     timezone: Annotated[str, StringConstraints(max_length=64)] = ""
 
 
+EVENT_EXAMPLE: dict[str, JsonValue] = {
+    "event_id": "3f2b8f0e-5b7c-4d0a-9c1e-2a6f0d9b7c11",
+    "type": "pageview",
+    "ts": "2026-05-04T10:00:00Z",
+    "page": {"url": "https://www.example.com/tariffs", "title": "Tariffs"},
+}
+
+
 class Event(_Body):
     """One tracking event as the snippet sends it."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_extra={"examples": [EVENT_EXAMPLE]}
+    )
 
     event_id: UUID = Field(description="Client-made UUID, the idempotency key.")
     type: EventType
@@ -163,10 +183,12 @@ class Rejection(_Body):
 class ConsentChoices(_Body):
     """Per-category decision; necessary is always true."""
 
-    necessary: bool = True
-    analytics: bool
-    marketing: bool
-    preferences: bool
+    # StrictBool: a choice is JSON true or false, as the schema says; lax pydantic would read
+    # 0, "no" or "yes" as a choice nobody made.
+    necessary: StrictBool = True
+    analytics: StrictBool
+    marketing: StrictBool
+    preferences: StrictBool
 
     def granted(self) -> tuple[str, ...]:
         """The granted purposes in field order: the one derivation every consumer uses."""
@@ -181,6 +203,22 @@ class ConsentRequest(_Body):
     client and is the idempotency key: a retry after a lost answer records nothing new and gets
     the first answer back.
     """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision_id": "7d3c6a52-2b0e-4a7a-9f59-0c6f3c1d2e4b",
+                    "visitor_id": "v_demo_0001",
+                    "choices": {"analytics": True, "marketing": False, "preferences": True},
+                    "policy_version": "2026-01",
+                    "policy_hash": "sha256-demo",
+                }
+            ]
+        },
+    )
 
     decision_id: UUID | None = Field(
         default=None, description="Client-made id of this decision; retries reuse it."

@@ -26,7 +26,7 @@ from .config import ApiSettings
 from .cors import SelfServiceCORS
 from .datamap import load_data_map
 from .deps import ApiState
-from .errors import ApiError
+from .errors import ApiError, documented
 from .intake import IntakeUnavailable
 from .routes import own_requests, privacy, usage
 from .ui import install as install_pages
@@ -124,7 +124,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_pages(app, settings)
     install_docs(app, settings.ui_assets_dir)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], responses=documented(400))
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

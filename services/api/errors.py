@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from consentstream.openapi import ErrorDocs
 from schemas.errors import ErrorBody
 
 
@@ -72,17 +73,30 @@ class TooManyRequests(ApiError):
     code = "too_many_requests"
 
 
-_MEANING = {
-    401: "No key, or an unknown or revoked key.",
-    403: "The key's role may not do this.",
-    404: "No such request.",
-    409: "The request is not in a state that allows this.",
-    422: "Invalid parameters or body.",
-    429: "Third access/portability request in 12 months; `next_allowed_at` says when.",
-    503: "A backing service is down; retry after `Retry-After` seconds.",
-}
+DOCS = ErrorDocs(
+    ErrorBody,
+    {
+        400: "The Host is not one of the API's names, or the body could not be read (not "
+        "UTF-8, not JSON).",
+        401: "No key, or an unknown or revoked key.",
+        403: "The key's role may not do this.",
+        404: "No such request.",
+        409: "The request is not in a state that allows this.",
+        413: "The body is larger than the route allows.",
+        422: "A parameter or the body does not match the schema (the message names it), or "
+        "parameters that do not make sense together.",
+        429: "A rate limit or the policy's request limit was reached; retry after "
+        "`Retry-After` seconds (a subject's third access/portability request in 12 months "
+        "says `next_allowed_at`).",
+        503: "A backing service is down; retry after `Retry-After` seconds.",
+    },
+)
+EVERY_ROUTE = (400, 401, 403, 422, 429, 503)
+"""Statuses any authenticated route can answer: host, key, role, parameters, limits, outage."""
+WITH_BODY = (413,)
+"""Added on routes that read a body: the size limit."""
 
 
-def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+def documented(*codes: int, **meaning: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these error statuses, all with the one error shape."""
-    return {code: {"model": ErrorBody, "description": _MEANING[code]} for code in codes}
+    return DOCS.errors(*codes, **meaning)

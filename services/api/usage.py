@@ -10,9 +10,12 @@ are withheld too (``suppressed``), so no figure ever describes fewer than k peop
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Lt
 from pydantic import BaseModel, Field
+
+from consentstream.openapi import datetime_bounds
 
 from .errors import InvalidInput
 
@@ -21,6 +24,15 @@ HOURLY_MAX_DAYS = 31
 # ClickHouse DateTime covers 1970-2105 (2106 on newer engines); stay well inside it.
 EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+Moment = Annotated[datetime, Ge(EARLIEST), Lt(LATEST)]
+"""A window end as the routes accept it: outside the range is a 422 naming the parameter."""
+TIME_SCHEMA = datetime_bounds(EARLIEST, LATEST)
+WINDOW_RULES = (
+    f"Between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC); 'from' must be before 'to', and "
+    f"the window spans at most {HOURLY_MAX_DAYS} days with interval=hour, else at most the "
+    "server's usage_max_days (400 unless configured); otherwise 422."
+)
+INTERVAL_RULES = f"hour: windows up to {HOURLY_MAX_DAYS} days; day and week: up to usage_max_days."
 
 
 class Group(BaseModel):

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
+from consentstream import openapi
 from consentstream.edge import BodyLimit, HostGuard
 from consentstream.http_errors import error_response, install_common_handlers
 from consentstream.kafka import BrokerUnavailable, EventProducer
@@ -29,6 +30,7 @@ from .errors import CollectorError
 from .facts import parse_networks
 from .metrics import CollectorMetrics, RequestTimer
 from .ratelimit import RateLimiter
+from .responses import documented_models
 from .routes import consent, demo, events, health, snippet
 
 
@@ -130,6 +132,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     app.include_router(privacy_center.router)
     assets = StaticFiles(directory=settings.ui_assets_dir, check_dir=False)
     app.mount("/privacy/static", assets, name="privacy-center-static")
+    app.openapi = openapi.with_components(app, documented_models())  # type: ignore[method-assign]
     if settings.demo_dir.is_dir():
         app.include_router(demo.router)  # pages first; the mount serves the rest
         app.mount("/demo", StaticFiles(directory=settings.demo_dir, html=True), name="demo")

@@ -3,7 +3,8 @@
 Each answers with the one error body of :mod:`schemas.errors`, ``error.code`` from ``code``.
 
 CollectorError
-├── BadRequest           400: the body is not JSON / not an object
+├── BadRequest           400: the body is not JSON
+├── InvalidBatch         422: JSON, but not a batch or an event (shape, sent_at, unknown fields)
 ├── UnsupportedMedia     415: a content type other than JSON or text/plain
 ├── PayloadTooLarge      413: more events in one batch than allowed
 ├── NothingValid         422: every event of the request was refused (``rejected`` says why)
@@ -40,6 +41,12 @@ class BadRequest(CollectorError):
 
     status_code = 400
     code = "bad_request"
+
+
+class InvalidBatch(CollectorError):
+    """The body is JSON but not a batch or an event: it does not match the schema."""
+
+    status_code = 422
 
 
 class UnsupportedMedia(CollectorError):

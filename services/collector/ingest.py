@@ -12,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from schemas.event_time import TimeWindow, corrected_time, time_window_error
 from schemas.events import MAX_BATCH_EVENTS, Event, Rejection, Timestamp
 
-from .errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from .errors import BadRequest, InvalidBatch, PayloadTooLarge, UnsupportedMedia
 
 READABLE_TYPES = ("application/json", "text/plain")
 _TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(Timestamp)
@@ -63,21 +63,21 @@ def _sent_at(raw: Any) -> datetime | None:
     try:
         return _TIMESTAMP.validate_python(raw)
     except ValidationError as exc:
-        raise BadRequest(f"sent_at: {describe(exc)}") from exc
+        raise InvalidBatch(f"sent_at: {describe(exc)}") from exc
 
 
 def split_body(document: Any) -> tuple[list[Any], datetime | None]:
     """A batch ``{"events": [...], "sent_at": ts}`` or one bare event, as a list of items."""
     if not isinstance(document, dict):
-        raise BadRequest("body must be a JSON object: a batch or one event")
+        raise InvalidBatch("body must be a JSON object: a batch or one event")
     if "events" not in document:
         return [document], None
     items = document["events"]
     extra = set(document) - {"events", "sent_at"}
     if extra:
-        raise BadRequest(f"unknown batch fields: {sorted(extra)}")
+        raise InvalidBatch(f"unknown batch fields: {sorted(extra)}")
     if not isinstance(items, list) or not items:
-        raise BadRequest("events must be a non-empty list")
+        raise InvalidBatch("events must be a non-empty list")
     if len(items) > MAX_BATCH_EVENTS:
         raise PayloadTooLarge(f"{len(items)} events; at most {MAX_BATCH_EVENTS} per request")
     return items, _sent_at(document.get("sent_at"))

@@ -18,9 +18,9 @@ from consentstream.identity import pseudonymize, read_visitor_token
 from .. import requests
 from ..casework import SELF_SERVICE, Casework
 from ..deps import State
-from ..errors import Unauthorized, documented
+from ..errors import EVERY_ROUTE, WITH_BODY, Unauthorized, documented
 
-router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=documented(422, 503))
+router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=documented(*EVERY_ROUTE))
 
 
 class OwnRequestsIn(BaseModel):
@@ -37,7 +37,10 @@ class OwnRequestsIn(BaseModel):
 @router.post(
     "/self-service/requests/status",
     response_model=requests.PrivacyRequestList,
-    responses={401: {**documented(401)[401], "description": "Invalid or expired visitor token."}},
+    responses={
+        **documented(*WITH_BODY),
+        401: {**documented(401)[401], "description": "Invalid or expired visitor token."},
+    },
 )
 async def own_requests(body: OwnRequestsIn, state: State) -> requests.PrivacyRequestList:
     """The visitor's requests, newest first; a finished deletion carries its receipt."""

@@ -14,19 +14,21 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from consentstream.identity import pseudonymize, read_visitor_token
-from schemas.rows import ApiKeyRow, PrivacyRequestRow, PrivacyRequestType
+from consentstream.openapi import link
+from schemas.rows import ApiKeyRow, PrivacyRequestRow, PrivacyRequestStatus, PrivacyRequestType
 
 from .. import requests
 from ..casework import SELF_SERVICE, Actor, Casework, result_with_report
 from ..deps import ApiState, PrivacyKey, State
-from ..errors import Conflict, NotFound, Unauthorized, documented
+from ..errors import EVERY_ROUTE, WITH_BODY, Conflict, NotFound, Unauthorized, documented
 from ..intake import one_filing_at_a_time
 
-router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=documented(401, 403, 422, 503))
+router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=documented(*EVERY_ROUTE))
 SELF_SERVICE_PATH = "/self-service/requests"
+FILED_ID = "$response.body#/request_id"
 """The one path the web snippet calls from the customer's site (see services/api/cors.py)."""
 
 
@@ -60,12 +62,19 @@ async def _file(
     return requests.PrivacyRequestFiled(request_id=row.request_id, status=row.status)
 
 
-_LIMIT_429 = documented(429)
-_DECIDE = documented(404, 409)
+_BODY = documented(*WITH_BODY)
+_DECIDE = {**_BODY, **documented(404, 409)}
+_FOLLOW_UP = {
+    "GetRequest": link("get_request", "Its status and result.", request_id=FILED_ID),
+    "ApproveRequest": link("approve_request", "Approve it after review.", request_id=FILED_ID),
+    "RejectRequest": link("reject_request", "Reject it after review.", request_id=FILED_ID),
+    "ExportRequest": link("export_request", "Download its data once done.", request_id=FILED_ID),
+}
+_FILED = {202: {"links": _FOLLOW_UP}, **_BODY}
 
 
 @router.post(
-    "/requests", status_code=202, response_model=requests.PrivacyRequestFiled, responses=_LIMIT_429
+    "/requests", status_code=202, response_model=requests.PrivacyRequestFiled, responses=_FILED
 )
 async def file_request(
     body: requests.PrivacyRequestIn, state: State, key: PrivacyKey
@@ -83,10 +92,8 @@ async def file_request(
     SELF_SERVICE_PATH,
     status_code=202,
     response_model=requests.PrivacyRequestFiled,
-    responses={
-        **_LIMIT_429,
-        401: {**documented(401)[401], "description": "Invalid or expired visitor token."},
-    },
+    # no links: the follow-up routes need a privacy key, which a visitor's page never holds
+    responses={**_BODY, **documented(401, _401="Invalid or expired visitor token.")},
 )
 async def file_own_request(
     body: requests.SelfServiceIn, state: State
@@ -109,7 +116,10 @@ async def _decide(
 
 
 @router.post(
-    "/requests/{request_id}/approve", response_model=requests.PrivacyRequestFiled, responses=_DECIDE
+    "/requests/{request_id}/approve",
+    response_model=requests.PrivacyRequestFiled,
+    responses=_DECIDE,
+    operation_id="approve_request",
 )
 async def approve_request(
     request_id: str, body: requests.Decision, state: State, key: PrivacyKey
@@ -119,7 +129,10 @@ async def approve_request(
 
 
 @router.post(
-    "/requests/{request_id}/reject", response_model=requests.PrivacyRequestFiled, responses=_DECIDE
+    "/requests/{request_id}/reject",
+    response_model=requests.PrivacyRequestFiled,
+    responses=_DECIDE,
+    operation_id="reject_request",
 )
 async def reject_request(
     request_id: str, body: requests.Decision, state: State, key: PrivacyKey
@@ -132,7 +145,9 @@ async def reject_request(
 async def list_requests(
     state: State,
     _key: PrivacyKey,
-    status: Annotated[str | None, Query(description="Only requests in this status.")] = None,
+    status: Annotated[
+        PrivacyRequestStatus | None, Query(description="Only requests in this status.")
+    ] = None,
     due_soon: Annotated[bool | None, Query(description="Only requests due soon (or not).")] = None,
 ) -> requests.PrivacyRequestList:
     """Requests newest first with deadlines; `due_soon` flags open ones near their deadline."""
@@ -158,7 +173,10 @@ async def _result(state: ApiState, row: PrivacyRequestRow) -> dict[str, Any] | N
 
 
 @router.get(
-    "/requests/{request_id}", response_model=requests.PrivacyRequestOut, responses=documented(404)
+    "/requests/{request_id}",
+    response_model=requests.PrivacyRequestOut,
+    responses=documented(404),
+    operation_id="get_request",
 )
 async def get_request(request_id: str, state: State, key: PrivacyKey) -> requests.PrivacyRequestOut:
     """Status, deadline, and for a finished request its report or receipt (audited)."""
@@ -174,9 +192,10 @@ async def get_request(request_id: str, state: State, key: PrivacyKey) -> request
 @router.get(
     "/requests/{request_id}/export",
     responses={
-        200: {"content": {"application/json": {}, "text/csv": {}}},
+        200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}},
         **documented(404, 409),
     },
+    operation_id="export_request",
 )
 async def export_request(
     request_id: str,
@@ -227,7 +246,8 @@ class HoldIn(BaseModel):
         },
     )
     subject: requests.Subject
-    held: bool = Field(description="true sets the hold, false lifts it.")
+    # StrictBool: JSON true or false only; lax pydantic would read 0 or "no" as lifting a hold.
+    held: StrictBool = Field(description="true sets the hold, false lifts it.")
     reason: str = Field(min_length=3, max_length=500, description="Why; kept in the audit log.")
 
 
@@ -239,7 +259,7 @@ class HoldOut(BaseModel):
     released_requests: list[str] = Field(description="Held deletions released by lifting it.")
 
 
-@router.post("/holds", response_model=HoldOut)
+@router.post("/holds", response_model=HoldOut, responses=_BODY)
 async def set_hold(body: HoldIn, state: State, key: PrivacyKey) -> HoldOut:
     """Set or lift a legal hold; lifting runs the subject's deletions that waited on it."""
     subject = _subject_key(state, body.subject.visitor_id)

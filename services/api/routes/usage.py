@@ -10,18 +10,28 @@ from fastapi import APIRouter, Query
 
 from .. import answers, usage
 from ..deps import MarketingKey, State
-from ..errors import documented
+from ..errors import EVERY_ROUTE, documented
 
-router = APIRouter(prefix="/v1/usage", tags=["usage"], responses=documented(401, 403, 422, 503))
+router = APIRouter(prefix="/v1/usage", tags=["usage"], responses=documented(*EVERY_ROUTE))
 
 From = Annotated[
-    datetime | None,
-    Query(alias="from", description="Start, inclusive (ISO 8601; default 7 days before 'to')."),
+    usage.Moment | None,
+    Query(
+        alias="from",
+        description="Start, inclusive (ISO 8601; default 7 days before 'to'). "
+        + usage.WINDOW_RULES,
+        json_schema_extra=usage.TIME_SCHEMA,
+    ),
 ]
 To = Annotated[
-    datetime | None, Query(alias="to", description="End, exclusive (ISO 8601; default now).")
+    usage.Moment | None,
+    Query(
+        alias="to",
+        description=f"End, exclusive (ISO 8601; default now). {usage.WINDOW_RULES}",
+        json_schema_extra=usage.TIME_SCHEMA,
+    ),
 ]
-Step = Annotated[usage.Interval, Query(description="Bucket size.")]
+Step = Annotated[usage.Interval, Query(description=f"Bucket size. {usage.INTERVAL_RULES}")]
 
 
 async def _groups(

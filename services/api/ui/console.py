@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from consentstream import redis_keys
 from consentstream.dead_letters import replay
+from schemas.rows import PrivacyRequestStatus
 
 from ..deps import ApiState, State
 from ..errors import ApiError
@@ -68,7 +69,7 @@ async def queue(
     request: Request,
     state: State,
     key: PrivacyPage,
-    status: Annotated[str, Query(max_length=40)] = "",
+    status: Annotated[PrivacyRequestStatus | Literal[""], Query()] = "",
     type: Annotated[str, Query(max_length=20)] = "",
     due: Annotated[Due, Query()] = "",
     notice: Annotated[str, Query(max_length=20)] = "",

@@ -12,7 +12,7 @@ from consentstream.identity import pseudonymize
 from schemas.events import ConsentInForce, ConsentRecorded, ConsentRequest, VisitorId
 from schemas.messages import ConsentDecision
 
-from .. import consent
+from .. import consent, responses
 from ..deps import CollectorState, RateLimited, State
 from ..facts import is_https, request_facts
 from ..visitor import VisitorCookie, identity_for
@@ -22,7 +22,11 @@ log = logging.getLogger(__name__)
 
 
 @router.post(
-    "/v1/consent", status_code=201, response_model=ConsentRecorded, dependencies=[RateLimited]
+    "/v1/consent",
+    status_code=201,
+    response_model=ConsentRecorded,
+    dependencies=[RateLimited],
+    responses=responses.consent_post_responses(),
 )
 async def post_consent(
     body: ConsentRequest, request: Request, response: Response, state: State
@@ -127,7 +131,12 @@ def _apply_cookie(response: Response, cookie: VisitorCookie) -> None:
     )
 
 
-@router.get("/v1/consent/{visitor_id}", response_model=ConsentInForce)
+@router.get(
+    "/v1/consent/{visitor_id}",
+    response_model=ConsentInForce,
+    operation_id="get_consent",
+    responses=responses.consent_get_responses(),
+)
 async def get_consent(visitor_id: VisitorId, state: State) -> ConsentInForce:
     """The decision in force; necessary-only when none is on record (fail closed)."""
     key = pseudonymize(visitor_id, state.settings.pseudonym_key.get_secret_value())

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from schemas.events import EventsAccepted
 from schemas.messages import RequestFacts
 
-from .. import batching, dedupe, ingest
+from .. import batching, dedupe, ingest, responses
 from ..consent import utcnow
 from ..deps import State, enforce_rate_limit, get_state
 from ..errors import NothingValid
@@ -22,22 +22,12 @@ from .direct import DirectRoute
 router = APIRouter(route_class=DirectRoute)
 
 
-BODY_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "text/plain": {"schema": {"type": "string"}},
-        },
-    }
-}
-
-
 @router.post(
     "/v1/events",
     status_code=202,
     response_model=EventsAccepted,
-    openapi_extra=BODY_DOC,
+    responses=responses.events_responses(),
+    openapi_extra=responses.events_request_body(),
 )
 async def post_events(request: Request) -> Response:
     """Accept a batch (or one event); every accepted event is in Kafka before the 202."""

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 from redis.exceptions import RedisError
 
+from consentstream.openapi import PROMETHEUS_TEXT
+
+from .. import responses
 from ..deps import State
 
 router = APIRouter()
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses=responses.EVERY_ROUTE)
 async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=responses.readiness_responses())
 async def readyz(state: State) -> JSONResponse:
     """Ready when Kafka takes writes; Redis down is reported but does not stop ingestion."""
     kafka = await state.producer.ready()
@@ -30,7 +33,7 @@ async def readyz(state: State) -> JSONResponse:
     return JSONResponse(body, status_code=200 if kafka else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses=responses.metrics_responses())
 async def metrics(state: State) -> Response:
     """Prometheus exposition."""
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(state.metrics.registry), media_type=PROMETHEUS_TEXT)

@@ -19,13 +19,14 @@ from pydantic import ValidationError
 from consentstream.http_errors import error_response
 from schemas.catalogue import CookieCatalogueFile
 
+from .. import responses
 from ..deps import State
 
 router = APIRouter()
 PUBLIC = {"Access-Control-Allow-Origin": "*"}
 
 
-@router.get("/snippet.js")
+@router.get("/snippet.js", response_class=Response, responses=responses.snippet_responses())
 async def snippet(request: Request, state: State) -> Response:
     """The built snippet, unchanged (SRI-pinnable), cacheable with an ETag."""
     return _static(request, state.settings.snippet_path, "application/javascript")

@@ -1,0 +1,198 @@
+"""What the collector's OpenAPI document says each route answers, built from the code that answers.
+
+``POST /v1/events`` reads its own request (it is a :class:`~.routes.direct.DirectRoute`), so
+FastAPI cannot see its body or its errors: its statuses come from the :class:`CollectorError`
+tree (each documented with its docstring) plus Kafka's 503, and its body from the event models
+and batch limits :mod:`.ingest` enforces. Every other route declares its statuses from here too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from consentstream.openapi import (
+    BODY_UNPARSABLE,
+    COMPONENTS_REF,
+    JAVASCRIPT,
+    ErrorDocs,
+    Responses,
+    content,
+    link,
+    prometheus_response,
+)
+from schemas.events import EVENT_EXAMPLE, MAX_BATCH_EVENTS, Event, Rejection, Timestamp
+
+from .errors import CollectorError
+
+
+class CollectorErrorBody(BaseModel):
+    """``{"error": message}``; a 422 for a batch adds why each event was refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    error: str = Field(description="What went wrong, for a person.")
+    rejected: list[Rejection] | None = Field(
+        None, description="Per-event reasons when no event of the batch was valid."
+    )
+
+
+DOCS = ErrorDocs(
+    CollectorErrorBody,
+    {
+        400: "The body is not JSON, or the Host is not one of the collector's names.",
+        404: "No such resource.",
+        413: "The body is larger than the route allows.",
+        415: "A content type other than application/json or text/plain.",
+        422: "The body or a parameter does not match the schema.",
+        429: "This address sent more than its rate limit; retry after `Retry-After` seconds.",
+        503: "Kafka (or a wait for it) is unavailable; nothing was stored; retry after "
+        "`Retry-After` seconds.",
+    },
+)
+EVERY_ROUTE = DOCS.errors(400)
+"""Every route: a Host header that is not the collector's own name is refused."""
+
+
+def error_classes() -> list[type[CollectorError]]:
+    """Every concrete error the collector raises, leaves of the tree first found first."""
+    found: list[type[CollectorError]] = []
+    stack = list(CollectorError.__subclasses__())
+    while stack:
+        cls = stack.pop(0)
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def events_responses() -> Responses:
+    """Each status ``POST /v1/events`` can answer, described by the errors that raise it."""
+    reasons: dict[int, list[str]] = {503: [DOCS.meanings[503]]}  # BrokerUnavailable
+    for cls in error_classes():
+        text = (cls.__doc__ or "").strip().splitlines()[0]
+        reasons.setdefault(cls.status_code, []).append(text)
+    answers: Responses = {}
+    for status in sorted(reasons):
+        if status == 400:
+            reasons[status].append(BODY_UNPARSABLE)
+        answers[status] = {"model": CollectorErrorBody, "description": " ".join(reasons[status])}
+    return answers
+
+
+_SENT_AT: TypeAdapter[datetime | None] = TypeAdapter(Timestamp | None)
+
+
+def _event_ref() -> dict[str, str]:
+    return {"$ref": COMPONENTS_REF.format(model=Event.__name__)}
+
+
+def events_body_schema() -> dict[str, Any]:
+    """A batch or one bare event, as :func:`.ingest.split_body` and :class:`Event` accept them.
+
+    A batch is answered 202 as soon as one event in it is valid (the others are refused one
+    by one in ``rejected``), so its items may be anything and it ``contains`` a valid event.
+    """
+    batch = {
+        "type": "object",
+        "title": "EventBatch",
+        "additionalProperties": False,
+        "required": ["events"],
+        "properties": {
+            "events": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH_EVENTS,
+                "items": {},
+                "contains": _event_ref(),
+            },
+            "sent_at": {
+                **_SENT_AT.json_schema(),
+                "description": "The client's send time, for clock-skew correction.",
+            },
+        },
+    }
+    return {"anyOf": [batch, _event_ref()]}
+
+
+def events_request_body() -> dict[str, Any]:
+    """``openapi_extra`` for ``POST /v1/events``: JSON, or JSON sent as text/plain by beacons."""
+    schema = events_body_schema()
+    examples = {
+        "batch": {"summary": "A batch", "value": {"events": [EVENT_EXAMPLE]}},
+        "event": {"summary": "One bare event", "value": EVENT_EXAMPLE},
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "description": "A batch or one event as JSON; text/plain carries the same JSON "
+            "(what navigator.sendBeacon sends).",
+            "content": {
+                media: {"schema": schema, "examples": examples}
+                for media in ("application/json", "text/plain")
+            },
+        }
+    }
+
+
+def snippet_responses() -> Responses:
+    """``/snippet.js``: JavaScript, 304 for a matching ETag, 503 while it is not built."""
+    script = content(JAVASCRIPT, {"type": "string"}, "The snippet, configured for this collector.")
+    return {
+        200: script,
+        304: {"description": "Not modified: the If-None-Match ETag is current."},
+        **EVERY_ROUTE,
+        **DOCS.errors(503, _503="The snippet is not built on this server; retry later."),
+    }
+
+
+def consent_post_responses() -> Responses:
+    """``POST /v1/consent``: the receipt, linked to reading the decision back."""
+    read_back = link(
+        "get_consent", "The decision now in force.", visitor_id="$request.body#/visitor_id"
+    )
+    return {
+        201: {"links": {"GetConsent": read_back}},
+        **EVERY_ROUTE,
+        **DOCS.errors(413, 422, 429, 503),
+        400: {
+            "model": CollectorErrorBody,
+            "description": f"{BODY_UNPARSABLE} {DOCS.meanings[400]}",
+        },
+    }
+
+
+def consent_get_responses() -> Responses:
+    """``GET /v1/consent/{visitor_id}``: the decision, or 422 for a malformed visitor id."""
+    return {**EVERY_ROUTE, **DOCS.errors(422)}
+
+
+def readiness_responses() -> Responses:
+    """``/readyz``: 200 ready, 503 when Kafka does not take writes (same body either way)."""
+    readiness = {
+        "type": "object",
+        "properties": {
+            "kafka": {"type": "boolean"},
+            "redis": {"type": "boolean"},
+            "ready": {"type": "boolean"},
+        },
+        "required": ["kafka", "redis", "ready"],
+    }
+    return {
+        200: {"description": "Ready.", "content": {"application/json": {"schema": readiness}}},
+        503: {
+            "description": "Kafka does not take writes.",
+            "content": {"application/json": {"schema": readiness}},
+        },
+        **EVERY_ROUTE,
+    }
+
+
+def metrics_responses() -> Responses:
+    """``/metrics``: Prometheus text."""
+    return {**prometheus_response(), **EVERY_ROUTE}
+
+
+def documented_models() -> list[type[BaseModel]]:
+    """Models the hand-written event body refers to, added to the document's components."""
+    return [Event]
