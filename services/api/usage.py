@@ -10,9 +10,9 @@ are withheld too (``suppressed``), so no figure ever describes fewer than k peop
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from .errors import InvalidInput
 
@@ -21,6 +21,26 @@ HOURLY_MAX_DAYS = 31
 # ClickHouse DateTime covers 1970-2105 (2106 on newer engines); stay well inside it.
 EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def in_storable_range(moment: datetime) -> datetime:
+    """``moment`` in UTC, refused (``ValueError``, so a 422 naming the field) outside the range.
+
+    Year 1 or 9999 with an offset cannot even be moved to UTC (``OverflowError``), and a
+    moment the storage cannot hold has nothing to answer; both are the asker's mistake.
+    """
+    problem = f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+    try:
+        utc = _utc(moment)
+    except OverflowError:
+        raise ValueError(problem) from None
+    if not EARLIEST <= utc <= LATEST:
+        raise ValueError(problem)
+    return utc
+
+
+UsageTime = Annotated[datetime, AfterValidator(in_storable_range)]
+"""A time a usage query may name: any ISO 8601 form, checked to lie in the storable range."""
 
 
 class Group(BaseModel):

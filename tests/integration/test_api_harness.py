@@ -113,3 +113,22 @@ def start_api(
             pipe.stop(name)
         storage.command(sql.statement(sql.DROP_DATABASE, database))
         storage.close()
+
+
+EXTREME_QUERY_VALUES = [
+    "0001-01-02T00:00:00Z",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:00:00-05:00",
+    "9999-12-31T23:59:59.999999Z",
+    "1" + "0" * 40,
+    "-" + "9" * 40,
+    "1e308",
+    "NaN",
+    "",
+    "\x00",
+    "%C0%AF%FF",  # not UTF-8 once percent-decoded
+    "\u202e2026-01-01T00:00:00Z",
+    "\u0661\u0669\u0667\u0661-\u0660\u0661-\u0660\u0661",  # 1971-01-01 in Arabic-Indic digits
+    "\U0001d7d8\U0001d7d9\ufeff\u200d",
+]
+"""Query values at the edges: years 1 and 9999 with offsets, huge numbers, odd unicode."""

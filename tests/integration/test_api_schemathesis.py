@@ -5,6 +5,8 @@ ClickHouse does not answer in time (it happens on a loaded shared stack); any ot
 
 Cases are drawn from each operation's strategy with hypothesis directly (as for the
 collector): schemathesis's ``pytest.from_fixture`` reads a node attribute pytest 9 lacks.
+Besides the cases schemathesis makes, each query parameter is also set to values at the edges
+(years 1 and 9999 with offsets, huge numbers, odd unicode), which it rarely draws by itself.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .test_api_harness import Api, start_api
+from .test_api_harness import EXTREME_QUERY_VALUES, Api, start_api
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +37,27 @@ def api_schema(api: Api) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{api.url}/openapi.json")
 
 
+def at_the_edges(operation: Any, names: list[str]) -> st.SearchStrategy[Any]:
+    """Valid cases of ``operation`` with one query parameter set to an extreme value."""
+
+    def with_extreme(case: Any, name: str, value: str) -> Any:
+        case.query = {**(case.query or {}), name: value}
+        return case
+
+    return st.builds(
+        with_extreme,
+        operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE),
+        st.sampled_from(names),
+        st.sampled_from(EXTREME_QUERY_VALUES),
+    )
+
+
+def query_names(schema: schemathesis.BaseSchema, path: str, method: str) -> list[str]:
+    """The query parameter names the OpenAPI document gives an operation."""
+    params = schema.raw_schema["paths"][path][method.lower()].get("parameters", [])
+    return [p["name"] for p in params if p["in"] == "query"]
+
+
 def labels(schema: schemathesis.BaseSchema) -> list[str]:
     paths: dict[str, dict[str, Any]] = schema.raw_schema["paths"]
     return sorted(f"{method.upper()} {path}" for path, ops in paths.items() for method in ops)
@@ -46,7 +69,10 @@ def test_no_request_yields_a_server_error(api: Api, api_schema: schemathesis.Bas
     for label in operations:
         method, path = label.split(" ")
         operation = api_schema[path][method]
-        cases = st.one_of(*(operation.as_strategy(generation_mode=mode) for mode in MODES))
+        strategies = [operation.as_strategy(generation_mode=mode) for mode in MODES]
+        if names := query_names(api_schema, path, method):
+            strategies.append(at_the_edges(operation, names))
+        cases = st.one_of(*strategies)
 
         @given(case=cases)
         @settings(

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from consentstream.identity import pseudonymize, read_visitor_token
-from schemas.rows import ApiKeyRow, PrivacyRequestRow, PrivacyRequestType
+from schemas.rows import ApiKeyRow, PrivacyRequestRow, PrivacyRequestStatus, PrivacyRequestType
 
 from .. import requests
 from ..casework import SELF_SERVICE, Actor, Casework, result_with_report
@@ -132,7 +132,9 @@ async def reject_request(
 async def list_requests(
     state: State,
     _key: PrivacyKey,
-    status: Annotated[str | None, Query(description="Only requests in this status.")] = None,
+    status: Annotated[
+        PrivacyRequestStatus | None, Query(description="Only requests in this status.")
+    ] = None,
     due_soon: Annotated[bool | None, Query(description="Only requests due soon (or not).")] = None,
 ) -> requests.PrivacyRequestList:
     """Requests newest first with deadlines; `due_soon` flags open ones near their deadline."""

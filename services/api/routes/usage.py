@@ -15,11 +15,11 @@ from ..errors import documented
 router = APIRouter(prefix="/v1/usage", tags=["usage"], responses=documented(401, 403, 422, 503))
 
 From = Annotated[
-    datetime | None,
+    usage.UsageTime | None,
     Query(alias="from", description="Start, inclusive (ISO 8601; default 7 days before 'to')."),
 ]
 To = Annotated[
-    datetime | None, Query(alias="to", description="End, exclusive (ISO 8601; default now).")
+    usage.UsageTime | None, Query(alias="to", description="End, exclusive (ISO 8601; default now).")
 ]
 Step = Annotated[usage.Interval, Query(description="Bucket size.")]
 
