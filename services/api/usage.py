@@ -10,13 +10,14 @@ are withheld too (``suppressed``), so no figure ever describes fewer than k peop
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from .buckets import Interval, whole_buckets
 from .errors import InvalidInput
 
-Interval = Literal["hour", "day", "week"]
+__all__ = ["Interval"]
 HOURLY_MAX_DAYS = 31
 # ClickHouse DateTime covers 1970-2105 (2106 on newer engines); stay well inside it.
 EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
@@ -99,10 +100,23 @@ class ConsentOut(BaseModel):
 
 
 def time_range(
-    start: datetime | None, end: datetime | None, interval: Interval, max_days: int
+    start: datetime | None,
+    end: datetime | None,
+    interval: Interval,
+    max_days: int,
+    *,
+    ready_before: datetime | None = None,
 ) -> tuple[datetime, datetime]:
-    """The asked range in UTC (default: the last 7 days), refused when empty or too long."""
-    end = _utc(end) if end else datetime.now(UTC)
+    """The range to answer: whole buckets that are ready, in UTC (default: the last 7 days).
+
+    The asked ``[start, end)`` is refused when empty or too long, then widened to the edges
+    of its buckets and cut before the first bucket that ended after ``ready_before`` (default
+    now: the bucket still running is never answered). So a range cut to the second answers
+    the same as its whole buckets, and no answer holds part of a bucket: subtracting two
+    answers leaves whole buckets, each k-anonymous on its own. The result may be empty.
+    """
+    now = datetime.now(UTC)
+    end = _utc(end) if end else now
     start = _utc(start) if start else end - timedelta(days=7)
     if start >= end:
         raise InvalidInput("'from' must be before 'to'")
@@ -111,7 +125,7 @@ def time_range(
     limit = HOURLY_MAX_DAYS if interval == "hour" else max_days
     if end - start > timedelta(days=limit):
         raise InvalidInput(f"at most {limit} days per query with interval {interval!r}")
-    return start, end
+    return whole_buckets((start, end), interval, ready_before or now)
 
 
 def _utc(moment: datetime) -> datetime:

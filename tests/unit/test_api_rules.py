@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from consentstream.audit import GENESIS, entry_hash, hash_of, verify
 from schemas.rows import AuditRow, PrivacyRequestRow
-from services.api import answers, requests, usage
+from services.api import answers, buckets, requests, usage
 from services.api.config import ApiSettings
 from services.api.datamap import access_report, load_data_map
 from services.api.errors import InvalidInput
@@ -79,12 +79,31 @@ def test_fold_withholds_a_small_other_and_keeps_big_groups() -> None:
 
 
 def test_time_range_defaults_and_limits() -> None:
-    start, end = usage.time_range(None, NOW, "day", 400)
+    start, end = usage.time_range(None, NOW - timedelta(hours=12), "day", 400)
     assert end - start == timedelta(days=7)
     with pytest.raises(InvalidInput):
         usage.time_range(NOW, NOW, "day", 400)
     with pytest.raises(InvalidInput):
         usage.time_range(NOW - timedelta(days=32), NOW, "hour", 400)
+
+
+def test_time_range_answers_whole_ready_buckets_only() -> None:
+    cut = (NOW + timedelta(seconds=1), NOW + timedelta(seconds=3))
+    hour = (NOW, NOW + timedelta(hours=1))
+    ready = NOW + timedelta(days=1)
+    # a window cut to the second reaches exactly what its whole bucket reaches
+    assert usage.time_range(*cut, "hour", 400, ready_before=ready) == hour
+    assert usage.time_range(*cut, "day", 400, ready_before=ready) == (
+        datetime(2026, 6, 1, tzinfo=UTC),
+        datetime(2026, 6, 2, tzinfo=UTC),
+    )
+    # the bucket still running (or not settled yet) is never answered: the range ends before
+    assert usage.time_range(*cut, "hour", 400, ready_before=NOW + timedelta(minutes=59)) == (
+        NOW,
+        NOW,
+    )
+    start, end = usage.time_range(NOW - timedelta(days=3), None, "week", 400)
+    assert end <= buckets.floor_bucket(datetime.now(UTC), "week") and start.weekday() == 0
 
 
 def chain(n: int) -> list[AuditRow]:
