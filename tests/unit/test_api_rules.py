@@ -182,10 +182,10 @@ def test_portability_csv_never_writes_a_live_formula(start: str) -> None:
 
 def test_buckets_align_to_hours_days_and_monday_weeks() -> None:
     moment = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # a Wednesday
-    assert answers.floor_bucket(moment, "hour") == datetime(2026, 3, 4, 15, tzinfo=UTC)
-    assert answers.floor_bucket(moment, "day") == datetime(2026, 3, 4, tzinfo=UTC)
-    assert answers.floor_bucket(moment, "week") == datetime(2026, 3, 2, tzinfo=UTC)
-    assert answers.ceil_bucket(datetime(2026, 3, 4, tzinfo=UTC), "day") == datetime(
+    assert buckets.floor_bucket(moment, "hour") == datetime(2026, 3, 4, 15, tzinfo=UTC)
+    assert buckets.floor_bucket(moment, "day") == datetime(2026, 3, 4, tzinfo=UTC)
+    assert buckets.floor_bucket(moment, "week") == datetime(2026, 3, 2, tzinfo=UTC)
+    assert buckets.ceil_bucket(datetime(2026, 3, 4, tzinfo=UTC), "day") == datetime(
         2026, 3, 4, tzinfo=UTC
     )
 
