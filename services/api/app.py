@@ -10,8 +10,10 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from redis.asyncio import Redis as AsyncRedis
 
 from consentstream.audit import AuditLog, AuditUnavailable, lock_client
+from consentstream.client_address import parse_networks
 from consentstream.kafka import BrokerUnavailable, EventProducer
 from consentstream.storage import open_storage
 from consentstream.storage.errors import StorageError
@@ -23,8 +25,10 @@ from .config import ApiSettings
 from .cors import SelfServiceCORS
 from .datamap import load_data_map
 from .deps import ApiState
-from .errors import ApiError
+from .errors import ApiError, RateLimited
+from .guard import Guard
 from .intake import IntakeUnavailable
+from .limits import Limiter
 from .routes import privacy, usage
 
 RETRY_AFTER = "5"
@@ -40,7 +44,13 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         topics = Topics(settings.topic_prefix)
         redis = lock_client(settings.redis_url)  # the audit chain's cross-process lock
         audit = AuditLog(repo, redis)
-        app.state.api = ApiState(settings, topics, repo, producer, audit, data_map)
+        limits_redis = AsyncRedis.from_url(
+            settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+        hash_key = settings.pseudonym_key.get_secret_value()  # bucket names hide IPs, tokens
+        limiter = Limiter(limits_redis, settings.rate_limit_namespace, hash_key)
+        guard = Guard(limiter, parse_networks(settings.trusted_proxies), settings)
+        app.state.api = ApiState(settings, topics, repo, producer, audit, data_map, guard)
         every = settings.retention_interval_hours * 3600
         schedules = []
         if every:
@@ -63,6 +73,7 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
                 with suppress(asyncio.CancelledError):
                     await schedule
             await producer.close()
+            await limits_redis.aclose()
             redis.close()
             storage.close()
 
@@ -84,6 +95,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return _error(exc.status_code, exc.code, exc.message, headers, exc.extra)
 
     async def on_invalid(request: Request, exc: Exception) -> Response:

@@ -66,6 +66,14 @@ def result_with_report(
     return result
 
 
+@dataclass(frozen=True)
+class Filing:
+    """The request a filing answers with, and whether it was filed now (else it was open)."""
+
+    row: PrivacyRequestRow
+    new: bool
+
+
 CLI_ACTOR = Actor("cli", "admin")
 SELF_SERVICE = Actor("self-service", "subject")
 
@@ -100,13 +108,32 @@ class Casework:
         detail: dict[str, Any],
         pending: bool = False,
     ) -> PrivacyRequestRow:
-        """Check the 12-month limit and holds, audit and store the request, start the worker.
+        """The request as :meth:`file_once` files it, or the open one it answers with."""
+        filing = await self.file_once(actor, kind, subject, deadline_days, limit, detail, pending)
+        return filing.row
 
-        Callers serialise calls per subject (the API holds a lock) so two requests cannot both
-        pass the limit.
+    async def file_once(
+        self,
+        actor: Actor,
+        kind: PrivacyRequestType,
+        subject: str,
+        deadline_days: int,
+        limit: int,
+        detail: dict[str, Any],
+        pending: bool = False,
+    ) -> Filing:
+        """File a request unless one of its type is open for the subject (then answer with it).
+
+        A new one is checked against the 12-month limit and holds, audited, stored and handed
+        to the worker. Callers serialise calls per subject (the API holds a lock) so two
+        requests cannot both pass the checks.
         """
+        earlier = await asyncio.to_thread(self.repo.subject_requests, subject)
+        existing = requests.open_request(earlier, kind)
+        if existing is not None:
+            return Filing(existing, new=False)
         if kind in requests.LIMITED_TYPES:
-            await self._check_limit(subject, limit)
+            self._check_limit(earlier, limit)
         held = kind == "deletion" and await self.is_held(subject)
         status: PrivacyRequestStatus = (
             "pending_verification" if pending else "on_hold" if held else "verified"
@@ -117,10 +144,10 @@ class Casework:
         await asyncio.to_thread(self.repo.save_privacy_request, row)
         if status == "verified":
             await self.dispatch(row)
-        return row
+        return Filing(row, new=True)
 
-    async def _check_limit(self, subject: str, limit: int) -> None:
-        earlier = await asyncio.to_thread(self.repo.subject_requests, subject)
+    @staticmethod
+    def _check_limit(earlier: list[PrivacyRequestRow], limit: int) -> None:
         allowed = requests.next_allowed(earlier, limit, datetime.now(UTC))
         if allowed is not None:
             raise TooManyRequests(

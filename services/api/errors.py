@@ -6,7 +6,8 @@ ApiError
 ├── NotFound       404: no such request
 ├── Conflict       409: the request is not in a state that allows this (e.g. export before done)
 ├── InvalidInput   422: parameters that parse but make no sense (e.g. from after to)
-└── TooManyRequests 429: a subject's third access/portability request in 12 months
+├── TooManyRequests 429: a subject's third access/portability request in 12 months
+└── RateLimited     429 with Retry-After: a rate limit (per key, token, subject or IP) was hit
 (consentstream.kafka.BrokerUnavailable, storage errors and consentstream.audit.AuditUnavailable
 and intake.IntakeUnavailable → 503 with Retry-After)
 """
@@ -72,6 +73,17 @@ class TooManyRequests(ApiError):
     code = "too_many_requests"
 
 
+class RateLimited(ApiError):
+    """Too many requests (or failed authentications) in a short time; retry after a while."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ErrorDetail(BaseModel):
     """What went wrong, in the one shape every error has."""
 
@@ -91,7 +103,8 @@ _MEANING = {
     404: "No such request.",
     409: "The request is not in a state that allows this.",
     422: "Invalid parameters or body.",
-    429: "Third access/portability request in 12 months; `next_allowed_at` says when.",
+    429: "Third access/portability request in 12 months (`next_allowed_at` says when), or a"
+    " rate limit was hit (`Retry-After` says when to retry).",
     503: "A backing service is down; retry after `Retry-After` seconds.",
 }
 

@@ -183,6 +183,14 @@ def next_allowed(
     return one_year_after(recent[-limit])
 
 
+def open_request(
+    earlier: Sequence[PrivacyRequestRow], kind: PrivacyRequestType
+) -> PrivacyRequestRow | None:
+    """The subject's open request of this type (the newest), if any: a repeat answers with it."""
+    same = [r for r in earlier if r.type == kind and r.status in OPEN_STATUSES]
+    return max(same, key=lambda r: r.created_at) if same else None
+
+
 def is_due_soon(row: PrivacyRequestRow, window_days: int, now: datetime) -> bool:
     """An open request whose deadline falls within the reminder window (or has passed)."""
     return row.status in OPEN_STATUSES and row.deadline - now <= timedelta(days=window_days)

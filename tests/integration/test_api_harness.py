@@ -3,6 +3,9 @@
 Not a test module (no tests): the fixtures and helpers the ``test_api_*`` modules share.
 Each module gets its own ClickHouse database and topic prefix, keys made with the real CLI
 (one per role, plus a revoked one) and ``key_cache_seconds=0`` so a revocation bites at once.
+Rate-limit buckets live under a namespace of the run's own; the failed-authentication limit is
+raised (every test runs from 127.0.0.1 and some try many bad keys on purpose) except where a
+module sets its own.
 All data is synthetic: example.com hosts and made-up visitor ids.
 """
 
@@ -91,6 +94,8 @@ def start_api(
         "CONSENTSTREAM_TOPIC_PARTITIONS": "1",
         "CONSENTSTREAM_RETENTION_INTERVAL_HOURS": "0",
         "CONSENTSTREAM_USAGE_WARM_SECONDS": "0",
+        "CONSENTSTREAM_RATE_LIMIT_NAMESPACE": f"test-{run}:",
+        "CONSENTSTREAM_FAILED_AUTH_PER_IP": "1000",
         **{f"CONSENTSTREAM_{name.upper()}": value for name, value in settings.items()},
     }
     logs = tmp.mktemp("logs")

@@ -12,7 +12,7 @@ import time
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +44,7 @@ def _subject_key(state: ApiState, visitor_id: str) -> str:
 
 async def _file(
     state: ApiState,
+    response: Response,
     actor: Actor,
     kind: PrivacyRequestType,
     subject: str,
@@ -51,31 +52,49 @@ async def _file(
     detail: dict[str, Any],
     pending: bool = False,
 ) -> requests.PrivacyRequestFiled:
+    """File the request (202), or answer with the subject's open one of its type (200)."""
     settings = state.settings
     days = settings.ccpa_deadline_days if jurisdiction == "ccpa" else settings.request_deadline_days
     async with one_filing_at_a_time(state.audit.redis, subject):  # check + save, one step
-        row = await _casework(state).file(
+        filing = await _casework(state).file_once(
             actor, kind, subject, days, settings.access_requests_per_year, detail, pending
         )
-    return requests.PrivacyRequestFiled(request_id=row.request_id, status=row.status)
+    if not filing.new:
+        response.status_code = 200
+    return requests.PrivacyRequestFiled(request_id=filing.row.request_id, status=filing.row.status)
 
 
 _LIMIT_429 = documented(429)
 _DECIDE = documented(404, 409)
 
 
+_REPEAT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": requests.PrivacyRequestFiled,
+        "description": "The subject already has an open request of this type: that one is"
+        " answered (same request_id), nothing new is filed.",
+    }
+}
+
+
 @router.post(
-    "/requests", status_code=202, response_model=requests.PrivacyRequestFiled, responses=_LIMIT_429
+    "/requests",
+    status_code=202,
+    response_model=requests.PrivacyRequestFiled,
+    responses={**_REPEAT, **_LIMIT_429},
 )
 async def file_request(
-    body: requests.PrivacyRequestIn, state: State, key: PrivacyKey
+    body: requests.PrivacyRequestIn, state: State, key: PrivacyKey, response: Response
 ) -> requests.PrivacyRequestFiled:
     """File a request for the privacy team (pre-verified) or, with `on_behalf`, for an agent
-    or parent (pending_verification until approved); deletions of a held subject wait on_hold."""
+    or parent (pending_verification until approved); deletions of a held subject wait on_hold.
+    One open request per type per subject: a repeat answers 200 with the open one."""
     subject = _subject_key(state, body.subject.visitor_id)
     extra = body.on_behalf.model_dump() if body.on_behalf else {}
+    pending = body.on_behalf is not None
+    actor = _actor(key)
     return await _file(
-        state, _actor(key), body.type, subject, body.jurisdiction, extra, body.on_behalf is not None
+        state, response, actor, body.type, subject, body.jurisdiction, extra, pending
     )
 
 
@@ -84,20 +103,30 @@ async def file_request(
     status_code=202,
     response_model=requests.PrivacyRequestFiled,
     responses={
+        **_REPEAT,
         **_LIMIT_429,
         401: {**documented(401)[401], "description": "Invalid or expired visitor token."},
     },
 )
 async def file_own_request(
-    body: requests.SelfServiceIn, state: State
+    body: requests.SelfServiceIn, state: State, request: Request, response: Response
 ) -> requests.PrivacyRequestFiled:
-    """A visitor's own request, verified by the signed token the collector gave their browser."""
+    """A visitor's own request, verified by the signed token the collector gave their browser.
+
+    One open request per type: a repeat answers 200 with the open one. Rate-limited per client
+    IP, per token and per visitor; an IP that sent too many bad tokens is turned away (429)."""
+    guard = state.guard
+    ip = guard.client_ip(request)
+    await guard.refuse_if_failing(ip)
+    await guard.self_service(ip, body.visitor_token)
     key = state.settings.receipt_key.get_secret_value()
     visitor_id = read_visitor_token(body.visitor_token, key, int(time.time()))
     if visitor_id is None:
+        await guard.failed(ip)
         raise Unauthorized("invalid or expired visitor token")
     subject = _subject_key(state, visitor_id)
-    return await _file(state, SELF_SERVICE, body.type, subject, body.jurisdiction, {})
+    await guard.self_service_subject(subject)
+    return await _file(state, response, SELF_SERVICE, body.type, subject, body.jurisdiction, {})
 
 
 async def _decide(
