@@ -42,7 +42,8 @@ class ApiSettings(CommonSettings):
     usage_settle_minutes: int = Field(
         120,
         description="A usage bucket that ended this long ago is closed: its answer is computed"
-        " once and then read from usage_answers. Negative: always compute live.",
+        " once and then read from usage_answers; younger buckets are not answered yet."
+        " Negative: answer every ended bucket, always computed live.",
     )
     usage_warm_seconds: float = Field(
         300.0,
