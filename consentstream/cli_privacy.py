@@ -49,8 +49,8 @@ def requests_list() -> None:
     """Requests newest first, with deadlines; due-soon ones marked."""
     from rich.table import Table
 
-    from services.api import requests as intake
     from services.api.config import ApiSettings
+    from services.api.privacy import rules as intake
 
     settings = ApiSettings()
     storage = open_storage(settings.clickhouse_url)
@@ -77,8 +77,8 @@ def requests_list() -> None:
 @requests_app.command("show")
 def requests_show(request_id: Annotated[str, typer.Argument(help="The request id")]) -> None:
     """One request with its result as JSON (an audited per-visitor read)."""
-    from services.api import requests as intake
     from services.api.config import ApiSettings
+    from services.api.privacy import rules as intake
 
     settings = ApiSettings()
     storage = open_storage(settings.clickhouse_url)
@@ -103,7 +103,7 @@ def requests_approve(
     reason: Annotated[str, typer.Option(help="What evidence was checked (audited).", min=3)],
 ) -> None:
     """Approve an agent's or parent's request pending verification; the worker then runs it."""
-    from services.api.casework import CLI_ACTOR
+    from services.api.privacy.casework import CLI_ACTOR
 
     async def decide(work: Any) -> str:
         row = await asyncio.to_thread(work.repo.get_privacy_request, request_id)
@@ -118,11 +118,11 @@ def requests_approve(
     console.print(f"{request_id}: {status}")
 
 
-def _with_casework(action: Callable[[Any], Awaitable[Any]]) -> Any:
+def _with_casework(action: Callable[[Any], Awaitable[Any]], policy: Any = None) -> Any:
     """Run ``action(casework)`` with the stores and a producer, closing them afterwards."""
     from consentstream.kafka import EventProducer
     from consentstream.topics import Topics
-    from services.api.casework import Casework
+    from services.api.privacy.casework import Casework
 
     settings = CommonSettings()
 
@@ -130,7 +130,10 @@ def _with_casework(action: Callable[[Any], Awaitable[Any]]) -> Any:
         producer = EventProducer(settings.kafka_bootstrap, 10.0)
         try:
             topics = Topics(settings.topic_prefix)
-            return await action(Casework(audit.repo, audit, producer, topics))
+            work = Casework(audit.repo, audit, producer, topics)
+            if policy is not None:
+                work.policy = policy
+            return await action(work)
         finally:
             await producer.close()
 
@@ -144,7 +147,7 @@ def _with_casework(action: Callable[[Any], Awaitable[Any]]) -> Any:
 
 def _hold(visitor_id: str, held: bool, reason: str) -> list[str]:
     from consentstream.identity import pseudonymize
-    from services.api.casework import CLI_ACTOR
+    from services.api.privacy.casework import CLI_ACTOR
 
     subject = pseudonymize(visitor_id, CommonSettings().pseudonym_key.get_secret_value())
 
@@ -179,24 +182,18 @@ def _carry_out(visitor_id: str, kind: PrivacyRequestType, timeout: float) -> dic
     import time
 
     from consentstream.identity import pseudonymize
-    from services.api.casework import CLI_ACTOR, result_with_report
     from services.api.config import ApiSettings
     from services.api.datamap import load_data_map
+    from services.api.privacy.casework import CLI_ACTOR, NewRequest, result_with_report
 
     settings = ApiSettings()
     subject = pseudonymize(visitor_id, settings.pseudonym_key.get_secret_value())
 
     async def file(work: Any) -> Any:
-        return await work.file(
-            CLI_ACTOR,
-            kind,
-            subject,
-            settings.request_deadline_days,
-            settings.access_requests_per_year,
-            {"via": "cli"},
-        )
+        request = NewRequest(kind=kind, subject_key=subject, detail={"via": "cli"})
+        return (await work.file(CLI_ACTOR, request)).row
 
-    row = _with_casework(file)
+    row = _with_casework(file, settings.privacy_policy)
     storage = open_storage(settings.clickhouse_url)
     try:
         repo = Repository(storage)

@@ -27,8 +27,8 @@ from .datamap import load_data_map
 from .deps import ApiState
 from .errors import ApiError, RateLimited
 from .guard import Guard
-from .intake import IntakeUnavailable
 from .limits import Limiter
+from .privacy.intake import IntakeUnavailable
 from .routes import privacy, usage
 
 RETRY_AFTER = "5"

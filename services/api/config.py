@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from consentstream.settings import DEV_PLACEHOLDER, CommonSettings
 
 from .limits import Limit
+from .privacy.rules import Policy
 
 
 class ApiSettings(CommonSettings):
@@ -119,6 +120,16 @@ class ApiSettings(CommonSettings):
     failed_auth_window_seconds: float = Field(
         600.0, gt=0, description="Window over which the failed-authentication limit refills."
     )
+
+    @property
+    def privacy_policy(self) -> Policy:
+        """The casework rules these settings set: deadlines, the yearly limit, reminders."""
+        return Policy(
+            gdpr_deadline_days=self.request_deadline_days,
+            ccpa_deadline_days=self.ccpa_deadline_days,
+            access_requests_per_year=self.access_requests_per_year,
+            due_soon_days=self.due_soon_days,
+        )
 
     def self_service_limit(self, count: int) -> Limit:
         """A self-service limit of ``count`` per the self-service window."""

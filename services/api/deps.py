@@ -23,6 +23,7 @@ from .datamap import DataMap
 from .errors import Forbidden, Unauthorized
 from .guard import Guard
 from .keycache import KeyCache
+from .privacy.casework import Casework
 
 KEY_SHAPE = re.compile(re.escape(KEY_PREFIX) + r"[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
 """What :func:`consentstream.keys.new_key` makes; anything else is refused without a lookup."""
@@ -43,6 +44,11 @@ class ApiState:
 
     def __post_init__(self) -> None:
         self.key_cache = KeyCache(self.settings.key_cache_size, self.settings.key_cache_seconds)
+
+    def casework(self) -> Casework:
+        """The privacy casework service over this process's clients and policy."""
+        policy = self.settings.privacy_policy
+        return Casework(self.repo, self.audit, self.producer, self.topics, policy)
 
     async def lookup_key(self, plaintext: str) -> ApiKeyRow | None:
         """The stored key row for a presented key; found keys are cached (bounded, short)."""

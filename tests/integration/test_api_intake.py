@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.api import requests
+from services.api.privacy import rules
 from tests.e2e.processes import Pipeline, free_port, wait_http
 
 from .test_api_harness import Api, start_api
@@ -63,8 +63,8 @@ def test_concurrent_access_requests_across_processes_respect_the_limit(
     api, other_url = two_apis
     visitor = f"intake_{secrets.token_hex(6)}"
     # one access request this year is done already: of the limit of 2, one is left
-    done = requests.with_status(
-        requests.new_request("access", api.subject(visitor), 30, "verified"), "done"
+    done = rules.with_status(
+        rules.new_request("access", api.subject(visitor), 30, "verified"), "done"
     )
     api.repo.save_privacy_request(done)
     kinds = ["access", "portability"] * 4

