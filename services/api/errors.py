@@ -9,7 +9,7 @@ ApiError
 ├── TooManyRequests 429: a subject's third access/portability request in 12 months
 └── RateLimited     429 with Retry-After: a rate limit (per key, token, subject or IP) was hit
 (consentstream.kafka.BrokerUnavailable, storage errors and consentstream.audit.AuditUnavailable
-and intake.IntakeUnavailable → 503 with Retry-After)
+and privacy.intake.IntakeUnavailable → 503 with Retry-After)
 """
 
 from __future__ import annotations

@@ -30,6 +30,20 @@ from ..privacy.models import (
     SelfServiceIn,
 )
 
+__all__ = [  # the pages call these route functions and build HoldIn bodies
+    "HoldIn",
+    "HoldOut",
+    "approve_request",
+    "export_request",
+    "file_own_request",
+    "file_request",
+    "get_request",
+    "list_requests",
+    "reject_request",
+    "router",
+    "set_hold",
+]
+
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=documented(401, 403, 422, 503))
 SELF_SERVICE_PATH = "/self-service/requests"
 """The one path the web snippet calls from the customer's site (see services/api/cors.py)."""
