@@ -51,3 +51,8 @@ def audit_lock(database: str) -> str:
 def intake_lock(subject_key: str) -> str:
     """Held while one privacy request of a subject is checked against its limit and saved."""
     return f"{PREFIX}intake-lock:{subject_key}"
+
+
+def api_limit(namespace: str, scope: str, who: str) -> str:
+    """One API rate-limit bucket; ``who`` is a keyed hash of the token, subject, key or IP."""
+    return f"{PREFIX}api-limit:{namespace}{scope}:{who}"

@@ -26,11 +26,12 @@ from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 from schemas.rows import PrivacyRequestRow, PrivacyRequestType
-from services.api import requests as intake
-from services.api.casework import CLI_ACTOR, Casework, result_with_report
 from services.api.config import ApiSettings
 from services.api.datamap import load_data_map
 from services.api.errors import TooManyRequests
+from services.api.privacy import rules as intake
+from services.api.privacy.casework import CLI_ACTOR, Casework, NewRequest, result_with_report
+from services.api.privacy.rules import Policy
 
 T = TypeVar("T")
 
@@ -114,7 +115,7 @@ def requests_approve(
     console.print(f"{request_id}: {status}")
 
 
-def _with_casework(action: Callable[[Casework], Awaitable[T]]) -> T:
+def _with_casework(action: Callable[[Casework], Awaitable[T]], policy: Policy | None = None) -> T:
     """Run ``action(casework)`` with the stores and a producer, closing them afterwards."""
     settings = CommonSettings()
 
@@ -122,7 +123,10 @@ def _with_casework(action: Callable[[Casework], Awaitable[T]]) -> T:
         producer = EventProducer(settings.kafka_bootstrap, 10.0)
         try:
             topics = Topics(settings.topic_prefix)
-            return await action(Casework(audit.repo, audit, producer, topics))
+            work = Casework(audit.repo, audit, producer, topics)
+            if policy is not None:
+                work.policy = policy
+            return await action(work)
         finally:
             await producer.close()
 
@@ -164,16 +168,10 @@ def _carry_out(visitor_id: str, kind: PrivacyRequestType, timeout: float) -> dic
     subject = pseudonymize(visitor_id, settings.pseudonym_key.get_secret_value())
 
     async def file(work: Casework) -> PrivacyRequestRow:
-        return await work.file(
-            CLI_ACTOR,
-            kind,
-            subject,
-            settings.request_deadline_days,
-            settings.access_requests_per_year,
-            {"via": "cli"},
-        )
+        request = NewRequest(kind=kind, subject_key=subject, detail={"via": "cli"})
+        return (await work.file(CLI_ACTOR, request)).row
 
-    row = _with_casework(file)
+    row = _with_casework(file, settings.privacy_policy)
     with open_storage(settings.clickhouse_url) as storage:
         repo = Repository(storage)
         deadline = time.monotonic() + timeout

@@ -3,7 +3,9 @@
 A bucket is closed once it ended ``settle`` ago (late events have arrived by then). Its
 k-anonymous answer (shown groups, the folded "other", and a ``done`` marker so an empty bucket
 is known to be empty) is stored in ``usage_answers``; later queries read those rows and compute
-live only the buckets not stored yet and the partial or open buckets at either end of the range.
+live only the buckets not stored yet. The API asks only for whole closed buckets (see
+:func:`services.api.buckets.whole_buckets`), so every bucket has one answer, whoever asks
+and through whichever range: two answers never differ by part of a bucket.
 
 What is stored is the answer, never visitor keys: counts of at least k visitors (an "other"
 under k is stored but withheld when read, as always). An erasure does not rewrite stored
@@ -15,46 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from consentstream.storage.repository import Repository
 from schemas.rows import UsageAnswerRow
 
-from .usage import Interval
+from .buckets import Interval, Span, bucket_starts, ceil_bucket, floor_bucket, next_bucket
 
 Rows = list[dict[str, Any]]
-Span = tuple[datetime, datetime]
-
-
-def floor_bucket(moment: datetime, interval: Interval) -> datetime:
-    """The start of the bucket holding ``moment`` (UTC; weeks start on Monday)."""
-    moment = moment.astimezone(UTC)
-    if interval == "hour":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return day if interval == "day" else day - timedelta(days=day.weekday())
-
-
-def next_bucket(start: datetime, interval: Interval) -> datetime:
-    """The start of the bucket after the one starting at ``start``."""
-    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
-    return start + step[interval]
-
-
-def ceil_bucket(moment: datetime, interval: Interval) -> datetime:
-    """The first bucket start at or after ``moment``."""
-    floor = floor_bucket(moment, interval)
-    return floor if floor == moment else next_bucket(floor, interval)
-
-
-def bucket_starts(span: Span, interval: Interval) -> list[datetime]:
-    """Every bucket start in a bucket-aligned span."""
-    out, at = [], span[0]
-    while at < span[1]:
-        out.append(at)
-        at = next_bucket(at, interval)
-    return out
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,11 @@ from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from redis.asyncio import Redis as AsyncRedis
 
 from consentstream.audit import AuditLog, AuditUnavailable, lock_client
 from consentstream.audit_anchor import KafkaHeadAnchor
+from consentstream.client_address import parse_networks
 from consentstream.edge import BodyLimit, HostGuard
 from consentstream.http_errors import error_response, install_common_handlers
 from consentstream.kafka import BrokerUnavailable, EventProducer
@@ -26,8 +28,10 @@ from .config import ApiSettings
 from .cors import SelfServiceCORS
 from .datamap import load_data_map
 from .deps import ApiState
-from .errors import ApiError, documented
-from .intake import IntakeUnavailable
+from .errors import ApiError, RateLimited, documented
+from .guard import Guard
+from .limits import Limiter
+from .privacy.intake import IntakeUnavailable
 from .routes import own_requests, privacy, usage
 from .ui import install as install_pages
 
@@ -45,7 +49,13 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         redis = lock_client(settings.redis_url)  # the audit chain's cross-process lock
         anchor = KafkaHeadAnchor(settings.kafka_bootstrap, topics.audit_heads)
         audit = AuditLog(repo, redis, settings.audit_key.get_secret_value().encode(), anchor)
-        app.state.api = ApiState(settings, topics, repo, producer, audit, data_map)
+        limits_redis = AsyncRedis.from_url(
+            settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+        hash_key = settings.pseudonym_key.get_secret_value()  # bucket names hide IPs, tokens
+        limiter = Limiter(limits_redis, settings.rate_limit_namespace, hash_key)
+        guard = Guard(limiter, parse_networks(settings.trusted_proxies), settings)
+        app.state.api = ApiState(settings, topics, repo, producer, audit, data_map, guard)
         every = settings.retention_interval_hours * 3600
         schedules = []
         if every:
@@ -69,6 +79,7 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
                     await schedule
             await producer.close()
             anchor.close()
+            await limits_redis.aclose()
             redis.close()
             storage.close()
 
@@ -79,6 +90,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_response(exc.status_code, exc.code, exc.message, headers, **exc.extra)
 
     async def on_unavailable(request: Request, exc: Exception) -> Response:

@@ -9,6 +9,9 @@ from pydantic import Field, SecretStr
 from consentstream.settings import DEV_PLACEHOLDER, CommonSettings
 from consentstream.swagger import WEB_UI_DIST
 
+from .limits import Limit
+from .privacy.rules import Policy
+
 
 class ApiSettings(CommonSettings):
     """What the privacy and usage API needs."""
@@ -54,7 +57,8 @@ class ApiSettings(CommonSettings):
     usage_settle_minutes: int = Field(
         120,
         description="A usage bucket that ended this long ago is closed: its answer is computed"
-        " once and then read from usage_answers. Negative: always compute live.",
+        " once and then read from usage_answers; younger buckets are not answered yet."
+        " Negative: answer every ended bucket, always computed live.",
     )
     usage_warm_seconds: float = Field(
         300.0,
@@ -94,3 +98,77 @@ class ApiSettings(CommonSettings):
         description="Built scripts and styles of the pages, and Swagger UI's files"
         " (`make ui` builds web-ui/dist).",
     )
+    key_cache_size: int = Field(
+        1000,
+        ge=0,
+        description="Most keys whose lookup is cached; unknown keys are never cached.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of proxies whose X-Forwarded-For is believed (JSON list).",
+    )
+    rate_limit_namespace: str = Field(
+        "",
+        max_length=64,
+        description="Prefix of the API's rate-limit buckets in Redis; separates deployments"
+        " (or test runs) sharing one Redis.",
+    )
+    self_service_per_ip: int = Field(
+        30,
+        ge=0,
+        description="Self-service requests one client IP may send per self_service_window_seconds"
+        " (429 with Retry-After past it); 0: no limit.",
+    )
+    self_service_per_token: int = Field(
+        6,
+        ge=0,
+        description="Self-service requests one visitor token may send per window; 0: no limit.",
+    )
+    self_service_per_subject: int = Field(
+        6,
+        ge=0,
+        description="Self-service requests for one visitor (any token) per window; 0: no limit.",
+    )
+    self_service_window_seconds: float = Field(
+        3600.0, gt=0, description="Window over which the self-service limits refill."
+    )
+    staff_requests_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Requests one API key may send per minute on the staff routes (429 with"
+        " Retry-After past it); 0: no limit.",
+    )
+    failed_auth_per_ip: int = Field(
+        30,
+        ge=0,
+        description="Failed authentications (unknown or revoked key, bad visitor token) one IP"
+        " may make per failed_auth_window_seconds; past it every attempt gets 429 before any"
+        " lookup. 0: no limit.",
+    )
+    failed_auth_window_seconds: float = Field(
+        600.0, gt=0, description="Window over which the failed-authentication limit refills."
+    )
+
+    @property
+    def privacy_policy(self) -> Policy:
+        """The casework rules these settings set: deadlines, the yearly limit, reminders."""
+        return Policy(
+            gdpr_deadline_days=self.request_deadline_days,
+            ccpa_deadline_days=self.ccpa_deadline_days,
+            access_requests_per_year=self.access_requests_per_year,
+            due_soon_days=self.due_soon_days,
+        )
+
+    def self_service_limit(self, count: int) -> Limit:
+        """A self-service limit of ``count`` per the self-service window."""
+        return Limit(count, self.self_service_window_seconds)
+
+    @property
+    def staff_limit(self) -> Limit:
+        """The per-key limit on staff routes."""
+        return Limit(self.staff_requests_per_minute, 60.0)
+
+    @property
+    def failed_auth_limit(self) -> Limit:
+        """The per-IP limit on failed authentications."""
+        return Limit(self.failed_auth_per_ip, self.failed_auth_window_seconds)

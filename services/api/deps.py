@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from consentstream.audit import AuditLog
 from consentstream.kafka import EventProducer
-from consentstream.keys import hash_key
+from consentstream.keys import KEY_PREFIX, hash_key
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
 from schemas.rows import ApiKeyRow, ApiRole
@@ -21,11 +21,17 @@ from schemas.rows import ApiKeyRow, ApiRole
 from .config import ApiSettings
 from .datamap import DataMap
 from .errors import Forbidden, Unauthorized
+from .guard import Guard
+from .keycache import KeyCache
+from .privacy.casework import Casework
+
+KEY_SHAPE = re.compile(re.escape(KEY_PREFIX) + r"[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
+"""What :func:`consentstream.keys.new_key` makes; anything else is refused without a lookup."""
 
 
 @dataclass
 class ApiState:
-    """Clients the lifespan opens, the data map, and a short cache of key lookups."""
+    """Clients the lifespan opens, the data map, the rate limits and a short key cache."""
 
     settings: ApiSettings
     topics: Topics
@@ -33,17 +39,27 @@ class ApiState:
     producer: EventProducer
     audit: AuditLog
     data_map: DataMap
-    key_cache: dict[str, tuple[float, ApiKeyRow | None]] = field(default_factory=dict)
+    guard: Guard
+    key_cache: KeyCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key_cache = KeyCache(self.settings.key_cache_size, self.settings.key_cache_seconds)
+
+    def casework(self) -> Casework:
+        """The privacy casework service over this process's clients and policy."""
+        policy = self.settings.privacy_policy
+        return Casework(self.repo, self.audit, self.producer, self.topics, policy)
 
     async def lookup_key(self, plaintext: str) -> ApiKeyRow | None:
-        """The stored key row for a presented key, cached for ``key_cache_seconds``."""
+        """The stored key row for a presented key; found keys are cached (bounded, short)."""
+        if not KEY_SHAPE.fullmatch(plaintext):  # cannot be a key: no query for it
+            return None
         digest = hash_key(plaintext)
-        hit = self.key_cache.get(digest)
-        now = time.monotonic()
-        if hit and now - hit[0] < self.settings.key_cache_seconds:
-            return hit[1]
-        row = await asyncio.to_thread(self.repo.get_api_key, digest)
-        self.key_cache[digest] = (now, row)
+        row = self.key_cache.get(digest)
+        if row is None:
+            row = await asyncio.to_thread(self.repo.get_api_key, digest)
+            if row is not None:
+                self.key_cache.put(digest, row)
         return row
 
 
@@ -61,16 +77,21 @@ def require(*roles: ApiRole) -> Callable[..., Coroutine[Any, Any, ApiKeyRow]]:
     """Dependency admitting only keys with one of ``roles`` (admin is always admitted)."""
 
     async def check(
+        request: Request,
         state: State,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> ApiKeyRow:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized("send Authorization: Bearer <key>")
+        ip = state.guard.client_ip(request)
+        await state.guard.refuse_if_failing(ip)
         row = await state.lookup_key(credentials.credentials)
         if row is None or row.revoked:
+            await state.guard.failed(ip)
             raise Unauthorized("unknown or revoked key")
         if row.role != "admin" and row.role not in roles:
             raise Forbidden(f"role {row.role!r} may not do this; needs {' or '.join(roles)}")
+        await state.guard.per_key(row.key_id)
         return row
 
     return check

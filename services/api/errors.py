@@ -6,9 +6,10 @@ ApiError
 ├── NotFound       404: no such request
 ├── Conflict       409: the request is not in a state that allows this (e.g. export before done)
 ├── InvalidInput   422: parameters that parse but make no sense (e.g. from after to)
-└── TooManyRequests 429: a subject's third access/portability request in 12 months
+├── TooManyRequests 429: a subject's third access/portability request in 12 months
+└── RateLimited     429 with Retry-After: a rate limit (per key, token, subject or IP) was hit
 (consentstream.kafka.BrokerUnavailable, storage errors and consentstream.audit.AuditUnavailable
-and intake.IntakeUnavailable → 503 with Retry-After)
+and privacy.intake.IntakeUnavailable → 503 with Retry-After)
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ class TooManyRequests(ApiError):
 
     status_code = 429
     code = "too_many_requests"
+
+
+class RateLimited(ApiError):
+    """Too many requests (or failed authentications) in a short time; retry after a while."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 DOCS = ErrorDocs(

@@ -10,29 +10,47 @@ are withheld too (``suppressed``), so no figure ever describes fewer than k peop
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from annotated_types import Ge, Lt
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from consentstream.openapi import datetime_bounds
 
+from .buckets import Interval, whole_buckets
 from .errors import InvalidInput
 
-Interval = Literal["hour", "day", "week"]
+__all__ = ["Interval"]
 HOURLY_MAX_DAYS = 31
 # ClickHouse DateTime covers 1970-2105 (2106 on newer engines); stay well inside it.
 EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-Moment = Annotated[datetime, Ge(EARLIEST), Lt(LATEST)]
-"""A window end as the routes accept it: outside the range is a 422 naming the parameter."""
 TIME_SCHEMA = datetime_bounds(EARLIEST, LATEST)
 WINDOW_RULES = (
-    f"Between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC); 'from' must be before 'to', and "
-    f"the window spans at most {HOURLY_MAX_DAYS} days with interval=hour, else at most the "
-    "server's usage_max_days (400 unless configured); otherwise 422."
+    f"From {EARLIEST:%Y-%m-%d} up to (not including) {LATEST:%Y-%m-%d} (UTC); 'from' must be "
+    f"before 'to', and the window spans at most {HOURLY_MAX_DAYS} days with interval=hour, "
+    "else at most the server's usage_max_days (400 unless configured); otherwise 422."
 )
 INTERVAL_RULES = f"hour: windows up to {HOURLY_MAX_DAYS} days; day and week: up to usage_max_days."
+
+
+def in_storable_range(moment: datetime) -> datetime:
+    """``moment`` in UTC, refused (``ValueError``, so a 422 naming the field) outside the range.
+
+    Year 1 or 9999 with an offset cannot even be moved to UTC (``OverflowError``), and a
+    moment the storage cannot hold has nothing to answer; both are the asker's mistake.
+    """
+    problem = f"must lie from {EARLIEST:%Y-%m-%d} up to (not including) {LATEST:%Y-%m-%d} (UTC)"
+    try:
+        utc = _utc(moment)
+    except OverflowError:
+        raise ValueError(problem) from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(problem)
+    return utc
+
+
+UsageTime = Annotated[datetime, AfterValidator(in_storable_range)]
+"""A time a usage query may name: any ISO 8601 form, checked to lie in the storable range."""
 
 
 class Group(BaseModel):
@@ -93,10 +111,23 @@ class ConsentOut(BaseModel):
 
 
 def time_range(
-    start: datetime | None, end: datetime | None, interval: Interval, max_days: int
+    start: datetime | None,
+    end: datetime | None,
+    interval: Interval,
+    max_days: int,
+    *,
+    ready_before: datetime | None = None,
 ) -> tuple[datetime, datetime]:
-    """The asked range in UTC (default: the last 7 days), refused when empty or too long."""
-    end = _utc(end) if end else datetime.now(UTC)
+    """The range to answer: whole buckets that are ready, in UTC (default: the last 7 days).
+
+    The asked ``[start, end)`` is refused when empty or too long, then widened to the edges
+    of its buckets and cut before the first bucket that ended after ``ready_before`` (default
+    now: the bucket still running is never answered). So a range cut to the second answers
+    the same as its whole buckets, and no answer holds part of a bucket: subtracting two
+    answers leaves whole buckets, each k-anonymous on its own. The result may be empty.
+    """
+    now = datetime.now(UTC)
+    end = _utc(end) if end else now
     start = _utc(start) if start else end - timedelta(days=7)
     if start >= end:
         raise InvalidInput("'from' must be before 'to'")
@@ -105,7 +136,7 @@ def time_range(
     limit = HOURLY_MAX_DAYS if interval == "hour" else max_days
     if end - start > timedelta(days=limit):
         raise InvalidInput(f"at most {limit} days per query with interval {interval!r}")
-    return start, end
+    return whole_buckets((start, end), interval, ready_before or now)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -22,8 +22,9 @@ from consentstream.storage import sql
 from consentstream.storage.errors import StorageError
 from consentstream.storage.repository import Repository
 
-from .answers import closed_rows, floor_bucket
-from .usage import HOURLY_MAX_DAYS, Interval
+from .answers import closed_rows
+from .buckets import Interval, floor_bucket
+from .usage import HOURLY_MAX_DAYS
 
 log = logging.getLogger(__name__)
 

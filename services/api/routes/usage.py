@@ -9,29 +9,38 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from .. import answers, usage
+from ..config import ApiSettings
 from ..deps import MarketingKey, State
 from ..errors import EVERY_ROUTE, documented
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"], responses=documented(*EVERY_ROUTE))
 
 From = Annotated[
-    usage.Moment | None,
+    usage.UsageTime | None,
     Query(
         alias="from",
-        description="Start, inclusive (ISO 8601; default 7 days before 'to'). "
-        + usage.WINDOW_RULES,
+        description="Start, inclusive (ISO 8601; default 7 days before 'to'); moved back to the"
+        f" start of its bucket. {usage.WINDOW_RULES}",
         json_schema_extra=usage.TIME_SCHEMA,
     ),
 ]
 To = Annotated[
-    usage.Moment | None,
+    usage.UsageTime | None,
     Query(
         alias="to",
-        description=f"End, exclusive (ISO 8601; default now). {usage.WINDOW_RULES}",
+        description="End, exclusive (ISO 8601; default now); moved on to the end of its bucket,"
+        " and never past the last settled bucket (the answer's 'to' says where it ended). "
+        + usage.WINDOW_RULES,
         json_schema_extra=usage.TIME_SCHEMA,
     ),
 ]
 Step = Annotated[usage.Interval, Query(description=f"Bucket size. {usage.INTERVAL_RULES}")]
+
+
+def _settled_before(settings: ApiSettings) -> datetime | None:
+    """Buckets that ended before this are settled (answered once, then read); None: live."""
+    settle = settings.usage_settle_minutes
+    return datetime.now(UTC) - timedelta(minutes=settle) if settle >= 0 else None
 
 
 async def _groups(
@@ -43,9 +52,10 @@ async def _groups(
     interval: usage.Interval,
 ) -> usage.UsageOut:
     settings, k = state.settings, state.settings.k_anonymity
-    start, end = usage.time_range(start, end, interval, settings.usage_max_days)
-    settle = settings.usage_settle_minutes
-    closed_before = datetime.now(UTC) - timedelta(minutes=settle) if settle >= 0 else None
+    closed_before = _settled_before(settings)
+    start, end = usage.time_range(
+        start, end, interval, settings.usage_max_days, ready_before=closed_before
+    )
     rows = await asyncio.to_thread(
         answers.rows_for, state.repo, dimension, interval, (start, end), k, closed_before
     )
@@ -114,7 +124,9 @@ async def consent(
 ) -> usage.ConsentOut:
     """Share of consent decisions granting each purpose; buckets under k visitors withheld."""
     settings = state.settings
-    start, end = usage.time_range(start, end, interval, settings.usage_max_days)
+    start, end = usage.time_range(
+        start, end, interval, settings.usage_max_days, ready_before=_settled_before(settings)
+    )
     params = {"start": start, "end": end}
     rows = await asyncio.to_thread(state.repo.usage_consent, interval, params)
     return usage.ConsentOut(
