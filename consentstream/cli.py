@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from consentstream import cli_ops, cli_privacy, stack
+from consentstream.stack import cluster as stack_cluster
 
 app = typer.Typer(no_args_is_help=True, help="consentstream: consent and cookie tracking.")
 console = Console()
@@ -24,6 +25,14 @@ errors = Console(stderr=True)
 ServiceNames = Annotated[
     list[str] | None,
     typer.Argument(help=f"Services to act on (default: all of {', '.join(stack.SERVICE_NAMES)})."),
+]
+Cluster = Annotated[
+    bool,
+    typer.Option(
+        "--cluster",
+        help="Cluster mode: ClickHouse as 2 shards x 2 replicas with ZooKeeper, on"
+        " CONSENTSTREAM_CLICKHOUSE_CLUSTER_PORT and CONSENTSTREAM_ZOOKEEPER_PORT.",
+    ),
 ]
 _STATE_STYLE = {"running": "green", "stopped": "dim", "unhealthy": "yellow", "port taken": "red"}
 
@@ -37,7 +46,7 @@ def _quiet_client_logs() -> None:
 def _line(status: stack.ServiceStatus) -> str:
     """One human line per service."""
     style = _STATE_STYLE.get(status.state, "white")
-    state = f"[{style}]{status.name:<11}{status.state:<11}[/]"
+    state = f"[{style}]{status.name:<15}{status.state:<11}[/]"
     pid = f"pid {status.pid}" if status.pid else ""
     return f"{state} {status.address:<16}{pid:<11}{escape(status.detail)}"
 
@@ -49,16 +58,19 @@ def _fail(error: stack.StackError) -> typer.Exit:
 
 
 @app.command()
-def up(services: ServiceNames = None) -> None:
+def up(services: ServiceNames = None, cluster: Cluster = False) -> None:
     """Start the local stack (Kafka, Redis, ClickHouse) in the background; idempotent."""
     _quiet_client_logs()
     try:
-        names = stack.resolve_names(services)
+        names = stack.resolve_names(services, cluster)
     except stack.StackError as error:
         raise _fail(error) from None
     failed = [name for name in names if not _start_one(name)]
     if failed:
         raise typer.Exit(code=1)
+    if cluster:
+        url = stack_cluster.cluster_url(stack.StackSettings())
+        console.print(f"storage URL: CONSENTSTREAM_CLICKHOUSE_URL='{url}'", highlight=False)
 
 
 def _start_one(name: str) -> bool:
@@ -74,10 +86,10 @@ def _start_one(name: str) -> bool:
 
 
 @app.command()
-def down(services: ServiceNames = None) -> None:
+def down(services: ServiceNames = None, cluster: Cluster = False) -> None:
     """Stop the local stack (SIGTERM, then SIGKILL after a timeout); data is kept."""
     try:
-        names = stack.resolve_names(services)
+        names = stack.resolve_names(services, cluster)
         for name in reversed(names):
             with console.status(f"stopping {name}…"):
                 result = stack.stop(name)
@@ -87,10 +99,10 @@ def down(services: ServiceNames = None) -> None:
 
 
 @app.command()
-def status() -> None:
+def status(cluster: Cluster = False) -> None:
     """Show each service of the local stack; exit code 1 unless all are running."""
     _quiet_client_logs()
-    results = stack.status()
+    results = stack.status(cluster=cluster)
     table = Table("service", "state", "pid", "address", "detail")
     for item in results:
         style = _STATE_STYLE.get(item.state, "white")

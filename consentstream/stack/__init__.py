@@ -1,8 +1,9 @@
 """The local real-service stack: Kafka, Redis and ClickHouse as background processes.
 
 ``up()`` starts what is not running (idempotent), ``down()`` stops it keeping the data, and
-``start(name)`` / ``stop(name)`` let fault tests bounce a single service. Everything lives under
-one git-ignored folder (``.stack/``, setting ``CONSENTSTREAM_STACK_DIR``).
+``start(name)`` / ``stop(name)`` let fault tests bounce a single service. With ``cluster=True``
+ClickHouse runs as 2 shards x 2 replicas coordinated by ZooKeeper (:mod:`.cluster`).
+Everything lives under one git-ignored folder (``.stack/``, setting ``CONSENTSTREAM_STACK_DIR``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from consentstream.stack import lifecycle
 from consentstream.stack.base import Progress, Service, ServiceStatus, StackError, no_progress
 from consentstream.stack.clickhouse import ClickHouseService
+from consentstream.stack.cluster import cluster_services
 from consentstream.stack.config import StackSettings
 from consentstream.stack.kafka import KafkaService
 from consentstream.stack.redis import RedisService
@@ -22,7 +24,9 @@ __all__ = [
     "StackError",
     "StackSettings",
     "down",
+    "names",
     "resolve_names",
+    "services",
     "start",
     "status",
     "stop",
@@ -38,20 +42,37 @@ SERVICE_NAMES: tuple[str, ...] = tuple(_SERVICES)
 """Start order; ``down`` stops in reverse."""
 
 
+def services(settings: StackSettings, cluster: bool = False) -> list[Service]:
+    """Every service in start order; cluster mode swaps the ClickHouse node for the cluster."""
+    single = [service_class(settings) for service_class in _SERVICES.values()]
+    if not cluster:
+        return single
+    return [single[0], *cluster_services(settings), *single[2:]]
+
+
+def names(cluster: bool = False) -> tuple[str, ...]:
+    """Service names in start order."""
+    return tuple(service.name for service in services(StackSettings(), cluster))
+
+
 def _service(name: str, settings: StackSettings | None) -> Service:
-    """Instantiate a service by name, with a clear error for a typo."""
-    resolve_names([name])
-    return _SERVICES[name](settings or StackSettings())
+    """Instantiate a service by name (cluster nodes included), with a clear error for a typo."""
+    settings = settings or StackSettings()
+    found = {service.name: service for service in services(settings, cluster=True)}
+    found.update((service.name, service) for service in services(settings))
+    resolve_names([name], cluster=name not in _SERVICES)
+    return found[name]
 
 
-def resolve_names(names: Iterable[str] | None) -> list[str]:
+def resolve_names(wanted: Iterable[str] | None, cluster: bool = False) -> list[str]:
     """The requested names in start order (all when none are given), validated."""
-    wanted = list(names or SERVICE_NAMES)
-    unknown = [name for name in wanted if name not in _SERVICES]
+    order = names(cluster)
+    chosen = list(wanted or order)
+    unknown = [name for name in chosen if name not in order]
     if unknown:
-        choices = ", ".join(SERVICE_NAMES)
+        choices = ", ".join(order)
         raise StackError(f"unknown service(s) {', '.join(unknown)}; choose from {choices}")
-    return [name for name in SERVICE_NAMES if name in wanted]
+    return [name for name in order if name in chosen]
 
 
 def start(
@@ -67,16 +88,17 @@ def stop(name: str, settings: StackSettings | None = None) -> ServiceStatus:
 
 
 def up(
-    names: Iterable[str] | None = None,
+    wanted: Iterable[str] | None = None,
     settings: StackSettings | None = None,
     progress: Progress = no_progress,
+    cluster: bool = False,
 ) -> list[ServiceStatus]:
     """Start the named services (all by default) in a fixed order; one failure does not stop
     the others from starting, and all failures are raised together at the end."""
     settings = settings or StackSettings()
     started: list[ServiceStatus] = []
     failures: list[str] = []
-    for name in resolve_names(names):
+    for name in resolve_names(wanted, cluster):
         try:
             started.append(start(name, settings, progress))
         except StackError as error:
@@ -87,14 +109,16 @@ def up(
 
 
 def down(
-    names: Iterable[str] | None = None, settings: StackSettings | None = None
+    wanted: Iterable[str] | None = None,
+    settings: StackSettings | None = None,
+    cluster: bool = False,
 ) -> list[ServiceStatus]:
     """Stop the named services (all by default), in reverse start order."""
     settings = settings or StackSettings()
-    return [stop(name, settings) for name in reversed(resolve_names(names))]
+    return [stop(name, settings) for name in reversed(resolve_names(wanted, cluster))]
 
 
-def status(settings: StackSettings | None = None) -> list[ServiceStatus]:
+def status(settings: StackSettings | None = None, cluster: bool = False) -> list[ServiceStatus]:
     """State of every service, without changing anything."""
     settings = settings or StackSettings()
-    return [lifecycle.status(_service(name, settings)) for name in SERVICE_NAMES]
+    return [lifecycle.status(service) for service in services(settings, cluster)]

@@ -7,15 +7,13 @@ dependencies into a cache outside git once, and the machine's Java 17 runs ``kaf
 from __future__ import annotations
 
 import base64
-import os
-import shutil
 import subprocess
 import uuid
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
-from consentstream.stack import process
+from consentstream.stack import maven, process
 from consentstream.stack.base import (
     Launch,
     Progress,
@@ -172,41 +170,12 @@ def cluster_id() -> str:
 
 
 def ensure_jars(settings: StackSettings, progress: Progress) -> Path:
-    """The cached jar folder, filled by mvn the first time (atomically: a rename at the end)."""
-    libs = settings.kafka_cache_dir.expanduser().resolve()
-    if any(libs.glob("kafka_2.13-*.jar")):
-        return libs
-    libs.parent.mkdir(parents=True, exist_ok=True)
-    with process.locked(libs.parent / ".download.lock"):
-        if not any(libs.glob("kafka_2.13-*.jar")):
-            progress(f"downloading Kafka {KAFKA_VERSION} jars from Maven Central (mvn)")
-            _download(settings, libs)
-    return libs
-
-
-def _download(settings: StackSettings, libs: Path) -> None:
-    """Run mvn into a scratch folder next to ``libs``, then move it into place."""
-    mvn = find_executable(settings.mvn)
-    if mvn is None:
-        raise StackError("kafka: mvn not found; install Maven (apt-get install -y maven)")
-    work = libs.parent / f".{libs.name}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    pom = work / "pom.xml"
-    pom.write_text(render_template("kafka-pom.xml", kafka_version=KAFKA_VERSION))
-    argv = [
-        mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(pom), "dependency:copy-dependencies",
-        "-DincludeScope=runtime", f"-DoutputDirectory={work / 'libs'}",
-    ]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not any((work / "libs").glob("kafka_2.13-*.jar")):
-        output = (done.stdout + done.stderr).strip()[-3000:]
-        shutil.rmtree(work, ignore_errors=True)
-        raise StackError(
-            f"kafka: could not download the Kafka {KAFKA_VERSION} jars with mvn "
-            f"(exit {done.returncode}); check network access to Maven Central and "
-            f"~/.m2/settings.xml. Command: {' '.join(argv)}\n{output}"
-        )
-    shutil.rmtree(libs, ignore_errors=True)
-    os.replace(work / "libs", libs)
-    shutil.rmtree(work, ignore_errors=True)
+    """The cached Kafka jar folder, filled by mvn the first time."""
+    return maven.ensure_jars(
+        settings.kafka_cache_dir,
+        marker="kafka_2.13-*.jar",
+        pom=render_template("kafka-pom.xml", kafka_version=KAFKA_VERSION),
+        mvn=settings.mvn,
+        what=f"kafka {KAFKA_VERSION}",
+        progress=progress,
+    )

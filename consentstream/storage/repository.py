@@ -18,7 +18,7 @@ from typing import Any
 
 from consentstream.storage import sql
 from consentstream.storage.base import Storage
-from consentstream.storage.errors import MutationTimeout
+from consentstream.storage.errors import MutationTimeout, QueryError, StorageUnavailable
 from schemas.rows import (
     ApiKeyRow,
     AuditRow,
@@ -31,6 +31,7 @@ from schemas.rows import (
 )
 
 _POLL_SECONDS = 0.05
+_DDL_TIMEOUT = 159  # ClickHouse TIMEOUT_EXCEEDED: an ON CLUSTER statement outwaited a down node
 
 
 class Repository:
@@ -41,7 +42,7 @@ class Repository:
         self.mutation_timeout = mutation_timeout
 
     def _sql(self, template: str, table: str | None = None) -> str:
-        return sql.statement(template, self.storage.database, table)
+        return sql.statement(template, self.storage.database, table, self.storage.cluster)
 
     def insert_usage_events(
         self, rows: Sequence[UsageEventRow], dedup_token: str | None = None
@@ -66,7 +67,16 @@ class Repository:
         }
 
     def count_subject(self, visitor_key: str) -> dict[str, int]:
-        """How many rows each table holds for one subject (duplicates not yet merged count once)."""
+        """How many rows each table holds for one subject (duplicates not yet merged count once).
+
+        In cluster mode every replica is asked by itself and a shard counts what its fullest
+        replica holds, so zero means every replica confirmed; a replica that cannot be reached
+        raises :class:`StorageUnavailable` (nothing is confirmed while it is down).
+        """
+        if self.storage.cluster:
+            return {
+                table: self._count_on_replicas(table, visitor_key) for table in sql.SUBJECT_TABLES
+            }
         return {
             table: int(
                 self.storage.query(
@@ -92,22 +102,63 @@ class Repository:
             else sql.DELETE_SUBJECT_MUTATION
         )
         for table in sql.SUBJECT_TABLES:
-            self.storage.command(self._sql(template, table), {"visitor_key": visitor_key})
+            self._everywhere(self._sql(template, table), {"visitor_key": visitor_key})
         if wait:
             for table in sql.SUBJECT_TABLES:
                 self.wait_for_mutations(table)
         return counts
 
     def wait_for_mutations(self, table: str) -> None:
-        """Block until the table has no unfinished mutation, or raise MutationTimeout."""
+        """Block until the table has no unfinished mutation, or raise MutationTimeout.
+
+        In cluster mode each replica is asked by itself (18.16 has no clusterAllReplicas):
+        the wait ends only when every replica of every shard reports none pending.
+        """
         deadline = time.monotonic() + self.mutation_timeout
-        params = {"database": self.storage.database, "table": sql.check_table(table)}
-        while self.storage.query(sql.PENDING_MUTATIONS, params)[0]["n"]:
+        local = sql.local_table(table, self.storage.cluster)
+        params = {"database": self.storage.database, "table": local}
+        while pending := self._pending_mutations(params):
             if time.monotonic() >= deadline:
                 raise MutationTimeout(
                     f"mutations on {table} still running after {self.mutation_timeout:.0f}s"
+                    f" ({pending})"
                 )
             time.sleep(_POLL_SECONDS)
+
+    def _pending_mutations(self, params: dict[str, Any]) -> str:
+        """Where mutations are unfinished or unconfirmed ('' when nowhere)."""
+        waiting = []
+        for answer in self.storage.on_every_replica(sql.PENDING_MUTATIONS, params):
+            if answer.rows is None:
+                waiting.append(f"{answer.address} unreachable")
+            elif answer.rows[0]["n"]:
+                waiting.append(f"{answer.address} {answer.rows[0]['n']} pending")
+            # else: this replica confirmed
+        return ", ".join(waiting)
+
+    def _count_on_replicas(self, table: str, visitor_key: str) -> int:
+        """Rows of one subject, summed over shards, each shard at its fullest replica."""
+        statement = self._sql(sql.COUNT_SUBJECT_LOCAL, table)
+        per_shard: dict[int, int] = {}
+        for answer in self.storage.on_every_replica(statement, {"visitor_key": visitor_key}):
+            if answer.rows is None:
+                raise StorageUnavailable(f"replica {answer.address} unreachable; count unconfirmed")
+            count = int(answer.rows[0]["n"])
+            per_shard[answer.shard] = max(per_shard.get(answer.shard, 0), count)
+        return sum(per_shard.values())
+
+    def _everywhere(self, statement: str, params: dict[str, Any] | None = None) -> None:
+        """Run DDL or a mutation on every node (``ON CLUSTER`` in cluster mode).
+
+        A node that is down makes ClickHouse give up waiting (TIMEOUT_EXCEEDED) while the
+        statement stays queued for it; it runs there on return, and callers that must know
+        (deletions) wait for every replica to confirm.
+        """
+        try:
+            self.storage.command(statement, params)
+        except QueryError as exc:
+            if not (self.storage.cluster and exc.code == _DDL_TIMEOUT):
+                raise
 
     def save_privacy_request(self, row: PrivacyRequestRow) -> None:
         """Store a privacy request state; a row with a higher ``version`` supersedes older ones."""
@@ -158,15 +209,15 @@ class Repository:
         added = [name for name in sql.column_names(table) if name not in present]
         features = self.storage.features
         for name in added:
-            self.storage.command(
-                sql.add_column(
-                    self.storage.database,
-                    table,
-                    name,
-                    low_cardinality=features.low_cardinality,
-                    datetime64=features.datetime64,
-                )
-            )
+            for statement in sql.add_column(
+                self.storage.database,
+                table,
+                name,
+                low_cardinality=features.low_cardinality,
+                datetime64=features.datetime64,
+                cluster=self.storage.cluster,
+            ):
+                self.storage.command(statement)
         return added
 
     def count_rows(self, table: str, *, visible: bool = True) -> int:
@@ -176,7 +227,21 @@ class Repository:
 
     def compact(self, table: str) -> None:
         """Merge all parts now (``OPTIMIZE ... FINAL``): duplicates and deleted rows go for good."""
-        self.storage.command(self._sql(sql.OPTIMIZE_FINAL, table))
+        statement = self._sql(sql.OPTIMIZE_FINAL, table)
+        if not self.storage.cluster:
+            self.storage.command(statement)
+            return
+        # Each replica first fetches what it lacks (18.16 fails OPTIMIZE with "Unknown log
+        # entry type" while parts are still in flight); then the leader of each shard assigns
+        # the merge and the other replica copies the result.
+        self.storage.on_every_replica(self._sql(sql.SYNC_REPLICA, table))
+        params = {"database": self.storage.database, "table": sql.local_table(table, "c")}
+        leaders = {
+            answer.address
+            for answer in self.storage.on_every_replica(sql.REPLICA_IS_LEADER, params)
+            if answer.rows and answer.rows[0]["is_leader"]
+        }
+        self.storage.on_every_replica(statement, only=leaders)
 
     # --- issue 5: keys listing, request lifecycle, legal holds, audit log, aggregates ---
 
@@ -242,7 +307,7 @@ class Repository:
         Lightweight DELETE where the engine has it, else a mutation (waited for with ``wait``).
         """
         params = {"cutoff": cutoff}
-        db = self.storage.database
+        db, cluster = self.storage.database, self.storage.cluster
         count = sql.retention_statement(sql.COUNT_OLDER, db, table)
         old = int(self.storage.query(count, params)[0]["n"])
         if old:
@@ -251,7 +316,7 @@ class Repository:
                 if self.storage.features.lightweight_delete
                 else sql.DELETE_OLDER_MUTATION
             )
-            self.storage.command(sql.retention_statement(template, db, table), params)
+            self._everywhere(sql.retention_statement(template, db, table, cluster), params)
             if wait:
                 self.wait_for_mutations(table)
         return old
