@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps python-deps node-deps snippet up down run stop test lint unit integration e2e node-test browser soak bench clean
+.PHONY: install system-deps python-deps node-deps snippet up down run stop test lint unit integration e2e node-test browser soak bench clean cluster-test
 
 install: system-deps python-deps node-deps
 
@@ -64,6 +64,11 @@ test: up lint node-test
 # load) run in `make test` briefly; `make soak` runs them five times longer and harder.
 soak: python-deps
 	FAULT_SCALE=$${FAULT_SCALE:-5} $(BIN)/pytest tests/faults -m faults -s $(PYTEST_ARGS)
+
+# The cluster tests alone: they start ZooKeeper and 2 x 2 ClickHouse nodes of their own on free
+# ports (never the shared stack) and stop them at the end; `make test` runs them too.
+cluster-test: python-deps
+	$(BIN)/pytest tests/cluster -m cluster -s $(PYTEST_ARGS)
 
 # Every benchmark at a scale that fits ~10 minutes on 2 cores, then one summary table with the
 # machine's calibration; each figure is compared with a baseline measured in the same run.

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as ClickHouseError
+
 from consentstream.stack.base import Service
 from consentstream.stack.clickhouse import ClickHouseService
 from consentstream.stack.config import StackSettings
@@ -35,6 +38,19 @@ class ClickHouseNode(ClickHouseService):
     def ports(self) -> tuple[int, ...]:
         """Native, HTTP and interserver ports, ten apart per node."""
         return node_ports(self.settings, self.index)
+
+    def is_ready(self) -> bool:
+        """Answers and has its ZooKeeper session: 18.16 crashes (NULL session) on ON CLUSTER
+        DDL or replicated writes that arrive before the session exists."""
+        client = Client(
+            self.settings.host, port=self.ports[0], connect_timeout=1, send_receive_timeout=3
+        )
+        try:
+            return bool(client.execute("SELECT count() FROM system.zookeeper WHERE path = '/'"))
+        except (ClickHouseError, OSError, EOFError):
+            return False
+        finally:
+            client.disconnect()
 
     def cluster_config(self) -> str:
         """remote_servers, this node's macros, ZooKeeper and the DDL queue."""

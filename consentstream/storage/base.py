@@ -132,12 +132,14 @@ class Storage(ABC):
         sql: str,
         params: Mapping[str, Any] | None = None,
         only: Collection[str] | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> list[ReplicaAnswer]:
         """Run a statement on each node by itself: one answer per replica of every shard.
 
         What a single node answers is the only answer; cluster backends ask every replica
         directly, so a caller can wait until all of them agree (mutations done, rows gone).
-        ``only`` limits the nodes to these addresses (``host:port``, as answers name them).
+        ``only`` limits the nodes to these addresses (``host:port``, as answers name them);
+        ``settings`` are ClickHouse settings for the statement (cluster backends only).
         """
         return [ReplicaAnswer(shard=1, address=self.url, rows=self.query(sql, params))]
 

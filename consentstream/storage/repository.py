@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from consentstream.storage import sql
+from consentstream.storage import replicas, sql
 from consentstream.storage.base import Storage
-from consentstream.storage.errors import MutationTimeout, QueryError, StorageUnavailable
+from consentstream.storage.errors import MutationTimeout
 from schemas.rows import (
     ApiKeyRow,
     AuditRow,
@@ -31,7 +31,6 @@ from schemas.rows import (
 )
 
 _POLL_SECONDS = 0.05
-_DDL_TIMEOUT = 159  # ClickHouse TIMEOUT_EXCEEDED: an ON CLUSTER statement outwaited a down node
 
 
 class Repository:
@@ -75,7 +74,12 @@ class Repository:
         """
         if self.storage.cluster:
             return {
-                table: self._count_on_replicas(table, visitor_key) for table in sql.SUBJECT_TABLES
+                table: replicas.count_per_shard(
+                    self.storage,
+                    self._sql(sql.COUNT_SUBJECT_LOCAL, table),
+                    {"visitor_key": visitor_key},
+                )
+                for table in sql.SUBJECT_TABLES
             }
         return {
             table: int(
@@ -92,8 +96,9 @@ class Repository:
         Engines with lightweight DELETE hide the rows at once; older ones (18.16) run an
         ``ALTER TABLE ... DELETE`` mutation. With ``wait`` this returns only when no mutation
         is pending on those tables (polling ``system.mutations``, which every version has),
-        else raises :class:`MutationTimeout`. Physical removal of lightweight-deleted rows
-        follows on merge or :meth:`compact`.
+        else raises :class:`MutationTimeout`; in cluster mode, only when every replica of
+        every shard holds none of the subject's rows. Physical removal of lightweight-deleted
+        rows follows on merge or :meth:`compact`.
         """
         counts = self.count_subject(visitor_key)
         template = (
@@ -101,64 +106,47 @@ class Repository:
             if self.storage.features.lightweight_delete
             else sql.DELETE_SUBJECT_MUTATION
         )
+        params = {"visitor_key": visitor_key}
         for table in sql.SUBJECT_TABLES:
-            self._everywhere(self._sql(template, table), {"visitor_key": visitor_key})
+            self._mutate(self._sql(template, table), params)
         if wait:
             for table in sql.SUBJECT_TABLES:
-                self.wait_for_mutations(table)
+                self._wait(table, self._sql(sql.COUNT_SUBJECT_LOCAL, table), params)
         return counts
 
     def wait_for_mutations(self, table: str) -> None:
         """Block until the table has no unfinished mutation, or raise MutationTimeout.
 
-        In cluster mode each replica is asked by itself (18.16 has no clusterAllReplicas):
-        the wait ends only when every replica of every shard reports none pending.
+        In cluster mode every replica is asked (a replica that is down counts as pending).
         """
         deadline = time.monotonic() + self.mutation_timeout
         local = sql.local_table(table, self.storage.cluster)
         params = {"database": self.storage.database, "table": local}
-        while pending := self._pending_mutations(params):
+        if self.storage.cluster:
+            replicas.wait_until_zero(
+                self.storage, sql.PENDING_MUTATIONS, params, self.mutation_timeout
+            )
+            return
+        while self.storage.query(sql.PENDING_MUTATIONS, params)[0]["n"]:
             if time.monotonic() >= deadline:
                 raise MutationTimeout(
                     f"mutations on {table} still running after {self.mutation_timeout:.0f}s"
-                    f" ({pending})"
                 )
             time.sleep(_POLL_SECONDS)
 
-    def _pending_mutations(self, params: dict[str, Any]) -> str:
-        """Where mutations are unfinished or unconfirmed ('' when nowhere)."""
-        waiting = []
-        for answer in self.storage.on_every_replica(sql.PENDING_MUTATIONS, params):
-            if answer.rows is None:
-                waiting.append(f"{answer.address} unreachable")
-            elif answer.rows[0]["n"]:
-                waiting.append(f"{answer.address} {answer.rows[0]['n']} pending")
-            # else: this replica confirmed
-        return ", ".join(waiting)
-
-    def _count_on_replicas(self, table: str, visitor_key: str) -> int:
-        """Rows of one subject, summed over shards, each shard at its fullest replica."""
-        statement = self._sql(sql.COUNT_SUBJECT_LOCAL, table)
-        per_shard: dict[int, int] = {}
-        for answer in self.storage.on_every_replica(statement, {"visitor_key": visitor_key}):
-            if answer.rows is None:
-                raise StorageUnavailable(f"replica {answer.address} unreachable; count unconfirmed")
-            count = int(answer.rows[0]["n"])
-            per_shard[answer.shard] = max(per_shard.get(answer.shard, 0), count)
-        return sum(per_shard.values())
-
-    def _everywhere(self, statement: str, params: dict[str, Any] | None = None) -> None:
-        """Run DDL or a mutation on every node (``ON CLUSTER`` in cluster mode).
-
-        A node that is down makes ClickHouse give up waiting (TIMEOUT_EXCEEDED) while the
-        statement stays queued for it; it runs there on return, and callers that must know
-        (deletions) wait for every replica to confirm.
-        """
-        try:
+    def _mutate(self, statement: str, params: dict[str, Any]) -> None:
+        """A delete on the one node, or on one replica of every shard in cluster mode."""
+        if self.storage.cluster:
+            replicas.mutate_each_shard(self.storage, statement, params)
+        else:
             self.storage.command(statement, params)
-        except QueryError as exc:
-            if not (self.storage.cluster and exc.code == _DDL_TIMEOUT):
-                raise
+
+    def _wait(self, table: str, count_local: str, params: dict[str, Any]) -> None:
+        """Wait for a delete: the mutation on one node; the rows gone from every replica."""
+        if self.storage.cluster:
+            replicas.wait_until_zero(self.storage, count_local, params, self.mutation_timeout)
+        else:
+            self.wait_for_mutations(table)
 
     def save_privacy_request(self, row: PrivacyRequestRow) -> None:
         """Store a privacy request state; a row with a higher ``version`` supersedes older ones."""
@@ -231,17 +219,20 @@ class Repository:
         if not self.storage.cluster:
             self.storage.command(statement)
             return
-        # Each replica first fetches what it lacks (18.16 fails OPTIMIZE with "Unknown log
-        # entry type" while parts are still in flight); then the leader of each shard assigns
-        # the merge and the other replica copies the result.
-        self.storage.on_every_replica(self._sql(sql.SYNC_REPLICA, table))
+        # The leader of each shard assigns the merge and the other replica copies the result.
+        # OPTIMIZE does not wait for the replicas (18.16 fails that wait with "Unknown log
+        # entry type" when there was nothing to merge); SYNC REPLICA waits instead.
+        sync = self._sql(sql.SYNC_REPLICA, table)
+        self.storage.on_every_replica(sync)
         params = {"database": self.storage.database, "table": sql.local_table(table, "c")}
         leaders = {
             answer.address
             for answer in self.storage.on_every_replica(sql.REPLICA_IS_LEADER, params)
             if answer.rows and answer.rows[0]["is_leader"]
         }
-        self.storage.on_every_replica(statement, only=leaders)
+        no_wait = {"replication_alter_partitions_sync": 0}
+        self.storage.on_every_replica(statement, only=leaders, settings=no_wait)
+        self.storage.on_every_replica(sync)
 
     # --- issue 5: keys listing, request lifecycle, legal holds, audit log, aggregates ---
 
@@ -309,6 +300,7 @@ class Repository:
         params = {"cutoff": cutoff}
         db, cluster = self.storage.database, self.storage.cluster
         count = sql.retention_statement(sql.COUNT_OLDER, db, table)
+        count_local = sql.retention_statement(sql.COUNT_OLDER_LOCAL, db, table, cluster)
         old = int(self.storage.query(count, params)[0]["n"])
         if old:
             template = (
@@ -316,9 +308,9 @@ class Repository:
                 if self.storage.features.lightweight_delete
                 else sql.DELETE_OLDER_MUTATION
             )
-            self._everywhere(sql.retention_statement(template, db, table, cluster), params)
+            self._mutate(sql.retention_statement(template, db, table, cluster), params)
             if wait:
-                self.wait_for_mutations(table)
+                self._wait(table, count_local, params)
         return old
 
     def cached_answers(self, params: dict[str, Any]) -> list[dict[str, Any]]:

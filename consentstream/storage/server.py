@@ -168,31 +168,36 @@ class ServerStorage(Storage):
         sql: str,
         params: Mapping[str, Any] | None = None,
         only: Collection[str] | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> list[ReplicaAnswer]:
         """Ask each node of the cluster by itself (see :meth:`Storage.on_every_replica`).
 
         A node that cannot be reached answers None: the caller decides whether to wait.
         """
         if not self.cluster:
-            return super().on_every_replica(sql, params, only)
+            return super().on_every_replica(sql, params, only, settings)
         nodes = self.query(sqltext.CLUSTER_REPLICAS, {"cluster": self.cluster})
         if not nodes:
             raise QueryError(f"cluster {self.cluster!r} is not in this server's remote_servers")
         statement = binding.render(sql, params)
         return [
-            self._ask_replica(node, statement)
+            self._ask_replica(node, statement, settings or {})
             for node in nodes
             if only is None or f"{node['host_address']}:{node['port']}" in only
         ]
 
-    def _ask_replica(self, node: Mapping[str, Any], statement: str) -> ReplicaAnswer:
+    def _ask_replica(
+        self, node: Mapping[str, Any], statement: str, settings: Mapping[str, Any]
+    ) -> ReplicaAnswer:
         """One SELECT on one node over a connection of its own, closed afterwards."""
         address = f"{node['host_address']}:{node['port']}"
         client = Client(
             **{**self._replica_kwargs, "host": node["host_address"], "port": node["port"]}
         )
         try:
-            rows, columns = client.execute(statement, with_column_types=True)
+            rows, columns = client.execute(
+                statement, with_column_types=True, settings=dict(settings)
+            )
             answer = _as_dicts(rows, columns, client.connection.server_info.timezone)
         except _NETWORK_ERRORS + (errors.NetworkError,):
             answer = None

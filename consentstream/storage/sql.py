@@ -213,13 +213,11 @@ COUNT_SUBJECT: Final = (
     "SELECT count() AS n FROM {db}.{table} FINAL WHERE visitor_key = %(visitor_key)s"
 )
 # Deletes and OPTIMIZE address {local}: the table itself on one node, and in cluster mode the
-# replicated table on every shard and replica ({on_cluster}), never the Distributed table.
+# replicated table, sent to one replica per shard (storage.replicas says why not ON CLUSTER).
 DELETE_SUBJECT_MUTATION: Final = (
-    "ALTER TABLE {db}.{local}{on_cluster} DELETE WHERE visitor_key = %(visitor_key)s"
+    "ALTER TABLE {db}.{local} DELETE WHERE visitor_key = %(visitor_key)s"
 )
-DELETE_SUBJECT_LIGHTWEIGHT: Final = (
-    "DELETE FROM {db}.{local}{on_cluster} WHERE visitor_key = %(visitor_key)s"
-)
+DELETE_SUBJECT_LIGHTWEIGHT: Final = "DELETE FROM {db}.{local} WHERE visitor_key = %(visitor_key)s"
 # Retention (issue 5): each table's age column; {time} is filled only from this map.
 RETENTION_COLUMNS: Final[dict[str, str]] = {
     USAGE_EVENTS: "ts",
@@ -229,11 +227,14 @@ RETENTION_COLUMNS: Final[dict[str, str]] = {
 COUNT_OLDER: Final = (
     "SELECT count() AS n FROM {db}.{table} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
 )
+COUNT_OLDER_LOCAL: Final = (
+    "SELECT count() AS n FROM {db}.{local} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
+)
 DELETE_OLDER_MUTATION: Final = (
-    "ALTER TABLE {db}.{local}{on_cluster} DELETE WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
+    "ALTER TABLE {db}.{local} DELETE WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
 )
 DELETE_OLDER_LIGHTWEIGHT: Final = (
-    "DELETE FROM {db}.{local}{on_cluster} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
+    "DELETE FROM {db}.{local} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
 )
 # Cluster mode: the nodes to ask one by one (18.16 has no clusterAllReplicas), and a
 # subject's rows as each replica holds them.

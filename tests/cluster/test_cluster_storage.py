@@ -3,9 +3,8 @@
 The tests are the single-node ones (imported, so they cannot drift apart); the ``storage``
 fixture of this folder serves them a cluster-mode storage. Two are left out because they
 list the database's tables, which here are twice as many (``x_local`` behind each ``x``);
-``test_migrate_builds_a_distributed_table_over_each_replicated_one`` covers that. The replay
-test is left out too: it forces a merge, and OPTIMIZE FINAL on 18.16's replicated tables
-fails here now and then ("Unknown log entry type: 0"). Below them, what only a cluster has:
+``test_migrate_builds_a_distributed_table_over_each_replicated_one`` covers that. Below them,
+what only a cluster has:
 rows spread over shards by subject, copies on both replicas, erasure confirmed on every replica.
 """
 
@@ -24,6 +23,7 @@ from tests.integration.test_storage import (
     test_delete_without_waiting_finishes_later,
     test_five_thousand_rows_insert_as_one_block,
     test_latest_privacy_request_version_wins,
+    test_replayed_events_read_back_once,
     test_unknown_tables_and_columns_never_reach_sql,
     test_usage_and_consent_rows_round_trip_every_field,
 )
@@ -40,6 +40,7 @@ __all__ = [
     "test_delete_without_waiting_finishes_later",
     "test_five_thousand_rows_insert_as_one_block",
     "test_latest_privacy_request_version_wins",
+    "test_replayed_events_read_back_once",
     "test_unknown_tables_and_columns_never_reach_sql",
     "test_usage_and_consent_rows_round_trip_every_field",
 ]
