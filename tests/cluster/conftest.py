@@ -33,11 +33,12 @@ def _free(port: int) -> bool:
     return True
 
 
-def free_port_block(span: int) -> int:
-    """A first port such that the next ``span`` ports are all free now."""
+def free_port_block(span: int, also: int = 0) -> int:
+    """A first port such that the next ``span`` ports (and each + ``also``) are free now."""
     for _ in range(200):
-        first = random.randrange(20_000, 60_000 - span)
-        if all(_free(port) for port in range(first, first + span)):
+        first = random.randrange(20_000, 50_000 - span)
+        ports = range(first, first + span)
+        if all(_free(port) and (not also or _free(port + also)) for port in ports):
             return first
     raise RuntimeError(f"no {span} consecutive free ports")
 
