@@ -17,6 +17,7 @@ from rich.table import Table
 
 from consentstream import cli_ops, cli_privacy, stack
 from consentstream.stack import cluster as stack_cluster
+from consentstream.stack import kafka_cluster
 
 app = typer.Typer(no_args_is_help=True, help="consentstream: consent and cookie tracking.")
 console = Console()
@@ -30,8 +31,9 @@ Cluster = Annotated[
     bool,
     typer.Option(
         "--cluster",
-        help="Cluster mode: ClickHouse as 2 shards x 2 replicas with ZooKeeper, on"
-        " CONSENTSTREAM_CLICKHOUSE_CLUSTER_PORT and CONSENTSTREAM_ZOOKEEPER_PORT.",
+        help="Cluster mode: ClickHouse as 2 shards x 2 replicas with ZooKeeper and three Kafka"
+        " brokers, from CONSENTSTREAM_CLICKHOUSE_CLUSTER_PORT, CONSENTSTREAM_ZOOKEEPER_PORT and"
+        " CONSENTSTREAM_KAFKA_CLUSTER_PORT.",
     ),
 ]
 _STATE_STYLE = {"running": "green", "stopped": "dim", "unhealthy": "yellow", "port taken": "red"}
@@ -69,8 +71,11 @@ def up(services: ServiceNames = None, cluster: Cluster = False) -> None:
     if failed:
         raise typer.Exit(code=1)
     if cluster:
-        url = stack_cluster.cluster_url(stack.StackSettings())
-        console.print(f"storage URL: CONSENTSTREAM_CLICKHOUSE_URL='{url}'", highlight=False)
+        settings = stack.StackSettings()
+        url = stack_cluster.cluster_url(settings)
+        console.print(f"CONSENTSTREAM_CLICKHOUSE_URL='{url}'", highlight=False)
+        brokers = kafka_cluster.bootstrap(settings)
+        console.print(f"CONSENTSTREAM_KAFKA_BOOTSTRAP='{brokers}'", highlight=False)
 
 
 def _start_one(name: str) -> bool:

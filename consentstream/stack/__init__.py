@@ -9,6 +9,7 @@ Everything lives under one git-ignored folder (``.stack/``, setting ``CONSENTSTR
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from consentstream.stack import lifecycle
 from consentstream.stack.base import Progress, Service, ServiceStatus, StackError, no_progress
@@ -16,6 +17,7 @@ from consentstream.stack.clickhouse import ClickHouseService
 from consentstream.stack.cluster import cluster_services
 from consentstream.stack.config import StackSettings
 from consentstream.stack.kafka import KafkaService
+from consentstream.stack.kafka_cluster import kafka_brokers
 from consentstream.stack.redis import RedisService
 
 __all__ = [
@@ -47,7 +49,7 @@ def services(settings: StackSettings, cluster: bool = False) -> list[Service]:
     single = [service_class(settings) for service_class in _SERVICES.values()]
     if not cluster:
         return single
-    return [single[0], *cluster_services(settings), *single[2:]]
+    return [single[0], *cluster_services(settings), *kafka_brokers(settings)]
 
 
 def names(cluster: bool = False) -> tuple[str, ...]:
@@ -98,14 +100,32 @@ def up(
     settings = settings or StackSettings()
     started: list[ServiceStatus] = []
     failures: list[str] = []
-    for name in resolve_names(wanted, cluster):
-        try:
-            started.append(start(name, settings, progress))
-        except StackError as error:
-            failures.append(str(error))
+    for group in _start_groups(resolve_names(wanted, cluster), settings):
+        with ThreadPoolExecutor(max_workers=len(group)) as pool:
+            futures = [pool.submit(start, name, settings, progress) for name in group]
+        for future in futures:
+            try:
+                started.append(future.result())
+            except StackError as error:
+                failures.append(str(error))
     if failures:
         raise StackError("\n".join(failures))
     return started
+
+
+def _start_groups(chosen: list[str], settings: StackSettings) -> list[list[str]]:
+    """Names in start order, one per group, except peers that only answer together (a KRaft
+    quorum of three) which share a group and start at once."""
+    peers = {
+        s.name for s in services(settings, cluster=True) if getattr(s, "starts_with_peers", False)
+    }
+    groups: list[list[str]] = []
+    for name in chosen:
+        if name in peers and groups and groups[-1][0] in peers:
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
 
 
 def down(

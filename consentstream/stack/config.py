@@ -53,6 +53,11 @@ class StackSettings(BaseSettings):
         "clickhouse-server",
         description="ClickHouse server executable, or the all-in-one `clickhouse` binary.",
     )
+    kafka_cluster_port: int = Field(
+        19500,
+        description="Cluster mode: first port of the three Kafka nodes; node i binds its client"
+        " and controller listeners at this + 10 * i + 0, 1.",
+    )
     zookeeper_port: int = Field(
         2181, description="ZooKeeper client port (cluster mode: coordinates ClickHouse replicas)."
     )

@@ -62,15 +62,21 @@ def isolated_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSe
 
 
 @pytest.fixture(scope="module")
+def kafka_bootstrap(isolated_stack: StackSettings) -> str:
+    """The brokers the pipeline bootstraps from (a module with several brokers overrides it)."""
+    return f"{isolated_stack.host}:{isolated_stack.kafka_port}"
+
+
+@pytest.fixture(scope="module")
 def rig(
-    isolated_stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
+    isolated_stack: StackSettings, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FaultRig]:
     s = isolated_stack
     run = secrets.token_hex(4)
     database = f"cs_faults_{run}"
     env = {
         **os.environ,
-        "CONSENTSTREAM_KAFKA_BOOTSTRAP": f"{s.host}:{s.kafka_port}",
+        "CONSENTSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CONSENTSTREAM_REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
         "CONSENTSTREAM_CLICKHOUSE_URL": f"clickhouse://{s.host}:{s.clickhouse_port}/{database}",
         "CONSENTSTREAM_TOPIC_PREFIX": f"faults{run}.",
