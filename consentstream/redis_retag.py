@@ -1,0 +1,38 @@
+"""One-off upgrade of Redis keys written before they carried hash tags.
+
+Keys used to be ``cs:<kind>:<value>``; they are now ``cs:<kind>:{<value>}`` (see
+:mod:`consentstream.redis_keys`). State that must outlive the upgrade is renamed in place, on
+the single Redis it was written to, before the apps start on the new names: the suppression
+flags of erased subjects above all, then consent in force, histories and day salts. Short-lived
+keys (dedupe claims, rate-limit buckets, locks) simply expire.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from consentstream import redis_keys
+
+KEPT_KINDS = ("suppressed", "consent", "consent-history", "salt")
+
+
+async def retag(redis: Redis, value_prefix: str = "") -> int:
+    """Rename every old-style key of the kept kinds to its tagged name; how many were renamed.
+
+    ``value_prefix`` limits the work to values starting with it (tests share one Redis).
+    Safe to run twice: tagged keys do not match the old pattern's shape and are left alone. An
+    old key whose new name already exists is dropped (the new one was written later).
+    """
+    renamed = 0
+    for kind in KEPT_KINDS:
+        prefix = f"{redis_keys.PREFIX}{kind}:"
+        async for raw in redis.scan_iter(match=f"{prefix}{value_prefix}*", count=1000):
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            value = name[len(prefix) :]
+            if value.startswith("{"):
+                continue
+            if await redis.renamenx(name, redis_keys.key(kind, value)):
+                renamed += 1
+            else:
+                await redis.delete(name)
+    return renamed
