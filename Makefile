@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps python-deps node-deps snippet ui up down run stop test lint unit integration e2e node-test browser soak bench clean
+.PHONY: install system-deps python-deps node-deps snippet ui up down run stop test lint unit integration e2e node-test browser soak bench clean cluster-test
 
 install: system-deps python-deps node-deps
 
@@ -64,13 +64,21 @@ node-test: snippet
 browser: up python-deps snippet ui
 	$(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
+# The ClickHouse cluster tests (tests/cluster: storage, erasure, a replica killed under load) run
+# here too, ~3-4 min; the three-broker Kafka scenario (~4.5 min) only in `make cluster-test`.
 test: up lint node-test ui
-	$(BIN)/pytest tests --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/pytest tests --cov --cov-report=term:skip-covered \
+		--deselect tests/faults/test_kafka_brokers.py $(PYTEST_ARGS)
 
 # The fault scenarios (kill -9, broker/ClickHouse/Redis/collector restarts, deletion and poison under
 # load) run in `make test` briefly; `make soak` runs them five times longer and harder.
 soak: python-deps
 	FAULT_SCALE=$${FAULT_SCALE:-5} $(BIN)/pytest tests/faults -m faults -s $(PYTEST_ARGS)
+
+# The cluster tests alone: ZooKeeper and 2 x 2 ClickHouse nodes, a 3-master Redis Cluster and
+# three Kafka brokers of their own on free ports (never the shared stack), stopped at the end.
+cluster-test: python-deps
+	$(BIN)/pytest tests/cluster tests/faults/test_kafka_brokers.py -m cluster $(PYTEST_ARGS)
 
 # Every benchmark at a scale that fits ~10 minutes on 2 cores, then one summary table with the
 # machine's calibration; each figure is compared with a baseline measured in the same run.

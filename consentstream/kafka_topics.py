@@ -10,7 +10,7 @@ planned configuration on every run; partition counts are checked, never changed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -27,6 +27,29 @@ class TopicPlan:
     name: str
     partitions: int
     config: dict[str, str]
+    replication_factor: int = 1
+
+
+# With three brokers or more every topic keeps three copies and a write is acknowledged once
+# two of them have it (producers use acks=all): one broker may fail without losing an
+# acknowledged event or stopping writes. Fewer brokers (development) keep one copy.
+REPLICATED_FROM_BROKERS = 3
+REPLICATION_FACTOR = 3
+MIN_IN_SYNC = 2
+
+
+def for_brokers(wanted: Sequence[TopicPlan], brokers: int) -> list[TopicPlan]:
+    """The plan for a cluster of ``brokers``: replicated, with min.insync.replicas, from three."""
+    if brokers < REPLICATED_FROM_BROKERS:
+        return list(wanted)
+    return [
+        replace(
+            topic,
+            replication_factor=REPLICATION_FACTOR,
+            config={**topic.config, "min.insync.replicas": str(MIN_IN_SYNC)},
+        )
+        for topic in wanted
+    ]
 
 
 def plan(topics: Topics, partitions: int, raw_retention_hours: int) -> list[TopicPlan]:
@@ -163,6 +186,7 @@ def ensure_topics(
     except KafkaError as exc:
         raise TopicError(f"Kafka at {bootstrap} is not reachable: {exc}") from exc
     try:
+        wanted = for_brokers(wanted, len(admin.describe_cluster().get("brokers") or []))
         existing = set(admin.list_topics())
         created = _create_missing(admin, wanted, existing)
         present = [t for t in wanted if t.name not in created]
@@ -194,7 +218,7 @@ def _create_missing(
     """Create the topics not there yet; one made meanwhile by another process counts as present."""
     created = []
     for topic in (t for t in wanted if t.name not in existing):
-        spec = {"num_partitions": topic.partitions, "replication_factor": 1}
+        spec = {"num_partitions": topic.partitions, "replication_factor": topic.replication_factor}
         try:
             admin.create_topics({topic.name: {**spec, "configs": topic.config}})
         except TopicAlreadyExistsError:

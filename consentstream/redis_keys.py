@@ -1,58 +1,94 @@
 """Redis key names, in one place, so the collector, worker and API agree and a purge finds all.
 
 Keys hold pseudonyms, never raw visitor ids: Redis is a store like any other for a purge.
+
+Redis Cluster rule: every key is ``cs:<kind>:{<tag>}[:<rest>]``, built by :func:`key`, and the
+cluster places a key by its ``{tag}`` alone. A Lua script, MULTI or multi-key command may only
+touch keys that share a tag, so:
+
+- keys about one subject are tagged with the subject's pseudonym (consent in force, consent
+  history, suppression flag): the worker's suppression check and history script, and the
+  erasure, touch one slot;
+- dedupe keys are tagged with the first hex digit of the event id: a batch's claim script runs
+  once per tag (at most 16 groups, see :func:`group_by_tag`);
+- keys always used alone (rate-limit buckets, daily salts, locks) are tagged with their own
+  value.
+
+A new key gets a kind and a tag here, chosen by the keys it is used together with.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 PREFIX = "cs:"
+
+
+def key(kind: str, tag: str, rest: str = "") -> str:
+    """``cs:<kind>:{<tag>}`` (plus ``:<rest>``): the one way keys are spelled."""
+    if "{" in tag or "}" in tag:
+        raise ValueError("a hash tag may not contain braces")
+    return f"{PREFIX}{kind}:{{{tag}}}" + (f":{rest}" if rest else "")
+
+
+def tag_of(name: str) -> str:
+    """The hash tag of a key made by :func:`key` (what Redis Cluster hashes)."""
+    return name[name.index("{") + 1 : name.index("}")]
+
+
+def group_by_tag(names: Iterable[str]) -> dict[str, list[int]]:
+    """Positions of ``names`` per hash tag: one group per slot for multi-key work."""
+    groups: dict[str, list[int]] = {}
+    for position, name in enumerate(names):
+        groups.setdefault(tag_of(name), []).append(position)
+    return groups
 
 
 def consent(visitor_key: str) -> str:
     """The consent decision in force for a visitor (JSON), mirrored by collector and worker."""
-    return f"{PREFIX}consent:{visitor_key}"
+    return key("consent", visitor_key)
 
 
 def consent_history(visitor_key: str) -> str:
     """A visitor's recent consent decisions: a hash of consent_id → snapshot JSON (worker)."""
-    return f"{PREFIX}consent-history:{visitor_key}"
+    return key("consent-history", visitor_key)
 
 
 def consent_decision(consent_id: str) -> str:
     """A recorded decision (JSON) by consent id: a retried post is answered, not re-recorded."""
-    return f"{PREFIX}consent-decision:{consent_id}"
-
-
-def dedupe(event_id: str) -> str:
-    """Marks an event_id as seen, with a TTL."""
-    return f"{PREFIX}dedupe:{event_id}"
+    return key("consent-decision", consent_id)
 
 
 def suppressed(visitor_key: str) -> str:
     """Set when a subject was erased: later events for it never land."""
-    return f"{PREFIX}suppressed:{visitor_key}"
+    return key("suppressed", visitor_key)
+
+
+def dedupe(event_id: str) -> str:
+    """Marks an event_id as seen, with a TTL; tagged so a batch spans at most 16 slots."""
+    return key("dedupe", (event_id[:1] or "-").lower(), event_id)
 
 
 def daily_salt(day: str) -> str:
     """The salt of one UTC day (``YYYY-MM-DD``) for anonymous visitor hashes; 48 h TTL."""
-    return f"{PREFIX}salt:{day}"
+    return key("salt", day)
 
 
 def rate_limit(bucket: str) -> str:
     """A client's token bucket; ``bucket`` is a keyed hash of its IP, never the raw address."""
-    return f"{PREFIX}ratelimit:{bucket}"
+    return key("ratelimit", bucket)
 
 
 def audit_lock(database: str) -> str:
     """The lock every appender of one ClickHouse database's audit chain takes (a random token)."""
-    return f"{PREFIX}audit-lock:{database}"
+    return key("audit-lock", database)
 
 
 def intake_lock(subject_key: str) -> str:
     """Held while one privacy request of a subject is checked against its limit and saved."""
-    return f"{PREFIX}intake-lock:{subject_key}"
+    return key("intake-lock", subject_key)
 
 
 def api_limit(namespace: str, scope: str, who: str) -> str:
     """One API rate-limit bucket; ``who`` is a keyed hash of the token, subject, key or IP."""
-    return f"{PREFIX}api-limit:{namespace}{scope}:{who}"
+    return key("api-limit", f"{namespace}{scope}:{who}")

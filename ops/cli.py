@@ -18,7 +18,8 @@ from rich.table import Table
 
 from ops import apps, cli_ops, cli_privacy, stack
 from ops.cli_dlq import dlq_app
-from ops.stack import secrets
+from ops.stack import cluster as stack_cluster
+from ops.stack import kafka_cluster, secrets
 
 app = typer.Typer(no_args_is_help=True, help="consentstream: consent and cookie tracking.")
 console = Console()
@@ -27,6 +28,15 @@ errors = Console(stderr=True)
 ServiceNames = Annotated[
     list[str] | None,
     typer.Argument(help=f"Services to act on (default: all of {', '.join(stack.SERVICE_NAMES)})."),
+]
+Cluster = Annotated[
+    bool,
+    typer.Option(
+        "--cluster",
+        help="Cluster mode: ClickHouse as 2 shards x 2 replicas with ZooKeeper and three Kafka"
+        " brokers, from CONSENTSTREAM_CLICKHOUSE_CLUSTER_PORT, CONSENTSTREAM_ZOOKEEPER_PORT and"
+        " CONSENTSTREAM_KAFKA_CLUSTER_PORT.",
+    ),
 ]
 _STATE_STYLE = {"running": "green", "stopped": "dim", "unhealthy": "yellow", "port taken": "red"}
 
@@ -40,7 +50,7 @@ def _quiet_client_logs() -> None:
 def _line(status: stack.ServiceStatus) -> str:
     """One human line per service."""
     style = _STATE_STYLE.get(status.state, "white")
-    state = f"[{style}]{status.name:<11}{status.state:<11}[/]"
+    state = f"[{style}]{status.name:<15}{status.state:<11}[/]"
     pid = f"pid {status.pid}" if status.pid else ""
     return f"{state} {status.address:<16}{pid:<11}{escape(status.detail)}"
 
@@ -58,20 +68,26 @@ def _stack_keys() -> None:
 
 
 @app.command()
-def up(services: ServiceNames = None) -> None:
+def up(services: ServiceNames = None, cluster: Cluster = False) -> None:
     """Start the local stack (Kafka, Redis, ClickHouse) in the background; idempotent.
 
     On first start it also makes the random keys the apps sign with, kept in the stack folder.
     """
     _quiet_client_logs()
     try:
-        names = stack.resolve_names(services)
+        names = stack.resolve_names(services, cluster)
     except stack.StackError as error:
         raise _fail(error) from None
     stack.ensure_secrets()
     failed = [name for name in names if not _start_one(name)]
     if failed:
         raise typer.Exit(code=1)
+    if cluster:
+        settings = stack.StackSettings()
+        url = stack_cluster.cluster_url(settings)
+        console.print(f"CONSENTSTREAM_CLICKHOUSE_URL='{url}'", highlight=False)
+        brokers = kafka_cluster.bootstrap(settings)
+        console.print(f"CONSENTSTREAM_KAFKA_BOOTSTRAP='{brokers}'", highlight=False)
 
 
 def _start_one(name: str) -> bool:
@@ -87,10 +103,10 @@ def _start_one(name: str) -> bool:
 
 
 @app.command()
-def down(services: ServiceNames = None) -> None:
+def down(services: ServiceNames = None, cluster: Cluster = False) -> None:
     """Stop the local stack (SIGTERM, then SIGKILL after a timeout); data is kept."""
     try:
-        names = stack.resolve_names(services)
+        names = stack.resolve_names(services, cluster)
         for name in reversed(names):
             with console.status(f"stopping {name}…"):
                 result = stack.stop(name)
@@ -100,14 +116,14 @@ def down(services: ServiceNames = None) -> None:
 
 
 @app.command()
-def status() -> None:
+def status(cluster: Cluster = False) -> None:
     """Show the local stack and the collector, worker and API (pid, address, state).
 
     Exit code 1 unless every stack service runs, or when an app runs but does not answer; apps
     that are simply not started (``make up`` without ``start-apps``) are not an error.
     """
     _quiet_client_logs()
-    results = stack.status()
+    results = stack.status(cluster=cluster)
     products = apps.app_status()
     table = Table("service", "state", "pid", "address", "detail")
     for item in results:

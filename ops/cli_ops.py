@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 from datetime import timedelta
@@ -10,12 +11,14 @@ from typing import Annotated
 
 import typer
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from consentstream import redis_retag
 from consentstream.audit import verify
 from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.kafka_topics import PartitionMismatch, TopicError
@@ -162,7 +165,19 @@ def migrate() -> None:
         Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     _print_lines(report.lines())
+    renamed = asyncio.run(_upgrade_redis(settings.redis_url))
+    if renamed:
+        console.print(f"renamed {renamed} Redis keys to their hash-tagged names")
     console.print(f"storage and topics ready (prefix {settings.topic_prefix!r})", highlight=False)
+
+
+async def _upgrade_redis(url: str) -> int | None:
+    """Keys written before hash tags get their new names before the apps start on them."""
+    redis = AsyncRedis.from_url(url)
+    try:
+        return await redis_retag.upgrade(redis)
+    finally:
+        await redis.aclose()
 
 
 def _print_lines(lines: list[str]) -> None:

@@ -1,6 +1,6 @@
 """Each visitor's consent history, kept in Redis: what the pipeline reads before each take.
 
-One hash per visitor (``cs:consent-history:<pseudonym>``), field = ``consent_id``, value = the
+One hash per visitor (``cs:consent-history:{<pseudonym>}``), field = ``consent_id``, value = the
 decision's snapshot as JSON. Writing a decision is one idempotent ``HSET``: a replay of the
 consent topic, or two decisions arriving in either order, leave the same hash. The newest
 ``MAX_HISTORY`` decisions are kept, for ``consent_state_days`` after the latest one (the
@@ -64,17 +64,19 @@ async def load(
 ) -> tuple[frozenset[str], dict[str, list[dict[str, Any]]]]:
     """Suppressed subjects and consent histories (with the collector's mirror merged in).
 
-    One round trip: the suppression flags and mirrors in one MGET, one HGETALL per visitor.
+    One round trip: per visitor a GET of its suppression flag and mirror and an HGETALL of
+    its history, pipelined (single-key commands: a Redis Cluster pipeline refuses MGET).
     """
     keys = sorted(set(keys))
     if not keys:
         return frozenset(), {}
     pipe = redis.pipeline(transaction=False)
-    pipe.mget([redis_keys.suppressed(k) for k in keys] + [redis_keys.consent(k) for k in keys])
     for key in keys:
+        pipe.get(redis_keys.suppressed(key))
+        pipe.get(redis_keys.consent(key))
         pipe.hgetall(redis_keys.consent_history(key))
-    found, *hashes = await pipe.execute()
-    flags, mirrors = found[: len(keys)], found[len(keys) :]
+    replies = await pipe.execute()
+    flags, mirrors, hashes = replies[0::3], replies[1::3], replies[2::3]
     suppressed = frozenset(k for k, f in zip(keys, flags, strict=True) if f)
     histories = {
         key: merge_snapshot(_decode(fields), consent_mirror.snapshot_of(mirror))

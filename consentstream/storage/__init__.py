@@ -1,7 +1,10 @@
 """Storage for consentstream: one small interface, two backends chosen by URL.
 
 - ``clickhouse://[user[:password]@]host[:port]/database[?secure=1]`` — a ClickHouse server
-  over the native protocol (port 9000 by default), via clickhouse-driver.
+  over the native protocol (port 9000 by default), via clickhouse-driver. Cluster mode:
+  ``?cluster=name`` (a cluster of the server's ``remote_servers``) keeps rows in replicated
+  tables behind Distributed ones and runs DDL ``ON CLUSTER``; ``alt_hosts=h:p,h:p`` names
+  further nodes to connect to when the first is down.
 - ``chdb:///data/path[?database=name]`` — chdb, ClickHouse inside this process, persisting
   at the path; ``chdb://`` alone uses a temporary directory removed on close (tests).
 
@@ -95,6 +98,10 @@ def _open_server(
     except ValueError as exc:
         raise InvalidStorageURL("clickhouse:// URL has an invalid port") from exc
     secure = options.pop("secure", "0").lower() in _TRUE
+    cluster = options.pop("cluster", "") or None
+    if cluster is not None:
+        _identifier("cluster name", cluster)
+    alt_hosts = options.pop("alt_hosts", "")
     if options:
         raise InvalidStorageURL(f"unknown storage URL options: {', '.join(sorted(options))}")
     client_kwargs = {
@@ -108,12 +115,15 @@ def _open_server(
         "send_receive_timeout": 60,
         "client_name": "consentstream",
     }
+    if alt_hosts:
+        client_kwargs["alt_hosts"] = alt_hosts
     return ServerStorage(
         url=redact_url(url),
         database=_database(parts.path.lstrip("/") or DEFAULT_DATABASE),
         client_kwargs=client_kwargs,
         pool_size=pool_size,
         usage_retention_days=usage_retention_days,
+        cluster=cluster,
     )
 
 
@@ -122,10 +132,14 @@ def _options(query: str) -> dict[str, str]:
 
 
 def _database(name: str) -> str:
+    return _identifier("database name", name)
+
+
+def _identifier(what: str, name: str) -> str:
     try:
         quote_identifier(name)
     except ValueError as exc:
-        raise InvalidStorageURL(f"invalid database name in storage URL: {exc}") from exc
+        raise InvalidStorageURL(f"invalid {what} in storage URL: {exc}") from exc
     return name
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,16 @@ class Features:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ReplicaAnswer:
+    """One replica's rows, and which shard it serves (for sums over shards)."""
+
+    shard: int
+    address: str
+    rows: list[dict[str, Any]] | None
+    """None when the replica could not be reached: nothing is confirmed for it."""
+
+
 def parse_version(text: str) -> tuple[int, ...]:
     """Turn ``version()`` output such as ``'18.16.1'`` or ``'26.9.2.1'`` into a tuple."""
     match = re.match(r"^\s*(\d+(?:\.\d+)*)", text)
@@ -73,6 +83,9 @@ class Storage(ABC):
     features: Features
     usage_retention_days: int | None
     """When set and the engine has TTL, usage events expire after this many days."""
+    cluster: str | None = None
+    """Cluster mode: the ClickHouse cluster name; tables are replicated and read through
+    Distributed tables, DDL runs ``ON CLUSTER``. None for a single node."""
 
     def migrate(self) -> None:
         """Create the database and tables if missing; safe to run at every start-up.
@@ -87,6 +100,7 @@ class Storage(ABC):
             datetime64=features.datetime64,
             ttl_days=self.usage_retention_days if features.ttl else None,
             dedup_window=features.insert_dedup_token,
+            cluster=self.cluster,
         ):
             self.command(statement)
 
@@ -112,6 +126,22 @@ class Storage(ABC):
     @abstractmethod
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run a statement whose result is not needed (DDL, ALTER, OPTIMIZE, DELETE)."""
+
+    def on_every_replica(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        only: Collection[str] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> list[ReplicaAnswer]:
+        """Run a statement on each node by itself: one answer per replica of every shard.
+
+        What a single node answers is the only answer; cluster backends ask every replica
+        directly, so a caller can wait until all of them agree (mutations done, rows gone).
+        ``only`` limits the nodes to these addresses (``host:port``, as answers name them);
+        ``settings`` are ClickHouse settings for the statement (cluster backends only).
+        """
+        return [ReplicaAnswer(shard=1, address=self.url, rows=self.query(sql, params))]
 
     @abstractmethod
     def close(self) -> None:

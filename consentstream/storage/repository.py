@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from consentstream.storage import sql
+from consentstream.storage import replicas, sql
 from consentstream.storage.base import Storage
 from consentstream.storage.errors import MutationTimeout
 from schemas.rows import (
@@ -42,7 +42,7 @@ class Repository:
         self.mutation_timeout = mutation_timeout
 
     def _sql(self, template: str, table: str | None = None) -> str:
-        return sql.statement(template, self.storage.database, table)
+        return sql.statement(template, self.storage.database, table, self.storage.cluster)
 
     def insert_usage_events(
         self, rows: Sequence[UsageEventRow], dedup_token: str | None = None
@@ -67,7 +67,21 @@ class Repository:
         }
 
     def count_subject(self, visitor_key: str) -> dict[str, int]:
-        """How many rows each table holds for one subject (duplicates not yet merged count once)."""
+        """How many rows each table holds for one subject (duplicates not yet merged count once).
+
+        In cluster mode every replica is asked by itself and a shard counts what its fullest
+        replica holds, so zero means every replica confirmed; a replica that cannot be reached
+        raises :class:`StorageUnavailable` (nothing is confirmed while it is down).
+        """
+        if self.storage.cluster:
+            return {
+                table: replicas.count_per_shard(
+                    self.storage,
+                    self._sql(sql.COUNT_SUBJECT_LOCAL, table),
+                    {"visitor_key": visitor_key},
+                )
+                for table in sql.SUBJECT_TABLES
+            }
         return {
             table: int(
                 self.storage.query(
@@ -83,8 +97,9 @@ class Repository:
         Engines with lightweight DELETE hide the rows at once; older ones (18.16) run an
         ``ALTER TABLE ... DELETE`` mutation. With ``wait`` this returns only when no mutation
         is pending on those tables (polling ``system.mutations``, which every version has),
-        else raises :class:`MutationTimeout`. Physical removal of lightweight-deleted rows
-        follows on merge or :meth:`compact`.
+        else raises :class:`MutationTimeout`; in cluster mode, only when every replica of
+        every shard holds none of the subject's rows. Physical removal of lightweight-deleted
+        rows follows on merge or :meth:`compact`.
         """
         counts = self.count_subject(visitor_key)
         template = (
@@ -92,23 +107,47 @@ class Repository:
             if self.storage.features.lightweight_delete
             else sql.DELETE_SUBJECT_MUTATION
         )
+        params = {"visitor_key": visitor_key}
         for table in sql.SUBJECT_TABLES:
-            self.storage.command(self._sql(template, table), {"visitor_key": visitor_key})
+            self._mutate(self._sql(template, table), params)
         if wait:
             for table in sql.SUBJECT_TABLES:
-                self.wait_for_mutations(table)
+                self._wait(table, self._sql(sql.COUNT_SUBJECT_LOCAL, table), params)
         return counts
 
     def wait_for_mutations(self, table: str) -> None:
-        """Block until the table has no unfinished mutation, or raise MutationTimeout."""
+        """Block until the table has no unfinished mutation, or raise MutationTimeout.
+
+        In cluster mode every replica is asked (a replica that is down counts as pending).
+        """
         deadline = time.monotonic() + self.mutation_timeout
-        params = {"database": self.storage.database, "table": sql.check_table(table)}
+        local = sql.local_table(table, self.storage.cluster)
+        params = {"database": self.storage.database, "table": local}
+        if self.storage.cluster:
+            replicas.wait_until_zero(
+                self.storage, sql.PENDING_MUTATIONS, params, self.mutation_timeout
+            )
+            return
         while self.storage.query(sql.PENDING_MUTATIONS, params)[0]["n"]:
             if time.monotonic() >= deadline:
                 raise MutationTimeout(
                     f"mutations on {table} still running after {self.mutation_timeout:.0f}s"
                 )
             time.sleep(_POLL_SECONDS)
+
+    def _mutate(self, statement: str, params: dict[str, Any]) -> None:
+        """A delete on the one node, or on one replica of every shard in cluster mode."""
+        if self.storage.cluster:
+            replicas.mutate_each_shard(self.storage, statement, params)
+        else:
+            self.storage.command(statement, params)
+
+    def _wait(self, table: str, count_local: str, params: dict[str, Any]) -> None:
+        """Wait for a delete: the mutation on one node; the rows gone from every replica."""
+        if self.storage.cluster:
+            replicas.wait_until_zero(self.storage, count_local, params, self.mutation_timeout)
+        else:
+            self.wait_for_mutations(table)
 
     def save_privacy_request(self, row: PrivacyRequestRow) -> None:
         """Store a privacy request state; a row with a higher ``version`` supersedes older ones."""
@@ -168,15 +207,15 @@ class Repository:
         added = [name for name in sql.column_names(table) if name not in present]
         features = self.storage.features
         for name in added:
-            self.storage.command(
-                sql.add_column(
-                    self.storage.database,
-                    table,
-                    name,
-                    low_cardinality=features.low_cardinality,
-                    datetime64=features.datetime64,
-                )
-            )
+            for statement in sql.add_column(
+                self.storage.database,
+                table,
+                name,
+                low_cardinality=features.low_cardinality,
+                datetime64=features.datetime64,
+                cluster=self.storage.cluster,
+            ):
+                self.storage.command(statement)
         return added
 
     def count_rows(self, table: str, *, visible: bool = True) -> int:
@@ -186,7 +225,24 @@ class Repository:
 
     def compact(self, table: str) -> None:
         """Merge all parts now (``OPTIMIZE ... FINAL``): duplicates and deleted rows go for good."""
-        self.storage.command(self._sql(sql.OPTIMIZE_FINAL, table))
+        statement = self._sql(sql.OPTIMIZE_FINAL, table)
+        if not self.storage.cluster:
+            self.storage.command(statement)
+            return
+        # The leader of each shard assigns the merge and the other replica copies the result.
+        # OPTIMIZE does not wait for the replicas (18.16 fails that wait with "Unknown log
+        # entry type" when there was nothing to merge); SYNC REPLICA waits instead.
+        sync = self._sql(sql.SYNC_REPLICA, table)
+        self.storage.on_every_replica(sync)
+        params = {"database": self.storage.database, "table": sql.local_table(table, "c")}
+        leaders = {
+            answer.address
+            for answer in self.storage.on_every_replica(sql.REPLICA_IS_LEADER, params)
+            if answer.rows and answer.rows[0]["is_leader"]
+        }
+        no_wait = {"replication_alter_partitions_sync": 0}
+        self.storage.on_every_replica(statement, only=leaders, settings=no_wait)
+        self.storage.on_every_replica(sync)
 
     # --- keys listing, request lifecycle, legal holds, audit log, aggregates ---
 
@@ -252,8 +308,9 @@ class Repository:
         Lightweight DELETE where the engine has it, else a mutation (waited for with ``wait``).
         """
         params = {"cutoff": cutoff}
-        db = self.storage.database
+        db, cluster = self.storage.database, self.storage.cluster
         count = sql.retention_statement(sql.COUNT_OLDER, db, table)
+        count_local = sql.retention_statement(sql.COUNT_OLDER_LOCAL, db, table, cluster)
         old = int(self.storage.query(count, params)[0]["n"])
         if old:
             template = (
@@ -261,9 +318,9 @@ class Repository:
                 if self.storage.features.lightweight_delete
                 else sql.DELETE_OLDER_MUTATION
             )
-            self.storage.command(sql.retention_statement(template, db, table), params)
+            self._mutate(sql.retention_statement(template, db, table, cluster), params)
             if wait:
-                self.wait_for_mutations(table)
+                self._wait(table, count_local, params)
         return old
 
     def cached_answers(self, params: dict[str, Any]) -> list[dict[str, Any]]:

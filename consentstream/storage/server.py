@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import struct
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -20,7 +20,7 @@ from clickhouse_driver import Client, errors
 
 from consentstream.storage import binding
 from consentstream.storage import sql as sqltext
-from consentstream.storage.base import Features, Storage, parse_version
+from consentstream.storage.base import Features, ReplicaAnswer, Storage, parse_version
 from consentstream.storage.errors import (
     DataRefused,
     QueryError,
@@ -38,6 +38,7 @@ _NETWORK_ERRORS = (errors.NetworkError, errors.SocketTimeoutError, OSError, EOFE
 # What the driver's serializers raise for a value that does not fit its column (a string that
 # is not UTF-8, a time outside DateTime's range packed as UInt32, ...), before any byte is sent.
 _SERIALIZER_ERRORS = (TypeError, ValueError, OverflowError, struct.error)
+DDL_WAIT_SECONDS = 60
 
 
 class _ClientPool:
@@ -90,11 +91,26 @@ class ServerStorage(Storage):
         client_kwargs: Mapping[str, Any],
         pool_size: int = 4,
         usage_retention_days: int | None = None,
+        cluster: str | None = None,
     ) -> None:
         self.url = url
         self.database = database
         self.usage_retention_days = usage_retention_days
+        self.cluster = cluster
         kwargs = dict(client_kwargs)
+        self._replica_kwargs = {k: v for k, v in kwargs.items() if k != "alt_hosts"}
+        # Cluster mode: an insert returns once its rows are on a replica of their shard (not
+        # queued on this node), so an acknowledged event survives this node's loss; DDL waits
+        # at most a minute for nodes that are down (they run it when they return).
+        # Reads and writes pick the first live replica of each shard (in_order), so a read
+        # sees what this process just wrote instead of racing replication to the other one.
+        self._read_settings: dict[str, Any] = {"load_balancing": "in_order"} if cluster else {}
+        self._insert_settings: dict[str, Any] = (
+            {**self._read_settings, "insert_distributed_sync": 1} if cluster else {}
+        )
+        self._command_settings: dict[str, Any] = (
+            {"distributed_ddl_task_timeout": DDL_WAIT_SECONDS} if cluster else {}
+        )
         # Connect to "default": our database may not exist until migrate() creates it.
         self._pool = _ClientPool(lambda: Client(**kwargs), pool_size, wait_seconds=30.0)
         version_text = self._run(lambda client: client.execute(sqltext.SERVER_VERSION)[0][0])
@@ -152,7 +168,7 @@ class ServerStorage(Storage):
         except (OverflowError, OSError) as exc:  # a time no Unix timestamp can hold
             raise DataRefused(f"a value does not fit its column: {type(exc).__name__}") from exc
         statement = sqltext.statement(sqltext.INSERT_VALUES, self.database, table)
-        settings: dict[str, Any] = {}
+        settings: dict[str, Any] = dict(self._insert_settings)
         if dedup_token is not None and self.features.insert_dedup_token:
             settings["insert_deduplication_token"] = dedup_token
         self._insert(lambda client: client.execute(statement, data, settings=settings))
@@ -162,7 +178,9 @@ class ServerStorage(Storage):
         statement = binding.render(sql, params)
 
         def run(client: Any) -> list[dict[str, Any]]:
-            rows, columns = client.execute(statement, with_column_types=True)
+            rows, columns = client.execute(
+                statement, with_column_types=True, settings=self._read_settings
+            )
             return _as_dicts(rows, columns, client.connection.server_info.timezone)
 
         return self._run(run)
@@ -170,7 +188,56 @@ class ServerStorage(Storage):
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run a statement and discard any result (see :meth:`Storage.command`)."""
         statement = binding.render(sql, params)
-        self._run(lambda client: client.execute(statement))
+        settings = self._command_settings
+        self._run(lambda client: client.execute(statement, settings=settings))
+
+    def on_every_replica(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        only: Collection[str] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> list[ReplicaAnswer]:
+        """Ask each node of the cluster by itself (see :meth:`Storage.on_every_replica`).
+
+        A node that cannot be reached answers None: the caller decides whether to wait.
+        """
+        if not self.cluster:
+            return super().on_every_replica(sql, params, only, settings)
+        nodes = self.query(sqltext.CLUSTER_REPLICAS, {"cluster": self.cluster})
+        if not nodes:
+            raise QueryError(f"cluster {self.cluster!r} is not in this server's remote_servers")
+        statement = binding.render(sql, params)
+        return [
+            self._ask_replica(node, statement, settings or {})
+            for node in nodes
+            if only is None or f"{node['host_address']}:{node['port']}" in only
+        ]
+
+    def _ask_replica(
+        self, node: Mapping[str, Any], statement: str, settings: Mapping[str, Any]
+    ) -> ReplicaAnswer:
+        """One SELECT on one node over a connection of its own, closed afterwards."""
+        address = f"{node['host_address']}:{node['port']}"
+        client = Client(
+            **{**self._replica_kwargs, "host": node["host_address"], "port": node["port"]}
+        )
+        try:
+            rows, columns = client.execute(
+                statement, with_column_types=True, settings=dict(settings)
+            )
+            answer = _as_dicts(rows, columns, client.connection.server_info.timezone)
+        except _NETWORK_ERRORS + (errors.NetworkError,):
+            answer = None
+        except errors.ServerException as exc:
+            if exc.code not in _UNAVAILABLE_CODES:
+                raise QueryError(
+                    f"ClickHouse node {address} refused: {_first_line(exc.message)}", code=exc.code
+                ) from exc
+            answer = None
+        finally:
+            client.disconnect()
+        return ReplicaAnswer(shard=int(node["shard_num"]), address=address, rows=answer)
 
     def close(self) -> None:
         """Disconnect pooled clients."""

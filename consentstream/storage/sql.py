@@ -178,12 +178,27 @@ _ENGINES: Final[dict[str, str]] = {
         "MergeTree PARTITION BY toYYYYMM(last_seen) ORDER BY (page_path, cookie_name, last_seen)"
     ),
 }
+# Cluster mode: the shard of a row. Rows that ReplacingMergeTree must collapse share a shard
+# (same sorting key, same shard), and a subject's rows all live on one shard: erasure and
+# access touch one shard. Anonymous events (no visitor_key) spread by event id instead of
+# piling onto the shard of the empty key.
+SHARDING_KEYS: Final[dict[str, str]] = {
+    USAGE_EVENTS: "cityHash64(if(visitor_key = '', toString(event_id), visitor_key))",
+    CONSENT_LEDGER: "cityHash64(if(visitor_key = '', consent_id, visitor_key))",
+    PRIVACY_REQUESTS: "cityHash64(request_id)",
+    API_KEYS: "cityHash64(key_hash)",
+    AUDIT_LOG: "seq",
+    LEGAL_HOLDS: "cityHash64(subject_key)",
+    USAGE_ANSWERS: "cityHash64(bucket_size, dimension, k, row_kind, key)",
+    COOKIE_OBSERVATIONS: "cityHash64(page_path, cookie_name)",
+}
+_ENGINE_CLAUSE: Final = re.compile(r"^(\w*MergeTree)(?:\(([^)]*)\))?(.*)$", re.DOTALL)
 _USAGE_TTL: Final = "TTL toDateTime(ts) + INTERVAL {days} DAY"
 # Lets insert_deduplication_token work on non-replicated tables (off by default there).
 _DEDUP_WINDOW: Final = "SETTINGS non_replicated_deduplication_window = 1000"
 
-CREATE_DATABASE: Final = "CREATE DATABASE IF NOT EXISTS {db}"
-DROP_DATABASE: Final = "DROP DATABASE IF EXISTS {db}"
+CREATE_DATABASE: Final = "CREATE DATABASE IF NOT EXISTS {db}{on_cluster}"
+DROP_DATABASE: Final = "DROP DATABASE IF EXISTS {db}{on_cluster}"
 SERVER_VERSION: Final = "SELECT version() AS version"
 SET_UTC: Final = "SET session_timezone = 'UTC'"
 
@@ -197,10 +212,12 @@ SUBJECT_ROWS: Final = (
 COUNT_SUBJECT: Final = (
     "SELECT count() AS n FROM {db}.{table} FINAL WHERE visitor_key = %(visitor_key)s"
 )
+# Deletes and OPTIMIZE address {local}: the table itself on one node, and in cluster mode the
+# replicated table, sent to one replica per shard (storage.replicas says why not ON CLUSTER).
 DELETE_SUBJECT_MUTATION: Final = (
-    "ALTER TABLE {db}.{table} DELETE WHERE visitor_key = %(visitor_key)s"
+    "ALTER TABLE {db}.{local} DELETE WHERE visitor_key = %(visitor_key)s"
 )
-DELETE_SUBJECT_LIGHTWEIGHT: Final = "DELETE FROM {db}.{table} WHERE visitor_key = %(visitor_key)s"
+DELETE_SUBJECT_LIGHTWEIGHT: Final = "DELETE FROM {db}.{local} WHERE visitor_key = %(visitor_key)s"
 # Retention: each table's age column; {time} is filled only from this map.
 RETENTION_COLUMNS: Final[dict[str, str]] = {
     USAGE_EVENTS: "ts",
@@ -210,11 +227,27 @@ RETENTION_COLUMNS: Final[dict[str, str]] = {
 COUNT_OLDER: Final = (
     "SELECT count() AS n FROM {db}.{table} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
 )
+COUNT_OLDER_LOCAL: Final = (
+    "SELECT count() AS n FROM {db}.{local} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
+)
 DELETE_OLDER_MUTATION: Final = (
-    "ALTER TABLE {db}.{table} DELETE WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
+    "ALTER TABLE {db}.{local} DELETE WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
 )
 DELETE_OLDER_LIGHTWEIGHT: Final = (
-    "DELETE FROM {db}.{table} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
+    "DELETE FROM {db}.{local} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
+)
+# Cluster mode: the nodes to ask one by one (18.16 has no clusterAllReplicas), and a
+# subject's rows as each replica holds them.
+CLUSTER_REPLICAS: Final = (
+    "SELECT shard_num, replica_num, host_address, port FROM system.clusters"
+    " WHERE cluster = %(cluster)s ORDER BY shard_num, replica_num"
+)
+SYNC_REPLICA: Final = "SYSTEM SYNC REPLICA {db}.{local}"
+REPLICA_IS_LEADER: Final = (
+    "SELECT is_leader FROM system.replicas WHERE database = %(database)s AND table = %(table)s"
+)
+COUNT_SUBJECT_LOCAL: Final = (
+    "SELECT count() AS n FROM {db}.{local} FINAL WHERE visitor_key = %(visitor_key)s"
 )
 PENDING_MUTATIONS: Final = (
     "SELECT count() AS n FROM system.mutations"
@@ -334,8 +367,11 @@ COOKIE_REPORT: Final = (
 
 COUNT_ROWS_STORED: Final = "SELECT count() AS n FROM {db}.{table}"
 COUNT_ROWS_VISIBLE: Final = "SELECT count() AS n FROM {db}.{table} FINAL"
-OPTIMIZE_FINAL: Final = "OPTIMIZE TABLE {db}.{table} FINAL"
+# No ON CLUSTER: 18.16 fails forwarding it to a non-leader replica ("Unknown log entry type"),
+# so cluster mode sends this to every replica by itself.
+OPTIMIZE_FINAL: Final = "OPTIMIZE TABLE {db}.{local} FINAL"
 
+LOCAL_SUFFIX: Final = "_local"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -358,22 +394,34 @@ def column_names(table: str) -> tuple[str, ...]:
     return tuple(name for name, _ in COLUMNS[check_table(table)])
 
 
-def statement(template: str, database: str, table: str | None = None) -> str:
-    """Fill a template's ``{db}``/``{table}``/``{columns}``/``{order}`` holes safely."""
-    sql = template.replace("{db}", quote_identifier(database))
+def local_table(table: str, cluster: str | None) -> str:
+    """The table holding the rows: ``table`` itself, or ``table_local`` behind a Distributed one."""
+    return f"{check_table(table)}{LOCAL_SUFFIX}" if cluster else check_table(table)
+
+
+def statement(
+    template: str, database: str, table: str | None = None, cluster: str | None = None
+) -> str:
+    """Fill a template's ``{db}``/``{table}``/``{local}``/``{on_cluster}``/``{columns}``/
+    ``{order}`` holes safely; ``cluster`` (a cluster name) makes DDL run on every node."""
+    on_cluster = f" ON CLUSTER {quote_identifier(cluster)}" if cluster else ""
+    sql = template.replace("{db}", quote_identifier(database)).replace("{on_cluster}", on_cluster)
     if table is not None:
         check_table(table)
         columns = ", ".join(quote_identifier(name) for name in column_names(table))
         sql = sql.replace("{table}", quote_identifier(table)).replace("{columns}", columns)
+        sql = sql.replace("{local}", quote_identifier(local_table(table, cluster)))
         sql = sql.replace("{order}", SUBJECT_TABLES.get(table, ""))
     return sql
 
 
-def retention_statement(template: str, database: str, table: str) -> str:
+def retention_statement(
+    template: str, database: str, table: str, cluster: str | None = None
+) -> str:
     """Fill a retention template for one table with its age column from the fixed map."""
     if table not in RETENTION_COLUMNS:
         raise ValueError(f"no retention column for {table!r}")
-    return statement(template.replace("{time}", RETENTION_COLUMNS[table]), database, table)
+    return statement(template.replace("{time}", RETENTION_COLUMNS[table]), database, table, cluster)
 
 
 def usage_statement(template: str, database: str, interval: str, dimension: str = "all") -> str:
@@ -411,19 +459,55 @@ def create_table(
     datetime64: bool,
     dedup_window: bool,
     ttl_days: int | None,
+    cluster: str | None = None,
 ) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for one table, using only the features the engine has."""
+    """``CREATE TABLE IF NOT EXISTS`` for one table, using only the features the engine has.
+
+    With ``cluster`` this is the replicated table on every node (``table_local``); the
+    Distributed table in front of it comes from :func:`create_distributed`.
+    """
     columns = ",\n    ".join(
         f"{quote_identifier(name)} {_column_type(kind, low_cardinality, datetime64)}"
         for name, kind in COLUMNS[check_table(table)]
     )
-    clauses = [_ENGINES[table]]
+    engine = _ENGINES[table]
+    clauses = [replicated_engine(engine, database, table) if cluster else engine]
     if table == USAGE_EVENTS and ttl_days is not None:
         clauses.append(_USAGE_TTL.format(days=int(ttl_days)))
-    if dedup_window:
+    if dedup_window and not cluster:  # replicated tables deduplicate inserted blocks anyway
         clauses.append(_DEDUP_WINDOW)
-    head = statement("CREATE TABLE IF NOT EXISTS {db}.{table}", database, table)
+    head = statement(
+        "CREATE TABLE IF NOT EXISTS {db}.{local}{on_cluster}", database, table, cluster
+    )
     return f"{head} (\n    {columns}\n) ENGINE = " + " ".join(clauses)
+
+
+def replicated_engine(engine: str, database: str, table: str) -> str:
+    """The Replicated* twin of a MergeTree engine clause, its ZooKeeper path per shard.
+
+    ``{shard}`` and ``{replica}`` are each server's macros; the path names the database and
+    table so test databases never share a replication log.
+    """
+    match = _ENGINE_CLAUSE.match(engine)
+    if match is None:
+        raise ValueError(f"not a MergeTree engine clause: {engine!r}")
+    name, arguments, rest = match.groups()
+    path = f"'/clickhouse/tables/{{shard}}/{quote_identifier(database)[1:-1]}/{table}'"
+    extra = f", {arguments}" if arguments else ""
+    return f"Replicated{name}({path}, '{{replica}}'{extra}){rest}"
+
+
+def create_distributed(database: str, table: str, cluster: str) -> str:
+    """The Distributed table every read and insert uses, sharded by :data:`SHARDING_KEYS`."""
+    head = statement(
+        "CREATE TABLE IF NOT EXISTS {db}.{table}{on_cluster} AS {db}.{local}",
+        database,
+        table,
+        cluster,
+    )
+    local = quote_identifier(local_table(table, cluster))
+    args = f"{quote_identifier(cluster)}, {quote_identifier(database)}, {local}"
+    return f"{head} ENGINE = Distributed({args}, {SHARDING_KEYS[table]})"
 
 
 def schema_statements(
@@ -433,9 +517,10 @@ def schema_statements(
     datetime64: bool,
     ttl_days: int | None,
     dedup_window: bool,
+    cluster: str | None = None,
 ) -> Iterator[str]:
     """The idempotent statements that bring a database up to the current schema."""
-    yield statement(CREATE_DATABASE, database)
+    yield statement(CREATE_DATABASE, database, cluster=cluster)
     for table in TABLES:
         yield create_table(
             database,
@@ -444,17 +529,31 @@ def schema_statements(
             datetime64=datetime64,
             dedup_window=dedup_window,
             ttl_days=ttl_days,
+            cluster=cluster,
         )
+        if cluster:
+            yield create_distributed(database, table, cluster)
 
 
 def add_column(
-    database: str, table: str, name: str, *, low_cardinality: bool, datetime64: bool
-) -> str:
+    database: str,
+    table: str,
+    name: str,
+    *,
+    low_cardinality: bool,
+    datetime64: bool,
+    cluster: str | None = None,
+) -> list[str]:
     """``ALTER TABLE ... ADD COLUMN`` for a column of ours that an older table lacks.
 
-    18.16 has no ``ADD COLUMN IF NOT EXISTS``: callers check ``system.columns`` first.
+    18.16 has no ``ADD COLUMN IF NOT EXISTS``: callers check ``system.columns`` first. In
+    cluster mode the replicated tables change first, then the Distributed tables over them.
     """
     kinds = dict(COLUMNS[check_table(table)])
-    column_type = _column_type(kinds[name], low_cardinality, datetime64)
-    head = statement("ALTER TABLE {db}.{table} ADD COLUMN", database, table)
-    return f"{head} {quote_identifier(name)} {column_type}"
+    column = f"{quote_identifier(name)} {_column_type(kinds[name], low_cardinality, datetime64)}"
+    targets = ["{local}", "{table}"] if cluster else ["{table}"]
+    return [
+        statement(f"ALTER TABLE {{db}}.{target}{{on_cluster}} ADD COLUMN", database, table, cluster)
+        + f" {column}"
+        for target in targets
+    ]

@@ -1,20 +1,24 @@
 """The local real-service stack: Kafka, Redis and ClickHouse as background processes.
 
 ``up()`` starts what is not running (idempotent), ``down()`` stops it keeping the data, and
-``start(name)`` / ``stop(name)`` let fault tests bounce a single service. Everything lives under
-one git-ignored folder (``.stack/``, setting ``CONSENTSTREAM_STACK_DIR``), including the random
-keys ``up`` makes for the apps on first start (:mod:`ops.stack.secrets`).
+``start(name)`` / ``stop(name)`` let fault tests bounce a single service. With ``cluster=True``
+ClickHouse runs as 2 shards x 2 replicas coordinated by ZooKeeper (:mod:`.cluster`).
+Everything lives under one git-ignored folder (``.stack/``, setting ``CONSENTSTREAM_STACK_DIR``),
+including the random keys ``up`` makes for the apps on first start (:mod:`ops.stack.secrets`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from ops.stack import lifecycle, secrets
 from ops.stack.base import Progress, Service, ServiceStatus, StackError, no_progress
 from ops.stack.clickhouse import ClickHouseService
+from ops.stack.cluster import cluster_services
 from ops.stack.config import StackSettings
 from ops.stack.kafka import KafkaService
+from ops.stack.kafka_cluster import kafka_brokers
 from ops.stack.redis import RedisService
 
 __all__ = [
@@ -24,7 +28,9 @@ __all__ = [
     "StackSettings",
     "down",
     "ensure_secrets",
+    "names",
     "resolve_names",
+    "services",
     "start",
     "status",
     "stop",
@@ -40,20 +46,37 @@ SERVICE_NAMES: tuple[str, ...] = tuple(_SERVICES)
 """Start order; ``down`` stops in reverse."""
 
 
+def services(settings: StackSettings, cluster: bool = False) -> list[Service]:
+    """Every service in start order; cluster mode swaps the ClickHouse node for the cluster."""
+    single = [service_class(settings) for service_class in _SERVICES.values()]
+    if not cluster:
+        return single
+    return [single[0], *cluster_services(settings), *kafka_brokers(settings)]
+
+
+def names(cluster: bool = False) -> tuple[str, ...]:
+    """Service names in start order."""
+    return tuple(service.name for service in services(StackSettings(), cluster))
+
+
 def _service(name: str, settings: StackSettings | None) -> Service:
-    """Instantiate a service by name, with a clear error for a typo."""
-    resolve_names([name])
-    return _SERVICES[name](settings or StackSettings())
+    """Instantiate a service by name (cluster nodes included), with a clear error for a typo."""
+    settings = settings or StackSettings()
+    found = {service.name: service for service in services(settings, cluster=True)}
+    found.update((service.name, service) for service in services(settings))
+    resolve_names([name], cluster=name not in _SERVICES)
+    return found[name]
 
 
-def resolve_names(names: Iterable[str] | None) -> list[str]:
+def resolve_names(wanted: Iterable[str] | None, cluster: bool = False) -> list[str]:
     """The requested names in start order (all when none are given), validated."""
-    wanted = list(names or SERVICE_NAMES)
-    unknown = [name for name in wanted if name not in _SERVICES]
+    order = names(cluster)
+    chosen = list(wanted or order)
+    unknown = [name for name in chosen if name not in order]
     if unknown:
-        choices = ", ".join(SERVICE_NAMES)
+        choices = ", ".join(order)
         raise StackError(f"unknown service(s) {', '.join(unknown)}; choose from {choices}")
-    return [name for name in SERVICE_NAMES if name in wanted]
+    return [name for name in order if name in chosen]
 
 
 def start(
@@ -69,9 +92,10 @@ def stop(name: str, settings: StackSettings | None = None) -> ServiceStatus:
 
 
 def up(
-    names: Iterable[str] | None = None,
+    wanted: Iterable[str] | None = None,
     settings: StackSettings | None = None,
     progress: Progress = no_progress,
+    cluster: bool = False,
 ) -> list[ServiceStatus]:
     """Start the named services (all by default) in a fixed order; one failure does not stop
     the others from starting, and all failures are raised together at the end."""
@@ -79,11 +103,14 @@ def up(
     ensure_secrets(settings)
     started: list[ServiceStatus] = []
     failures: list[str] = []
-    for name in resolve_names(names):
-        try:
-            started.append(start(name, settings, progress))
-        except StackError as error:
-            failures.append(str(error))
+    for group in _start_groups(resolve_names(wanted, cluster), settings):
+        with ThreadPoolExecutor(max_workers=len(group)) as pool:
+            futures = [pool.submit(start, name, settings, progress) for name in group]
+        for future in futures:
+            try:
+                started.append(future.result())
+            except StackError as error:
+                failures.append(str(error))
     if failures:
         raise StackError("\n".join(failures))
     return started
@@ -94,15 +121,32 @@ def ensure_secrets(settings: StackSettings | None = None) -> dict[str, str]:
     return secrets.ensure(settings or StackSettings())
 
 
+def _start_groups(chosen: list[str], settings: StackSettings) -> list[list[str]]:
+    """Names in start order, one per group, except peers that only answer together (a KRaft
+    quorum of three) which share a group and start at once."""
+    peers = {
+        s.name for s in services(settings, cluster=True) if getattr(s, "starts_with_peers", False)
+    }
+    groups: list[list[str]] = []
+    for name in chosen:
+        if name in peers and groups and groups[-1][0] in peers:
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
+
+
 def down(
-    names: Iterable[str] | None = None, settings: StackSettings | None = None
+    wanted: Iterable[str] | None = None,
+    settings: StackSettings | None = None,
+    cluster: bool = False,
 ) -> list[ServiceStatus]:
     """Stop the named services (all by default), in reverse start order."""
     settings = settings or StackSettings()
-    return [stop(name, settings) for name in reversed(resolve_names(names))]
+    return [stop(name, settings) for name in reversed(resolve_names(wanted, cluster))]
 
 
-def status(settings: StackSettings | None = None) -> list[ServiceStatus]:
+def status(settings: StackSettings | None = None, cluster: bool = False) -> list[ServiceStatus]:
     """State of every service, without changing anything."""
     settings = settings or StackSettings()
-    return [lifecycle.status(_service(name, settings)) for name in SERVICE_NAMES]
+    return [lifecycle.status(service) for service in services(settings, cluster)]

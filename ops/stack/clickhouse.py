@@ -40,6 +40,10 @@ class ClickHouseService(Service):
         s = self.settings
         return (s.clickhouse_port, s.clickhouse_http_port, s.clickhouse_interserver_port)
 
+    def cluster_config(self) -> str:
+        """XML added to config.xml: none for a single node (cluster nodes add theirs)."""
+        return ""
+
     def prepare(self, progress: Progress) -> Launch:
         """Write config.xml and users.xml (every start, so port settings apply), make folders."""
         binary = self._binary()
@@ -65,23 +69,25 @@ class ClickHouseService(Service):
 
     def _config(self, data: os.PathLike[str]) -> str:
         """The server config with this stack's paths and ports."""
-        s = self.settings
+        tcp_port, http_port, interserver_port = self.ports
         return render_template(
             "clickhouse-config.xml",
-            logs=str(s.logs_dir),
-            host=s.host,
-            tcp_port=str(s.clickhouse_port),
-            http_port=str(s.clickhouse_http_port),
-            interserver_port=str(s.clickhouse_interserver_port),
+            logs=str(self.settings.logs_dir),
+            log_name=self.name,
+            host=self.settings.host,
+            tcp_port=str(tcp_port),
+            http_port=str(http_port),
+            interserver_port=str(interserver_port),
             data=os.fspath(data),
             home=str(self.home),
+            cluster=self.cluster_config(),
         )
 
     def is_ready(self) -> bool:
         """``SELECT version()`` answered over the native protocol."""
         client = Client(
             self.settings.host,
-            port=self.settings.clickhouse_port,
+            port=self.ports[0],
             connect_timeout=1,
             send_receive_timeout=2,
         )

@@ -12,11 +12,17 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 KAFKA_VERSION = "4.1.1"
+ZOOKEEPER_VERSION = "3.9.5"
 
 
 def _default_kafka_cache() -> Path:
     """Jars live outside git and outside the stack folder, so ``rm -rf .stack`` keeps them."""
     return Path.home() / ".cache" / "consentstream" / f"kafka-{KAFKA_VERSION}" / "libs"
+
+
+def _default_zookeeper_cache() -> Path:
+    """ZooKeeper's jars sit next to Kafka's, outside git and the stack folder."""
+    return Path.home() / ".cache" / "consentstream" / f"zookeeper-{ZOOKEEPER_VERSION}" / "libs"
 
 
 class StackSettings(BaseSettings):
@@ -46,6 +52,23 @@ class StackSettings(BaseSettings):
     clickhouse_server: str = Field(
         "clickhouse-server",
         description="ClickHouse server executable, or the all-in-one `clickhouse` binary.",
+    )
+    kafka_cluster_port: int = Field(
+        19500,
+        description="Cluster mode: first port of the three Kafka nodes; node i binds its client"
+        " and controller listeners at this + 10 * i + 0, 1.",
+    )
+    zookeeper_port: int = Field(
+        2181, description="ZooKeeper client port (cluster mode: coordinates ClickHouse replicas)."
+    )
+    zookeeper_cache_dir: Path = Field(
+        default_factory=_default_zookeeper_cache,
+        description="Cache of the ZooKeeper jars fetched from Maven Central (cluster mode).",
+    )
+    clickhouse_cluster_port: int = Field(
+        19000,
+        description="Cluster mode: first port of the 2 x 2 ClickHouse nodes; node i binds"
+        " native, HTTP and interserver ports at this + 10 * i + 0, 1, 2.",
     )
     ready_timeout_s: float = Field(90.0, description="Seconds to wait for a service to answer.")
     stop_timeout_s: float = Field(20.0, description="Seconds between SIGTERM and SIGKILL.")

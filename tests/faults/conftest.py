@@ -62,15 +62,28 @@ def isolated_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSe
 
 
 @pytest.fixture(scope="session")
+def kafka_bootstrap(isolated_stack: StackSettings) -> str:
+    """The brokers the pipeline bootstraps from (a module with several brokers overrides it)."""
+    return f"{isolated_stack.host}:{isolated_stack.kafka_port}"
+
+
+@pytest.fixture(scope="session")
 def rig(
-    isolated_stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
+    isolated_stack: StackSettings, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FaultRig]:
-    s = isolated_stack
+    yield from build_rig(isolated_stack, kafka_bootstrap, tmp_path_factory)
+
+
+def build_rig(
+    s: StackSettings, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FaultRig]:
+    """The pipeline on stack ``s``: shared by the session's rig and modules with a stack of
+    their own (several brokers), which cannot use a session-scoped fixture."""
     run = isolated_env(
         "faults",
         f"clickhouse://{s.host}:{s.clickhouse_port}/",
         worker_data_dir=tmp_path_factory.mktemp("worker"),
-        kafka_bootstrap=f"{s.host}:{s.kafka_port}",
+        kafka_bootstrap=kafka_bootstrap,
         redis_url=f"redis://{s.host}:{s.redis_port}/0",
         trusted_proxies='["127.0.0.1/32"]',
         topic_partitions=2,

@@ -68,7 +68,7 @@ def test_redis_holds_no_raw_ip(limited: Collector, stack: CommonSettings) -> Non
     limited.events(json=event(), headers=me)
     store = redis.Redis.from_url(stack.redis_url)
     try:
-        keys = [k.decode() for k in store.scan_iter("cs:ratelimit:*", count=1000)]
+        keys = [k.decode() for k in store.scan_iter("cs:ratelimit:{*", count=1000)]
     finally:
         store.close()
     assert keys

@@ -10,6 +10,7 @@ from consentstream.kafka_topics import (
     TopicPlan,
     TopicReport,
     config_changes,
+    for_brokers,
     partition_problem,
     plan,
 )
@@ -105,3 +106,16 @@ def test_fewer_partitions_than_planned_are_refused_not_increased() -> None:
 def test_more_partitions_than_planned_cannot_be_undone(have: int) -> None:
     problem = partition_problem(plan(TOPICS, 4, 24), {TOPICS.consent: have})
     assert problem is not None and "cannot remove partitions" in problem
+
+
+def test_three_brokers_keep_three_copies_and_need_two_in_sync() -> None:
+    """From three brokers on, every topic survives one broker's loss without losing an
+    acknowledged write; one broker (development) keeps one copy and asks nothing more."""
+    single = plan(Topics("t."), 4, 24)
+    assert for_brokers(single, 1) == single
+    for topic in for_brokers(single, 3):
+        assert topic.replication_factor == 3
+        assert topic.config["min.insync.replicas"] == "2"
+    assert [t.config.get("retention.ms") for t in for_brokers(single, 5)] == [
+        t.config.get("retention.ms") for t in single
+    ]

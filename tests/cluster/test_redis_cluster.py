@@ -1,0 +1,156 @@
+# mypy: disable-error-code="arg-type"
+# (the product types its clients as redis.asyncio.Redis; RedisCluster serves the same calls)
+"""The product's Redis work on a real 3-master Redis Cluster (Debian's redis-server).
+
+Every multi-key operation must stay in one slot; keys are hash-tagged for that (see
+:mod:`consentstream.redis_keys`). Each test runs the product's own functions against a
+``RedisCluster`` client: dedupe claims, consent history and suppression, the erasure's key
+checks, rate limits, salts and a lock. One test shows the cluster really refuses what the
+tags avoid, so the others prove something.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, ResponseError
+
+from consentstream import redis_keys
+from services.collector import dedupe
+from services.collector.ratelimit import RateLimiter
+from streams import consent_history
+from streams.consent_state import ConsentSnapshot
+from streams.salts import DailySalt
+from tests.cluster.conftest import free_port_block
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+MASTERS = 3
+
+
+@pytest.fixture(name="redis_cluster_port", scope="module")
+def redis_cluster_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Three masters on free ports, joined with ``redis-cli --cluster create``; stopped after."""
+    # Each master also binds its cluster bus at port + 10000.
+    first = free_port_block(MASTERS, also=10_000)
+    ports = list(range(first, first + MASTERS))
+    servers = []
+    for port in ports:
+        home = Path(tmp_path_factory.mktemp(f"redis{port}"))
+        argv = [
+            "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(home),
+            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no",
+        ]  # fmt: skip
+        servers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=home))
+    try:
+        _create(ports)
+        yield ports[0]
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=10)
+
+
+def _create(ports: list[int]) -> None:
+    """Assign the 16384 slots over the masters and wait until the cluster says ok."""
+    deadline = time.monotonic() + 30
+    while not all(_ping(port) for port in ports):
+        assert time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.1)
+    nodes = [f"127.0.0.1:{port}" for port in ports]
+    subprocess.run(
+        ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    while "cluster_state:ok" not in _cli(ports[0], "CLUSTER", "INFO"):
+        assert time.monotonic() < deadline, "cluster did not become ok"
+        time.sleep(0.2)
+
+
+def _cli(port: int, *args: str) -> str:
+    done = subprocess.run(
+        ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, check=False
+    )
+    return done.stdout
+
+
+def _ping(port: int) -> bool:
+    return "PONG" in _cli(port, "PING")
+
+
+@pytest.fixture(name="rc")
+async def rc_fixture(redis_cluster_port: int) -> AsyncIterator[RedisCluster]:
+    client = RedisCluster(host="127.0.0.1", port=redis_cluster_port)
+    await client.initialize()
+    yield client
+    await client.aclose()
+
+
+def snapshot(consent_id: str, minute: int) -> ConsentSnapshot:
+    return ConsentSnapshot(
+        consent_id=consent_id,
+        recorded_at=datetime(2024, 5, 17, 9, minute, tzinfo=UTC),
+        purposes=("necessary", "analytics"),
+        policy_version="2024-05",
+    )
+
+
+async def test_the_cluster_refuses_scripts_across_slots(rc: RedisCluster) -> None:
+    """What the hash tags avoid: one script over two subjects' keys is refused."""
+    first, second = redis_keys.consent(uuid.uuid4().hex), redis_keys.consent(uuid.uuid4().hex)
+    while rc.keyslot(first) == rc.keyslot(second):
+        second = redis_keys.consent(uuid.uuid4().hex)
+    with pytest.raises((ResponseError, RedisClusterException)):
+        await rc.eval("return redis.call('MGET', KEYS[1], KEYS[2])", 2, first, second)
+
+
+async def test_dedupe_claims_a_batch_across_slots_once(rc: RedisCluster) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(50)]
+    assert len({rc.keyslot(redis_keys.dedupe(i)) for i in ids}) > 1
+    assert await dedupe.claim(rc, ids, 60) == [True] * 50
+    again = ids[:10] + [str(uuid.uuid4())]
+    assert await dedupe.claim(rc, again, 60) == [False] * 10 + [True]
+    await dedupe.release(rc, ids[:5])
+    assert await dedupe.claim(rc, ids[:6], 60) == [True] * 5 + [False]
+
+
+async def test_consent_history_suppression_and_erasure_stay_in_one_slot(rc: RedisCluster) -> None:
+    visitors = [uuid.uuid4().hex for _ in range(20)]
+    for minute, visitor in enumerate(visitors):
+        assert await consent_history.add(rc, visitor, snapshot(f"c{minute}", minute), 600)
+    erased = visitors[0]
+    await rc.set(redis_keys.suppressed(erased), b"1")
+    suppressed, histories = await consent_history.load(rc, visitors)
+    assert suppressed == {erased}
+    assert {v: h[0]["consent_id"] for v, h in histories.items()} == {
+        visitor: f"c{minute}" for minute, visitor in enumerate(visitors)
+    }
+    # The erasure's checks and deletes: several keys of one subject, one slot.
+    await rc.set(redis_keys.consent(erased), b"{}")
+    assert await rc.exists(redis_keys.consent(erased), redis_keys.consent_history(erased)) == 2
+    assert await consent_history.forget(rc, erased) == 1
+    assert await consent_history.add(rc, erased, snapshot("late", 59), 600) is None
+    assert await rc.exists(redis_keys.consent_history(erased)) == 0
+
+
+async def test_rate_limits_salts_and_locks_work_on_single_keys(rc: RedisCluster) -> None:
+    limiter = RateLimiter(rc, rate=1.0, burst=2, key="cluster-test")
+    waits = [await limiter.retry_after("203.0.113.7") for _ in range(3)]
+    assert waits[:2] == [None, None] and waits[2] is not None
+    salt = DailySalt(rc)
+    now = datetime.now(UTC)
+    assert await salt.for_time(now) == await DailySalt(rc).for_time(now)
+    lock = rc.lock(redis_keys.intake_lock(uuid.uuid4().hex), timeout=5, blocking_timeout=0)
+    assert await lock.acquire()
+    assert not await rc.lock(lock.name, timeout=5, blocking_timeout=0).acquire()
+    await lock.release()
