@@ -5,7 +5,8 @@ topic's payload), and is then seen in other shapes, each converted here and nowh
 
 - the banner's :class:`~schemas.events.ConsentRequest` becomes a decision (:func:`decision_of`);
 - the decision in force, as the collector answers GET and mirrors it in Redis, is a
-  :class:`~schemas.events.ConsentInForce` (:func:`in_force_of`, :func:`snapshot_of_mirror`);
+  :class:`~schemas.events.ConsentInForce` (:func:`in_force_of`, :func:`snapshot_of_mirror`,
+  :func:`is_newer_than_mirror`);
 - the ledger records it as a :class:`~schemas.rows.ConsentLedgerRow` (:func:`ledger_row`) and
   gives it back as a storage dict (:func:`snapshot_of_ledger`, :func:`in_force_of_ledger`);
 - the worker applies it as a :class:`ConsentSnapshot`, the decision reduced to what the rules
@@ -152,6 +153,16 @@ def snapshot_of_mirror(value: bytes | str | None) -> ConsentSnapshot | None:
     return ConsentSnapshot(
         mirrored.consent_id, mirrored.recorded_at, granted, mirrored.policy_version or ""
     )
+
+
+def is_newer_than_mirror(decision: ConsentDecision, mirrored: bytes | str | None) -> bool:
+    """True when ``decision`` is at least as recent as the mirrored one (or none is mirrored).
+
+    The collector mirrors a decision before the worker sees it, so the worker, which may lag,
+    must never put an older decision back over a newer one.
+    """
+    current = snapshot_of_mirror(mirrored)
+    return current is None or decision.recorded_at >= current.recorded_at
 
 
 def ledger_row(decision: ConsentDecision, visitor_key: str) -> ConsentLedgerRow:

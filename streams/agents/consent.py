@@ -2,6 +2,10 @@
 
 Both read the consent topic: ``track_consent`` keeps the Redis state the events agent and the
 collector read, ``record_consent`` writes the ledger rows the API reports from.
+
+The collector mirrors the decision in force when it records one; ``track_consent`` rewrites
+the mirror from the topic too, so it becomes current after a replay, a missed write (Redis was
+down when the collector answered) or a decision from another collector.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import faust
 from pydantic import ValidationError
 
 from consentstream import redis_keys
-from schemas.consent import in_force_of, ledger_row, snapshot_of
+from schemas.consent import in_force_of, is_newer_than_mirror, ledger_row, snapshot_of
 from schemas.messages import ConsentDecision
 
-from .. import consent_history, consent_mirror
+from .. import consent_history
 from ..clients import WorkerClients
 from ..inserts import insert_isolating
 from ..retry import redis_retry
@@ -60,7 +64,7 @@ class ConsentAgents:
         suppressed, current = await redis.mget(
             [redis_keys.suppressed(key), redis_keys.consent(key)]
         )
-        if suppressed or not consent_mirror.is_newer(decision, current):
+        if suppressed or not is_newer_than_mirror(decision, current):
             return
         value = in_force_of(decision).model_dump_json()
         await redis.set(redis_keys.consent(key), value, ex=self.settings.consent_state_seconds)

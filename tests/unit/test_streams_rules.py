@@ -9,11 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentstream.identity import pseudonymize
-from schemas.consent import NONE_IN_FORCE, ConsentHistory, in_force_of, snapshot_of_mirror
+from schemas.consent import (
+    NONE_IN_FORCE,
+    ConsentHistory,
+    in_force_of,
+    is_newer_than_mirror,
+    snapshot_of_mirror,
+)
 from schemas.events import ConsentInForce
 from schemas.messages import RawEvent
 from schemas.rows import UsageEventRow
-from streams import consent_mirror, pipeline
+from streams import pipeline
 from streams.consent_state import consent_at
 from streams.minimize import anonymous_visitor_hash
 
@@ -180,6 +186,6 @@ def test_the_mirror_only_moves_forward() -> None:
     older = decision(VISITOR, T0, True, "older")
     newer = decision(VISITOR, T0 + timedelta(seconds=1), False, "newer")
     mirrored = in_force_of(newer).model_dump_json()
-    assert not consent_mirror.is_newer(older, mirrored)
-    assert consent_mirror.is_newer(newer, mirrored)
-    assert consent_mirror.is_newer(older, None)
+    assert not is_newer_than_mirror(older, mirrored)
+    assert is_newer_than_mirror(newer, mirrored)
+    assert is_newer_than_mirror(older, None)
