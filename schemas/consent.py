@@ -3,7 +3,8 @@
 A decision is recorded once, as a :class:`~schemas.messages.ConsentDecision` (the consent
 topic's payload), and is then seen in other shapes, each converted here and nowhere else:
 
-- the banner's :class:`~schemas.events.ConsentRequest` becomes a decision (:func:`decision_of`);
+- the banner's :class:`~schemas.events.ConsentRequest` becomes a decision (:func:`decision_of`),
+  and the visitor keeps a signed receipt of it (:func:`receipt_payload`);
 - the decision in force, as the collector answers GET and mirrors it in Redis, is a
   :class:`~schemas.events.ConsentInForce` (:func:`in_force_of`, :func:`snapshot_of_mirror`,
   :func:`is_newer_than_mirror`);
@@ -183,6 +184,21 @@ def ledger_row(decision: ConsentDecision, visitor_key: str) -> ConsentLedgerRow:
         gpc=decision.gpc,
         dnt=decision.dnt,
         gpc_applied=decision.gpc_applied,
+    )
+
+
+def receipt_payload(decision: ConsentDecision) -> bytes:
+    """The facts a visitor's signed receipt carries (the collector signs these exact bytes)."""
+    return orjson.dumps(
+        {
+            "consent_id": decision.consent_id,
+            "choices": decision.choices.model_dump(),
+            "policy_version": decision.policy_version,
+            "policy_hash": decision.policy_hash,
+            "recorded_at": decision.recorded_at.isoformat(),
+            "gpc": decision.gpc,
+        },
+        option=orjson.OPT_SORT_KEYS,
     )
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
-import orjson
-
 from consentstream.identity import pseudonymize, sign
+from schemas.consent import receipt_payload
 from schemas.messages import ConsentDecision
 
 
@@ -26,18 +25,7 @@ def topic_key(decision: ConsentDecision, pseudonym_key: str) -> str:
 
 def receipt(decision: ConsentDecision, key: str) -> str:
     """A receipt the visitor can keep: the decision's facts and an HMAC over them."""
-    payload = orjson.dumps(
-        {
-            "consent_id": decision.consent_id,
-            "choices": decision.choices.model_dump(),
-            "policy_version": decision.policy_version,
-            "policy_hash": decision.policy_hash,
-            "recorded_at": decision.recorded_at.isoformat(),
-            "gpc": decision.gpc,
-        },
-        option=orjson.OPT_SORT_KEYS,
-    )
-
+    payload = receipt_payload(decision)
     body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
     return f"{body}.{sign(payload, key)}"
 

@@ -26,6 +26,7 @@ from schemas.consent import (
     in_force_of,
     in_force_of_ledger,
     ledger_row,
+    receipt_payload,
     snapshot_of,
     snapshot_of_ledger,
     snapshot_of_mirror,
@@ -61,6 +62,10 @@ def test_a_decision_survives_kafka_the_mirror_and_the_ledger(
     assert ConsentDecision.model_validate_json(decision.model_dump_json()) == decision
     applied = snapshot_of(decision)
     assert applied.purposes == decision.choices.granted()
+
+    receipt = orjson.loads(receipt_payload(decision))
+    assert ConsentChoices.model_validate(receipt["choices"]) == decision.choices
+    assert datetime.fromisoformat(receipt["recorded_at"]) == decision.recorded_at
 
     mirror = in_force_of(decision).model_dump_json()
     assert ConsentInForce.model_validate_json(mirror) == in_force_of(decision)
