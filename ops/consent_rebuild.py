@@ -22,18 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from typing import Any
 
 from redis import Redis
 from redis.typing import EncodableT, FieldT
 
 from consentstream import redis_keys
 from consentstream.storage.repository import Repository
-from schemas.events import ConsentChoices, ConsentInForce
-from streams import consent_history, consent_mirror
-from streams.consent_state import ConsentSnapshot
-
-PURPOSES = ("analytics", "marketing", "preferences")
+from schemas.consent import (
+    ConsentHistory,
+    history_entries,
+    in_force_of_ledger,
+    snapshot_of_ledger,
+    snapshot_of_mirror,
+)
 
 
 @dataclass
@@ -45,34 +46,6 @@ class Rebuilt:
     mirrors: int = 0
     skipped_erased: int = 0
     skipped_expired: int = 0
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def choices(row: dict[str, Any]) -> ConsentChoices:
-    """The choices a ledger row records (one column per optional purpose)."""
-    return ConsentChoices(necessary=True, **{p: bool(row[p]) for p in PURPOSES})
-
-
-def snapshot(row: dict[str, Any]) -> ConsentSnapshot:
-    """A ledger row as the decision the worker's history holds."""
-    granted = choices(row).granted()
-    return ConsentSnapshot(
-        row["consent_id"], _utc(row["recorded_at"]), granted, row["policy_version"]
-    )
-
-
-def mirror_json(row: dict[str, Any]) -> str:
-    """A ledger row as the decision in force, in the collector's shape."""
-    return ConsentInForce(
-        consent_id=row["consent_id"],
-        choices=choices(row),
-        policy_version=row["policy_version"],
-        recorded_at=_utc(row["recorded_at"]),
-        gpc_applied=bool(row["gpc_applied"]),
-    ).model_dump_json()
 
 
 def rebuild(
@@ -99,18 +72,20 @@ def rebuild(
         mirrors = redis.mget([redis_keys.consent(k) for k in by_visitor])
         pipe = redis.pipeline(transaction=False)
         for (key, decisions), current in zip(by_visitor.items(), mirrors, strict=True):
-            newest = decisions[-1]
-            ttl = int((_utc(newest["recorded_at"]) + keep - now).total_seconds())
+            snaps = [snapshot_of_ledger(d) for d in decisions]
+            newest = snaps[-1]
+            ttl = int((newest.recorded_at + keep - now).total_seconds())
             if ttl <= 0:
                 done.skipped_expired += 1
                 continue
-            entries = consent_history.entries(snapshot(d) for d in decisions)
+            entries = history_entries(ConsentHistory.of(snaps))
             history: dict[FieldT, EncodableT] = dict(entries.items())
             pipe.hset(redis_keys.consent_history(key), mapping=history)
             pipe.expire(redis_keys.consent_history(key), ttl)
-            mirrored = consent_mirror.snapshot_of(current)
-            if mirrored is None or mirrored.recorded_at < _utc(newest["recorded_at"]):
-                pipe.set(redis_keys.consent(key), mirror_json(newest), ex=ttl)
+            mirrored = snapshot_of_mirror(current)
+            if mirrored is None or mirrored.recorded_at < newest.recorded_at:
+                mirror = in_force_of_ledger(decisions[-1]).model_dump_json()
+                pipe.set(redis_keys.consent(key), mirror, ex=ttl)
                 done.mirrors += 1
             done.visitors += 1
             done.decisions += len(history)

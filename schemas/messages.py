@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import MAX_BATCH_EVENTS, ConsentChoices, ConsentInForce, Event
+from schemas.events import MAX_BATCH_EVENTS, ConsentChoices, Event
 
 MESSAGE_SCHEMA_VERSION = 1
 
@@ -91,16 +91,6 @@ class ConsentDecision(_Message):
     dnt: bool
     gpc_applied: bool
     schema_version: int = MESSAGE_SCHEMA_VERSION
-
-    def in_force(self) -> ConsentInForce:
-        """The public view of the decision (no visitor id): what Redis mirrors and GET answers."""
-        return ConsentInForce(
-            consent_id=self.consent_id,
-            choices=self.choices,
-            policy_version=self.policy_version,
-            recorded_at=self.recorded_at,
-            gpc_applied=self.gpc_applied,
-        )
 
 
 class PrivacyJob(_Message):

@@ -20,52 +20,28 @@ table remain the records it can be rebuilt from.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-import orjson
 from redis.asyncio import Redis
 
 from consentstream import redis_keys
-
-from . import consent_mirror
-from .consent_state import MAX_HISTORY, ConsentSnapshot, merge_snapshot
-
-
-def encode(snap: ConsentSnapshot) -> bytes:
-    """A decision as the history hash stores it (the value under its ``consent_id``)."""
-    return orjson.dumps(snap.to_json())
-
-
-def entries(snaps: Iterable[ConsentSnapshot]) -> dict[str, bytes]:
-    """Hash fields and values for decisions, the newest ``MAX_HISTORY`` kept.
-
-    For writing a history from another record of the decisions (the ledger) in one ``HSET``.
-    """
-    ordered = sorted(snaps, key=lambda snap: snap.recorded_at)[-MAX_HISTORY:]
-    return {snap.consent_id: encode(snap) for snap in ordered}
-
-
-def _decode(fields: dict[bytes, bytes]) -> list[dict[str, Any]]:
-    """Hash values in time order, newest ``MAX_HISTORY`` kept (unreadable values skipped)."""
-    items = []
-    for raw in fields.values():
-        try:
-            item = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(item, dict) and "recorded_at" in item and "consent_id" in item:
-            items.append(item)
-    items.sort(key=lambda h: h["recorded_at"])
-    return items[-MAX_HISTORY:]
+from schemas.consent import (
+    MAX_HISTORY,
+    ConsentHistory,
+    ConsentSnapshot,
+    decode_history,
+    encode_snapshot,
+    snapshot_of_mirror,
+)
 
 
 async def load(
     redis: Redis, keys: Iterable[str]
-) -> tuple[frozenset[str], dict[str, list[dict[str, Any]]]]:
+) -> tuple[frozenset[str], dict[str, ConsentHistory]]:
     """Suppressed subjects and consent histories (with the collector's mirror merged in).
 
     One round trip: per visitor a GET of its suppression flag and mirror and an HGETALL of
     its history, pipelined (single-key commands: a Redis Cluster pipeline refuses MGET).
+    Each history is decoded here, once per batch of events, not once per event.
     """
     keys = sorted(set(keys))
     if not keys:
@@ -79,7 +55,7 @@ async def load(
     flags, mirrors, hashes = replies[0::3], replies[1::3], replies[2::3]
     suppressed = frozenset(k for k, f in zip(keys, flags, strict=True) if f)
     histories = {
-        key: merge_snapshot(_decode(fields), consent_mirror.snapshot_of(mirror))
+        key: decode_history(fields.values()).with_decision(snapshot_of_mirror(mirror))
         for key, fields, mirror in zip(keys, hashes, mirrors, strict=True)
     }
     return suppressed, histories
@@ -97,23 +73,23 @@ return redis.call('HGETALL', KEYS[2])
 
 async def add(
     redis: Redis, key: str, snap: ConsentSnapshot, ttl_seconds: int
-) -> list[dict[str, Any]] | None:
+) -> ConsentHistory | None:
     """Record a decision (idempotent on its consent_id): the history after it, in time order.
 
     The history then lives ``ttl_seconds`` (``consent_state_days``) from this decision. None
     when the subject was erased (suppressed): nothing is written.
     """
     name = redis_keys.consent_history(key)
-    value = encode(snap)
+    value = encode_snapshot(snap)
     flat = await redis.eval(
         _ADD, 2, redis_keys.suppressed(key), name, snap.consent_id, value, ttl_seconds
     )
     if flat is None:
         return None
     fields = dict(zip(flat[::2], flat[1::2], strict=True))
-    history = _decode(fields)
+    history = decode_history(fields.values())
     if len(fields) > MAX_HISTORY:
-        kept = {item["consent_id"] for item in history}
+        kept = set(history.consent_ids())
         old = [f for f in fields if f.decode() not in kept]
         if old:
             await redis.hdel(name, *old)

@@ -22,16 +22,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 
+from schemas.consent import ConsentHistory, ConsentSnapshot
 from schemas.event_time import TimeWindow, corrected_time, time_window_error
 from schemas.events import EventType
 from schemas.messages import RawEvent
 from schemas.rows import CookieObservationRow, UsageEventRow
 
-from .consent_state import ConsentSnapshot, consent_at, without_marketing
+from .consent_state import consent_at
 from .cookies import UNKNOWN, CookieCatalogue
 from .minimize import (
     PageUrl,
@@ -45,6 +46,7 @@ from .minimize import (
 
 MARKETING_PURPOSE = "marketing"
 NO_PAGE = PageUrl(path="", url="", host="")
+NO_HISTORY = ConsentHistory()
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class Work:
 class Context:
     """What the steps may know about the world, gathered by the agent before the run."""
 
-    histories: Mapping[str, list[dict[str, Any]]]
+    histories: Mapping[str, ConsentHistory]
     suppressed: frozenset[str]
     keep_ip: bool = True
     anonymous_events: Literal["keep", "drop"] = "keep"
@@ -120,10 +122,10 @@ def check_suppression(work: Work, ctx: Context) -> Work | Dropped:
 
 def attach_consent(work: Work, ctx: Context) -> Work | Dropped:
     """The decision in force at the event's time (consent_state's rule), GPC applied."""
-    history = ctx.histories.get(work.visitor_key, []) if work.visitor_key else []
+    history = ctx.histories.get(work.visitor_key, NO_HISTORY) if work.visitor_key else NO_HISTORY
     consent = consent_at(history, work.ts, ctx.grace)
     if consent is not None and work.raw.facts.gpc:
-        consent = without_marketing(consent)
+        consent = consent.without_marketing()
     return Work(work.raw, work.visitor_key, work.ts, consent)
 
 

@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from consentstream import redis_keys
 from consentstream.identity import pseudonymize, visitor_token
+from schemas.consent import ConsentSnapshot, decode_history
 from schemas.events import ConsentChoices, ConsentRequest
 
 from .deps import RateLimited, State
@@ -42,16 +43,11 @@ NOTICES = {"saved": "Your choices are saved.", "filed": "Your request was receiv
 TOKEN_SECONDS = 600
 
 
-async def _history(state: State, visitor_id: str) -> list[dict[str, Any]]:
+async def _history(state: State, visitor_id: str) -> list[ConsentSnapshot]:
+    """The visitor's recent decisions, newest first."""
     key = pseudonymize(visitor_id, state.settings.pseudonym_key.get_secret_value())
     fields = await state.redis.hgetall(redis_keys.consent_history(key))
-    items = []
-    for raw in fields.values():
-        try:
-            items.append(orjson.loads(raw))
-        except orjson.JSONDecodeError:
-            continue
-    return sorted(items, key=lambda item: str(item.get("recorded_at", "")), reverse=True)
+    return list(reversed(decode_history(fields.values()).decisions))
 
 
 def _token(state: State, visitor_id: str) -> str:

@@ -2,6 +2,10 @@
 
 Both read the consent topic: ``track_consent`` keeps the Redis state the events agent and the
 collector read, ``record_consent`` writes the ledger rows the API reports from.
+
+The collector mirrors the decision in force when it records one; ``track_consent`` rewrites
+the mirror from the topic too, so it becomes current after a replay, a missed write (Redis was
+down when the collector answered) or a decision from another collector.
 """
 
 from __future__ import annotations
@@ -13,35 +17,13 @@ import faust
 from pydantic import ValidationError
 
 from consentstream import redis_keys
+from schemas.consent import in_force_of, is_newer_than_mirror, ledger_row, snapshot_of
 from schemas.messages import ConsentDecision
-from schemas.rows import ConsentLedgerRow
 
-from .. import consent_history, consent_mirror
+from .. import consent_history
 from ..clients import WorkerClients
-from ..consent_state import ConsentSnapshot, is_latest
 from ..inserts import insert_isolating
 from ..retry import redis_retry
-
-
-def ledger_row(decision: ConsentDecision, visitor_key: str) -> ConsentLedgerRow:
-    """The consent ledger row of a decision: the pseudonym instead of the visitor id."""
-    c = decision.choices
-    return ConsentLedgerRow(
-        consent_id=decision.consent_id,
-        visitor_key=visitor_key,
-        recorded_at=decision.recorded_at,
-        necessary=True,
-        analytics=c.analytics,
-        marketing=c.marketing,
-        preferences=c.preferences,
-        policy_version=decision.policy_version,
-        policy_hash=decision.policy_hash,
-        banner_hash=decision.banner_hash,
-        source=decision.source,
-        gpc=decision.gpc,
-        dnt=decision.dnt,
-        gpc_applied=decision.gpc_applied,
-    )
 
 
 class ConsentAgents:
@@ -64,12 +46,12 @@ class ConsentAgents:
             if decision.visitor_id is None:
                 continue  # anonymous: in the ledger, but no one's state to keep
             key = c.pseudonym(decision.visitor_id)
-            snap = ConsentSnapshot.of(decision)
+            snap = snapshot_of(decision)
             ttl = self.settings.consent_state_seconds
             history = await redis_retry(
                 "history", partial(consent_history.add, c.redis, key, snap, ttl)
             )
-            if history is not None and is_latest(history, decision.consent_id):
+            if history is not None and history.latest_is(decision.consent_id):
                 await redis_retry("mirror", partial(self._mirror, key, decision))
             yield None
 
@@ -82,9 +64,9 @@ class ConsentAgents:
         suppressed, current = await redis.mget(
             [redis_keys.suppressed(key), redis_keys.consent(key)]
         )
-        if suppressed or not consent_mirror.is_newer(decision, current):
+        if suppressed or not is_newer_than_mirror(decision, current):
             return
-        value = decision.in_force().model_dump_json()
+        value = in_force_of(decision).model_dump_json()
         await redis.set(redis_keys.consent(key), value, ex=self.settings.consent_state_seconds)
         self.clients.metrics.consent_mirrored.inc()
 

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from consentstream import redis_keys
 from consentstream.settings import CommonSettings
 from streams import consent_history
-from streams.consent_state import MAX_HISTORY, ConsentSnapshot, consent_at
+from streams.consent_state import MAX_HISTORY, ConsentHistory, ConsentSnapshot, consent_at
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ async def test_decisions_are_kept_in_time_order_whatever_order_they_arrive_in(
     await consent_history.add(redis, key, snap(1, "analytics"), TTL)
     history = await consent_history.add(redis, key, snap(2), TTL)  # a replayed decision
     assert history is not None
-    assert [h["consent_id"] for h in history] == ["c001", "c002"]
+    assert history.consent_ids() == ["c001", "c002"]
     # the history lives consent_state_days from the latest write, then goes
     assert TTL - 5 <= await redis.ttl(redis_keys.consent_history(key)) <= TTL
     suppressed, histories = await consent_history.load(redis, [key])
@@ -61,7 +61,7 @@ async def test_only_the_newest_decisions_are_kept(redis: Redis, key: str) -> Non
     assert history is not None
     assert len(history) == MAX_HISTORY
     assert await redis.hlen(redis_keys.consent_history(key)) == MAX_HISTORY
-    assert history[0]["consent_id"] == "c005"
+    assert history.consent_ids()[0] == "c005"
     assert await consent_history.forget(redis, key) == MAX_HISTORY
     assert not await redis.exists(redis_keys.consent_history(key))
 
@@ -75,7 +75,7 @@ async def test_an_erased_subject_gets_no_history_back_from_a_late_decision(
         assert not await redis.exists(redis_keys.consent_history(key))
         suppressed, histories = await consent_history.load(redis, [key])
         assert suppressed == {key}
-        assert histories[key] == []
+        assert histories[key] == ConsentHistory()
     finally:
         await redis.delete(redis_keys.suppressed(key))
 
@@ -93,7 +93,7 @@ async def test_the_collectors_mirror_is_merged_and_junk_is_ignored(redis: Redis,
     await redis.set(redis_keys.consent(key), orjson.dumps(mirror))
     try:
         _, histories = await consent_history.load(redis, [key, key])
-        assert [h["consent_id"] for h in histories[key]] == ["c001", "c009"]
+        assert histories[key].consent_ids() == ["c001", "c009"]
         in_force = consent_at(histories[key], T0 + timedelta(minutes=10))
         assert in_force is not None and in_force.grants("analytics")
     finally:

@@ -11,11 +11,15 @@ from itertools import product
 
 import pytest
 
-from ops import consent_rebuild
+from schemas.consent import (
+    in_force_of,
+    in_force_of_ledger,
+    snapshot_of,
+    snapshot_of_ledger,
+    snapshot_of_mirror,
+)
 from schemas.events import ConsentChoices
 from schemas.messages import ConsentDecision
-from streams import consent_mirror
-from streams.consent_state import ConsentSnapshot
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -51,11 +55,10 @@ def test_every_shape_of_a_decision_grants_the_same_purposes(
     }
     optional = {"analytics": analytics, "marketing": marketing, "preferences": preferences}
     expected = ("necessary", *(purpose for purpose, on in optional.items() if on))
-    mirrored = consent_mirror.snapshot_of(decision.in_force().model_dump_json())
+    mirrored = snapshot_of_mirror(in_force_of(decision).model_dump_json())
     assert choices.granted() == expected
-    assert ConsentSnapshot.of(decision).purposes == expected
+    assert snapshot_of(decision).purposes == expected
     assert mirrored is not None and mirrored.purposes == expected
-    assert consent_rebuild.snapshot(row).purposes == expected
-    assert consent_mirror.snapshot_of(consent_rebuild.mirror_json(row)) == ConsentSnapshot.of(
-        decision
-    )
+    assert snapshot_of_ledger(row).purposes == expected
+    ledger_mirror = in_force_of_ledger(row).model_dump_json()
+    assert snapshot_of_mirror(ledger_mirror) == snapshot_of(decision)

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentstream.identity import pseudonymize
+from schemas.consent import ConsentHistory, snapshot_of
 from schemas.events import ConsentChoices, Event
 from schemas.messages import ConsentDecision, RawEvent, RequestFacts
 from schemas.rows import UsageEventRow
 from streams import pipeline
-from streams.consent_state import ConsentSnapshot, add_decision
 
 KEY = "unit-test-key"
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
@@ -64,10 +64,10 @@ def decision(
     )
 
 
-def history(*decisions: ConsentDecision) -> list[dict[str, object]]:
-    items: list[dict[str, object]] = []
+def history(*decisions: ConsentDecision) -> ConsentHistory:
+    items = ConsentHistory()
     for d in decisions:
-        items = add_decision(items, ConsentSnapshot.of(d))
+        items = items.with_decision(snapshot_of(d))
     return items
 
 
@@ -76,7 +76,9 @@ def run(
 ) -> UsageEventRow | pipeline.Dropped:
     vid = raw.event.visitor_id
     key = pseudonymize(vid, KEY) if vid else ""
-    ctx = pipeline.Context(histories={key: hist or []}, suppressed=suppressed, **options)
+    ctx = pipeline.Context(
+        histories={key: hist or ConsentHistory()}, suppressed=suppressed, **options
+    )
     return pipeline.run(pipeline.Work(raw=raw, visitor_key=key, ts=raw.event.ts), ctx)
 
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentstream.identity import pseudonymize
+from schemas.consent import ConsentHistory
 from schemas.rows import CookieObservationRow
 from streams import pipeline
 from streams.cookies import CatalogueError, load_catalogue, parse_catalogue
@@ -40,7 +41,10 @@ def observe(hist=None, suppressed=frozenset(), **options) -> dict[str, CookieObs
     raw = raw_event(type="cookie", cookies=COOKIES)
     key = pseudonymize("visitor_a_123", KEY)
     ctx = pipeline.Context(
-        histories={key: hist or []}, suppressed=suppressed, catalogue=CATALOGUE, **options
+        histories={key: hist or ConsentHistory()},
+        suppressed=suppressed,
+        catalogue=CATALOGUE,
+        **options,
     )
     rows = pipeline.observe_cookies(pipeline.Work(raw=raw, visitor_key=key, ts=raw.event.ts), ctx)
     return {r.cookie_name: r for r in rows}

@@ -9,12 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentstream.identity import pseudonymize
+from schemas.consent import (
+    NONE_IN_FORCE,
+    ConsentHistory,
+    in_force_of,
+    is_newer_than_mirror,
+    snapshot_of_mirror,
+)
 from schemas.events import ConsentInForce
 from schemas.messages import RawEvent
 from schemas.rows import UsageEventRow
-from services.collector import consent as collector_consent
-from streams import consent_mirror, pipeline
-from streams.consent_state import consent_at, merge_snapshot
+from streams import pipeline
+from streams.consent_state import consent_at
 from streams.minimize import anonymous_visitor_hash
 
 from .test_pipeline import KEY, T0, UA, decision, history, raw_event, run
@@ -129,20 +135,23 @@ def test_later_decisions_never_apply_backwards_within_the_grace_window() -> None
 
 def test_the_mirror_has_the_collectors_shape_and_feeds_the_pipeline() -> None:
     d = decision(VISITOR, T0 - timedelta(minutes=1), True, "mirrored")
-    mirrored = d.in_force().model_dump_json()
-    assert ConsentInForce.model_validate_json(mirrored) == d.in_force()  # what the collector reads
+    mirrored = in_force_of(d).model_dump_json()
+    assert ConsentInForce.model_validate_json(mirrored) == in_force_of(
+        d
+    )  # what the collector reads
     assert VISITOR not in mirrored
-    snap = consent_mirror.snapshot_of(mirrored.encode())
-    row = run(raw_event(), merge_snapshot([], snap))
+    snap = snapshot_of_mirror(mirrored.encode())
+    row = run(raw_event(), ConsentHistory().with_decision(snap))
     assert isinstance(row, UsageEventRow) and row.consent_id == "mirrored"
     assert row.visitor_key == pseudonymize(VISITOR, KEY)
 
 
 def test_unreadable_or_empty_mirrors_change_nothing() -> None:
-    none = collector_consent.NONE_IN_FORCE.model_dump_json().encode()
+    none = NONE_IN_FORCE.model_dump_json().encode()
     for value in (None, b"not json", b"{}", none):
-        assert consent_mirror.snapshot_of(value) is None
-    assert merge_snapshot([{"consent_id": "x"}], None) == [{"consent_id": "x"}]
+        assert snapshot_of_mirror(value) is None
+    some = history(decision(VISITOR, T0, True, "x"))
+    assert some.with_decision(None) == some
 
 
 def test_a_batch_token_names_its_events_whatever_their_order() -> None:
@@ -176,7 +185,7 @@ def test_decisions_never_reach_back_except_a_first_one_within_grace(
 def test_the_mirror_only_moves_forward() -> None:
     older = decision(VISITOR, T0, True, "older")
     newer = decision(VISITOR, T0 + timedelta(seconds=1), False, "newer")
-    mirrored = newer.in_force().model_dump_json()
-    assert not consent_mirror.is_newer(older, mirrored)
-    assert consent_mirror.is_newer(newer, mirrored)
-    assert consent_mirror.is_newer(older, None)
+    mirrored = in_force_of(newer).model_dump_json()
+    assert not is_newer_than_mirror(older, mirrored)
+    assert is_newer_than_mirror(newer, mirrored)
+    assert is_newer_than_mirror(older, None)

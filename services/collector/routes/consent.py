@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from consentstream import redis_keys
 from consentstream.identity import pseudonymize
+from schemas.consent import NONE_IN_FORCE, decision_of, in_force_of
 from schemas.events import ConsentInForce, ConsentRecorded, ConsentRequest, VisitorId
 from schemas.messages import ConsentDecision
 
@@ -38,7 +39,7 @@ async def post_consent(
     """
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
-    decision = consent.decide(body, facts, consent.utcnow())
+    decision = decision_of(body, facts, consent.utcnow())
     earlier = await _claim(state, decision) if body.decision_id else None
     if earlier is not None:
         decision = earlier
@@ -99,7 +100,7 @@ async def _record(state: CollectorState, decision: ConsentDecision, *, claimed: 
     try:
         await state.redis.set(
             redis_keys.consent(key),
-            decision.in_force().model_dump_json(),
+            in_force_of(decision).model_dump_json(),
             ex=state.settings.consent_state_seconds,
         )
     except (RedisError, OSError) as exc:
@@ -142,5 +143,5 @@ async def get_consent(visitor_id: VisitorId, state: State) -> ConsentInForce:
     key = pseudonymize(visitor_id, state.settings.pseudonym_key.get_secret_value())
     raw = await state.redis.get(redis_keys.consent(key))
     if raw is None:
-        return consent.NONE_IN_FORCE
+        return NONE_IN_FORCE
     return ConsentInForce.model_validate_json(raw)
