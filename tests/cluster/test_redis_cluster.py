@@ -132,7 +132,7 @@ async def test_consent_history_suppression_and_erasure_stay_in_one_slot(rc: Redi
     await rc.set(redis_keys.suppressed(erased), b"1")
     suppressed, histories = await consent_history.load(rc, visitors)
     assert suppressed == {erased}
-    assert {v: h[0]["consent_id"] for v, h in histories.items()} == {
+    assert {v: h.decisions[0].consent_id for v, h in histories.items()} == {
         visitor: f"c{minute}" for minute, visitor in enumerate(visitors)
     }
     # The erasure's checks and deletes: several keys of one subject, one slot.

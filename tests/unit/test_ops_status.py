@@ -31,7 +31,7 @@ def fake_status(monkeypatch: pytest.MonkeyPatch, infra: State, product: dict[str
         ServiceStatus(name, state, 4242 if state != "stopped" else None, "127.0.0.1:8080", LOG)
         for name, state in product.items()
     ]
-    monkeypatch.setattr(stack, "status", lambda: services)
+    monkeypatch.setattr(stack, "status", lambda cluster=False: services)
     monkeypatch.setattr(apps, "app_status", lambda: products)
 
 
