@@ -47,6 +47,7 @@ class InvalidBatch(CollectorError):
     """The body is JSON but not a batch or an event: it does not match the schema."""
 
     status_code = 422
+    code = "invalid_request"
 
 
 class UnsupportedMedia(CollectorError):

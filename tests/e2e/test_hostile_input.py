@@ -79,7 +79,7 @@ def post_raw(pipe: Pipeline, body: bytes, content_type: str = "application/json"
         (b'{"events": [' + b'{"a":' * 300 + b"1" + b"}" * 300 + b"]}", 422),
         (b"\x00\x01\x02", 400),
         (b"", 400),
-        (b'"just a string"', 400),
+        (b'"just a string"', 422),  # JSON, but neither a batch nor an event
     ],
 )
 def test_malformed_bodies_are_client_errors(pipeline: Pipeline, body: bytes, status: int) -> None:
