@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from consentstream.openapi import (
     BODY_UNPARSABLE,
@@ -23,23 +23,13 @@ from consentstream.openapi import (
     link,
     prometheus_response,
 )
-from schemas.events import EVENT_EXAMPLE, MAX_BATCH_EVENTS, Event, Rejection, Timestamp
+from schemas.errors import ErrorBody
+from schemas.events import EVENT_EXAMPLE, MAX_BATCH_EVENTS, Event, Timestamp
 
 from .errors import CollectorError
 
-
-class CollectorErrorBody(BaseModel):
-    """``{"error": message}``; a 422 for a batch adds why each event was refused."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    error: str = Field(description="What went wrong, for a person.")
-    rejected: list[Rejection] | None = Field(
-        None, description="Per-event reasons when no event of the batch was valid."
-    )
-
-
 DOCS = ErrorDocs(
-    CollectorErrorBody,
+    ErrorBody,
     {
         400: "The body is not JSON, or the Host is not one of the collector's names.",
         404: "No such resource.",
@@ -76,7 +66,7 @@ def events_responses() -> Responses:
     for status in sorted(reasons):
         if status == 400:
             reasons[status].append(BODY_UNPARSABLE)
-        answers[status] = {"model": CollectorErrorBody, "description": " ".join(reasons[status])}
+        answers[status] = {"model": ErrorBody, "description": " ".join(reasons[status])}
     return answers
 
 
@@ -135,14 +125,17 @@ def events_request_body() -> dict[str, Any]:
     }
 
 
-def snippet_responses() -> Responses:
-    """``/snippet.js``: JavaScript, 304 for a matching ETag, 503 while it is not built."""
-    script = content(JAVASCRIPT, {"type": "string"}, "The snippet, configured for this collector.")
+def snippet_responses(
+    media_type: str = JAVASCRIPT,
+    what: str = "The snippet, the same bytes for every request.",
+    schema: dict[str, Any] | None = None,
+) -> Responses:
+    """A static snippet file: its type, 304 for a matching ETag, 503 while it is not built."""
     return {
-        200: script,
+        200: content(media_type, schema or {"type": "string"}, what),
         304: {"description": "Not modified: the If-None-Match ETag is current."},
         **EVERY_ROUTE,
-        **DOCS.errors(503, _503="The snippet is not built on this server; retry later."),
+        **DOCS.errors(503, _503="The file is not built or readable on this server; retry later."),
     }
 
 
@@ -156,7 +149,7 @@ def consent_post_responses() -> Responses:
         **EVERY_ROUTE,
         **DOCS.errors(413, 422, 429, 503),
         400: {
-            "model": CollectorErrorBody,
+            "model": ErrorBody,
             "description": f"{BODY_UNPARSABLE} {DOCS.meanings[400]}",
         },
     }

@@ -32,7 +32,11 @@ async def snippet(request: Request, state: State) -> Response:
     return _static(request, state.settings.snippet_path, "application/javascript")
 
 
-@router.get("/snippet.css")
+@router.get(
+    "/snippet.css",
+    response_class=Response,
+    responses=responses.snippet_responses("text/css", "The banner's stylesheet."),
+)
 async def snippet_css(request: Request, state: State) -> Response:
     """The banner's stylesheet: a file, so pages need no 'unsafe-inline' in style-src."""
     return _static(request, state.settings.snippet_path.with_suffix(".css"), "text/css")
@@ -48,7 +52,19 @@ def _static(request: Request, path: Path, media_type: str) -> Response:
     return _cacheable(request, body, media_type)
 
 
-@router.get("/snippet/cookies.json")
+@router.get(
+    "/snippet/cookies.json",
+    response_class=Response,
+    responses=responses.snippet_responses(
+        "application/json",
+        "The cookie catalogue: names or prefixes, categories, purposes.",
+        {
+            "type": "object",
+            "required": ["cookies"],
+            "properties": {"cookies": {"type": "array", "items": {"type": "object"}}},
+        },
+    ),
+)
 async def cookie_catalogue(request: Request, state: State) -> Response:
     """The site's cookie catalogue: names (or ``prefix*``), categories and purposes.
 
