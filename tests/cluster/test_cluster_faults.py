@@ -94,6 +94,20 @@ def kill_hard(node: Service) -> None:
         time.sleep(0.05)
 
 
+def wait_until_every_replica_answers(store: Storage, timeout: float = 120.0) -> None:
+    """The restarted node is back for reads too, not only for the writer's fail-over."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            answers = store.on_every_replica("SELECT 1 AS n")
+            if answers and all(a.rows is not None for a in answers):
+                return
+        except (StorageError, OSError):
+            pass
+        assert time.monotonic() < deadline, "a replica did not come back"
+        time.sleep(0.5)
+
+
 def test_killed_replica_loses_no_acknowledged_event_and_erasure_completes(
     cluster_stack: StackSettings, loaded: Storage
 ) -> None:
@@ -114,6 +128,7 @@ def test_killed_replica_loses_no_acknowledged_event_and_erasure_completes(
     writer.join(timeout=240)
     eraser.join(timeout=240)
     assert not writer.is_alive() and not eraser.is_alive()
+    wait_until_every_replica_answers(loaded)
 
     stored = {
         row["event_id"]
