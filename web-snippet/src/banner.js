@@ -34,7 +34,6 @@ export function createBanner(doc, t, on) {
   ]);
   const gpcNote = el(doc, "p", { id: "cs-gpc", textContent: t.gpc, hidden: true });
   const all = () => Object.fromEntries(CATEGORIES.map((k) => [k, true]));
-  let buttons;
   const save = button(t.save, () => on.decide(Object.fromEntries(boxes.map((b) => [b.name, b.checked]))));
   save.hidden = true;
   const box = el(doc, "div", { id: "cs-banner", role: "dialog", "aria-modal": "true", "aria-labelledby": "cs-title", "aria-describedby": "cs-desc", lang: t.lang, tabIndex: -1, hidden: true }, [
@@ -42,7 +41,7 @@ export function createBanner(doc, t, on) {
     el(doc, "p", { id: "cs-desc", textContent: t.desc }),
     gpcNote,
     opts,
-    el(doc, "div", {}, (buttons = [button(t.accept, () => on.decide(all())), button(t.reject, () => on.decide({})), button(t.customize, customize), save])),
+    el(doc, "div", {}, [button(t.accept, () => on.decide(all())), button(t.reject, () => on.decide({})), button(t.customize, customize), save]),
   ]);
   let returnTo = null;
   const opener = button(t.settings, () => open(opener), "");
@@ -59,6 +58,7 @@ export function createBanner(doc, t, on) {
     }
     opts.hidden = save.hidden = false;
     boxes[0].focus();
+    on.more && on.more(box); // the second layer: services and cookies, fetched now
   }
   const shown = (e) => {
     for (let x = e; x && x !== box; x = x.parentNode) if (x.hidden) return false;
@@ -66,7 +66,8 @@ export function createBanner(doc, t, on) {
   };
   /** Tab and Shift+Tab cycle inside the open dialog. */
   function trap(e) {
-    const stops = [...boxes, ...buttons].filter(shown), first = stops[0], last = stops[stops.length - 1];
+    // Every stop, the second layer's summaries and links too, once it has loaded.
+    const stops = [...box.querySelectorAll("input,summary,a,button")].filter(shown), first = stops[0], last = stops[stops.length - 1];
     const at = doc.activeElement;
     if (e.shiftKey && (at === first || at === box)) e.preventDefault(), last.focus();
     else if (!e.shiftKey && at === last) e.preventDefault(), first.focus();

@@ -108,7 +108,7 @@ export function uuid(c) {
   b[6] = (b[6] & 15) | 64;
   b[8] = (b[8] & 63) | 128;
   const h = Array.from(b, (x) => (x + 256).toString(16).slice(1)).join("");
-  return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+  return h.replace(/(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
 }
 
 /** The page URL without its fragment and without query parameters other than utm_*. */

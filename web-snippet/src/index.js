@@ -7,7 +7,7 @@ import { pickStrings } from "./i18n.js";
 import { createQueue, createSender } from "./queue.js";
 import { safeStorage } from "./storage.js";
 
-const KEY = "cs_consent", VID = "cs_vid", TOKEN = "cs_token", QUEUE = "cs_queue", SEEN = "cs_cookies";
+const KEY = "cs_consent", VID = "cs_vid", TOKEN = "cs_token", QUEUE = "cs_queue", SEEN = "cs_cookies", SVC = "cs_services";
 const w = globalThis, doc = w.document;
 // currentScript exists only while this file first runs: read the tag now.
 const tag = doc && doc.currentScript;
@@ -128,7 +128,8 @@ function start() {
     clearCookies(choices);
     doc.querySelectorAll('script[type="text/plain"][data-category]').forEach((old) => {
       const cat = old.getAttribute("data-category");
-      if (cat !== "necessary" && !choices[cat]) return;
+      // A service the visitor switched off in the second layer stays off within its category.
+      if ((cat !== "necessary" && !choices[cat]) || ("" + get(SVC)).includes("|" + old.getAttribute("data-service") + "|")) return;
       ran[cat] = true;
       const s = doc.createElement("script");
       for (const a of old.attributes) if (a.name !== "type" && a.name !== "data-category") s.setAttribute(a.name, a.value);
@@ -201,7 +202,12 @@ function start() {
   // ---- page
   const strings = pickStrings(cfg.lang || (doc.documentElement && doc.documentElement.lang), cfg.strings);
   const shown = core.bannerHash(strings);
-  const banner = createBanner(doc, strings, { decide: (c) => decide(c, "banner"), current: choicesInForce, gpc, css: cfg.css });
+  // The second layer loads when the visitor asks for details; it finds what it needs on __cs2.
+  const details = (box) =>
+    w.__cs2 ||
+    ((w.__cs2 = { box, api, lang: strings.lang, cfg, store, tag }),
+    doc.head.appendChild(Object.assign(doc.createElement("script"), { src: api + "/snippet-details.js", nonce: cfg.nonce })));
+  const banner = createBanner(doc, strings, { decide: (c) => decide(c, "banner"), current: choicesInForce, gpc, css: cfg.css, more: details });
   // Calls made before the script loaded, on a stub the site defined:
   // window.consentstream = window.consentstream || {q: []}; consentstream.q.push(["track", "custom", {…}])
   const early = (w.consentstream && w.consentstream.q) || [];
@@ -218,7 +224,8 @@ function start() {
     },
     track: (type, props) => track(type, props),
     flush: () => sender.flush(),
-    privacy: { request: (type, jurisdiction) => privacyRequest(type, jurisdiction) },
+    // The visitor privacy center on the collector's origin: choices, history, requests.
+    privacy: { request: (type, jurisdiction) => privacyRequest(type, jurisdiction), open: () => w.open(api + "/privacy/") },
   });
 
   gtag("consent", "default", { ...core.consentModeSignals(null), wait_for_update: 500 });
