@@ -23,9 +23,9 @@ export function createBanner(doc, t, on) {
   if (on.css) doc.head.appendChild(el(doc, "link", { rel: "stylesheet", id: "cs-style", href: on.css }));
   const boxes = CATEGORIES.map((name) => el(doc, "input", { type: "checkbox", name, id: "cs-c-" + name, "aria-describedby": "cs-d-" + name }));
   // The description sits beside the label, not in it: inside, it would be read as part of the
-  // name and again as the description.
+  // name and again as the description. The second layer fills it in.
   const row = (name, input) =>
-    el(doc, "div", { className: "cs-row" }, [el(doc, "label", { htmlFor: input.id }, [input, t[name]]), el(doc, "small", { id: "cs-d-" + name, textContent: t[name + "Desc"] })]);
+    el(doc, "div", { className: "cs-row" }, [el(doc, "label", { htmlFor: input.id }, [input, t[name]]), el(doc, "small", { id: "cs-d-" + name })]);
   const necessary = el(doc, "input", { type: "checkbox", checked: true, disabled: true, id: "cs-c-necessary", "aria-describedby": "cs-d-necessary" });
   const opts = el(doc, "fieldset", { id: "cs-opts", hidden: true }, [
     el(doc, "legend", { textContent: t.legend }),

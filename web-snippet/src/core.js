@@ -34,6 +34,7 @@ export function tagConfig(tag, base) {
     bannerHash: get("banner-hash"),
     trackClicks: on("track-clicks"),
     waitForChoice: on("wait-for-choice"),
+    cookieDomain: get("cookie-domain"),
     nonce: (tag && tag.nonce) || undefined,
   };
   for (const k in cfg) if (cfg[k] === undefined) delete cfg[k];
@@ -153,7 +154,7 @@ const KNOWN_COOKIES = [
   [/^(_ga|_gid|_gat|_pk_|_hj|cs_vid$)/, "analytics"],
   [/^(_gcl|_fbp|_fbc|IDE$|_uet|_tt)/, "marketing"],
   [/^(lang|locale|theme)$/, "preferences"],
-  [/^(session|csrf|XSRF|__Host-|__Secure-)/i, "necessary"],
+  [/^(session|csrf|XSRF|__Host-|__Secure-|cs_consent$)/i, "necessary"],
 ];
 
 /**
@@ -172,7 +173,8 @@ export function cookieInventory(cookieString, known) {
     const hit = KNOWN_COOKIES.find(([re]) => re.test(name));
     return hit ? hit[1] : "unknown";
   };
-  return [...new Set(names)].slice(0, 100).map((name) => ({ name: cut(name, 256), category: category(name) }));
+  // Sorted: the browser reorders cookies when one is rewritten, which is no change.
+  return [...new Set(names)].sort().slice(0, 100).map((name) => ({ name: cut(name, 256), category: category(name) }));
 }
 
 /**

@@ -3,6 +3,8 @@
 // cookies with purpose and retention, a toggle per service, and links to the privacy policy and
 // the visitor privacy center. The first layer leaves what it needs on window.__cs2.
 
+import { DESCRIPTIONS } from "./descriptions.js";
+
 const KEY = "cs_services"; // read by the first layer before it runs a gated script
 
 const STRINGS = {
@@ -50,7 +52,11 @@ function el(doc, tag, props, kids) {
 /** Render the second layer into the open banner `ctx.box` from the catalogue's `cookies`. */
 export function render(ctx, cookies) {
   const { box, cfg, lang } = ctx, doc = box.ownerDocument;
-  const s = { ...STRINGS.en, ...STRINGS[lang], ...((cfg.strings || {})[lang] || {}) };
+  const s = { ...STRINGS.en, ...DESCRIPTIONS.en, ...STRINGS[lang], ...DESCRIPTIONS[lang], ...((cfg.strings || {})[lang] || {}) };
+  for (const k of ["necessary", "analytics", "marketing", "preferences"]) {
+    const d = doc.getElementById("cs-d-" + k);
+    if (d) d.textContent = s[k + "Desc"];
+  }
   const off = offList(ctx.store.getItem(KEY));
   const groups = group(cookies);
   const toggles = []; // [service name, category box, service box]

@@ -1,5 +1,6 @@
-// Banner strings. English and German ship; a site overrides or adds languages with
-// `strings: {xx: {...}}` in its config and picks one with `lang` (else <html lang>).
+// Banner strings; the category descriptions come with the second layer (src/descriptions.js).
+// English and German ship; a site overrides or adds languages with `strings: {xx: {...}}` in
+// its config and picks one with `lang` (else <html lang>).
 
 const en = {
   title: "Your privacy choices",
@@ -15,13 +16,9 @@ const en = {
   legend: "Categories",
   gpc: "Your browser sends Global Privacy Control, so marketing stays off.",
   necessary: "Necessary",
-  necessaryDesc: "Needed for the site to work and to remember this choice. Always on.",
   analytics: "Analytics",
-  analyticsDesc: "Count visits and see how the site is used, under a pseudonymous visitor id.",
   marketing: "Marketing",
-  marketingDesc: "Measure campaigns and show relevant offers.",
   preferences: "Preferences",
-  preferencesDesc: "Remember settings such as your language.",
 };
 
 const de = {
@@ -38,13 +35,9 @@ const de = {
   legend: "Kategorien",
   gpc: "Ihr Browser sendet Global Privacy Control, daher bleibt Marketing aus.",
   necessary: "Notwendig",
-  necessaryDesc: "F\u00fcr den Betrieb der Website und zum Speichern dieser Wahl n\u00f6tig. Immer aktiv.",
   analytics: "Statistik",
-  analyticsDesc: "Besuche z\u00e4hlen und verstehen, wie die Website genutzt wird (pseudonyme Besucher-ID).",
   marketing: "Marketing",
-  marketingDesc: "Kampagnen messen und passende Angebote zeigen.",
   preferences: "Pr\u00e4ferenzen",
-  preferencesDesc: "Einstellungen wie Ihre Sprache merken.",
 };
 
 export const STRINGS = { en, de };

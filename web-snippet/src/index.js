@@ -27,7 +27,24 @@ function start() {
   const put = (k, v) => (v == null ? store.removeItem(k) : store.setItem(k, v));
   const now = () => Date.now();
   const gpc = () => !!nav.globalPrivacyControl;
-  const decision = () => core.loadDecision(get(KEY), cfg.policyHash, now());
+  // One decision per site: a first-party cookie on data-cookie-domain (else this host), so
+  // www and shop ask once; the newer of it and this host's own copy holds.
+  const shared = () => {
+    try {
+      return decodeURIComponent((doc.cookie.match(/(?:^|; )cs_consent=([^;]*)/) || [])[1] || "");
+    } catch (e) {
+      return null;
+    }
+  };
+  const decision = () => {
+    const a = core.loadDecision(get(KEY), cfg.policyHash, now()), b = core.loadDecision(shared(), cfg.policyHash, now());
+    return b && (!a || b.decided_at > a.decided_at) ? b : a;
+  };
+  const keep = (d) => {
+    put(KEY, JSON.stringify(d));
+    // The receipt stays in this host's storage: a cookie travels with every request.
+    doc.cookie = "cs_consent=" + encodeURIComponent(JSON.stringify({ ...d, receipt: null })) + "; path=/; SameSite=Lax; max-age=" + Math.round((d.expires_at - now()) / 1e3) + (cfg.cookieDomain ? "; domain=" + cfg.cookieDomain : "");
+  };
   const vid = () => {
     const v = get(VID);
     return v && core.VID_RE.test(v) ? v : null;
@@ -76,7 +93,7 @@ function start() {
     onRecorded(item, data) {
       const d = decision();
       if (!data || !d || d.decided_at !== item.decided_at) return;
-      put(KEY, JSON.stringify({ ...d, consent_id: data.consent_id, receipt: data.receipt }));
+      keep({ ...d, consent_id: data.consent_id, receipt: data.receipt });
       if (data.visitor_token) put(TOKEN, data.visitor_token);
     },
   });
@@ -165,7 +182,7 @@ function start() {
     if (before && before.choices.analytics && !d.choices.analytics) queue.drop((i) => i.k === "e" && i.ev.visitor_id);
     let id = vid();
     if (!id && d.choices.analytics) put(VID, (id = core.uuid(w.crypto).replace(/-/g, "")));
-    put(KEY, JSON.stringify(d));
+    keep(d);
     const did = core.uuid(w.crypto);
     sender.add({ id: did, k: "c", decided_at: d.decided_at, body: core.consentBody(cfg, d.choices, id, source, shown, did) });
     if (!d.choices.analytics) put(VID, null), put(TOKEN, null);
