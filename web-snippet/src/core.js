@@ -33,6 +33,7 @@ export function tagConfig(tag, base) {
     privacyUrl: get("privacy-url"),
     bannerHash: get("banner-hash"),
     trackClicks: on("track-clicks"),
+    trackLinks: on("track-links"),
     waitForChoice: on("wait-for-choice"),
     cookieDomain: get("cookie-domain"),
     nonce: (tag && tag.nonce) || undefined,
@@ -112,14 +113,15 @@ export function uuid(c) {
   return h.replace(/(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
 }
 
-/** The page URL without its fragment and without query parameters other than utm_*. */
+/** The page URL without query parameters other than utm_*, and without a fragment but a route's. */
 export function pageUrl(href) {
   try {
     const u = new URL(href),
       keep = new URLSearchParams();
     u.searchParams.forEach((v, k) => k.startsWith("utm_") && keep.append(k, v));
     u.search = keep.toString();
-    u.hash = "";
+    // A hash-based route ("#/pricing") names a page; any other fragment is a place on it.
+    if (!u.hash.startsWith("#/")) u.hash = "";
     return cut(u.href, 2048);
   } catch (e) {
     return "";

@@ -207,8 +207,8 @@ function start() {
     const token = get(TOKEN);
     const no = (why) => Promise.reject(new Error("consentstream: " + why));
     if (!cfg.privacyUrl) return no("no privacyUrl");
-    if (!["access", "portability", "deletion"].includes(type)) return no("type: access, portability or deletion");
-    if (!token) return no("no visitor token (no analytics grant)");
+    // The type is the API's to check: its refusal (422, naming the field) rejects the promise.
+    if (!token) return no("no visitor token");
     const body = { type, visitor_token: token };
     if (jurisdiction) body.jurisdiction = jurisdiction;
     return w
@@ -274,15 +274,19 @@ function start() {
       };
   }
   w.addEventListener("popstate", navigated);
+  w.addEventListener("hashchange", navigated);
   const leaving = () => sender.beaconAll(nav.onLine !== false);
   w.addEventListener("pagehide", leaving);
   doc.addEventListener("visibilitychange", () => doc.visibilityState === "hidden" && leaving());
   w.addEventListener("online", () => sender.retryNow());
-  if (cfg.trackClicks) {
+  if (cfg.trackClicks || cfg.trackLinks) {
     doc.addEventListener("click", (e) => {
-      const t = e.target && e.target.closest && e.target.closest("a,button,[data-cs-click]");
+      const c = choicesInForce(), a = e.target && e.target.closest && e.target.closest("a");
+      // Links leaving the site and file downloads (data-track-links), as origin and path only.
+      const kind = a && /^http/.test(a.protocol) && (a.host !== w.location.host ? "outbound" : /\.(pdf|zip|csv|docx?|xlsx?)$/i.test(a.pathname) && "download");
+      if (cfg.trackLinks && kind && c && c.analytics) track("click", { kind, url: a.origin + a.pathname });
+      const t = cfg.trackClicks && e.target.closest && e.target.closest("a,button,[data-cs-click]");
       // Click text is the visitor's behaviour: only under an analytics grant.
-      const c = choicesInForce();
       if (t && c && c.analytics && !t.closest("#cs-banner,#cs-open,[data-cs-open]")) track("click", { tag: t.tagName.toLowerCase(), text: core.cut(t.textContent.trim(), 64), id: t.id || null });
     });
   }

@@ -302,7 +302,8 @@ test("events go as text/plain with keepalive, batched, and survive a collector o
 
 test("privacy.request posts the visitor token to the configured URL, and refuses without one", async () => {
   const url = "https://api.example.com/v1/privacy/self-service/requests";
-  const page = openPage({ options: { privacyUrl: url } });
+  // The API checks the type: its refusal rejects the promise.
+  const page = openPage({ options: { privacyUrl: url }, respond: (_u, body) => (body.type === "everything" ? 422 : null) });
   await assert.rejects(page.api.privacy.request("access"), /no visitor token/);
   page.find("Accept all").click();
   await page.flush();
@@ -313,7 +314,7 @@ test("privacy.request posts the visitor token to the configured URL, and refuses
   assert.equal(deletion.init.headers["Content-Type"], "application/json");
   assert.deepEqual(deletion.body, { type: "deletion", visitor_token: "tok.sig" });
   assert.deepEqual(access.body, { type: "access", visitor_token: "tok.sig", jurisdiction: "ccpa" });
-  await assert.rejects(page.api.privacy.request("everything"), /access, portability or deletion/);
+  await assert.rejects(page.api.privacy.request("everything"), /consentstream: 422/);
   await assert.rejects(openPage().api.privacy.request("access"), /privacyUrl/);
 });
 
@@ -501,4 +502,49 @@ test("one decision per site: a cookie on data-cookie-domain, read by another hos
   const own = openPage({ tagAttrs: {} });
   own.find("Accept all").click();
   assert.ok(!own.doc.cookieWrites.find((c) => c.startsWith("cs_consent=")).includes("domain="), "default: this host only");
+});
+
+test("data-track-links: outbound links and file downloads as origin and path, under analytics only", async () => {
+  const link = (page, href) => {
+    const u = new URL(href, "https://www.example.com/demo/");
+    const a = Object.assign(page.doc.createElement("a"), { href: u.href, protocol: u.protocol, host: u.host, origin: u.origin, pathname: u.pathname });
+    page.doc.body.appendChild(a);
+    a.click();
+  };
+  const before = openPage({ tagAttrs: { "data-track-links": "" } });
+  link(before, "https://partner.example.org/offer?email=a%40example.com");
+  before.win.dispatch("pagehide");
+  assert.deepEqual(before.beacons.flatMap((b) => b.body.events).map((e) => e.type), ["pageview"], "nothing before a choice");
+  const page = openPage({ tagAttrs: { "data-track-links": "" }, storage: decided({ ...NONE, analytics: true }) });
+  link(page, "https://partner.example.org/offer?email=a%40example.com");
+  link(page, "/files/tariffs-2026.PDF?v=2");
+  link(page, "/demo/about.html");
+  link(page, "mailto:someone@example.com");
+  page.win.dispatch("pagehide");
+  const clicks = page.beacons.flatMap((b) => b.body.events).filter((e) => e.type === "click");
+  assert.deepEqual(
+    clicks.map((e) => e.props),
+    [
+      { kind: "outbound", url: "https://partner.example.org/offer" },
+      { kind: "download", url: "https://www.example.com/files/tariffs-2026.PDF" },
+    ],
+    "no query (it may carry personal data), no same-site page, no mailto",
+  );
+});
+
+test("hash-based routes: #/path counts as a page, a plain #anchor does not", async () => {
+  const page = openPage({ href: "https://www.example.com/app/#/start", storage: decided(ALL) });
+  page.win.location.href = "https://www.example.com/app/#/pricing";
+  page.win.dispatch("hashchange");
+  page.win.location.href = "https://www.example.com/app/#/pricing";
+  page.win.dispatch("hashchange");
+  page.win.location.href = "https://www.example.com/app/#/pricing"; // an anchor on the page would not change it
+  await page.flush();
+  const views = page.events().filter((e) => e.type === "pageview").map((e) => e.page.url);
+  assert.deepEqual(views, ["https://www.example.com/app/#/start", "https://www.example.com/app/#/pricing"]);
+  const anchors = openPage({ href: "https://www.example.com/app/#top", storage: decided(ALL) });
+  anchors.win.location.href = "https://www.example.com/app/#faq";
+  anchors.win.dispatch("hashchange");
+  await anchors.flush();
+  assert.deepEqual(anchors.events().filter((e) => e.type === "pageview").map((e) => e.page.url), ["https://www.example.com/app/"]);
 });

@@ -238,6 +238,9 @@ export function openPage(o = {}) {
     get hostname() {
       return new URL(this.href).hostname;
     },
+    get host() {
+      return new URL(this.href).host;
+    },
   };
   Object.assign(win, {
     document: doc,
