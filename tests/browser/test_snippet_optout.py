@@ -133,7 +133,11 @@ def test_wait_for_choice_sends_nothing_before_the_visitor_decides(
     assert events == [], "nothing at all left before the choice"
     page.get_by_role("button", name="Reject all").click()
     poll(page, lambda: events, "the held pageview")
-    assert [e["type"] for e in events] == ["pageview"] and events[0]["visitor_id"] is None
+    # Besides the held pageview only the decision's own necessary cookie is reported.
+    poll(page, lambda: [e for e in events if e["type"] == "cookie"], "the decision's cookie")
+    assert [e["type"] for e in events] == ["pageview", "cookie"]
+    assert all(e["visitor_id"] is None for e in events)
+    assert [c["name"] for c in events[1]["cookies"]] == ["cs_consent"]
 
 
 def test_included_twice_one_banner_one_pageview(pipeline: Pipeline, context: BrowserContext):
@@ -245,4 +249,7 @@ def test_cookie_names_are_reported_on_change_not_on_every_load(
         page.evaluate("() => consentstream.flush()")
     poll(page, lambda: [e for e in events if e["type"] == "cookie"], "the cookie names")
     page.wait_for_timeout(500)
-    assert len([e for e in events if e["type"] == "cookie"]) == 1
+    # Each report is a change: the refusal's own cookie, then lang appearing, then lang deleted
+    # (preferences refused); the loads after that report nothing.
+    names = [[c["name"] for c in e["cookies"]] for e in events if e["type"] == "cookie"]
+    assert names == [["cs_consent"], ["cs_consent", "lang"], ["cs_consent"]]
