@@ -242,7 +242,10 @@ def test_cookie_names_are_reported_on_change_not_on_every_load(
     events = sent_events(context)
     page = context.new_page()
     open_demo(pipeline, page, "about.html", campaign())
-    page.get_by_role("button", name="Reject all").click()
+    # The refusal expires refused cookies once the catalogue is in: add lang after that.
+    with page.expect_response("**/snippet/cookies.json"):
+        page.get_by_role("button", name="Reject all").click()
+    page.wait_for_timeout(200)
     context.add_cookies([{"name": "lang", "value": "en", "url": pipeline.collector_url}])
     for _ in range(3):
         page.reload()
