@@ -22,6 +22,12 @@ class CookieEntry(BaseModel):
     name: str = Field(min_length=1, max_length=256)
     category: Category
     purpose: str = ""
+    # Shown in the banner's second layer, so the visitor knows who sets it and for how long.
+    service: str = Field(
+        "", max_length=120, description="The service that sets it; empty: the site itself."
+    )
+    vendor: str = Field("", max_length=200, description="Who runs the service.")
+    retention: str = Field("", max_length=80, description="How long the cookie is kept, in words.")
 
 
 class CookieCatalogueFile(BaseModel):

@@ -13,6 +13,7 @@ import secrets
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -174,9 +175,13 @@ def test_reject_leaves_no_identifier_and_only_anonymous_rows(
     rows = wait_usage(pipeline, tag, lambda rows: len(tagged(rows, "after-reject")) == 1, "rows")
     assert {r["visitor_key"] for r in rows} == {""}
     assert len([r for r in rows if r["type"] == "pageview"]) == 3
-    assert context.cookies() == [], "no cookie at all"
+    # The only cookie: the refusal itself (necessary), shared by the site's hosts; no identifier.
+    cookies = context.cookies()
+    assert [c["name"] for c in cookies] == ["cs_consent"], "no other cookie"
+    assert json.loads(unquote(cookies[0]["value"]))["choices"]["analytics"] is False
     stored = page.evaluate("() => Object.keys(localStorage).sort()")
-    assert stored == ["cs_consent"], "only the refusal itself is remembered"
+    # The refusal itself, and the fingerprint of the cookie names last reported (no identifier).
+    assert stored == ["cs_consent", "cs_cookies"], "only the refusal itself is remembered"
     decided = page.evaluate("() => JSON.parse(localStorage.getItem('cs_consent')).consent_id")
     [refusal] = wait_until(
         lambda: repository(pipeline).storage.query(
@@ -333,9 +338,16 @@ def test_keyboard_only_operation(pipeline: Pipeline, context: BrowserContext):
     page.keyboard.press("Enter")  # Customize
     assert focused(page) == "cs-c-analytics"
     page.keyboard.press("Space")
-    for _ in range(6):  # marketing, preferences, accept, reject, customize, save
+    expect(page.locator("#cs-banner .cs-links")).to_be_visible()  # the second layer is in
+    stops = []
+    for _ in range(20):
         page.keyboard.press("Tab")
-    assert focused(page) == "Save choices"
+        stops.append(focused(page))
+        if stops[-1] == "Save choices":
+            break
+    assert stops[0] == "cs-c-analytics" or stops[0].startswith("Services and cookies")
+    assert [s for s in stops if s.startswith("cs-c-")] == ["cs-c-marketing", "cs-c-preferences"]
+    assert stops[-4:] == ["Accept all", "Reject all", "Customize", "Save choices"]
     page.keyboard.press("Enter")
     expect(page.get_by_role("dialog")).to_be_hidden()
     choices = page.evaluate("() => consentstream.consent.get()")

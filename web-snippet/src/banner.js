@@ -23,9 +23,9 @@ export function createBanner(doc, t, on) {
   if (on.css) doc.head.appendChild(el(doc, "link", { rel: "stylesheet", id: "cs-style", href: on.css }));
   const boxes = CATEGORIES.map((name) => el(doc, "input", { type: "checkbox", name, id: "cs-c-" + name, "aria-describedby": "cs-d-" + name }));
   // The description sits beside the label, not in it: inside, it would be read as part of the
-  // name and again as the description.
+  // name and again as the description. The second layer fills it in.
   const row = (name, input) =>
-    el(doc, "div", { className: "cs-row" }, [el(doc, "label", { htmlFor: input.id }, [input, t[name]]), el(doc, "small", { id: "cs-d-" + name, textContent: t[name + "Desc"] })]);
+    el(doc, "div", { className: "cs-row" }, [el(doc, "label", { htmlFor: input.id }, [input, t[name]]), el(doc, "small", { id: "cs-d-" + name })]);
   const necessary = el(doc, "input", { type: "checkbox", checked: true, disabled: true, id: "cs-c-necessary", "aria-describedby": "cs-d-necessary" });
   const opts = el(doc, "fieldset", { id: "cs-opts", hidden: true }, [
     el(doc, "legend", { textContent: t.legend }),
@@ -34,7 +34,6 @@ export function createBanner(doc, t, on) {
   ]);
   const gpcNote = el(doc, "p", { id: "cs-gpc", textContent: t.gpc, hidden: true });
   const all = () => Object.fromEntries(CATEGORIES.map((k) => [k, true]));
-  let buttons;
   const save = button(t.save, () => on.decide(Object.fromEntries(boxes.map((b) => [b.name, b.checked]))));
   save.hidden = true;
   const box = el(doc, "div", { id: "cs-banner", role: "dialog", "aria-modal": "true", "aria-labelledby": "cs-title", "aria-describedby": "cs-desc", lang: t.lang, tabIndex: -1, hidden: true }, [
@@ -42,7 +41,7 @@ export function createBanner(doc, t, on) {
     el(doc, "p", { id: "cs-desc", textContent: t.desc }),
     gpcNote,
     opts,
-    el(doc, "div", {}, (buttons = [button(t.accept, () => on.decide(all())), button(t.reject, () => on.decide({})), button(t.customize, customize), save])),
+    el(doc, "div", {}, [button(t.accept, () => on.decide(all())), button(t.reject, () => on.decide({})), button(t.customize, customize), save]),
   ]);
   let returnTo = null;
   const opener = button(t.settings, () => open(opener), "");
@@ -59,6 +58,7 @@ export function createBanner(doc, t, on) {
     }
     opts.hidden = save.hidden = false;
     boxes[0].focus();
+    on.more && on.more(box); // the second layer: services and cookies, fetched now
   }
   const shown = (e) => {
     for (let x = e; x && x !== box; x = x.parentNode) if (x.hidden) return false;
@@ -66,7 +66,8 @@ export function createBanner(doc, t, on) {
   };
   /** Tab and Shift+Tab cycle inside the open dialog. */
   function trap(e) {
-    const stops = [...boxes, ...buttons].filter(shown), first = stops[0], last = stops[stops.length - 1];
+    // Every stop, the second layer's summaries and links too, once it has loaded.
+    const stops = [...box.querySelectorAll("input,summary,a,button")].filter(shown), first = stops[0], last = stops[stops.length - 1];
     const at = doc.activeElement;
     if (e.shiftKey && (at === first || at === box)) e.preventDefault(), last.focus();
     else if (!e.shiftKey && at === last) e.preventDefault(), first.focus();

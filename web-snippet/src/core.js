@@ -33,7 +33,9 @@ export function tagConfig(tag, base) {
     privacyUrl: get("privacy-url"),
     bannerHash: get("banner-hash"),
     trackClicks: on("track-clicks"),
+    trackLinks: on("track-links"),
     waitForChoice: on("wait-for-choice"),
+    cookieDomain: get("cookie-domain"),
     nonce: (tag && tag.nonce) || undefined,
   };
   for (const k in cfg) if (cfg[k] === undefined) delete cfg[k];
@@ -108,17 +110,18 @@ export function uuid(c) {
   b[6] = (b[6] & 15) | 64;
   b[8] = (b[8] & 63) | 128;
   const h = Array.from(b, (x) => (x + 256).toString(16).slice(1)).join("");
-  return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+  return h.replace(/(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
 }
 
-/** The page URL without its fragment and without query parameters other than utm_*. */
+/** The page URL without query parameters other than utm_*, and without a fragment but a route's. */
 export function pageUrl(href) {
   try {
     const u = new URL(href),
       keep = new URLSearchParams();
     u.searchParams.forEach((v, k) => k.startsWith("utm_") && keep.append(k, v));
     u.search = keep.toString();
-    u.hash = "";
+    // A hash-based route ("#/pricing") names a page; any other fragment is a place on it.
+    if (!u.hash.startsWith("#/")) u.hash = "";
     return cut(u.href, 2048);
   } catch (e) {
     return "";
@@ -153,7 +156,7 @@ const KNOWN_COOKIES = [
   [/^(_ga|_gid|_gat|_pk_|_hj|cs_vid$)/, "analytics"],
   [/^(_gcl|_fbp|_fbc|IDE$|_uet|_tt)/, "marketing"],
   [/^(lang|locale|theme)$/, "preferences"],
-  [/^(session|csrf|XSRF|__Host-|__Secure-)/i, "necessary"],
+  [/^(session|csrf|XSRF|__Host-|__Secure-|cs_consent$)/i, "necessary"],
 ];
 
 /**
@@ -172,7 +175,8 @@ export function cookieInventory(cookieString, known) {
     const hit = KNOWN_COOKIES.find(([re]) => re.test(name));
     return hit ? hit[1] : "unknown";
   };
-  return [...new Set(names)].slice(0, 100).map((name) => ({ name: cut(name, 256), category: category(name) }));
+  // Sorted: the browser reorders cookies when one is rewritten, which is no change.
+  return [...new Set(names)].sort().slice(0, 100).map((name) => ({ name: cut(name, 256), category: category(name) }));
 }
 
 /**

@@ -1,51 +1,43 @@
-// Banner strings. English and German ship; a site overrides or adds languages with
-// `strings: {xx: {...}}` in its config and picks one with `lang` (else <html lang>).
+// Banner strings; the category descriptions come with the second layer (src/descriptions.js).
+// English and German ship; a site overrides or adds languages with `strings: {xx: {...}}` in
+// its config and picks one with `lang` (else <html lang>).
 
 const en = {
   title: "Your privacy choices",
   desc:
-    "We use necessary cookies and storage to run this site. With your permission we also measure " +
-    "visits (analytics), tailor offers (marketing) and remember your settings (preferences). " +
-    "You can change or withdraw your choice at any time under \u201cPrivacy settings\u201d.",
+    "Necessary cookies run this site. With your permission we also measure visits (analytics), " +
+    "tailor offers (marketing) and remember settings (preferences). Change or withdraw your " +
+    "choice at any time under \u201cPrivacy settings\u201d.",
   accept: "Accept all",
   reject: "Reject all",
   customize: "Customize",
   save: "Save choices",
   settings: "Privacy settings",
   legend: "Categories",
-  gpc: "Your browser sends a Global Privacy Control signal, so marketing stays off.",
+  gpc: "Your browser sends Global Privacy Control, so marketing stays off.",
   necessary: "Necessary",
-  necessaryDesc: "Needed for the site to work and to remember this choice. Always on.",
   analytics: "Analytics",
-  analyticsDesc: "Count visits and see how the site is used, under a pseudonymous visitor id.",
   marketing: "Marketing",
-  marketingDesc: "Measure campaigns and show relevant offers.",
   preferences: "Preferences",
-  preferencesDesc: "Remember settings such as your language.",
 };
 
 const de = {
   title: "Ihre Datenschutz-Einstellungen",
   desc:
-    "Wir verwenden notwendige Cookies und Speicher, um diese Website zu betreiben. Mit Ihrer " +
-    "Einwilligung messen wir au\u00dferdem Besuche (Statistik), passen Angebote an (Marketing) und " +
-    "merken uns Ihre Einstellungen (Pr\u00e4ferenzen). Sie k\u00f6nnen Ihre Wahl jederzeit unter " +
-    "\u201eDatenschutz-Einstellungen\u201c \u00e4ndern oder widerrufen.",
+    "Notwendige Cookies betreiben diese Website. Mit Ihrer Einwilligung messen wir au\u00dferdem " +
+    "Besuche (Statistik), passen Angebote an (Marketing) und merken uns Einstellungen " +
+    "(Pr\u00e4ferenzen). Wahl jederzeit unter \u201eDatenschutz-Einstellungen\u201c \u00e4ndern oder widerrufen.",
   accept: "Alle akzeptieren",
   reject: "Alle ablehnen",
   customize: "Anpassen",
   save: "Auswahl speichern",
   settings: "Datenschutz-Einstellungen",
   legend: "Kategorien",
-  gpc: "Ihr Browser sendet das Signal Global Privacy Control, daher bleibt Marketing aus.",
+  gpc: "Ihr Browser sendet Global Privacy Control, daher bleibt Marketing aus.",
   necessary: "Notwendig",
-  necessaryDesc: "F\u00fcr den Betrieb der Website und zum Speichern dieser Wahl n\u00f6tig. Immer aktiv.",
   analytics: "Statistik",
-  analyticsDesc: "Besuche z\u00e4hlen und verstehen, wie die Website genutzt wird (pseudonyme Besucher-ID).",
   marketing: "Marketing",
-  marketingDesc: "Kampagnen messen und passende Angebote zeigen.",
   preferences: "Pr\u00e4ferenzen",
-  preferencesDesc: "Einstellungen wie Ihre Sprache merken.",
 };
 
 export const STRINGS = { en, de };

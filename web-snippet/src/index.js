@@ -7,7 +7,7 @@ import { pickStrings } from "./i18n.js";
 import { createQueue, createSender } from "./queue.js";
 import { safeStorage } from "./storage.js";
 
-const KEY = "cs_consent", VID = "cs_vid", TOKEN = "cs_token", QUEUE = "cs_queue", SEEN = "cs_cookies";
+const KEY = "cs_consent", VID = "cs_vid", TOKEN = "cs_token", QUEUE = "cs_queue", SEEN = "cs_cookies", SVC = "cs_services";
 const w = globalThis, doc = w.document;
 // currentScript exists only while this file first runs: read the tag now.
 const tag = doc && doc.currentScript;
@@ -27,7 +27,24 @@ function start() {
   const put = (k, v) => (v == null ? store.removeItem(k) : store.setItem(k, v));
   const now = () => Date.now();
   const gpc = () => !!nav.globalPrivacyControl;
-  const decision = () => core.loadDecision(get(KEY), cfg.policyHash, now());
+  // One decision per site: a first-party cookie on data-cookie-domain (else this host), so
+  // www and shop ask once; the newer of it and this host's own copy holds.
+  const shared = () => {
+    try {
+      return decodeURIComponent((doc.cookie.match(/(?:^|; )cs_consent=([^;]*)/) || [])[1] || "");
+    } catch (e) {
+      return null;
+    }
+  };
+  const decision = () => {
+    const a = core.loadDecision(get(KEY), cfg.policyHash, now()), b = core.loadDecision(shared(), cfg.policyHash, now());
+    return b && (!a || b.decided_at > a.decided_at) ? b : a;
+  };
+  const keep = (d) => {
+    put(KEY, JSON.stringify(d));
+    // The receipt stays in this host's storage: a cookie travels with every request.
+    doc.cookie = "cs_consent=" + encodeURIComponent(JSON.stringify({ ...d, receipt: null })) + "; path=/; SameSite=Lax; max-age=" + Math.round((d.expires_at - now()) / 1e3) + (cfg.cookieDomain ? "; domain=" + cfg.cookieDomain : "");
+  };
   const vid = () => {
     const v = get(VID);
     return v && core.VID_RE.test(v) ? v : null;
@@ -76,7 +93,7 @@ function start() {
     onRecorded(item, data) {
       const d = decision();
       if (!data || !d || d.decided_at !== item.decided_at) return;
-      put(KEY, JSON.stringify({ ...d, consent_id: data.consent_id, receipt: data.receipt }));
+      keep({ ...d, consent_id: data.consent_id, receipt: data.receipt });
       if (data.visitor_token) put(TOKEN, data.visitor_token);
     },
   });
@@ -128,7 +145,8 @@ function start() {
     clearCookies(choices);
     doc.querySelectorAll('script[type="text/plain"][data-category]').forEach((old) => {
       const cat = old.getAttribute("data-category");
-      if (cat !== "necessary" && !choices[cat]) return;
+      // A service the visitor switched off in the second layer stays off within its category.
+      if ((cat !== "necessary" && !choices[cat]) || ("" + get(SVC)).includes("|" + old.getAttribute("data-service") + "|")) return;
       ran[cat] = true;
       const s = doc.createElement("script");
       for (const a of old.attributes) if (a.name !== "type" && a.name !== "data-category") s.setAttribute(a.name, a.value);
@@ -164,7 +182,7 @@ function start() {
     if (before && before.choices.analytics && !d.choices.analytics) queue.drop((i) => i.k === "e" && i.ev.visitor_id);
     let id = vid();
     if (!id && d.choices.analytics) put(VID, (id = core.uuid(w.crypto).replace(/-/g, "")));
-    put(KEY, JSON.stringify(d));
+    keep(d);
     const did = core.uuid(w.crypto);
     sender.add({ id: did, k: "c", decided_at: d.decided_at, body: core.consentBody(cfg, d.choices, id, source, shown, did) });
     if (!d.choices.analytics) put(VID, null), put(TOKEN, null);
@@ -189,8 +207,8 @@ function start() {
     const token = get(TOKEN);
     const no = (why) => Promise.reject(new Error("consentstream: " + why));
     if (!cfg.privacyUrl) return no("no privacyUrl");
-    if (!["access", "portability", "deletion"].includes(type)) return no("type: access, portability or deletion");
-    if (!token) return no("no visitor token (no analytics grant)");
+    // The type is the API's to check: its refusal (422, naming the field) rejects the promise.
+    if (!token) return no("no visitor token");
     const body = { type, visitor_token: token };
     if (jurisdiction) body.jurisdiction = jurisdiction;
     return w
@@ -201,7 +219,12 @@ function start() {
   // ---- page
   const strings = pickStrings(cfg.lang || (doc.documentElement && doc.documentElement.lang), cfg.strings);
   const shown = core.bannerHash(strings);
-  const banner = createBanner(doc, strings, { decide: (c) => decide(c, "banner"), current: choicesInForce, gpc, css: cfg.css });
+  // The second layer loads when the visitor asks for details; it finds what it needs on __cs2.
+  const details = (box) =>
+    w.__cs2 ||
+    ((w.__cs2 = { box, api, lang: strings.lang, cfg, store, tag }),
+    doc.head.appendChild(Object.assign(doc.createElement("script"), { src: api + "/snippet-details.js", nonce: cfg.nonce })));
+  const banner = createBanner(doc, strings, { decide: (c) => decide(c, "banner"), current: choicesInForce, gpc, css: cfg.css, more: details });
   // Calls made before the script loaded, on a stub the site defined:
   // window.consentstream = window.consentstream || {q: []}; consentstream.q.push(["track", "custom", {…}])
   const early = (w.consentstream && w.consentstream.q) || [];
@@ -218,7 +241,8 @@ function start() {
     },
     track: (type, props) => track(type, props),
     flush: () => sender.flush(),
-    privacy: { request: (type, jurisdiction) => privacyRequest(type, jurisdiction) },
+    // The visitor privacy center on the collector's origin: choices, history, requests.
+    privacy: { request: (type, jurisdiction) => privacyRequest(type, jurisdiction), open: () => w.open(api + "/privacy/") },
   });
 
   gtag("consent", "default", { ...core.consentModeSignals(null), wait_for_update: 500 });
@@ -250,15 +274,19 @@ function start() {
       };
   }
   w.addEventListener("popstate", navigated);
+  w.addEventListener("hashchange", navigated);
   const leaving = () => sender.beaconAll(nav.onLine !== false);
   w.addEventListener("pagehide", leaving);
   doc.addEventListener("visibilitychange", () => doc.visibilityState === "hidden" && leaving());
   w.addEventListener("online", () => sender.retryNow());
-  if (cfg.trackClicks) {
+  if (cfg.trackClicks || cfg.trackLinks) {
     doc.addEventListener("click", (e) => {
-      const t = e.target && e.target.closest && e.target.closest("a,button,[data-cs-click]");
+      const c = choicesInForce(), a = e.target && e.target.closest && e.target.closest("a");
+      // Links leaving the site and file downloads (data-track-links), as origin and path only.
+      const kind = a && /^http/.test(a.protocol) && (a.host !== w.location.host ? "outbound" : /\.(pdf|zip|csv|docx?|xlsx?)$/i.test(a.pathname) && "download");
+      if (cfg.trackLinks && kind && c && c.analytics) track("click", { kind, url: a.origin + a.pathname });
+      const t = cfg.trackClicks && e.target.closest && e.target.closest("a,button,[data-cs-click]");
       // Click text is the visitor's behaviour: only under an analytics grant.
-      const c = choicesInForce();
       if (t && c && c.analytics && !t.closest("#cs-banner,#cs-open,[data-cs-open]")) track("click", { tag: t.tagName.toLowerCase(), text: core.cut(t.textContent.trim(), 64), id: t.id || null });
     });
   }

@@ -243,12 +243,18 @@ test("cookie inventory once a choice exists, and again only when it changed: nam
   await page.flush();
   const inventories = page.events().filter((e) => e.type === "cookie");
   assert.equal(inventories.length, 1, "the same cookies are reported once");
-  assert.deepEqual(inventories[0].cookies, [{ name: "_ga", category: "analytics" }, { name: "theme", category: "preferences" }]);
+  // cs_consent: the decision shared across the site's hosts, a necessary cookie.
+  assert.deepEqual(inventories[0].cookies, [
+    { name: "_ga", category: "analytics" },
+    { name: "cs_consent", category: "necessary" },
+    { name: "theme", category: "preferences" },
+  ]);
   assert.ok(!JSON.stringify(page.requests).includes("GA1.2.3"));
-  const reload = openPage({ cookie: "_ga=GA1.2.3; theme=dark", storage: page.localStorage });
+  const jar = "_ga=GA1.2.3; theme=dark; " + page.doc.cookie.match(/cs_consent=[^;]*/)[0];
+  const reload = openPage({ cookie: jar, storage: page.localStorage });
   await reload.flush();
   assert.equal(reload.events().filter((e) => e.type === "cookie").length, 0, "not on every page load");
-  const more = openPage({ cookie: "_ga=GA1.2.3; theme=dark; _fbp=fb.1", storage: page.localStorage });
+  const more = openPage({ cookie: jar + "; _fbp=fb.1", storage: page.localStorage });
   await more.flush();
   assert.equal(more.events().filter((e) => e.type === "cookie").length, 1, "a new cookie is news");
   const none = openPage({ storage: decided(NONE) });
@@ -296,7 +302,8 @@ test("events go as text/plain with keepalive, batched, and survive a collector o
 
 test("privacy.request posts the visitor token to the configured URL, and refuses without one", async () => {
   const url = "https://api.example.com/v1/privacy/self-service/requests";
-  const page = openPage({ options: { privacyUrl: url } });
+  // The API checks the type: its refusal rejects the promise.
+  const page = openPage({ options: { privacyUrl: url }, respond: (_u, body) => (body.type === "everything" ? 422 : null) });
   await assert.rejects(page.api.privacy.request("access"), /no visitor token/);
   page.find("Accept all").click();
   await page.flush();
@@ -307,7 +314,7 @@ test("privacy.request posts the visitor token to the configured URL, and refuses
   assert.equal(deletion.init.headers["Content-Type"], "application/json");
   assert.deepEqual(deletion.body, { type: "deletion", visitor_token: "tok.sig" });
   assert.deepEqual(access.body, { type: "access", visitor_token: "tok.sig", jurisdiction: "ccpa" });
-  await assert.rejects(page.api.privacy.request("everything"), /access, portability or deletion/);
+  await assert.rejects(page.api.privacy.request("everything"), /consentstream: 422/);
   await assert.rejects(openPage().api.privacy.request("access"), /privacyUrl/);
 });
 
@@ -342,7 +349,7 @@ test("a category description is its checkbox's description, not part of its name
   for (const box of page.doc.all().filter((e) => e.type === "checkbox")) {
     const label = page.doc.all().find((e) => e.tagName === "LABEL" && e.htmlFor === box.id);
     const desc = page.doc.all().find((e) => e.id === box.getAttribute("aria-describedby"));
-    assert.ok(!label.textContent.includes(desc.textContent), `${box.id}: read once`);
+    assert.ok(desc && ![...label.walk()].some((e) => e === desc), `${box.id}: read once, beside its label`);
   }
 });
 
@@ -387,7 +394,7 @@ test("storage full: every write fails, the choice and the queue live in memory",
   assert.equal(page.consents().length, 1, "the decision was sent");
   const sent = page.events();
   assert.ok(sent.some((e) => e.event_id === "old"), "what an earlier page left is sent");
-  assert.deepEqual(sent.filter((e) => e.event_id !== "old").map((e) => e.type), ["pageview", "custom"], "nothing new is dropped");
+  assert.deepEqual(sent.filter((e) => e.event_id !== "old").map((e) => e.type), ["pageview", "cookie", "custom"], "nothing new is dropped");
 });
 
 test("withdrawing deletes that category's cookies, by catalogue names and prefixes, on every domain", async () => {
@@ -402,11 +409,11 @@ test("withdrawing deletes that category's cookies, by catalogue names and prefix
   assert.equal(page.doc.cookie.includes("_fbp"), true, "nothing withdrawn, nothing deleted");
   page.api.consent.set({ analytics: true, preferences: true });
   await settle();
-  assert.equal(page.doc.cookie, "_ga=GA1.2.3; _ga_X=1; theme=dark; session=s1; other=1");
+  assert.equal(page.doc.cookie.replace(/; cs_consent=.*/, ""), "_ga=GA1.2.3; _ga_X=1; theme=dark; session=s1; other=1");
   assert.ok(page.doc.cookieWrites.includes("_fbp=; Max-Age=0; path=/; domain=example.com"), "the parent domain too");
   page.api.consent.withdraw();
   await settle();
-  assert.equal(page.doc.cookie, "session=s1; other=1", "necessary and unknown cookies stay");
+  assert.equal(page.doc.cookie.replace(/; cs_consent=.*/, ""), "session=s1; other=1", "necessary and unknown cookies stay");
 });
 
 test("a withdrawal of a category whose scripts ran reloads the page once the decision left", async () => {
@@ -480,4 +487,64 @@ test("a queue stub defined before the script: the snippet still runs and replays
   await page.flush();
   assert.ok(page.events().some((e) => e.type === "custom" && e.props.early === 1));
   assert.deepEqual(seen, [NONE]);
+});
+
+test("one decision per site: a cookie on data-cookie-domain, read by another host that has none", async () => {
+  const www = openPage({ tagAttrs: { "data-cookie-domain": "example.com" } });
+  www.find("Reject all").click();
+  const write = www.doc.cookieWrites.find((c) => c.startsWith("cs_consent="));
+  assert.match(write, /; path=\/; SameSite=Lax; max-age=\d+; domain=example\.com$/);
+  assert.ok(!decodeURIComponent(write).includes('"receipt":"'), "the receipt stays in this host's storage");
+  const shop = openPage({ href: "https://shop.example.com/", cookie: www.doc.cookie });
+  await shop.flush();
+  assert.ok(!shop.banner().visible, "shop does not ask again");
+  assert.deepEqual(plain(shop.api.consent.get()), NONE);
+  const own = openPage({ tagAttrs: {} });
+  own.find("Accept all").click();
+  assert.ok(!own.doc.cookieWrites.find((c) => c.startsWith("cs_consent=")).includes("domain="), "default: this host only");
+});
+
+test("data-track-links: outbound links and file downloads as origin and path, under analytics only", async () => {
+  const link = (page, href) => {
+    const u = new URL(href, "https://www.example.com/demo/");
+    const a = Object.assign(page.doc.createElement("a"), { href: u.href, protocol: u.protocol, host: u.host, origin: u.origin, pathname: u.pathname });
+    page.doc.body.appendChild(a);
+    a.click();
+  };
+  const before = openPage({ tagAttrs: { "data-track-links": "" } });
+  link(before, "https://partner.example.org/offer?email=a%40example.com");
+  before.win.dispatch("pagehide");
+  assert.deepEqual(before.beacons.flatMap((b) => b.body.events).map((e) => e.type), ["pageview"], "nothing before a choice");
+  const page = openPage({ tagAttrs: { "data-track-links": "" }, storage: decided({ ...NONE, analytics: true }) });
+  link(page, "https://partner.example.org/offer?email=a%40example.com");
+  link(page, "/files/tariffs-2026.PDF?v=2");
+  link(page, "/demo/about.html");
+  link(page, "mailto:someone@example.com");
+  page.win.dispatch("pagehide");
+  const clicks = page.beacons.flatMap((b) => b.body.events).filter((e) => e.type === "click");
+  assert.deepEqual(
+    clicks.map((e) => e.props),
+    [
+      { kind: "outbound", url: "https://partner.example.org/offer" },
+      { kind: "download", url: "https://www.example.com/files/tariffs-2026.PDF" },
+    ],
+    "no query (it may carry personal data), no same-site page, no mailto",
+  );
+});
+
+test("hash-based routes: #/path counts as a page, a plain #anchor does not", async () => {
+  const page = openPage({ href: "https://www.example.com/app/#/start", storage: decided(ALL) });
+  page.win.location.href = "https://www.example.com/app/#/pricing";
+  page.win.dispatch("hashchange");
+  page.win.location.href = "https://www.example.com/app/#/pricing";
+  page.win.dispatch("hashchange");
+  page.win.location.href = "https://www.example.com/app/#/pricing"; // an anchor on the page would not change it
+  await page.flush();
+  const views = page.events().filter((e) => e.type === "pageview").map((e) => e.page.url);
+  assert.deepEqual(views, ["https://www.example.com/app/#/start", "https://www.example.com/app/#/pricing"]);
+  const anchors = openPage({ href: "https://www.example.com/app/#top", storage: decided(ALL) });
+  anchors.win.location.href = "https://www.example.com/app/#faq";
+  anchors.win.dispatch("hashchange");
+  await anchors.flush();
+  assert.deepEqual(anchors.events().filter((e) => e.type === "pageview").map((e) => e.page.url), ["https://www.example.com/app/"]);
 });

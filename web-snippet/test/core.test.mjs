@@ -82,13 +82,15 @@ test("gate: consent is checked again when an event leaves", () => {
 test("cookieInventory: names and categories only, never values", () => {
   const inv = core.cookieInventory("_ga=GA1.2.3; theme=dark; _fbp=fb.1; sessionid=s3cr3t; shop_cart=1; x=1", { "shop_*": "necessary" });
   assert.deepEqual(inv, [
-    { name: "_ga", category: "analytics" },
-    { name: "theme", category: "preferences" },
     { name: "_fbp", category: "marketing" },
+    { name: "_ga", category: "analytics" },
     { name: "sessionid", category: "necessary" },
     { name: "shop_cart", category: "necessary" },
+    { name: "theme", category: "preferences" },
     { name: "x", category: "unknown" },
   ]);
+  const again = core.cookieInventory("x=1; shop_cart=1; sessionid=s; _fbp=1; theme=l; _ga=2", { "shop_*": "necessary" });
+  assert.deepEqual(again, inv, "sorted: a rewritten cookie the browser lists last is no change");
   assert.ok(!JSON.stringify(inv).includes("s3cr3t"));
   assert.deepEqual(core.cookieInventory("", {}), []);
 });

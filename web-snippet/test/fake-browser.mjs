@@ -80,6 +80,9 @@ class Element extends Emitter {
   matches(selector) {
     return selector.split(",").some((s) => (s.startsWith("[") ? this.getAttribute(s.slice(1, -1)) !== null : this.tagName === s.toUpperCase()));
   }
+  querySelectorAll(selector) {
+    return [...this.walk()].slice(1).filter((e) => e.matches(selector));
+  }
   closest(selector) {
     for (let e = this; e instanceof Element; e = e.parentNode) if (e.matches(selector)) return e;
     return null;
@@ -234,6 +237,9 @@ export function openPage(o = {}) {
     href: o.href || "https://www.example.com/demo/?utm_source=newsletter&email=a%40example.com#top",
     get hostname() {
       return new URL(this.href).hostname;
+    },
+    get host() {
+      return new URL(this.href).host;
     },
   };
   Object.assign(win, {

@@ -17,3 +17,10 @@ test("dist/snippet.js and dist/snippet.css together are at most 8 KB gzipped", (
   assert.ok(!readFileSync(BUILT, "utf8").includes("#cs-banner{"), "no CSS inside the script (strict CSP)");
   assert.ok(jsGz + cssGz <= 8 * 1024, `${jsGz + cssGz} bytes gzipped is over the 8 KB budget`);
 });
+
+test("the second layer (dist/snippet-details.js and .css), loaded on Customize, is at most 4 KB gzipped", (t) => {
+  const gz = (path) => gzipSync(readFileSync(path), { level: 9 }).length;
+  const js = gz(BUILT.replace(/snippet\.js$/, "snippet-details.js")), css = gz(BUILT.replace(/snippet\.js$/, "snippet-details.css"));
+  t.diagnostic(`snippet-details.js: ${js} gzipped; snippet-details.css: ${css} gzipped; together ${js + css}`);
+  assert.ok(js + css <= 4 * 1024);
+});

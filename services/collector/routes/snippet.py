@@ -1,4 +1,4 @@
-"""``GET /snippet.js`` and ``/snippet.css`` as static files, and the cookie catalogue.
+"""``GET /snippet.js``, ``/snippet.css`` and the second layer as static files, and the cookies.
 
 The bundle is served byte for byte as built, so a site can pin it with Subresource Integrity;
 its configuration comes from the data- attributes of the site's script tag. Both files are
@@ -40,6 +40,20 @@ async def snippet(request: Request, state: State) -> Response:
 async def snippet_css(request: Request, state: State) -> Response:
     """The banner's stylesheet: a file, so pages need no 'unsafe-inline' in style-src."""
     return _static(request, state.settings.snippet_path.with_suffix(".css"), "text/css")
+
+
+@router.get("/snippet-details.js")
+async def snippet_details(request: Request, state: State) -> Response:
+    """The banner's second layer (services, cookies, per-service toggles), loaded on Customize."""
+    path = state.settings.snippet_path.with_name("snippet-details.js")
+    return _static(request, path, "application/javascript")
+
+
+@router.get("/snippet-details.css")
+async def snippet_details_css(request: Request, state: State) -> Response:
+    """The second layer's stylesheet, fetched with it, so the first layer stays small."""
+    path = state.settings.snippet_path.with_name("snippet-details.css")
+    return _static(request, path, "text/css")
 
 
 def _static(request: Request, path: Path, media_type: str) -> Response:
