@@ -25,6 +25,8 @@ OPERATIONS = [
     "GET /snippet.js",
     "GET /snippet.css",
     "GET /snippet/cookies.json",
+    "GET /snippet-details.js",
+    "GET /snippet-details.css",
     "GET /healthz",
     "GET /readyz",
     "GET /metrics",

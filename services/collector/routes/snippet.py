@@ -42,14 +42,24 @@ async def snippet_css(request: Request, state: State) -> Response:
     return _static(request, state.settings.snippet_path.with_suffix(".css"), "text/css")
 
 
-@router.get("/snippet-details.js")
+@router.get(
+    "/snippet-details.js",
+    response_class=Response,
+    responses=responses.snippet_responses(
+        what="The banner's second layer, fetched when a visitor opens the details."
+    ),
+)
 async def snippet_details(request: Request, state: State) -> Response:
     """The banner's second layer (services, cookies, per-service toggles), loaded on Customize."""
     path = state.settings.snippet_path.with_name("snippet-details.js")
     return _static(request, path, "application/javascript")
 
 
-@router.get("/snippet-details.css")
+@router.get(
+    "/snippet-details.css",
+    response_class=Response,
+    responses=responses.snippet_responses("text/css", "The second layer's stylesheet."),
+)
 async def snippet_details_css(request: Request, state: State) -> Response:
     """The second layer's stylesheet, fetched with it, so the first layer stays small."""
     path = state.settings.snippet_path.with_name("snippet-details.css")
