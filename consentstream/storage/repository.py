@@ -302,6 +302,11 @@ class Repository:
         template = sql.usage_statement(sql.USAGE_CONSENT, self.storage.database, interval)
         return self.storage.query(template, params)
 
+    def usage_consent_versions(self, interval: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Consent decisions per bucket, policy version and banner hash, counted as above."""
+        template = sql.usage_statement(sql.USAGE_CONSENT_VERSIONS, self.storage.database, interval)
+        return self.storage.query(template, params)
+
     def delete_older_than(self, table: str, cutoff: datetime, wait: bool = True) -> int:
         """Retention: remove a table's rows older than ``cutoff``; returns how many there were.
 

@@ -297,12 +297,22 @@ USAGE_BUCKETS: Final[dict[str, str]] = {
     "day": "toStartOfDay({time})",
     "week": "toDateTime(toMonday({time}), 'UTC')",
 }
+# A campaign tag from the stored page_url, whose query holds only the allowlisted utm_* pairs
+# (form-encoded by the worker: '+' is a space, so it is turned back before the %-decoding).
+USAGE_UTM: Final = (
+    "if(extractURLParameter(page_url, '{name}') = '', '(none)',"
+    " decodeURLComponent(replaceAll(extractURLParameter(page_url, '{name}'), '+', ' ')))"
+)
 USAGE_DIMENSIONS: Final[dict[str, str]] = {
     "all": "'all'",
     "page": "page_path",
     "referrer": "if(referrer_host = '', '(direct)', referrer_host)",
     "browser": "if(browser_family = '', '(unknown)', browser_family)",
     "device": "if(device_class = '', '(unknown)', device_class)",
+    "os": "if(os_family = '', '(unknown)', os_family)",
+    "utm_source": USAGE_UTM.replace("{name}", "utm_source"),
+    "utm_medium": USAGE_UTM.replace("{name}", "utm_medium"),
+    "utm_campaign": USAGE_UTM.replace("{name}", "utm_campaign"),
 }
 _IDENTIFIED_VISITORS = "(uniqExact(visitor_key) - max(visitor_key = ''))"
 _PAGEVIEWS_IN_RANGE = (
@@ -363,6 +373,22 @@ COOKIE_REPORT: Final = (
     " max(seen_before_consent) AS flagged"
     " FROM {db}.cookie_observations GROUP BY page_path, cookie_name"
     ") ORDER BY page_path, cookie_name"
+)
+
+# Consent per policy version and banner (so a banner change can be compared), counted the way
+# USAGE_CONSENT counts; the caller withholds every group of fewer than k deciders.
+USAGE_CONSENT_VERSIONS: Final = (
+    "SELECT {consent_bucket} AS bucket, policy_version AS version, banner_hash AS banner,"
+    " uniqExact(decider) AS visitors, count() AS decisions,"
+    " sum(analytics) AS analytics, sum(marketing) AS marketing, sum(preferences) AS preferences,"
+    " sum(refusal) AS refused FROM ("
+    " SELECT recorded_at, policy_version, banner_hash, analytics, marketing, preferences,"
+    " if(visitor_key = '', consent_id, visitor_key) AS decider,"
+    " analytics + marketing + preferences = 0 AS refusal"
+    " FROM {db}.consent_ledger FINAL"
+    " WHERE recorded_at >= toDateTime(%(start)s, 'UTC')"
+    " AND recorded_at < toDateTime(%(end)s, 'UTC')"
+    ") GROUP BY bucket, version, banner ORDER BY bucket, version, banner"
 )
 
 COUNT_ROWS_STORED: Final = "SELECT count() AS n FROM {db}.{table}"

@@ -56,7 +56,10 @@ UsageTime = Annotated[datetime, AfterValidator(in_storable_range)]
 class Group(BaseModel):
     """One shown group: at least k distinct identified visitors."""
 
-    key: str = Field(description="The page path, referrer host, browser family, or 'all'.")
+    key: str = Field(
+        description="The page path, referrer host, browser family, OS family, device class,"
+        " utm_* value ('(none)' for untagged views), or 'all'."
+    )
     visitors: int = Field(description="Distinct identified visitors.")
     pageviews: int = Field(description="Page views, anonymous ones included.")
 
@@ -108,6 +111,39 @@ class ConsentOut(BaseModel):
     interval: Interval
     k: int
     buckets: list[ConsentBucket]
+
+
+class VersionGroup(BaseModel):
+    """Consent rates of one policy version and banner in one bucket (at least k deciders)."""
+
+    policy_version: str
+    banner_hash: str
+    visitors: int
+    decisions: int
+    rates: dict[str, float] = Field(
+        description="Share of decisions granting each purpose; 'refused': granting none."
+    )
+
+
+class VersionBucket(BaseModel):
+    """One bucket's version groups; ``withheld`` when some decisions were in smaller groups."""
+
+    start: datetime
+    groups: list[VersionGroup]
+    withheld: bool = Field(
+        description="True when decisions under a version seen by fewer than k deciders"
+        " were left out of this bucket."
+    )
+
+
+class ConsentVersionsOut(BaseModel):
+    """Consent rates per policy version and banner over time, so a banner change compares."""
+
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    interval: Interval
+    k: int
+    buckets: list[VersionBucket]
 
 
 def time_range(
@@ -181,13 +217,38 @@ def consent_buckets(rows: list[dict[str, Any]], k: int) -> list[ConsentBucket]:
                 )
             )
             continue
-        rates = {
-            p: round(int(row[p]) / decisions, 4)
-            for p in ("analytics", "marketing", "preferences", "refused")
-        }
+        rates = _rates(row, decisions)
         out.append(
             ConsentBucket(
                 start=start, visitors=visitors, decisions=decisions, rates=rates, suppressed=False
             )
         )
     return out
+
+
+def _rates(row: dict[str, Any], decisions: int) -> dict[str, float]:
+    return {
+        p: round(int(row[p]) / decisions, 4)
+        for p in ("analytics", "marketing", "preferences", "refused")
+    }
+
+
+def version_buckets(rows: list[dict[str, Any]], k: int) -> list[VersionBucket]:
+    """Version groups per bucket; a group of fewer than k deciders is left out and flagged."""
+    buckets: dict[datetime, VersionBucket] = {}
+    for row in rows:
+        start = _utc(row["bucket"])
+        bucket = buckets.setdefault(start, VersionBucket(start=start, groups=[], withheld=False))
+        visitors, decisions = int(row["visitors"]), int(row["decisions"])
+        if visitors < k:
+            bucket.withheld = True
+            continue
+        group = VersionGroup(
+            policy_version=row["version"],
+            banner_hash=row["banner"],
+            visitors=visitors,
+            decisions=decisions,
+            rates=_rates(row, decisions),
+        )
+        bucket.groups.append(group)
+    return sorted(buckets.values(), key=lambda b: b.start)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import httpx
 import orjson
 from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
@@ -162,3 +163,30 @@ async def file_request(
         return HTMLResponse(f"<p>Not filed: {message}</p>", sent.status_code, headers=HEADERS)
     request_id = str(sent.json()["request_id"])
     return RedirectResponse(f"/privacy/?done=filed&ref={request_id}", status_code=303)
+
+
+RequestId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+
+
+@router.get("/requests/{request_id}/download", dependencies=[RateLimited])
+async def download(
+    request: Request,
+    state: State,
+    request_id: RequestId,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    """The visitor's data from their finished access request, fetched with their own token."""
+    visitor_id = request.cookies.get(state.settings.visitor_cookie_name)
+    if not visitor_id:
+        return _refused("No visitor id in this browser: nothing to download.")
+    body = {"visitor_token": _token(state, visitor_id), "format": format}
+    sent = await _ask_api(state, f"/v1/privacy/self-service/requests/{request_id}/export", body)
+    if sent is None:
+        return HTMLResponse("<p>Not available: try again later.</p>", 503, headers=HEADERS)
+    if sent.status_code != 200:
+        error = sent.json().get("error", {}) if sent.content else {}
+        message = html.escape(str(error.get("message", "the download is not available")))
+        return HTMLResponse(f"<p>Not available: {message}</p>", sent.status_code, headers=HEADERS)
+    headers = {**HEADERS, "Content-Disposition": sent.headers.get("content-disposition", "")}
+    media = sent.headers.get("content-type", "application/octet-stream")
+    return Response(sent.content, media_type=media, headers=headers)

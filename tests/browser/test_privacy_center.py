@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
@@ -86,6 +87,38 @@ def test_visitor_sees_choices_history_and_files_a_deletion(
     receipt = json.loads(page.locator(f"pre[data-receipt='{request_id}']").inner_text())
     assert receipt, "a finished deletion shows its receipt"
     screenshot(page, "privacy-center-receipt")
+
+
+def test_visitor_asks_for_their_data_and_downloads_json_and_csv(
+    pipeline: Pipeline, visitor: BrowserContext
+) -> None:
+    page, vid = accepted(pipeline, visitor)
+    center = f"{pipeline.collector_url}/privacy/"
+
+    def history_shown() -> bool:
+        page.goto(center)
+        return page.locator("#history tbody tr td").count() >= 3
+
+    wait_until(history_shown, timeout=30, what="the decision in the history", pipe=pipeline)
+    page.get_by_role("button", name="Ask for my data").click()
+    request_id = page.locator("#filed").inner_text()
+
+    def finished() -> bool:
+        page.goto(center)
+        return page.locator(f"a[href*='{request_id}'][data-download=json]").count() == 1
+
+    wait_until(finished, timeout=90, what="the access request to be done", pipe=pipeline)
+    with page.expect_download() as as_json:
+        page.locator(f"a[href*='{request_id}'][data-download=json]").click()
+    data = json.loads(Path(as_json.value.path()).read_text(encoding="utf-8"))
+    assert data["request_id"] == request_id
+    assert data["data"]["consent_ledger"], "the visitor's decisions are in their download"
+    with page.expect_download() as as_csv:
+        page.locator(f"a[href*='{request_id}'][data-download=csv]").click()
+    text = Path(as_csv.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("table,row,field,value") and "consent_ledger" in text
+    assert vid not in text, "the download carries the pseudonym, never the raw visitor id"
+    screenshot(page, "privacy-center-download")
 
 
 def test_forged_forms_are_refused(pipeline: Pipeline, visitor: BrowserContext) -> None:

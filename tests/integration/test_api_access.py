@@ -23,7 +23,10 @@ from .api_harness import AUDIT_KEY, CLI, Api
 
 pytestmark = pytest.mark.integration
 
-USAGE = ["pageviews", "visitors", "pages", "referrers", "browsers", "devices", "consent"]
+USAGE = [
+    *("pageviews", "visitors", "pages", "referrers", "browsers", "devices", "os"),
+    *("utm/source", "utm/medium", "utm/campaign", "consent", "consent/versions"),
+]
 ROLES = ("marketing", "privacy", "admin")
 
 
@@ -64,6 +67,7 @@ def calls(request_id: str) -> list[tuple[str, str, dict[str, Any] | None, str, s
         # the visitor's own request: no key, a signed visitor token (forged here) instead
         ("POST", "/v1/privacy/self-service/requests", own, "anyone", {401}),
         ("POST", "/v1/privacy/self-service/requests/status", mine, "anyone", {401}),
+        ("POST", f"/v1/privacy/self-service/requests/{request_id}/export", mine, "anyone", {401}),
     ]
     return out
 

@@ -294,6 +294,29 @@ def test_a_visitor_files_their_own_request_with_the_collectors_token(api: Api) -
     assert (entry.actor, entry.role) == ("self-service", "subject")
 
 
+def test_a_visitor_downloads_their_own_data_as_json_and_csv(api: Api) -> None:
+    visitor = visitor_with_data(api, pages=2)
+    token = visitor_token(visitor, int(time.time()) + 600, RECEIPT_KEY)
+    own = httpx.post(
+        f"{api.url}/v1/privacy/self-service/requests",
+        json={"type": "access", "visitor_token": token},
+    )
+    request_id = own.json()["request_id"]
+    route = f"{api.url}/v1/privacy/self-service/requests/{request_id}/export"
+    api.wait_status(request_id, "done")
+    as_json = httpx.post(route, json={"visitor_token": token, "format": "json"})
+    assert as_json.status_code == 200, as_json.text
+    assert len(as_json.json()["data"]["usage_events"]) == 2
+    assert "attachment" in as_json.headers["content-disposition"]
+    as_csv = httpx.post(route, json={"visitor_token": token, "format": "csv"})
+    assert as_csv.status_code == 200 and as_csv.text.startswith("table,row,field,value")
+    # another visitor's valid token finds nothing there
+    stranger = visitor_token(visitor + "-other", int(time.time()) + 600, RECEIPT_KEY)
+    assert httpx.post(route, json={"visitor_token": stranger}).status_code == 404
+    exports = [e for e in api.repo.audit_entries() if e.action == "request.export"]
+    assert [e.target for e in exports].count(api.subject(visitor)) == 2
+
+
 def test_cli_report_and_purge(api: Api) -> None:
     visitor = visitor_with_data(api, pages=2)
     printed = api.cli("report", visitor).stdout

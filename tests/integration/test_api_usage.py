@@ -28,6 +28,9 @@ pytestmark = pytest.mark.integration
 DAY1 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 DAY2 = DAY1 + timedelta(days=1)
 DAY3 = DAY1 + timedelta(days=2)
+CAMPAIGN_URL = (
+    "https://www.example.com/popular?utm_source=news&utm_medium=email&utm_campaign=spring+sale%21"
+)
 RANGE = {"from": "2026-03-02T00:00:00Z", "to": "2026-03-05T00:00:00Z"}
 
 
@@ -66,7 +69,9 @@ def visitors(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i:02d}".ljust(32, "0") for i in range(n)]
 
 
-def decision(visitor: str, at: datetime, analytics: bool) -> ConsentLedgerRow:
+def decision(
+    visitor: str, at: datetime, analytics: bool, version: str = "2026-01", banner: str = "b"
+) -> ConsentLedgerRow:
     return ConsentLedgerRow(
         consent_id="c-" + uuid.uuid4().hex,
         visitor_key=visitor,
@@ -75,9 +80,9 @@ def decision(visitor: str, at: datetime, analytics: bool) -> ConsentLedgerRow:
         analytics=analytics,
         marketing=False,
         preferences=analytics,
-        policy_version="2026-01",
+        policy_version=version,
         policy_hash="h",
-        banner_hash="b",
+        banner_hash=banner,
         source="banner",
         gpc=False,
         dnt=False,
@@ -92,11 +97,19 @@ def api(stack, tmp_path_factory):
         # day 1: /popular by 6 identified visitors (+3 anonymous views), from news.example.com;
         # /small by 4 identified visitors (2 views each, Chrome, from tiny.example.org);
         # /anon-only seen 20 times, only anonymously.
+        # the 6 identified visitors of /popular came from a tagged campaign link; /small's 4
+        # visitors run Windows
         for v in visitors("a", 6):
-            rows.append(event(v, "/popular", DAY1, referrer_host="news.example.com"))
+            tagged = {"referrer_host": "news.example.com", "page_url": CAMPAIGN_URL}
+            rows.append(event(v, "/popular", DAY1, **tagged))
         rows += [event("", "/popular", DAY1, referrer_host="news.example.com") for _ in range(3)]
         for v in visitors("b", 4):
-            small = {"referrer_host": "tiny.example.org", "browser_family": "Chrome"}
+            small = {
+                "referrer_host": "tiny.example.org",
+                "browser_family": "Chrome",
+                "os_family": "Windows",
+                "page_url": "https://www.example.com/small?utm_source=tinyletter",
+            }
             rows += [event(v, "/small", DAY1 + timedelta(minutes=m), **small) for m in (1, 2)]
         rows += [event("", "/anon-only", DAY1) for _ in range(20)]
         # day 2: two pages of 3 visitors each: both folded, but "other" has 6 visitors.
@@ -114,6 +127,10 @@ def api(stack, tmp_path_factory):
         refusals = [decision("", DAY1, False) for _ in range(2)]
         api.repo.insert_consents(ledger + refusals)
         api.repo.insert_consents(refusals[:1])
+        # day 3: a new banner "b2" shown to 5 visitors, the old one to 4 (withheld)
+        renewed = [decision(v, DAY3, True, "2026-02", "b2") for v in visitors("f", 5)]
+        renewed += [decision(v, DAY3, False) for v in visitors("g", 4)]
+        api.repo.insert_consents(renewed)
         yield api
 
 
@@ -128,11 +145,15 @@ def by_day(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {b["start"][:10]: b for b in body["buckets"]}
 
 
+TAGS = ("os", "utm/source", "utm/medium", "utm/campaign")
+SECRETS = ("/small", "tiny.example.org", "Chrome", "Windows", "tinyletter", "/late", "/left")
+
+
 def test_a_group_of_four_visitors_never_appears(api: Api) -> None:
-    for name in ("pages", "referrers", "browsers", "devices", "pageviews", "visitors"):
+    for name in ("pages", "referrers", "browsers", "devices", "pageviews", "visitors", *TAGS):
         for interval in ("hour", "day", "week"):
             text = api.get(f"/v1/usage/{name}", role="marketing", interval=interval, **RANGE).text
-            for secret in ("/small", "tiny.example.org", "Chrome", "/late", "/left", "/anon-only"):
+            for secret in SECRETS:
                 assert secret not in text, f"{secret} leaked by {name}/{interval}"
 
 
@@ -162,6 +183,49 @@ def test_referrers_browsers_and_devices(api: Api) -> None:
     assert browsers == [{"key": "Firefox", "visitors": 6, "pageviews": 29}]
     devices = by_day(usage(api, "devices"))["2026-03-02"]["groups"]
     assert devices == [{"key": "desktop", "visitors": 10, "pageviews": 37}]
+
+
+def test_operating_systems_and_campaign_tags_decoded_from_the_stored_url(api: Api) -> None:
+    systems = by_day(usage(api, "os"))["2026-03-02"]
+    # 6 + 3 anonymous + 20 anonymous views on Linux; Windows's 4 visitors fold into a
+    # withheld "other"
+    assert systems["groups"] == [{"key": "Linux", "visitors": 6, "pageviews": 29}]
+    assert systems["other"]["suppressed"] is True
+    expected = {"source": "news", "medium": "email", "campaign": "spring sale!"}
+    for tag, value in expected.items():
+        day1 = by_day(usage(api, f"utm/{tag}"))["2026-03-02"]
+        # untagged views are '(none)': seen by the other 4 identified visitors only: folded
+        assert day1["groups"] == [{"key": value, "visitors": 6, "pageviews": 6}], tag
+        assert day1["other"]["suppressed"] is True
+
+
+def test_consent_per_policy_version_and_banner_withholds_small_versions(api: Api) -> None:
+    body = usage(api, "consent/versions")
+    assert body["k"] == 5
+    days = {b["start"][:10]: b for b in body["buckets"]}
+    assert days["2026-03-02"]["groups"] == [
+        {
+            "policy_version": "2026-01",
+            "banner_hash": "b",
+            "visitors": 8,
+            "decisions": 8,
+            "rates": {"analytics": 0.375, "marketing": 0.0, "preferences": 0.375, "refused": 0.625},
+        }
+    ]
+    assert days["2026-03-02"]["withheld"] is False
+    assert days["2026-03-03"] == {
+        "start": days["2026-03-03"]["start"],
+        "groups": [],
+        "withheld": True,
+    }
+    # the new banner is compared on its own; the old one's 4 deciders that day are withheld
+    day3 = days["2026-03-04"]
+    assert [(g["policy_version"], g["banner_hash"], g["visitors"]) for g in day3["groups"]] == [
+        ("2026-02", "b2", 5)
+    ]
+    assert day3["groups"][0]["rates"]["analytics"] == 1.0
+    assert day3["withheld"] is True
+    assert "g00" not in str(body)
 
 
 def test_intervals_bucket_by_hour_and_week(api: Api) -> None:
@@ -304,6 +368,15 @@ def test_the_aggregate_and_audit_sql_runs_on_both_backends(storage: Storage, sta
     assert got == {(1, "/popular", 5, 6), (0, "", 4, 4)}
     consent = repo.usage_consent("day", params)
     assert [(r["visitors"], r["analytics"]) for r in consent] == [(5, 5)]
+    versions = repo.usage_consent_versions("week", params)
+    assert [(r["version"], r["banner"], r["visitors"]) for r in versions] == [("2026-01", "b", 5)]
+    tagged = [
+        event(v, "/t", DAY1, page_url=CAMPAIGN_URL, os_family="iOS") for v in visitors("u", 5)
+    ]
+    repo.insert_usage_events(tagged)
+    for dimension, value in (("utm_campaign", "spring sale!"), ("os", "iOS")):
+        shown = {r["key"] for r in repo.usage_groups(dimension, "day", params) if r["shown"]}
+        assert value in shown, dimension
     answer = {"bucket_size": "day", "dimension": "page", "k": 5, "bucket": DAY1, "key": "/p"}
     stamp = {"visitors": 5, "pageviews": 6, "computed_at": DAY1}
     repo.save_answers([UsageAnswerRow.model_validate({**answer, **stamp, "row_kind": "group"})])

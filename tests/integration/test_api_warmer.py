@@ -47,7 +47,7 @@ def test_warming_stores_every_closed_bucket_once_and_asks_then_read_them(
         datetime(2026, 3, 9, tzinfo=UTC),
     }
     assert done_buckets(repo, "week", "all") == {datetime(2026, 3, 2, tzinfo=UTC)}
-    # 48 hours + 2 days + 1 week, for each of the five dimensions
+    # 48 hours + 2 days + 1 week, for each dimension
     assert stored == (48 + 2 + 1) * len(sql.USAGE_DIMENSIONS)
     assert warmer.warm(repo, 5, NOW, days=2) == 0
 

@@ -14,7 +14,16 @@ from schemas.rows import AuditRow
 from services.api.requests import PrivacyRequestOut
 from services.api.ui import casefile, panels
 from services.api.ui.signin import _safe_next
-from services.api.usage import Bucket, ConsentOut, Group, Other, UsageOut
+from services.api.usage import (
+    Bucket,
+    ConsentOut,
+    ConsentVersionsOut,
+    Group,
+    Other,
+    UsageOut,
+    VersionBucket,
+    VersionGroup,
+)
 from services.collector.app import create_app as collector_app
 from services.collector.config import CollectorSettings
 
@@ -95,8 +104,22 @@ def test_csv_quotes_text_a_spreadsheet_would_run() -> None:
         ],
     )
     consent = ConsentOut(start=DAY, end=DAY + timedelta(1), interval="day", k=5, buckets=[])
-    text = panels.to_csv({}, {}, [panels.table(pages, "Top pages")], consent)
+    group = VersionGroup(
+        policy_version="=cmd|x", banner_hash="b", visitors=5, decisions=5, rates=RATES
+    )
+    versions = ConsentVersionsOut(
+        start=DAY,
+        end=DAY + timedelta(1),
+        interval="day",
+        k=5,
+        buckets=[VersionBucket(start=DAY, groups=[group], withheld=False)],
+    )
+    text = panels.to_csv({}, {}, [panels.table(pages, "Top pages")], consent, versions)
     assert "'=HYPERLINK(1)" in text and "\n=HYPERLINK" not in text
+    assert "'=cmd|x / b / analytics" in text and ",=cmd" not in text
+
+
+RATES = {"analytics": 1.0, "marketing": 0.0, "preferences": 0.5, "refused": 0.0}
 
 
 def request(status: str, deadline: datetime, due_soon: bool) -> PrivacyRequestOut:

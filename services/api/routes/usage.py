@@ -118,6 +118,38 @@ async def devices(
     return await _groups(state, "devices", "device", start, end, interval)
 
 
+@router.get("/os", response_model=usage.UsageOut, response_model_by_alias=True)
+async def operating_systems(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.UsageOut:
+    """Operating system families per bucket; small groups folded into `other`."""
+    return await _groups(state, "os", "os", start, end, interval)
+
+
+@router.get("/utm/source", response_model=usage.UsageOut, response_model_by_alias=True)
+async def utm_source(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.UsageOut:
+    """Page views per `utm_source` of the page's URL (`(none)` untagged); small groups folded."""
+    return await _groups(state, "utm_source", "utm_source", start, end, interval)
+
+
+@router.get("/utm/medium", response_model=usage.UsageOut, response_model_by_alias=True)
+async def utm_medium(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.UsageOut:
+    """Page views per `utm_medium` of the page's URL (`(none)` untagged); small groups folded."""
+    return await _groups(state, "utm_medium", "utm_medium", start, end, interval)
+
+
+@router.get("/utm/campaign", response_model=usage.UsageOut, response_model_by_alias=True)
+async def utm_campaign(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.UsageOut:
+    """Page views per `utm_campaign` of the page's URL (`(none)` untagged); small groups folded."""
+    return await _groups(state, "utm_campaign", "utm_campaign", start, end, interval)
+
+
 @router.get("/consent", response_model=usage.ConsentOut, response_model_by_alias=True)
 async def consent(
     state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
@@ -135,4 +167,26 @@ async def consent(
         interval=interval,
         k=settings.k_anonymity,
         buckets=usage.consent_buckets(rows, settings.k_anonymity),
+    )
+
+
+@router.get(
+    "/consent/versions", response_model=usage.ConsentVersionsOut, response_model_by_alias=True
+)
+async def consent_versions(
+    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+) -> usage.ConsentVersionsOut:
+    """Consent rates per policy version and banner hash per bucket; groups under k withheld."""
+    settings = state.settings
+    start, end = usage.time_range(
+        start, end, interval, settings.usage_max_days, ready_before=_settled_before(settings)
+    )
+    params = {"start": start, "end": end}
+    rows = await asyncio.to_thread(state.repo.usage_consent_versions, interval, params)
+    return usage.ConsentVersionsOut(
+        start=start,
+        end=end,
+        interval=interval,
+        k=settings.k_anonymity,
+        buckets=usage.version_buckets(rows, settings.k_anonymity),
     )

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from ..deps import ApiState, State
 from ..errors import InvalidInput
 from ..routes import usage as api
-from ..usage import ConsentOut, Interval, UsageOut
+from ..usage import ConsentOut, ConsentVersionsOut, Interval, UsageOut
 from . import panels
 from .deps import MarketingPage
 from .web import error_page, render
@@ -28,6 +28,10 @@ METRICS = {
     "referrers": api.referrers,
     "browsers": api.browsers,
     "devices": api.devices,
+    "os": api.operating_systems,
+    "utm_source": api.utm_source,
+    "utm_medium": api.utm_medium,
+    "utm_campaign": api.utm_campaign,
 }
 
 
@@ -39,12 +43,15 @@ def _query(first: date | None, last: date | None, interval: Interval) -> panels.
 
 async def _answers(
     state: ApiState, key: MarketingPage, q: panels.Query
-) -> tuple[dict[str, UsageOut], ConsentOut]:
+) -> tuple[dict[str, UsageOut], ConsentOut, ConsentVersionsOut]:
     """Every usage answer the page shows, fetched at once through the API's routes."""
     calls = [fn(state, key, q.start, q.end, q.interval) for fn in METRICS.values()]
     consent_call = api.consent(state, key, q.start, q.end, q.interval)
-    usage, consent = await asyncio.gather(asyncio.gather(*calls), consent_call)
-    return dict(zip(METRICS, usage, strict=True)), consent
+    versions_call = api.consent_versions(state, key, q.start, q.end, q.interval)
+    usage, consent, versions = await asyncio.gather(
+        asyncio.gather(*calls), consent_call, versions_call
+    )
+    return dict(zip(METRICS, usage, strict=True)), consent, versions
 
 
 async def _previous(state: ApiState, key: MarketingPage, q: panels.Query) -> tuple[int, int]:
@@ -69,7 +76,7 @@ async def dashboard(
     """The one-page dashboard: traffic, top groups, consent rates, against the previous period."""
     q = _query(first, last, interval)
     try:
-        answers, consent = await _answers(state, key, q)
+        answers, consent, versions = await _answers(state, key, q)
         views_before, visitors_before = await _previous(state, key, q)
     except InvalidInput as exc:
         return error_page(request, 422, "Range not shown", exc.message)
@@ -87,6 +94,7 @@ async def dashboard(
         "traffic": [(s, views.get(s), visitors.get(s)) for s in sorted(set(views) | set(visitors))],
         "tables": [panels.table(answers[m], title) for m, title in panels.DIMENSIONS.items()],
         "consent": consent,
+        "versions": versions,
         "purposes": panels.PURPOSES,
         "traffic_chart": panels.chart(starts, {"Page views": views, "Visitors": visitors}),
         "consent_chart": panels.chart(starts, {p.capitalize(): rates[p] for p in panels.PURPOSES}),
@@ -104,10 +112,14 @@ async def export_csv(
 ) -> Response:
     """What the dashboard shows for the same range, as CSV."""
     q = _query(first, last, interval)
-    answers, consent = await _answers(state, key, q)
+    answers, consent, versions = await _answers(state, key, q)
     tables = [panels.table(answers[m], title) for m, title in panels.DIMENSIONS.items()]
     body = panels.to_csv(
-        panels.series(answers["pageviews"]), panels.series(answers["visitors"]), tables, consent
+        panels.series(answers["pageviews"]),
+        panels.series(answers["visitors"]),
+        tables,
+        consent,
+        versions,
     )
     name = f"usage-{q.first.isoformat()}-{q.last.isoformat()}-{q.interval}.csv"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

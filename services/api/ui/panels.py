@@ -12,13 +12,17 @@ import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from ..usage import ConsentOut, Interval, UsageOut
+from ..usage import ConsentOut, ConsentVersionsOut, Interval, UsageOut
 
 DIMENSIONS = {
     "pages": "Top pages",
     "referrers": "Referrer hosts",
     "browsers": "Browsers",
     "devices": "Device classes",
+    "os": "Operating systems",
+    "utm_source": "UTM source",
+    "utm_medium": "UTM medium",
+    "utm_campaign": "UTM campaign",
 }
 PURPOSES = ("analytics", "marketing", "preferences")
 
@@ -139,6 +143,7 @@ def to_csv(
     visitors: dict[datetime, int | None],
     tables: list[Table],
     consent: ConsentOut,
+    versions: ConsentVersionsOut,
 ) -> str:
     """Everything on the screen as one CSV (panel, bucket, key, visitors, pageviews, rate)."""
     out = io.StringIO()
@@ -181,6 +186,13 @@ def to_csv(
                     "withheld" if rate is None else rate,
                 ]
             )
+    for vbucket in versions.buckets:
+        for group in vbucket.groups:
+            version = f"{group.policy_version} / {group.banner_hash}"
+            for purpose in PURPOSES:
+                key = _text(f"{version} / {purpose}")
+                row = [vbucket.start.isoformat(), key, group.visitors, ""]
+                write(["consent-version", *row, group.rates[purpose]])
     return out.getvalue()
 
 
