@@ -19,30 +19,26 @@ from typing import Any
 from consentstream.storage import replicas, sql
 from consentstream.storage.base import Storage
 from consentstream.storage.errors import MutationTimeout
+from consentstream.storage.reports import Reports
 from schemas.rows import (
     ApiKeyRow,
     ApiRole,
     AuditRow,
     ConsentLedgerRow,
-    CookieObservationRow,
     LegalHoldRow,
     PrivacyRequestRow,
-    UsageAnswerRow,
     UsageEventRow,
 )
 
 _POLL_SECONDS = 0.05
 
 
-class Repository:
+class Repository(Reports):
     """Typed access to the consentstream tables of one storage."""
 
     def __init__(self, storage: Storage, *, mutation_timeout: float = 60.0) -> None:
         self.storage = storage
         self.mutation_timeout = mutation_timeout
-
-    def _sql(self, template: str, table: str | None = None) -> str:
-        return sql.statement(template, self.storage.database, table, self.storage.cluster)
 
     def insert_usage_events(
         self, rows: Sequence[UsageEventRow], dedup_token: str | None = None
@@ -185,15 +181,6 @@ class Repository:
             self.storage.insert(sql.API_KEYS, [key.model_copy(update=update).model_dump()])
         return bool(rows)
 
-    def insert_cookie_observations(self, rows: Sequence[CookieObservationRow]) -> None:
-        """Record which cookies were seen on which pages, and whether before consent."""
-        self.storage.insert(sql.COOKIE_OBSERVATIONS, rows)
-
-    def cookie_report(self) -> list[CookieObservationRow]:
-        """One row per page and cookie: first and last seen, and any sighting before consent."""
-        rows = self.storage.query(self._sql(sql.COOKIE_REPORT))
-        return [CookieObservationRow.model_validate(row) for row in rows]
-
     def add_missing_columns(self, table: str) -> list[str]:
         """Append columns added to ``table`` since it was created; returns their names.
 
@@ -286,27 +273,6 @@ class Repository:
         """The whole audit log in chain order, as stored (duplicates included)."""
         return [AuditRow.model_validate(r) for r in self.storage.query(self._sql(sql.AUDIT_ALL))]
 
-    def usage_groups(
-        self, dimension: str, interval: str, params: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Page views and identified visitors per bucket and group, small groups folded.
-
-        ``params``: ``start``, ``end`` (datetimes) and ``k``. Rows: bucket, shown, key,
-        visitors, pageviews; ``shown`` 0 is the bucket's "other" row.
-        """
-        template = sql.usage_statement(sql.USAGE_GROUPS, self.storage.database, interval, dimension)
-        return self.storage.query(template, params)
-
-    def usage_consent(self, interval: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Consent decisions per bucket: distinct visitors, decisions, grants per category."""
-        template = sql.usage_statement(sql.USAGE_CONSENT, self.storage.database, interval)
-        return self.storage.query(template, params)
-
-    def usage_consent_versions(self, interval: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Consent decisions per bucket, policy version and banner hash, counted as above."""
-        template = sql.usage_statement(sql.USAGE_CONSENT_VERSIONS, self.storage.database, interval)
-        return self.storage.query(template, params)
-
     def delete_older_than(self, table: str, cutoff: datetime, wait: bool = True) -> int:
         """Retention: remove a table's rows older than ``cutoff``; returns how many there were.
 
@@ -327,24 +293,3 @@ class Repository:
             if wait:
                 self._wait(table, count_local, params)
         return old
-
-    def cached_answers(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Stored usage answer rows: ``interval``, ``dimension``, ``k``, ``start``, ``end``."""
-        return self.storage.query(self._sql(sql.USAGE_ANSWERS_CACHED), params)
-
-    def save_answers(self, rows: Sequence[UsageAnswerRow]) -> None:
-        """Store the answer rows of closed buckets."""
-        self.storage.insert(sql.USAGE_ANSWERS, [row.model_dump() for row in rows])
-
-    def ledger_visitors_after(self, after: str, limit: int) -> list[str]:
-        """Up to ``limit`` visitor keys with decisions, in order, after ``after``."""
-        rows = self.storage.query(
-            self._sql(sql.LEDGER_VISITORS_AFTER), {"after": after, "limit": limit}
-        )
-        return [row["visitor_key"] for row in rows]
-
-    def ledger_decisions_of(self, keys: Sequence[str]) -> list[dict[str, Any]]:
-        """The recorded decisions of these visitors, each visitor's in time order."""
-        if not keys:
-            return []
-        return self.storage.query(self._sql(sql.LEDGER_DECISIONS_OF), {"keys": tuple(keys)})
