@@ -1,0 +1,72 @@
+"""Reads for reports: marketing aggregates and their stored answers, cookie sightings, and the
+consent ledger read back page by page; the part of :class:`Repository` that only reports need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from consentstream.storage import sql
+from consentstream.storage.base import Storage
+from schemas.rows import CookieObservationRow, UsageAnswerRow
+
+
+class Reports:
+    """Aggregates, answers, cookie sightings and ledger pages over one storage."""
+
+    storage: Storage
+
+    def _sql(self, template: str, table: str | None = None) -> str:
+        return sql.statement(template, self.storage.database, table, self.storage.cluster)
+
+    def insert_cookie_observations(self, rows: Sequence[CookieObservationRow]) -> None:
+        """Record which cookies were seen on which pages, and whether before consent."""
+        self.storage.insert(sql.COOKIE_OBSERVATIONS, rows)
+
+    def cookie_report(self) -> list[CookieObservationRow]:
+        """One row per page and cookie: first and last seen, and any sighting before consent."""
+        rows = self.storage.query(self._sql(sql.COOKIE_REPORT))
+        return [CookieObservationRow.model_validate(row) for row in rows]
+
+    def usage_groups(
+        self, dimension: str, interval: str, params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Page views and identified visitors per bucket and group, small groups folded.
+
+        ``params``: ``start``, ``end`` (datetimes) and ``k``. Rows: bucket, shown, key,
+        visitors, pageviews; ``shown`` 0 is the bucket's "other" row.
+        """
+        template = sql.usage_statement(sql.USAGE_GROUPS, self.storage.database, interval, dimension)
+        return self.storage.query(template, params)
+
+    def usage_consent(self, interval: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Consent decisions per bucket: distinct visitors, decisions, grants per category."""
+        template = sql.usage_statement(sql.USAGE_CONSENT, self.storage.database, interval)
+        return self.storage.query(template, params)
+
+    def usage_consent_versions(self, interval: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Consent decisions per bucket, policy version and banner hash, counted as above."""
+        template = sql.usage_statement(sql.USAGE_CONSENT_VERSIONS, self.storage.database, interval)
+        return self.storage.query(template, params)
+
+    def cached_answers(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Stored usage answer rows: ``interval``, ``dimension``, ``k``, ``start``, ``end``."""
+        return self.storage.query(self._sql(sql.USAGE_ANSWERS_CACHED), params)
+
+    def save_answers(self, rows: Sequence[UsageAnswerRow]) -> None:
+        """Store the answer rows of closed buckets."""
+        self.storage.insert(sql.USAGE_ANSWERS, [row.model_dump() for row in rows])
+
+    def ledger_visitors_after(self, after: str, limit: int) -> list[str]:
+        """Up to ``limit`` visitor keys with decisions, in order, after ``after``."""
+        rows = self.storage.query(
+            self._sql(sql.LEDGER_VISITORS_AFTER), {"after": after, "limit": limit}
+        )
+        return [row["visitor_key"] for row in rows]
+
+    def ledger_decisions_of(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The recorded decisions of these visitors, each visitor's in time order."""
+        if not keys:
+            return []
+        return self.storage.query(self._sql(sql.LEDGER_DECISIONS_OF), {"keys": tuple(keys)})
