@@ -68,7 +68,12 @@ def report(request: pytest.FixtureRequest, figures: Figures) -> None:
 @pytest.fixture(scope="module", autouse=True)
 def consents(rig: FaultRig) -> None:
     """Half the visitors accept analytics before any load starts."""
-    for i, visitor in enumerate(VISITORS):
+    decide(rig, VISITORS)
+
+
+def decide(rig: FaultRig, visitors: list[str]) -> None:
+    """Every other visitor of ``visitors`` accepts analytics; the rest refuse it."""
+    for i, visitor in enumerate(visitors):
         body = {
             "visitor_id": visitor,
             "choices": {
