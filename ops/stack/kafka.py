@@ -95,22 +95,8 @@ class KafkaService(Service):
         """An unfenced broker is listed by the admin client and topics can be listed."""
         if not process.port_open(self.settings.host, self.ports[0]):
             return False
-        kafka = _import_kafka_python()
-        try:
-            admin = kafka.KafkaAdminClient(
-                bootstrap_servers=self.address,
-                client_id="consentstream-stack-probe",
-                request_timeout_ms=3000,
-                bootstrap_timeout_ms=3000,
-            )
-            try:
-                brokers = admin.describe_cluster().get("brokers") or []
-                admin.list_topics()
-            finally:
-                admin.close()
-        except (kafka.errors.KafkaError, OSError):
-            return False
-        return any(not broker.get("is_fenced") for broker in brokers)
+        brokers = describe_brokers(self.address, list_topics=True)
+        return brokers is not None and any(not b.get("is_fenced") for b in brokers)
 
 
 def _import_kafka_python() -> Any:
@@ -193,3 +179,25 @@ def ensure_jars(settings: StackSettings, progress: Progress) -> Path:
         what=f"kafka {KAFKA_VERSION}",
         progress=progress,
     )
+
+
+def describe_brokers(address: str, *, list_topics: bool = False) -> list[dict[str, Any]] | None:
+    """The brokers the cluster at ``address`` reports (and, if asked, that topics list), or
+    None when it does not answer: the readiness probe of a single node and of a cluster node."""
+    kafka = _import_kafka_python()
+    try:
+        admin = kafka.KafkaAdminClient(
+            bootstrap_servers=address,
+            client_id="consentstream-stack-probe",
+            request_timeout_ms=3000,
+            bootstrap_timeout_ms=3000,
+        )
+        try:
+            brokers: list[dict[str, Any]] = admin.describe_cluster().get("brokers") or []
+            if list_topics:
+                admin.list_topics()
+        finally:
+            admin.close()
+    except (kafka.errors.KafkaError, OSError):
+        return None
+    return brokers

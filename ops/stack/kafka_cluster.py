@@ -14,8 +14,8 @@ from ops.stack import process
 from ops.stack.config import StackSettings
 from ops.stack.kafka import (
     KafkaService,
-    _import_kafka_python,
     cluster_id,
+    describe_brokers,
     properties_text,
     single_node_defaults,
 )
@@ -90,21 +90,9 @@ class KafkaBroker(KafkaService):
         """This node is a registered, unfenced broker."""
         if not process.port_open(self.settings.host, self.ports[0]):
             return False
-        kafka = _import_kafka_python()
-        try:
-            admin = kafka.KafkaAdminClient(
-                bootstrap_servers=self.address,
-                client_id="consentstream-stack-probe",
-                request_timeout_ms=3000,
-                bootstrap_timeout_ms=3000,
-            )
-            try:
-                brokers = admin.describe_cluster().get("brokers") or []
-            finally:
-                admin.close()
-        except (kafka.errors.KafkaError, OSError):
-            return False
-        return any(b.get("broker_id") == self.node_id and not b.get("is_fenced") for b in brokers)
+        brokers = describe_brokers(self.address)
+        mine = [b for b in brokers or [] if b.get("broker_id") == self.node_id]
+        return any(not b.get("is_fenced") for b in mine)
 
 
 def kafka_brokers(settings: StackSettings) -> list[KafkaBroker]:
