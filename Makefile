@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Test processes for `make test`: most tests wait on the real services, so three share 2 cores.
+TEST_WORKERS ?= 3
 
 .PHONY: install system-deps python-deps node-deps snippet ui up down run stop test lint unit integration e2e node-test browser soak bench clean cluster-test
 
@@ -67,7 +69,7 @@ browser: up python-deps snippet ui
 # The ClickHouse cluster tests (tests/cluster: storage, erasure, a replica killed under load) run
 # here too, ~3-4 min; the three-broker Kafka scenario (~4.5 min) only in `make cluster-test`.
 test: up lint node-test ui
-	$(BIN)/pytest tests --cov --cov-report=term:skip-covered \
+	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=term:skip-covered \
 		--deselect tests/faults/test_kafka_brokers.py $(PYTEST_ARGS)
 
 # The fault scenarios (kill -9, broker/ClickHouse/Redis/collector restarts, deletion and poison under

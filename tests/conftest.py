@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -49,3 +50,21 @@ def stack(common_settings: CommonSettings) -> CommonSettings:
     if missing:
         pytest.fail(f"stack not running ({', '.join(missing)}): run `consentstream up` first")
     return common_settings
+
+
+TESTS = Path(__file__).resolve().parent
+# Suites whose expensive fixtures are package- or session-scoped (a browser pipeline, a fault
+# stack, a ClickHouse cluster) run whole on one xdist worker, so each starts once.
+WHOLE_SUITES = frozenset({"browser", "cluster", "faults"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests for ``--dist loadgroup``: a file per group, or a whole suite (see above).
+
+    Runs before xdist reads the groups; without xdist the marker is inert.
+    """
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts
+        group = parts[0] if parts[0] in WHOLE_SUITES else "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))

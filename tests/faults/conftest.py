@@ -18,15 +18,20 @@ from ops.stack.config import StackSettings
 from tests.e2e.processes import Pipeline, free_port, running_pipeline
 from tests.isolation import isolated_env
 
-FIGURES = pytest.StashKey[list[str]]()
-"""Each fault scenario's figures line, printed in the summary of the run."""
+FIGURES = "fault_figures"
+"""The user property holding a fault scenario's figures line, printed in the run's summary."""
 
 
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print what every fault scenario sent, acknowledged and stored."""
-    lines = config.stash.get(FIGURES, [])
+    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])]
+    lines = [
+        value
+        for r in reports
+        if r.when == "call"
+        for name, value in getattr(r, "user_properties", ())
+        if name == FIGURES
+    ]
     if lines:
         terminalreporter.section("fault scenarios")
         for line in lines:

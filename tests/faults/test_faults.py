@@ -61,8 +61,12 @@ class Figures:
 
 
 def report(request: pytest.FixtureRequest, figures: Figures) -> None:
-    """Keep the scenario's figures for the run's summary (output during a test is captured)."""
-    request.config.stash.setdefault(FIGURES, []).append(figures.line())
+    """Keep the scenario's figures for the run's summary (output during a test is captured).
+
+    A user property travels with the test's report, so the summary has it also when the
+    scenario ran on an xdist worker.
+    """
+    request.node.user_properties.append((FIGURES, figures.line()))
 
 
 @pytest.fixture(scope="module", autouse=True)
