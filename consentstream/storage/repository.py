@@ -17,13 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from consentstream.storage import replicas, sql
+from consentstream.storage.audit_log import AuditTable
 from consentstream.storage.base import Storage
 from consentstream.storage.errors import MutationTimeout
 from consentstream.storage.reports import Reports
 from schemas.rows import (
     ApiKeyRow,
     ApiRole,
-    AuditRow,
     ConsentLedgerRow,
     LegalHoldRow,
     PrivacyRequestRow,
@@ -33,7 +33,7 @@ from schemas.rows import (
 _POLL_SECONDS = 0.05
 
 
-class Repository(Reports):
+class Repository(Reports, AuditTable):
     """Typed access to the consentstream tables of one storage."""
 
     def __init__(self, storage: Storage, *, mutation_timeout: float = 60.0) -> None:
@@ -259,19 +259,6 @@ class Repository(Reports):
     def save_legal_hold(self, row: LegalHoldRow) -> None:
         """Store a hold state; a higher ``version`` supersedes older ones."""
         self.storage.insert(sql.LEGAL_HOLDS, [row.model_dump()])
-
-    def last_audit(self) -> tuple[int, str] | None:
-        """``(seq, hash)`` of the newest audit entry, or None for an empty log."""
-        rows = self.storage.query(self._sql(sql.AUDIT_LAST))
-        return (int(rows[0]["seq"]), str(rows[0]["hash"])) if rows else None
-
-    def append_audit(self, row: AuditRow) -> None:
-        """Append one audit entry (the caller chains and serialises appends)."""
-        self.storage.insert(sql.AUDIT_LOG, [row.model_dump()])
-
-    def audit_entries(self) -> list[AuditRow]:
-        """The whole audit log in chain order, as stored (duplicates included)."""
-        return [AuditRow.model_validate(r) for r in self.storage.query(self._sql(sql.AUDIT_ALL))]
 
     def delete_older_than(self, table: str, cutoff: datetime, wait: bool = True) -> int:
         """Retention: remove a table's rows older than ``cutoff``; returns how many there were.

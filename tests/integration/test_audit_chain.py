@@ -159,3 +159,20 @@ def test_the_api_answers_503_and_does_nothing_when_the_chain_cannot_be_locked(
     assert api.repo.list_privacy_requests() == []
     assert {e.action for e in api.repo.audit_entries()} == {"key.create", "key.revoke"}  # set-up
     assert api.get("/v1/privacy/requests").status_code == 200  # unaudited reads still work
+
+
+def test_console_reads_only_the_entries_it_shows(stack, repo: Repository) -> None:
+    """A request's trail and the filings come from filtered reads, in chain order."""
+    with lock_client(stack.redis_url) as redis:
+        log = AuditLog(repo, redis, KEY)
+        log.append("k1", "privacy", "request.file", "s1", {"request_id": "r-1", "type": "access"})
+        log.append("k1", "privacy", "request.file", "s2", {"request_id": "r-2", "type": "erasure"})
+        log.append("k2", "privacy", "request.approve", "s1", {"request_id": "r-1"})
+        log.append("k2", "privacy", "request.read", "s3", {"n": 1})
+    assert [(e.seq, e.action) for e in repo.audit_of_request("r-1")] == [
+        (1, "request.file"),
+        (3, "request.approve"),
+    ]
+    assert [e.target for e in repo.audit_of_action("request.file")] == ["s1", "s2"]
+    assert repo.audit_of_request("r-9") == []
+    assert repo.audit_count() == 4

@@ -105,6 +105,15 @@ PRIVACY_REQUESTS_OF_SUBJECT: Final = (
 
 AUDIT_LAST: Final = "SELECT seq, hash FROM {db}.audit_log ORDER BY seq DESC LIMIT 1"
 AUDIT_ALL: Final = "SELECT * FROM {db}.audit_log ORDER BY seq"
+# The console's views read only what they show, so a page costs the same on a long log.
+AUDIT_COUNT: Final = "SELECT count() AS n FROM {db}.audit_log"
+AUDIT_OF_ACTION: Final = "SELECT * FROM {db}.audit_log WHERE action = %(action)s ORDER BY seq"
+# visitParam* (not JSONExtract*: ClickHouse 18.16 lacks it) reads the compact JSON the audit
+# writes; the caller still checks the decoded detail, so a nested namesake cannot slip in.
+AUDIT_OF_REQUEST: Final = (
+    "SELECT * FROM {db}.audit_log"
+    " WHERE visitParamExtractString(detail, 'request_id') = %(request_id)s ORDER BY seq"
+)
 
 LEGAL_HOLD_LATEST: Final = (
     "SELECT * FROM {db}.legal_holds FINAL WHERE subject_key = %(subject_key)s"

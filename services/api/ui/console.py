@@ -76,8 +76,7 @@ async def queue(
 ) -> Response:
     """The request queue with filters, holds, audit chain status and the compliance link."""
     listed = await api.list_requests(state, key, status or None, None)
-    entries = await asyncio.to_thread(state.repo.audit_entries)
-    filed = casefile.filings(entries)
+    filed = casefile.filings(await asyncio.to_thread(state.repo.audit_of_action, "request.file"))
     rows = [(r, casefile.urgency(r), filed.get(r.request_id)) for r in listed.requests]
     rows = [
         row
@@ -90,7 +89,7 @@ async def queue(
         "filters": {"status": status, "type": type, "due": due},
         "notice": NOTICES.get(notice, ""),
         "verified": await _last_verified(state),
-        "entries": len(entries),
+        "entries": await asyncio.to_thread(state.repo.audit_count),
         "statuses": sorted(OPEN_STATUSES | {"done", "rejected", "failed"}),
     }
     return render(request, "console.html", context)
@@ -104,7 +103,7 @@ async def request_page(
     found = await _page_error(request, api.get_request(request_id, state, key))
     if isinstance(found, Response):
         return found
-    entries = await asyncio.to_thread(state.repo.audit_entries)
+    entries = await asyncio.to_thread(state.repo.audit_of_request, request_id)
     context = {
         "r": found,
         "urgency": casefile.urgency(found),
