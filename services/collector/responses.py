@@ -20,7 +20,6 @@ from consentstream.openapi import (
     ErrorDocs,
     Responses,
     content,
-    link,
     prometheus_response,
 )
 from schemas.errors import ErrorBody
@@ -140,12 +139,12 @@ def snippet_responses(
 
 
 def consent_post_responses() -> Responses:
-    """``POST /v1/consent``: the receipt, linked to reading the decision back."""
-    read_back = link(
-        "get_consent", "The decision now in force.", visitor_id="$request.body#/visitor_id"
-    )
+    """``POST /v1/consent``: the receipt.
+
+    No link to reading the decision back: the visitor it names is in the HttpOnly cookie,
+    which no runtime expression (and no page script) reads.
+    """
     return {
-        201: {"links": {"GetConsent": read_back}},
         **EVERY_ROUTE,
         **DOCS.errors(413, 422, 429, 503),
         400: {

@@ -46,7 +46,8 @@ async def post_events(request: Request) -> Response:
     facts = request_facts(peer, request.headers, state.proxies)
     ids = [str(e.event_id) for _, e in batch.events]
     who = await visitor.visitor_of(request, state)
-    ignored = visitor.attribute_events(batch.items, who.visitor_id)
+    accepted_items = [batch.items[index] for index, _ in batch.events]
+    ignored = visitor.attribute_events(accepted_items, who.visitor_id)
     if ignored:
         state.metrics.body_ids_ignored.labels(route="events").inc(ignored)
     async with state.inflight.slot():
