@@ -32,8 +32,10 @@ def token_for(nonce: str, visitor_id: str | None, key: str) -> str:
 def same_origin(headers: Mapping[str, str]) -> bool:
     """True unless the browser names another origin than the host it posted to."""
     origin = headers.get("origin")
-    if origin is None:
-        return True  # not a browser, or one too old to send it: the token still decides
+    if origin is None or origin == "null":
+        # Not a browser, one too old to send it, or a page under Referrer-Policy: no-referrer
+        # (as the privacy center is), whose form posts say "null": the token still decides.
+        return True
     return urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
 
 

@@ -93,6 +93,7 @@ async def center(
     nonce = request.cookies.get(csrf.COOKIE) or csrf.new_nonce()
     context: dict[str, Any] = {
         "visitor_id": visitor_id,
+        "erased": who.erased_id is not None,
         "csrf": csrf.token_for(nonce, visitor_id, state.settings.receipt_key.get_secret_value()),
         "notice": NOTICES.get(request.query_params.get("done", ""), ""),
         "filed": ref if ref.isalnum() else "",
@@ -101,9 +102,11 @@ async def center(
         context["in_force"] = await get_consent(visitor_id, state)
         context["history"] = await _history(state, visitor_id)
         context["mine"] = await _own_requests(state, visitor_id)
+    elif who.erased_id:  # deleted: only the request records the law keeps, read-only
+        context["mine"] = await _own_requests(state, who.erased_id)
     page = TEMPLATES.TemplateResponse(request, "privacy.html", context, headers=HEADERS)
     page.set_cookie(csrf.COOKIE, nonce, httponly=True, samesite="strict", path="/privacy")
-    if who.dead:
+    if who.dead and who.erased_id is None:  # a malformed cookie; the write paths clear erased ones
         visitor.apply_cookie(page, visitor.cookie_for(request, state, None))
     return page
 

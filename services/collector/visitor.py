@@ -53,10 +53,15 @@ class VisitorCookie:
 
 @dataclass(frozen=True)
 class Visitor:
-    """Who a request is from, as the cookie proves it, and whether that cookie was dead."""
+    """Who a request is from, as the cookie proves it, and whether that cookie was dead.
+
+    ``erased_id`` is a dead cookie's id when it was erased: nothing is stored under it, but the
+    privacy center still shows that browser the records kept by law (its requests, receipts).
+    """
 
     visitor_id: str | None
     dead: bool = False
+    erased_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ async def visitor_of(request: Request, state: CollectorState) -> Visitor:
     except (RedisError, OSError) as exc:
         log.warning("suppression list unavailable: %s", type(exc).__name__)
         erased = False
-    return Visitor(None, dead=True) if erased else Visitor(raw)
+    return Visitor(None, dead=True, erased_id=raw) if erased else Visitor(raw)
 
 
 def ignore_body_id(

@@ -58,6 +58,8 @@ def test_csrf_token_is_bound_to_the_nonce_the_visitor_and_the_key() -> None:
     assert not csrf.valid(cookies, other_site, token, "visitor-0001", KEY)
     own_site = {"host": "c.example.com", "origin": "https://c.example.com"}
     assert csrf.valid(cookies, own_site, token, "visitor-0001", KEY)
+    no_referrer = {"host": "c.example.com", "origin": "null"}
+    assert csrf.valid(cookies, no_referrer, token, "visitor-0001", KEY)
 
 
 def test_forwarded_proto_only_from_a_trusted_proxy() -> None:
