@@ -20,6 +20,7 @@ from consentstream.openapi import (
     ErrorDocs,
     Responses,
     content,
+    link,
     prometheus_response,
 )
 from schemas.errors import ErrorBody
@@ -139,12 +140,19 @@ def snippet_responses(
 
 
 def consent_post_responses() -> Responses:
-    """``POST /v1/consent``: the receipt.
+    """``POST /v1/consent``: the receipt, linked to reading back the v1 body id's decision.
 
-    No link to reading the decision back: the visitor it names is in the HttpOnly cookie,
-    which no runtime expression (and no page script) reads.
+    The visitor a decision is for is in the HttpOnly cookie, which no runtime expression (and
+    no page script) reads; the link follows the deprecated body field, which names no one.
     """
+    read_back = link(
+        "get_consent",
+        "The decision in force for the (deprecated, ignored) body visitor_id: a decision is"
+        " recorded under the cookie's visitor only, so this one is never changed by the post.",
+        visitor_id="$request.body#/visitor_id",
+    )
     return {
+        201: {"links": {"GetConsent": read_back}},
         **EVERY_ROUTE,
         **DOCS.errors(413, 422, 429, 503),
         400: {
