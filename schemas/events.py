@@ -148,7 +148,10 @@ class Event(_Body):
     type: EventType
     ts: Timestamp = Field(description="Client time of the event (ISO 8601 with zone).")
     visitor_id: VisitorId | None = Field(
-        default=None, description="First-party visitor id; null until analytics consent."
+        default=None,
+        description="Deprecated (v1), removed in the next version: the collector attributes the"
+        " event from its visitor cookie and ignores this value unless it is the cookie's id.",
+        json_schema_extra={"deprecated": True},
     )
     consent_id: Annotated[str, StringConstraints(max_length=64)] | None = None
     page: Page | None = None
@@ -198,10 +201,10 @@ class ConsentChoices(_Body):
 class ConsentRequest(_Body):
     """A consent decision as the banner posts it: every decision, refusals included.
 
-    ``visitor_id`` is absent when analytics is refused (no identifier exists then); the
-    decision is still recorded, anonymously. ``decision_id`` is made once per decision by the
-    client and is the idempotency key: a retry after a lost answer records nothing new and gets
-    the first answer back.
+    Whose decision it is, the collector's visitor cookie says (it mints an id on the first
+    analytics grant); ``visitor_id`` is the v1 field, accepted and ignored. ``decision_id`` is
+    made once per decision by the client and is the idempotency key: a retry after a lost
+    answer records nothing new and gets the first answer back.
     """
 
     model_config = ConfigDict(
@@ -211,7 +214,6 @@ class ConsentRequest(_Body):
             "examples": [
                 {
                     "decision_id": "7d3c6a52-2b0e-4a7a-9f59-0c6f3c1d2e4b",
-                    "visitor_id": "v_demo_0001",
                     "choices": {"analytics": True, "marketing": False, "preferences": True},
                     "policy_version": "2026-01",
                     "policy_hash": "sha256-demo",
@@ -223,7 +225,12 @@ class ConsentRequest(_Body):
     decision_id: UUID | None = Field(
         default=None, description="Client-made id of this decision; retries reuse it."
     )
-    visitor_id: VisitorId | None = None
+    visitor_id: VisitorId | None = Field(
+        default=None,
+        description="Deprecated (v1), removed in the next version: ignored; the collector's"
+        " visitor cookie says whose decision this is.",
+        json_schema_extra={"deprecated": True},
+    )
     choices: ConsentChoices
     policy_version: ShortStr
     policy_hash: ShortStr
@@ -239,7 +246,9 @@ class ConsentRecorded(_Body):
     receipt: str
     visitor_token: str | None = Field(
         default=None,
-        description="Signed visitor id, analytics granted only; for self-service privacy requests.",
+        description="Deprecated (v1), always null, removed in the next version: no page script"
+        " is handed anything that names the visitor; self-service goes through /privacy/.",
+        json_schema_extra={"deprecated": True},
     )
 
 

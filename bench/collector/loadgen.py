@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import statistics
 import time
 import uuid
@@ -22,13 +23,13 @@ import orjson
 TS = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def make_event(visitor_id: str | None = None) -> dict[str, object]:
-    """A realistic pageview as the snippet sends it (documentation values only)."""
+def make_event() -> dict[str, object]:
+    """A realistic pageview as the snippet sends it (documentation values only): no visitor
+    id, the collector's cookie says whose it is."""
     return {
         "event_id": str(uuid.uuid4()),
         "type": "pageview",
         "ts": TS,
-        "visitor_id": visitor_id or f"v{uuid.uuid4().hex[:20]}",
         "consent_id": uuid.uuid4().hex,
         "page": {
             "url": "https://www.example.com/tariffs/electricity?utm_source=bench",
@@ -45,32 +46,40 @@ def make_event(visitor_id: str | None = None) -> dict[str, object]:
     }
 
 
-def make_bodies(requests: int, per_request: int) -> list[bytes]:
-    """Every body up front, each event with a fresh id (no duplicates), outside the timing.
+Request = tuple[bytes, dict[str, str]]  # a body and its headers (the browser's visitor cookie)
 
-    A batch comes from one browser, so its events share one visitor id, as the snippet's do.
+
+def make_bodies(requests: int, per_request: int) -> list[Request]:
+    """Every request up front, each event with a fresh id (no duplicates), outside the timing.
+
+    A request comes from one browser: it carries that browser's visitor cookie (an id shaped
+    as the collector mints them), as the snippet's requests do.
     """
     if per_request == 1:
-        return [orjson.dumps(make_event()) for _ in range(requests)]
-    return [orjson.dumps(_batch(per_request)) for _ in range(requests)]
+        return [(orjson.dumps(make_event()), _browser()) for _ in range(requests)]
+    batch = [
+        {"events": [make_event() for _ in range(per_request)], "sent_at": TS}
+        for _ in range(requests)
+    ]
+    return [(orjson.dumps(body), _browser()) for body in batch]
 
 
-def _batch(per_request: int) -> dict[str, object]:
-    visitor = f"v{uuid.uuid4().hex[:20]}"
-    return {"events": [make_event(visitor) for _ in range(per_request)], "sent_at": TS}
+def _browser() -> dict[str, str]:
+    return {**CONTENT_TYPE, "Cookie": f"cs_vid={secrets.token_urlsafe(16)}"}
 
 
 CONTENT_TYPE = {"Content-Type": "text/plain"}  # what sendBeacon sends; --json to change
 
 
-async def _post(session: aiohttp.ClientSession, url: str, body: bytes) -> int:
-    async with session.post(url, data=body, headers=CONTENT_TYPE) as answer:
+async def _post(session: aiohttp.ClientSession, url: str, request: Request) -> int:
+    body, headers = request
+    async with session.post(url, data=body, headers=headers) as answer:
         await answer.read()
         return answer.status
 
 
 async def closed_loop(
-    url: str, bodies: list[bytes], concurrency: int, deadline: float
+    url: str, bodies: list[Request], concurrency: int, deadline: float
 ) -> tuple[list[float], Counter[int], float]:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
@@ -92,14 +101,14 @@ async def closed_loop(
 
 
 async def open_loop(
-    url: str, bodies: list[bytes], rate: float
+    url: str, bodies: list[Request], rate: float
 ) -> tuple[list[float], Counter[int], float]:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     connector = aiohttp.TCPConnector(limit=512)
     async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def one(body: bytes, scheduled: float) -> None:
+        async def one(body: Request, scheduled: float) -> None:
             statuses[await _post(session, url, body)] += 1
             latencies.append(time.perf_counter() - scheduled)
 

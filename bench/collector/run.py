@@ -147,7 +147,7 @@ async def raw_kafka(bootstrap: str, topic: str, batches: int) -> float:
     """
     value = (
         RawBatch(
-            events=[Event.model_validate(make_event("vbench0123456789")) for _ in range(BATCH)],
+            events=[Event.model_validate(make_event()) for _ in range(BATCH)],
             facts=RequestFacts(ip="192.0.2.10", user_agent="bench"),
             received_at=datetime.now(UTC),
         )

@@ -69,8 +69,8 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise SystemExit("collector not healthy after 30 s")
 
 
-def batch(visitors: list[str], n: int) -> tuple[list[str], dict[str, Any]]:
-    """Batch ``n``: one browser's events, so one visitor (every third batch anonymous)."""
+def batch(visitors: list[str], n: int) -> tuple[list[str], dict[str, Any], dict[str, str]]:
+    """Batch ``n``: one browser's events and its visitor cookie (every third batch anonymous)."""
     ids = [str(uuid.uuid4()) for _ in range(BATCH)]
     now = datetime.now(UTC).isoformat()
     visitor = visitors[n % len(visitors)] if n % 3 else None
@@ -79,13 +79,13 @@ def batch(visitors: list[str], n: int) -> tuple[list[str], dict[str, Any]]:
             "event_id": event_id,
             "type": "pageview",
             "ts": now,
-            "visitor_id": visitor,
             "page": {"url": f"https://example.com/tariffs/{i}?utm_source=news"},
             "browser": {"user_agent": UA, "language": "en-GB"},
         }
         for i, event_id in enumerate(ids)
     ]
-    return ids, {"events": events, "sent_at": now}
+    cookie = {"Cookie": f"cs_vid={visitor}"} if visitor else {}
+    return ids, {"events": events, "sent_at": now}, cookie
 
 
 async def _load(url: str, rate: float, seconds: float, sent: dict[str, float]) -> int:
@@ -97,10 +97,10 @@ async def _load(url: str, rate: float, seconds: float, sent: dict[str, float]) -
 
         async def post(n: int, due: float) -> None:
             nonlocal failures
-            ids, body = batch(visitors, n)
+            ids, body, cookie = batch(visitors, n)
             for event_id in ids:
                 sent[event_id] = due
-            response = await client.post(f"{url}/v1/events", json=body)
+            response = await client.post(f"{url}/v1/events", json=body, headers=cookie)
             if response.status_code != 202:
                 failures += 1
                 for event_id in ids:

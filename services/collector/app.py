@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
@@ -25,6 +24,7 @@ from consentstream.topics import Topics
 from . import heap, privacy_center
 from .backpressure import InflightLimit
 from .config import CollectorSettings
+from .cors import CredentialedCORS
 from .deps import CollectorState
 from .errors import CollectorError
 from .facts import parse_networks
@@ -115,7 +115,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         BodyLimit, default=settings.consent_max_body_bytes, limits=body_limits, refused=refused
     )
     app.add_middleware(
-        CORSMiddleware,
+        CredentialedCORS,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],
         allow_credentials=True,  # the visitor cookie; origins are an explicit allowlist

@@ -73,6 +73,11 @@ class CollectorSettings(CommonSettings):
     visitor_cookie_name: str = Field(
         "cs_vid", description="First-party visitor cookie set after analytics consent."
     )
+    visitor_cookie_domain: str | None = Field(
+        None,
+        description="Domain attribute of the visitor cookie, for a collector on a subdomain of"
+        " the site (e.g. example.com for collect.example.com); unset: host-only cookie.",
+    )
     visitor_cookie_max_age_seconds: int = Field(
         395 * 86_400,
         description="Lifetime of the visitor cookie and token (default 13 months).",
@@ -109,6 +114,16 @@ class CollectorSettings(CommonSettings):
                 "public_url must be an absolute http(s) URL, e.g. https://c.example.com"
             )
         return value.rstrip("/")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _listed_origins_only(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError(
+                "cors_origins must list site origins: the visitor cookie travels with"
+                " credentials, which a wildcard would hand to every site"
+            )
+        return value
 
     @property
     def public_host(self) -> str:

@@ -20,6 +20,7 @@ class CollectorMetrics:
     requests_rejected: Counter
     unavailable: Counter
     inflight: Gauge
+    body_ids_ignored: Counter
     latency: Histogram
 
     @classmethod
@@ -43,6 +44,12 @@ class CollectorMetrics:
             inflight=Gauge(
                 "collector_producer_inflight",
                 "Produce calls waiting for Kafka acknowledgement.",
+                registry=reg,
+            ),
+            body_ids_ignored=Counter(
+                "collector_body_visitor_ids_ignored",
+                "Body visitor_id values ignored because the visitor cookie does not back them.",
+                ["route"],
                 registry=reg,
             ),
             latency=Histogram(

@@ -4,13 +4,14 @@ It reads the HttpOnly visitor cookie, so the site's scripts never see the id: th
 their reference code, the choices in force and their recent decisions (the history the worker
 keeps from the consent ledger), changes their choices through the same ``POST /v1/consent``
 code the banner uses, and files an access or deletion request to the API's self-service route
-with a visitor token minted here. Forms carry a double-submit CSRF token (SameSite=Strict).
+with a visitor token minted here, sent server to server: the browser never holds one. Forms
+carry a CSRF token signed for the visitor (see :mod:`.csrf`). A cookie whose id was erased is
+cleared here as everywhere.
 """
 
 from __future__ import annotations
 
 import html
-import secrets
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,12 +28,12 @@ from consentstream.identity import pseudonymize, visitor_token
 from schemas.consent import ConsentSnapshot, decode_history
 from schemas.events import ConsentChoices, ConsentRequest
 
+from . import csrf, visitor
 from .deps import RateLimited, State
 from .routes.consent import get_consent, post_consent
 
 router = APIRouter(prefix="/privacy", include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
-CSRF_COOKIE = "cs_pc_csrf"
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self';"
     " form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
@@ -87,11 +88,13 @@ async def center(
     ref: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The visitor's page: reference code, choices in force, history, requests."""
-    visitor_id = request.cookies.get(state.settings.visitor_cookie_name)
-    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    who = await visitor.visitor_of(request, state)
+    visitor_id = who.visitor_id
+    nonce = request.cookies.get(csrf.COOKIE) or csrf.new_nonce()
     context: dict[str, Any] = {
         "visitor_id": visitor_id,
-        "csrf": token,
+        "erased": who.erased_id is not None,
+        "csrf": csrf.token_for(nonce, visitor_id, state.settings.receipt_key.get_secret_value()),
         "notice": NOTICES.get(request.query_params.get("done", ""), ""),
         "filed": ref if ref.isalnum() else "",
     }
@@ -99,17 +102,22 @@ async def center(
         context["in_force"] = await get_consent(visitor_id, state)
         context["history"] = await _history(state, visitor_id)
         context["mine"] = await _own_requests(state, visitor_id)
+    elif who.erased_id:  # deleted: only the request records the law keeps, read-only
+        context["mine"] = await _own_requests(state, who.erased_id)
     page = TEMPLATES.TemplateResponse(request, "privacy.html", context, headers=HEADERS)
-    page.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/privacy")
+    page.set_cookie(csrf.COOKIE, nonce, httponly=True, samesite="strict", path="/privacy")
+    if who.dead and who.erased_id is None:  # a malformed cookie; the write paths clear erased ones
+        visitor.apply_cookie(page, visitor.cookie_for(request, state, None))
     return page
 
 
-def _checked(request: Request, state: State, csrf_token: str) -> str | None:
-    """The visitor id of a form post whose CSRF token matches its cookie, else None."""
-    expected = request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
+async def _checked(request: Request, state: State, csrf_token: str) -> visitor.Visitor | None:
+    """The cookie's visitor for a form post whose CSRF token is this browser's, else None."""
+    who = await visitor.visitor_of(request, state)
+    key = state.settings.receipt_key.get_secret_value()
+    if not csrf.valid(request.cookies, request.headers, csrf_token, who.visitor_id, key):
         return None
-    return request.cookies.get(state.settings.visitor_cookie_name) or None
+    return who
 
 
 def _refused(reason: str) -> HTMLResponse:
@@ -126,12 +134,10 @@ async def change_choices(
     preferences: Annotated[bool, Form()] = False,
 ) -> Response:
     """Record new choices exactly as the banner would (same route function, same receipt)."""
-    visitor_id = _checked(request, state, csrf_token)
-    if visitor_id is None:
+    if await _checked(request, state, csrf_token) is None:
         return _refused("This form expired; reload the page.")
     settings = state.settings
     body = ConsentRequest(
-        visitor_id=visitor_id,
         choices=ConsentChoices(analytics=analytics, marketing=marketing, preferences=preferences),
         policy_version=settings.policy_version,
         policy_hash=settings.policy_hash,
@@ -150,9 +156,12 @@ async def file_request(
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """File the visitor's own request at the API, proven by a short-lived visitor token."""
-    visitor_id = _checked(request, state, csrf_token)
-    if visitor_id is None:
+    who = await _checked(request, state, csrf_token)
+    if who is None:
         return _refused("This form expired; reload the page.")
+    visitor_id = who.visitor_id
+    if visitor_id is None:
+        return _refused("No visitor id in this browser: nothing to ask about.")
     body = {"type": kind, "visitor_token": _token(state, visitor_id)}
     sent = await _ask_api(state, "/v1/privacy/self-service/requests", body)
     if sent is None:
@@ -176,7 +185,7 @@ async def download(
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
     """The visitor's data from their finished access request, fetched with their own token."""
-    visitor_id = request.cookies.get(state.settings.visitor_cookie_name)
+    visitor_id = (await visitor.visitor_of(request, state)).visitor_id
     if not visitor_id:
         return _refused("No visitor id in this browser: nothing to download.")
     body = {"visitor_token": _token(state, visitor_id), "format": format}

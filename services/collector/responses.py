@@ -140,9 +140,16 @@ def snippet_responses(
 
 
 def consent_post_responses() -> Responses:
-    """``POST /v1/consent``: the receipt, linked to reading the decision back."""
+    """``POST /v1/consent``: the receipt, linked to reading back the v1 body id's decision.
+
+    The visitor a decision is for is in the HttpOnly cookie, which no runtime expression (and
+    no page script) reads; the link follows the deprecated body field, which names no one.
+    """
     read_back = link(
-        "get_consent", "The decision now in force.", visitor_id="$request.body#/visitor_id"
+        "get_consent",
+        "The decision in force for the (deprecated, ignored) body visitor_id: a decision is"
+        " recorded under the cookie's visitor only, so this one is never changed by the post.",
+        visitor_id="$request.body#/visitor_id",
     )
     return {
         201: {"links": {"GetConsent": read_back}},

@@ -1,16 +1,43 @@
-"""The first-party visitor cookie and signed visitor token, issued only after analytics consent.
+"""The visitor id: minted here, kept only in the collector's first-party HttpOnly cookie.
 
-The collector sets the cookie itself (HttpOnly, a server ``Set-Cookie``), because browsers cap
-cookies set from script at 7 days; a decline clears it, so no identifier outlives a "no".
+A visitor id proves nothing when anyone can name one, so the collector makes it (random, on
+the first analytics grant, as Snowplow's collector makes its network user id) and hands it to
+the browser only as an HttpOnly cookie: page scripts never read it, and no response body
+carries it. Events and consent are attributed from the cookie alone. A ``visitor_id`` in a
+body is still accepted (the v1 field) but never trusted: when it is not the cookie's, it is
+ignored and counted. A cookie whose id was erased (on the suppression list) is dead: it is
+cleared, nothing is stored for it, and the next grant mints a new id. A withdrawal of
+analytics clears the cookie too, so no identifier outlives a "no".
+
+The cookie is set by the server because browsers cap cookies set from script at 7 days.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import Any
 
-from consentstream.identity import visitor_token
-from schemas.messages import ConsentDecision
+from fastapi import Request, Response
+from redis.exceptions import RedisError
+
+from consentstream import redis_keys
+from consentstream.identity import pseudonymize
+
+from .deps import CollectorState
+from .facts import is_https
+
+log = logging.getLogger(__name__)
+# The id the cookie may carry: what the collector mints, and the v1 VisitorId shape.
+COOKIE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def mint() -> str:
+    """A fresh visitor id: 128 random bits, URL-safe (22 characters)."""
+    return secrets.token_urlsafe(16)
 
 
 @dataclass(frozen=True)
@@ -21,29 +48,135 @@ class VisitorCookie:
     value: str | None
     max_age: int
     secure: bool
+    domain: str | None = None
 
 
 @dataclass(frozen=True)
-class VisitorIdentity:
-    """The cookie instruction and, when analytics was granted, the token for the body."""
+class Visitor:
+    """Who a request is from, as the cookie proves it, and whether that cookie was dead.
 
-    cookie: VisitorCookie | None
-    token: str | None
-
-
-def identity_for(
-    decision: ConsentDecision, cookie_name: str, max_age: int, secure: bool, key: str
-) -> VisitorIdentity:
-    """Analytics granted: a cookie and a token valid for ``max_age``; otherwise clear the cookie.
-
-    A grant posted without a visitor id names no one: the cookie is left as it is (None).
+    ``erased_id`` is a dead cookie's id when it was erased: nothing is stored under it, but the
+    privacy center still shows that browser the records kept by law (its requests, receipts).
     """
-    if not decision.choices.analytics:
-        return VisitorIdentity(VisitorCookie(cookie_name, None, 0, secure), None)
-    if decision.visitor_id is None:
-        return VisitorIdentity(None, None)
-    expires_at = int((decision.recorded_at + timedelta(seconds=max_age)).timestamp())
-    return VisitorIdentity(
-        VisitorCookie(cookie_name, decision.visitor_id, max_age, secure),
-        visitor_token(decision.visitor_id, expires_at, key),
+
+    visitor_id: str | None
+    dead: bool = False
+    erased_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentIdentity:
+    """The visitor a decision is recorded for, and what to do with the cookie afterwards."""
+
+    visitor_id: str | None
+    cookie: VisitorCookie | None
+
+
+async def visitor_of(request: Request, state: CollectorState) -> Visitor:
+    """The live visitor id of the request's cookie; ``dead`` when it was erased or malformed.
+
+    Without Redis the suppression list cannot be read: the id counts as live (the worker checks
+    the list again before anything lands).
+    """
+    raw = request.cookies.get(state.settings.visitor_cookie_name)
+    if not raw:
+        return Visitor(None)
+    if not COOKIE_ID.match(raw):
+        return Visitor(None, dead=True)
+    subject = pseudonymize(raw, state.settings.pseudonym_key.get_secret_value())
+    try:
+        erased = bool(await state.redis.exists(redis_keys.suppressed(subject)))
+    except (RedisError, OSError) as exc:
+        log.warning("suppression list unavailable: %s", type(exc).__name__)
+        erased = False
+    return Visitor(None, dead=True, erased_id=raw) if erased else Visitor(raw)
+
+
+def ignore_body_id(
+    state: CollectorState, route: str, body_id: str | None, visitor: str | None
+) -> None:
+    """Count a body ``visitor_id`` the cookie does not back (it is never used either way)."""
+    if body_id and body_id != visitor:
+        state.metrics.body_ids_ignored.labels(route=route).inc()
+
+
+def cookie_for(request: Request, state: CollectorState, value: str | None) -> VisitorCookie:
+    """A set (``value``) or clear (None) instruction with this deployment's cookie attributes."""
+    settings = state.settings
+    peer = request.client.host if request.client else ""
+    secure = is_https(
+        peer, request.url.scheme, request.headers.get("x-forwarded-proto"), state.proxies
+    )
+    max_age = settings.visitor_cookie_max_age_seconds if value else 0
+    return VisitorCookie(
+        settings.visitor_cookie_name, value, max_age, secure, settings.visitor_cookie_domain
+    )
+
+
+async def consent_identity(
+    request: Request, state: CollectorState, analytics: bool
+) -> ConsentIdentity:
+    """Whom a decision is for: the cookie's live id, a new one on a grant, else no one.
+
+    A grant keeps (and refreshes) a live cookie or mints an id; a refusal is recorded for the
+    cookie's visitor (so it reaches their record) and clears the cookie; a dead cookie is
+    cleared and counts as none.
+    """
+    visitor = await visitor_of(request, state)
+    if analytics:
+        vid = visitor.visitor_id or mint()
+        return ConsentIdentity(vid, cookie_for(request, state, vid))
+    had_cookie = visitor.visitor_id is not None or visitor.dead
+    return ConsentIdentity(
+        visitor.visitor_id, cookie_for(request, state, None) if had_cookie else None
+    )
+
+
+def attribute_events(items: list[dict[str, Any]], visitor_id: str | None) -> int:
+    """Give every event item the cookie's visitor id (or none); how many body ids it replaced.
+
+    The items are what travels to Kafka, so the worker reads the cookie's id, never the body's.
+    """
+    ignored = 0
+    for item in items:
+        body_id = item.get("visitor_id")
+        if body_id and body_id != visitor_id:
+            ignored += 1
+        if body_id or visitor_id:
+            item["visitor_id"] = visitor_id
+    return ignored
+
+
+def request_key(visitor_id: str | None, secret: str) -> Callable[[object], bytes | None]:
+    """The Kafka key of every event of a request: its visitor's pseudonym, None when anonymous.
+
+    One cookie, one visitor: a request's events all belong to it, whatever their bodies say.
+    """
+    key = pseudonymize(visitor_id, secret).encode() if visitor_id else None
+    return lambda _event: key
+
+
+def apply_cookie(response: Response, cookie: VisitorCookie | None) -> None:
+    """Set the visitor cookie, or expire it; nothing when there is no instruction."""
+    if cookie is None:
+        return
+    if cookie.value is None:
+        response.delete_cookie(
+            cookie.name,
+            httponly=True,
+            samesite="lax",
+            secure=cookie.secure,
+            path="/",
+            domain=cookie.domain,
+        )
+        return
+    response.set_cookie(
+        cookie.name,
+        cookie.value,
+        max_age=cookie.max_age,
+        httponly=True,
+        samesite="lax",
+        secure=cookie.secure,
+        path="/",
+        domain=cookie.domain,
     )

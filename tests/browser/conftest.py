@@ -37,6 +37,8 @@ CHROMIUM_ARGS = [
 ]
 PSEUDONYM_KEY = "browser-pseudonym-key"
 POLICY_HASH = "browser-policy-1"
+SUBDOMAIN_SITE = "http://www.example.test"
+SUBDOMAIN_COLLECTOR = "collect.example.test"
 
 
 def _build_snippet() -> None:
@@ -61,6 +63,9 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
         policy_hash=POLICY_HASH,
         snippet_path=BUILT,
         topic_partitions=2,
+        # A site on www.example.test whose collector is collect.example.test (a subdomain).
+        cors_origins=f'["{SUBDOMAIN_SITE}"]',
+        allowed_hosts=f'["127.0.0.1", "localhost", "{SUBDOMAIN_COLLECTOR}"]',
     )
     log_dir = tmp_path_factory.mktemp("logs")
     with running_pipeline(run.env, log_dir) as pipe:

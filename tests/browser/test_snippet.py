@@ -39,10 +39,18 @@ def open_demo(pipe: Pipeline, page: Page, path: str, tag: str) -> None:
     page.goto(f"{pipe.collector_url}/demo/{path}?utm_campaign={tag}")
 
 
+def visitor_id(page: Page) -> str:
+    """The id the collector minted, from the browser's cookie jar (no page script can read it)."""
+    found: str = wait_until(
+        lambda: next((c["value"] for c in page.context.cookies() if c["name"] == "cs_vid"), None),
+        timeout=15,
+        what="the visitor cookie",
+    )
+    return found
+
+
 def visitor_key(page: Page) -> str:
-    vid = page.evaluate("() => localStorage.getItem('cs_vid')")
-    assert vid, "no visitor id in the browser"
-    return pseudonymize(vid, PSEUDONYM_KEY)
+    return pseudonymize(visitor_id(page), PSEUDONYM_KEY)
 
 
 def repository(pipe: Pipeline) -> Repository:
@@ -135,30 +143,29 @@ def test_accept_lands_rows_under_a_visitor_key(pipeline: Pipeline, context: Brow
     assert [r["visitor_key"] for r in first] == [""], "the pageview before the choice is anonymous"
 
 
-def test_privacy_request_with_the_visitor_token(pipeline: Pipeline, context: BrowserContext):
-    # Cross-origin, straight to the API: the demo's origin is in its CORS allowlist.
-    api = f"{pipeline.api_url}/v1/privacy/self-service/requests"
-    context.add_init_script(f"window.consentstreamOptions = {{privacyUrl: {json.dumps(api)}}}")
+def test_page_scripts_never_see_the_visitor_id(pipeline: Pipeline, context: BrowserContext):
+    answers: list[Response] = []  # every response whose body the page's scripts could read
+    context.on(
+        "response",
+        lambda r: answers.append(r) if r.url.endswith(("/v1/consent", "/v1/events")) else None,
+    )
     page, tag = context.new_page(), campaign()
     open_demo(pipeline, page, "about.html", tag)
-    ask = "type => consentstream.privacy.request(type).then(a => a, e => e.message)"
-    assert "no visitor token" in page.evaluate(ask, "access"), "nothing to ask for before consent"
     page.get_by_role("button", name="Accept all").click()
-    page.wait_for_function("() => localStorage.getItem('cs_token')")
-    filed = page.evaluate(ask, "access")
-    assert isinstance(filed, dict) and filed["request_id"], filed  # a CORS refusal: a message
-    repo = repository(pipeline)
-    [request] = wait_until(
-        lambda: repo.storage.query(
-            f"SELECT type, subject_key FROM {repo.storage.database}.privacy_requests "
-            "WHERE request_id = %(id)s LIMIT 1",
-            {"id": filed["request_id"]},
-        ),
-        timeout=30,
-        what="the self-service request",
-        pipe=pipeline,
+    page.evaluate("() => consentstream.flush()")
+    vid = visitor_id(page)
+    [cookie] = [c for c in context.cookies() if c["name"] == "cs_vid"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    readable = page.evaluate(
+        "() => [document.cookie, ...Object.keys(localStorage).map(k => localStorage.getItem(k)),"
+        " ...Object.keys(sessionStorage).map(k => sessionStorage.getItem(k))].join('\\n')"
     )
-    assert (request["type"], request["subject_key"]) == ("access", visitor_key(page))
+    assert vid not in readable, "neither document.cookie nor storage holds the id"
+    seen = [r.text() for r in answers]
+    assert seen and not any(vid in body for body in seen), "no response body names it"
+    with page.expect_popup() as popup:
+        assert page.evaluate("() => consentstream.privacy.request('access')") is True
+    assert popup.value.url.startswith(f"{pipeline.collector_url}/privacy/")
 
 
 def test_reject_leaves_no_identifier_and_only_anonymous_rows(
@@ -292,17 +299,18 @@ def test_withdrawal_purges_the_queue_and_later_events_are_anonymous(
     page, tag = context.new_page(), campaign()
     open_demo(pipeline, page, "index.html", tag)
     page.get_by_role("button", name="Accept all").click()
-    vid, key = page.evaluate("() => localStorage.getItem('cs_vid')"), visitor_key(page)
+    vid = visitor_id(page)
+    key = pseudonymize(vid, PSEUDONYM_KEY)
     wait_ledger(pipeline, key)
 
     context.set_offline(True)
     visit(page, tag, "queued")
-    assert any(i.get("ev", {}).get("visitor_id") for i in page.evaluate(QUEUE))
+    assert any(i.get("a") for i in page.evaluate(QUEUE)), "made under the grant"
     page.get_by_role("button", name="Privacy settings").click()
     page.get_by_role("button", name="Reject all").click()  # withdrawing: as easy as consenting
     queued = page.evaluate(QUEUE)
     assert [i["k"] for i in queued if not i.get("ev", {}).get("type") == "cookie"] == ["c"]
-    assert not any(i.get("ev", {}).get("visitor_id") for i in queued), "queue purged"
+    assert not any(i.get("a") for i in queued), "queue purged"
     assert page.evaluate("() => localStorage.getItem('cs_vid')") is None
 
     context.set_offline(False)

@@ -1,10 +1,9 @@
 """The demo site as a visitor meets it: a banner that leaves the page usable, a privacy policy
-page, and a contact page that files the visitor's own request through privacy.request.
+page, and a contact page that opens the visitor's privacy center.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -54,17 +53,17 @@ def test_the_policy_page_is_linked_from_every_page(pipeline: Pipeline, context: 
     expect(page.locator("main")).to_contain_text("Version 2026-01")
 
 
-def test_the_contact_page_files_a_request_through_privacy_request(
+def test_the_contact_page_opens_the_privacy_center_that_knows_the_visitor(
     pipeline: Pipeline, context: BrowserContext
 ):
-    api = f"{pipeline.api_url}/v1/privacy/self-service/requests"
-    context.add_init_script(f"window.consentstreamOptions = {{privacyUrl: {json.dumps(api)}}}")
     page = context.new_page()
     open_demo(pipeline, page, "contact.html", campaign())
-    page.get_by_role("button", name="Send request").click()
-    expect(page.get_by_role("status")).to_contain_text("no visitor token")
     page.get_by_role("button", name="Accept all").click()
-    page.wait_for_function("() => localStorage.getItem('cs_token')")
-    page.get_by_role("radio", name="A copy of my data").check()
-    page.get_by_role("button", name="Send request").click()
-    expect(page.get_by_role("status")).to_contain_text("Request received: reference")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    page.wait_for_function("() => !JSON.parse(localStorage.getItem('cs_queue') || '[]').length")
+    with page.expect_popup() as popup:
+        page.get_by_role("button", name="Open my privacy center").click()
+    center = popup.value
+    center.wait_for_load_state()
+    [vid] = [c["value"] for c in context.cookies() if c["name"] == "cs_vid"]
+    expect(center.locator("#reference")).to_have_text(vid)

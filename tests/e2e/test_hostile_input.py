@@ -28,7 +28,8 @@ pytestmark = pytest.mark.e2e
 
 KEY = "hostile-pseudonym-key-" + secrets.token_hex(4)
 RECEIPT_KEY = "hostile-receipt-key-" + secrets.token_hex(4)
-VISITOR = "hostile_visitor_" + secrets.token_hex(6)
+VISITOR = "hostile_visitor_" + secrets.token_hex(6)  # a v1 body id: ignored, never stored
+MINTED: dict[str, str] = {}  # the id the collector minted into the cookie, for the log scan
 CLIENT_IP = "198.51.100.77"
 SPOOFED_IP = "203.0.113.99"
 INJECTION = "x'); DROP TABLE usage_events; --\\' \" %(visitor_key)s {db} `t` ☃"
@@ -148,7 +149,8 @@ def test_injection_text_is_stored_inert_and_spoofed_ips_ignored(pipeline: Pipeli
     }
     r = httpx.post(f"{pipeline.collector_url}/v1/consent", json=consent, timeout=10)
     assert r.status_code == 201
-    key = pseudonymize(VISITOR, KEY)
+    visitor = MINTED["visitor"] = r.cookies["cs_vid"]
+    key = pseudonymize(visitor, KEY)
     with open_storage(pipeline.env["CONSENTSTREAM_CLICKHOUSE_URL"]) as storage:
         db = storage.database
         wait_until(
@@ -168,13 +170,16 @@ def test_injection_text_is_stored_inert_and_spoofed_ips_ignored(pipeline: Pipeli
             f"{pipeline.collector_url}/v1/events",
             json={"events": [hostile]},
             # the client claims SPOOFED_IP; our proxy (127.0.0.1) appended the real CLIENT_IP
-            headers={"X-Forwarded-For": f"{SPOOFED_IP}, {CLIENT_IP}"},
+            headers={
+                "X-Forwarded-For": f"{SPOOFED_IP}, {CLIENT_IP}",
+                "Cookie": f"cs_vid={visitor}",
+            },
             timeout=10,
         )
         assert r.status_code == 202, r.text
         rows = wait_until(
             lambda: storage.query(
-                f"SELECT page_title, props, ip_prefix FROM {db}.usage_events FINAL"
+                f"SELECT page_title, props, ip_prefix, visitor_key FROM {db}.usage_events FINAL"
                 " WHERE event_id = %(id)s",
                 {"id": uuid.UUID(hostile["event_id"])},
             ),
@@ -184,6 +189,7 @@ def test_injection_text_is_stored_inert_and_spoofed_ips_ignored(pipeline: Pipeli
         assert rows[0]["page_title"] == INJECTION
         assert orjson.loads(rows[0]["props"]) == {"q": INJECTION[:200]}
         assert rows[0]["ip_prefix"] == "198.51.100.0/24"
+        assert rows[0]["visitor_key"] == key, "the cookie's visitor, not the body's"
         tables = storage.query("SELECT name FROM system.tables WHERE database = %(d)s", {"d": db})
         assert "usage_events" in {t["name"] for t in tables}
 
@@ -193,7 +199,7 @@ def test_logs_carry_no_raw_identifier_or_secret(pipeline: Pipeline) -> None:
     key = pipeline.cli("keys", "create", "--role", "privacy")
     r = httpx.post(
         f"{pipeline.api_url}/v1/privacy/requests",
-        json={"type": "access", "subject": {"visitor_id": VISITOR}},
+        json={"type": "access", "subject": {"visitor_id": MINTED.get("visitor", VISITOR)}},
         headers={"Authorization": f"Bearer {key}"},
         timeout=10,
     )
@@ -206,5 +212,5 @@ def test_logs_carry_no_raw_identifier_or_secret(pipeline: Pipeline) -> None:
     assert bad.status_code == 401
     logs = "\n".join(p.read_text(errors="replace") for p in pipeline.env_logs.glob("*.log"))  # type: ignore[attr-defined]
     assert len(logs) > 1000, "the processes logged almost nothing: the scan proves little"
-    for secret in (VISITOR, CLIENT_IP, SPOOFED_IP, KEY, RECEIPT_KEY, key):
+    for secret in (VISITOR, *MINTED.values(), CLIENT_IP, SPOOFED_IP, KEY, RECEIPT_KEY, key):
         assert secret not in logs, f"{secret[:12]}… found in the logs"

@@ -1,9 +1,10 @@
 """The walking skeleton, end to end on real processes and the real stack.
 
-Visitor A accepts analytics, visitor B declines; both browse. ClickHouse must then hold A's rows
-under a pseudonym with a truncated IP, only anonymous rows for B, and no raw IP or visitor id
-anywhere. An access request returns A's rows; a deletion leaves zero, and later events of A
-never land.
+Visitor A accepts analytics (the collector mints A's id into its cookie), visitor B declines
+(naming an id of its own in the body, which the collector ignores); both browse. ClickHouse must
+then hold A's rows under a pseudonym with a truncated IP, only anonymous rows for B, and no raw
+IP or visitor id anywhere. An access request returns A's rows; a deletion leaves zero, A's
+cookie is dead afterwards (cleared, later events anonymous) and nothing lands under A again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .processes import running_pipeline, wait_until
 
 pytestmark = pytest.mark.e2e
 
-A, B = "visitor_a_" + secrets.token_hex(6), "visitor_b_" + secrets.token_hex(6)
+B = "visitor_b_" + secrets.token_hex(6)
 IP_A, IP_B = "203.0.113.77", "198.51.100.23"
 KEY = "e2e-pseudonym-key"
 UA = (
@@ -40,12 +41,13 @@ def choices(analytics: bool) -> dict[str, bool]:
     return {"necessary": True, "analytics": analytics, "marketing": False, "preferences": False}
 
 
-def pageview(visitor: str | None, path: str) -> dict[str, object]:
+def pageview(path: str, body_id: str | None = None) -> dict[str, object]:
+    """A pageview; ``body_id`` a v1 body visitor_id (the collector ignores it)."""
     return {
         "event_id": str(uuid.uuid4()),
         "type": "pageview",
         "ts": datetime.now(UTC).isoformat(),
-        "visitor_id": visitor,
+        "visitor_id": body_id,
         "page": {"url": f"https://example.com{path}?account=42&utm_source=news", "title": path},
         "browser": {"user_agent": UA, "language": "en-US"},
     }
@@ -69,9 +71,9 @@ def pipeline(stack, tmp_path_factory):
         run.drop_database()
 
 
-def post_consent(pipe, visitor: str, analytics: bool, ip: str) -> Any:
+def post_consent(pipe, analytics: bool, ip: str, body_id: str | None = None) -> httpx.Response:
     body = {
-        "visitor_id": visitor,
+        "visitor_id": body_id,
         "choices": choices(analytics),
         "policy_version": "2026-01",
         "policy_hash": "e2e",
@@ -80,19 +82,18 @@ def post_consent(pipe, visitor: str, analytics: bool, ip: str) -> Any:
     }
     r = httpx.post(f"{pipe.collector_url}/v1/consent", json=body, headers={"X-Forwarded-For": ip})
     assert r.status_code == 201, r.text
-    return r.json()
+    return r
 
 
-def post_events(pipe, events: list[dict[str, object]], ip: str) -> Any:
+def post_events(
+    pipe, events: list[dict[str, object]], ip: str, visitor: str | None = None
+) -> httpx.Response:
+    """POST events from ``ip``, from a browser holding ``visitor``'s cookie when given."""
     body = {"events": events, "sent_at": datetime.now(UTC).isoformat()}
-    r = httpx.post(
-        f"{pipe.collector_url}/v1/events",
-        json=body,
-        headers={"X-Forwarded-For": ip},
-        timeout=10,
-    )
+    headers = {"X-Forwarded-For": ip} | ({"Cookie": f"cs_vid={visitor}"} if visitor else {})
+    r = httpx.post(f"{pipe.collector_url}/v1/events", json=body, headers=headers, timeout=10)
     assert r.status_code == 202, r.text
-    return r.json()
+    return r
 
 
 def db(repo: Repository) -> str:
@@ -156,26 +157,32 @@ def file_request(pipe, key: str, kind: str, visitor: str) -> Any:
 
 
 def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
-    key_a, key_b = pseudonymize(A, KEY), pseudonymize(B, KEY)
-    receipt = post_consent(pipeline, A, True, IP_A)
+    granted = post_consent(pipeline, True, IP_A)
+    receipt = granted.json()
     assert receipt["consent_id"] and "." in receipt["receipt"]
-    post_consent(pipeline, B, False, IP_B)
+    A = granted.cookies["cs_vid"]  # minted by the collector, never in a body
+    assert A not in granted.text
+    key_a, key_b = pseudonymize(A, KEY), pseudonymize(B, KEY)
+    declined = post_consent(pipeline, False, IP_B, body_id=B).json()
     in_force = httpx.get(f"{pipeline.collector_url}/v1/consent/{A}").json()
     assert in_force["choices"]["analytics"] is True
 
     repo: Repository = pipeline.repo
+
+    def refusal_recorded() -> bool:
+        query = f"SELECT visitor_key FROM {db(repo)}.consent_ledger WHERE consent_id = %(id)s"
+        rows = repo.storage.query(query, {"id": declined["consent_id"]})
+        return bool(rows) and rows[0]["visitor_key"] == ""
+
     wait_until(
-        lambda: (
-            repo.count_subject(key_a).get("consent_ledger", 0) >= 1
-            and repo.count_subject(key_b).get("consent_ledger", 0) >= 1
-        ),
+        lambda: repo.count_subject(key_a).get("consent_ledger", 0) >= 1 and refusal_recorded(),
         timeout=120,
-        what="the worker to record both consent decisions",
+        what="the worker to record both consent decisions (B's anonymously)",
         pipe=pipeline,
     )
-    answer = post_events(pipeline, [pageview(A, "/start"), pageview(A, "/billing")], IP_A)
+    answer = post_events(pipeline, [pageview("/start"), pageview("/billing")], IP_A, A).json()
     assert answer == {"accepted": 2, "duplicates": 0, "rejected": []}
-    post_events(pipeline, [pageview(B, "/start"), pageview(B, "/outage")], IP_B)
+    post_events(pipeline, [pageview("/start", B), pageview("/outage", B)], IP_B)
 
     def stored():
         rows = repo.storage.query(f"SELECT * FROM {db(repo)}.usage_events FINAL")
@@ -208,10 +215,11 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
     assert receipt_stores["clickhouse.usage_events"] == {"before": 2, "after": 0}
     assert deletion["result"]["verified_zero"] is True
     assert sum(repo.count_subject(key_a).values()) == 0
-    assert repo.count_subject(key_b)["consent_ledger"] == 1
+    assert sum(repo.count_subject(key_b).values()) == 0, "B's body id was never anyone"
 
-    post_events(pipeline, [pageview(A, "/after-deletion")], IP_A)
-    post_events(pipeline, [pageview(B, "/marker")], IP_B)
+    late = post_events(pipeline, [pageview("/after-deletion", A)], IP_A, A)
+    assert late.headers["set-cookie"].startswith('cs_vid=""'), "the erased id's cookie is cleared"
+    post_events(pipeline, [pageview("/marker", B)], IP_B)
     wait_until(
         lambda: (
             repo.storage.query(
@@ -223,6 +231,6 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
     )
     assert sum(repo.count_subject(key_a).values()) == 0
     after = repo.storage.query(
-        f"SELECT count() AS n FROM {db(repo)}.usage_events WHERE page_path = '/after-deletion'"
+        f"SELECT visitor_key FROM {db(repo)}.usage_events WHERE page_path = '/after-deletion'"
     )
-    assert after[0]["n"] == 0
+    assert all(r["visitor_key"] == "" for r in after), "at most an anonymous visit, never A's"

@@ -2,9 +2,11 @@
 
 It posts over real HTTP, retries a batch with the same event ids on network errors, 429 and 5xx
 (with backoff, as the snippet does), and records which event ids were acknowledged with 202.
-Every ``consent_every``-th batch it also records a consent decision for one of a few visitors
-of its own (never the event visitors, whom a deletion scenario erases) and keeps the
-``consent_id`` of each decision the collector answered with 201.
+Each batch is one browser's: it carries that visitor's collector cookie (an id minted by an
+analytics grant, see :func:`visitors`) or none (anonymous), never a body visitor id. Every
+``consent_every``-th batch it also records a consent decision from a browser of its own (never
+the event visitors, whom a deletion scenario erases) and keeps the ``consent_id`` of each
+decision the collector answered with 201.
 """
 
 from __future__ import annotations
@@ -43,13 +45,35 @@ class LoadStats:
         return {e for e, v in self.visitor_of.items() if v == visitor and e in self.acked}
 
 
-def pageview(visitor: str | None, n: int) -> dict[str, object]:
-    """One pageview event with a fresh id."""
+def visitors(collector_url: str, count: int) -> list[str | None]:
+    """``count`` browsers: every other one grants analytics (the collector mints its id into
+    the cookie, returned here), the rest refuse it (None: their events are anonymous)."""
+    out: list[str | None] = []
+    for i in range(count):
+        body = {
+            "choices": {
+                "necessary": True,
+                "analytics": i % 2 == 0,
+                "marketing": False,
+                "preferences": False,
+            },
+            "policy_version": "2026-01",
+            "policy_hash": "faults",
+        }
+        r = httpx.post(f"{collector_url}/v1/consent", json=body, timeout=10)
+        assert r.status_code == 201, r.text
+        minted = r.cookies.get("cs_vid")
+        assert bool(minted) == (i % 2 == 0), "an id exactly for the analytics grants"
+        out.append(minted)
+    return out
+
+
+def pageview(n: int) -> dict[str, object]:
+    """One pageview event with a fresh id (whose it is, the request's cookie says)."""
     return {
         "event_id": str(uuid.uuid4()),
         "type": "pageview",
         "ts": datetime.now(UTC).isoformat(),
-        "visitor_id": visitor,
         "page": {"url": f"https://example.com/load/{n % 17}", "title": "load"},
         "browser": {"user_agent": UA},
     }
@@ -61,7 +85,7 @@ class LoadGenerator:
     def __init__(
         self,
         url: str,
-        visitors: list[str],
+        visitors: list[str | None],
         *,
         batch: int = 10,
         rate: float = 20.0,
@@ -105,13 +129,11 @@ class LoadGenerator:
         n = 0
         with httpx.Client(timeout=10) as client:
             while not self._stop.is_set() and len(self.stats.acked) < self.total:
-                events = [
-                    pageview(self.visitors[(n + i) % len(self.visitors)], n + i)
-                    for i in range(self.batch)
-                ]
+                visitor = self.visitors[(n // self.batch) % len(self.visitors)]
+                events = [pageview(n + i) for i in range(self.batch)]
                 n += self.batch
                 self.stats.sent += len(events)
-                self._deliver(client, events)
+                self._deliver(client, events, visitor)
                 if self.consent_every and (n // self.batch) % self.consent_every == 0:
                     self._decide(client, n // self.batch)
                 time.sleep(self.interval)
@@ -119,7 +141,6 @@ class LoadGenerator:
     def _decide(self, client: httpx.Client, n: int) -> None:
         """Record one consent decision, retried like a batch until the collector answers 201."""
         body = {
-            "visitor_id": f"fault_consenter_{n % 5}",
             "choices": {
                 "necessary": True,
                 "analytics": n % 2 == 0,
@@ -132,26 +153,34 @@ class LoadGenerator:
         response = self._post(client, self.consent_url, body, 201)
         self.stats.consents.add(str(response.json()["consent_id"]))
 
-    def _deliver(self, client: httpx.Client, events: list[dict[str, object]]) -> None:
-        """Send one batch until the collector acknowledges it (same ids on every try)."""
+    def _deliver(
+        self, client: httpx.Client, events: list[dict[str, object]], visitor: str | None
+    ) -> None:
+        """Send one batch from ``visitor``'s browser until acknowledged (same ids every try)."""
         body = {"events": events, "sent_at": datetime.now(UTC).isoformat()}
-        self._post(client, self.url, body, 202)
+        cookie = {"Cookie": f"cs_vid={visitor}"} if visitor else {}
+        self._post(client, self.url, body, 202, cookie)
         now = time.monotonic()
         for event in events:
             self.stats.acked_at[str(event["event_id"])] = now
             self.stats.acked.add(str(event["event_id"]))
-            self.stats.visitor_of[str(event["event_id"])] = event["visitor_id"]  # type: ignore[assignment]
+            self.stats.visitor_of[str(event["event_id"])] = visitor
         self.stats.ack_times.append(time.monotonic())
 
     def _post(
-        self, client: httpx.Client, url: str, body: Mapping[str, object], ok: int
+        self,
+        client: httpx.Client,
+        url: str,
+        body: Mapping[str, object],
+        ok: int,
+        cookie: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """POST until the answer is ``ok``, retrying network errors, 429 and 5xx with backoff."""
         delay = 0.1
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
-                response = client.post(url, json=body, headers=self.headers)
+                response = client.post(url, json=body, headers={**self.headers, **(cookie or {})})
             except httpx.HTTPError:
                 self.stats.errors += 1
             else:

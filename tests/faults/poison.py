@@ -89,6 +89,8 @@ def collector_bodies() -> list[tuple[str, Fate, bytes, list[str]]]:
     add("2**53 and -(2**53)", "stored", [_props(big=2**53, small=-(2**53))])
     add("floats at the limits", "stored", [_props(huge=1e308, tiny=5e-324, negzero=-0.0)])
     add("max-length url", "stored", [event(page={"url": "https://example.com/" + "é" * 1020})])
+    # a v1 body visitor_id and no cookie: the collector ignores the id, the event is anonymous
+    add("someone else's body visitor_id", "stored", [event(visitor_id="poison_someone_else_01")])
     lone = orjson.dumps({"events": [_titled("x")]}).replace(b'"x"', b'"\\ud800x"')
     out.append(("lone surrogate, escaped", "dead_letter", lone, []))
     nan = orjson.dumps({"events": [_props(v=1)]}).replace(b'"v":1', b'"v":NaN')

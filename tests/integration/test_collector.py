@@ -51,8 +51,19 @@ class Collector:
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.post(f"{self.url}{path}", timeout=30, **kwargs)
 
-    def events(self, **kwargs: Any) -> httpx.Response:
+    def events(self, visitor: str | None = None, **kwargs: Any) -> httpx.Response:
+        """POST /v1/events, from the browser holding ``visitor``'s cookie when given."""
+        if visitor is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), **as_cookie(visitor)}
         return self.post("/v1/events", **kwargs)
+
+    def grant(self, **headers: str) -> str:
+        """A fresh visitor: an analytics grant, and the id the collector minted into its cookie."""
+        answer = self.post("/v1/consent", json=consent_body(analytics=True), headers=headers)
+        assert answer.status_code == 201, answer.text
+        minted = cookie_id(answer)
+        assert minted, "an analytics grant sets the visitor cookie"
+        return minted
 
     def raw_messages(self) -> list[tuple[bytes, dict[str, Any]]]:
         """``(key, RawBatch)`` of every message on the raw topic."""
@@ -134,10 +145,19 @@ def event(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def cookie_id(answer: httpx.Response) -> str | None:
+    """The visitor id a response set in its ``cs_vid`` cookie (None when it set none)."""
+    return answer.cookies.get("cs_vid")
+
+
+def as_cookie(visitor: str) -> dict[str, str]:
+    """The header a browser holding ``visitor``'s cookie sends."""
+    return {"Cookie": f"cs_vid={visitor}"}
+
+
 def consent_body(**choices: bool) -> dict[str, Any]:
-    """A consent decision for a fresh visitor."""
+    """A consent decision as the snippet posts it: no visitor id, the cookie says who."""
     return {
-        "visitor_id": f"v-{uuid.uuid4().hex}",
         "choices": {"analytics": False, "marketing": False, "preferences": False, **choices},
         "policy_version": "2026-01",
         "policy_hash": "sha256-test",
@@ -175,36 +195,26 @@ def ids_in_batch(batch: list[dict[str, Any]]) -> list[str]:
     return [e["event_id"] for e in batch]
 
 
-def test_one_kafka_message_per_visitor_and_one_for_the_anonymous_events(
-    collector: Collector,
+def test_one_kafka_message_for_the_cookie_visitor_and_one_for_an_anonymous_request(
+    collector: Collector, stack: CommonSettings
 ) -> None:
-    alice, bob = f"v-{uuid.uuid4().hex}", f"v-{uuid.uuid4().hex}"
-    batch = [
-        event(visitor_id=alice),
-        event(),
-        event(visitor_id=bob),
-        event(visitor_id=alice),
-        event(),
-        event(visitor_id=bob),
-    ]
-    assert collector.events(json={"events": batch, "sent_at": TS}).json()["accepted"] == 6
-    ours = set(ids_in_batch(batch))
-    messages = [
-        (key, [e["event_id"] for e in value["events"]])
+    alice = collector.grant()
+    mine = [event(), event(visitor_id=f"v-{uuid.uuid4().hex}"), event(visitor_id=alice)]
+    anonymous = [event(), event()]
+    assert collector.events(alice, json={"events": mine, "sent_at": TS}).json()["accepted"] == 3
+    assert collector.events(json={"events": anonymous, "sent_at": TS}).json()["accepted"] == 2
+    ours = set(ids_in_batch(mine + anonymous))
+    messages = {
+        tuple(e["event_id"] for e in value["events"]): (key, value)
         for key, value in collector.raw_messages()
         if {e["event_id"] for e in value["events"]} & ours
-    ]
-    by_ids = {tuple(ids): key for key, ids in messages}
-    assert len(messages) == 3 and set(by_ids) == {
-        (batch[0]["event_id"], batch[3]["event_id"]),
-        (batch[2]["event_id"], batch[5]["event_id"]),
-        (batch[1]["event_id"], batch[4]["event_id"]),  # anonymous: keyed by the first one's id
     }
-    assert (
-        by_ids[(batch[1]["event_id"], batch[4]["event_id"])]
-        == uuid.UUID(batch[1]["event_id"]).bytes
-    )
-    assert len(set(by_ids.values())) == 3
+    assert set(messages) == {tuple(ids_in_batch(mine)), tuple(ids_in_batch(anonymous))}
+    key, value = messages[tuple(ids_in_batch(mine))]
+    assert key == pseudonymize(alice, stack.pseudonym_key.get_secret_value()).encode()
+    assert [e["visitor_id"] for e in value["events"]] == [alice] * 3
+    key, value = messages[tuple(ids_in_batch(anonymous))]
+    assert key == uuid.UUID(anonymous[0]["event_id"]).bytes  # keyed by the first one's id
 
 
 def test_single_bare_event_as_text_plain_like_send_beacon(collector: Collector) -> None:
@@ -310,7 +320,7 @@ def test_gpc_forces_marketing_off_in_the_recorded_consent(collector: Collector) 
     assert answer.status_code == 201
     consent_id = answer.json()["consent_id"]
     assert answer.json()["receipt"]
-    in_force = httpx.get(f"{collector.url}/v1/consent/{body['visitor_id']}", timeout=10).json()
+    in_force = httpx.get(f"{collector.url}/v1/consent/{cookie_id(answer)}", timeout=10).json()
     assert in_force["consent_id"] == consent_id
     assert in_force["choices"]["marketing"] is False and in_force["choices"]["analytics"] is True
     assert in_force["gpc_applied"] is True
@@ -322,9 +332,7 @@ def test_gpc_forces_marketing_off_in_the_recorded_consent(collector: Collector) 
 def test_the_decision_in_force_expires_with_the_visitor_cookie(
     collector: Collector, stack: CommonSettings
 ) -> None:
-    body = consent_body(analytics=True)
-    assert collector.post("/v1/consent", json=body).status_code == 201
-    key = pseudonymize(body["visitor_id"], stack.pseudonym_key.get_secret_value())
+    key = pseudonymize(collector.grant(), stack.pseudonym_key.get_secret_value())
     client = Redis.from_url(stack.redis_url)
     try:
         left = client.ttl(redis_keys.consent(key))

@@ -1,33 +1,14 @@
-"""Visitor tokens: verifiable, bound to one visitor and key, and useless once expired or edited."""
+"""Visitor tokens, minted ids, cookie attribution of events and the privacy center's CSRF token."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from consentstream.identity import read_visitor_token, visitor_token
-from schemas.events import ConsentChoices
-from schemas.messages import ConsentDecision
+from consentstream.identity import pseudonymize, read_visitor_token, visitor_token
+from services.collector import csrf
 from services.collector.facts import is_https, parse_networks
-from services.collector.visitor import VisitorIdentity, identity_for
+from services.collector.visitor import COOKIE_ID, attribute_events, mint, request_key
 
 KEY = "unit-test-key"
 NOW = 1_800_000_000
-
-
-def decision(analytics: bool) -> ConsentDecision:
-    return ConsentDecision(
-        consent_id="c1",
-        visitor_id="visitor-0001",
-        choices=ConsentChoices(analytics=analytics, marketing=False, preferences=False),
-        policy_version="2026-01",
-        policy_hash="h",
-        banner_hash="b",
-        source="banner",
-        recorded_at=datetime.fromtimestamp(NOW, UTC),
-        gpc=False,
-        dnt=False,
-        gpc_applied=False,
-    )
 
 
 def test_token_round_trip_until_expiry() -> None:
@@ -44,14 +25,41 @@ def test_edited_or_garbage_tokens_are_refused() -> None:
         assert read_visitor_token(bad, KEY, NOW) is None
 
 
-def test_identity_only_with_analytics_consent() -> None:
-    granted = identity_for(decision(True), "cs_vid", 100, True, KEY)
-    assert granted.cookie is not None
-    assert granted.cookie.value == "visitor-0001" and granted.cookie.max_age == 100
-    assert granted.token and read_visitor_token(granted.token, KEY, NOW + 99) == "visitor-0001"
-    declined = identity_for(decision(False), "cs_vid", 100, True, KEY)
-    assert declined.cookie is not None
-    assert declined.cookie.value is None and declined.token is None
+def test_minted_ids_are_random_and_fit_the_visitor_id_shape() -> None:
+    ids = {mint() for _ in range(100)}
+    assert len(ids) == 100 and all(COOKIE_ID.match(i) and len(i) == 22 for i in ids)
+
+
+def test_events_carry_the_cookie_id_whatever_their_body_says() -> None:
+    items = [{"visitor_id": "someone-else-01"}, {"visitor_id": "cookie-id-0001"}, {}]
+    assert attribute_events(items, "cookie-id-0001") == 1
+    assert [i["visitor_id"] for i in items] == ["cookie-id-0001"] * 3
+    anonymous = [{"visitor_id": "someone-else-01"}, {}]
+    assert attribute_events(anonymous, None) == 1
+    assert anonymous == [{"visitor_id": None}, {}]
+
+
+def test_a_request_is_keyed_by_its_cookie_visitor() -> None:
+    assert (
+        request_key("cookie-id-0001", KEY)(object()) == pseudonymize("cookie-id-0001", KEY).encode()
+    )
+    assert request_key(None, KEY)(object()) is None
+
+
+def test_csrf_token_is_bound_to_the_nonce_the_visitor_and_the_key() -> None:
+    token = csrf.token_for("nonce-1", "visitor-0001", KEY)
+    cookies, headers = {csrf.COOKIE: "nonce-1"}, {"host": "c.example.com"}
+    assert csrf.valid(cookies, headers, token, "visitor-0001", KEY)
+    assert not csrf.valid(cookies, headers, token, "visitor-0002", KEY)
+    assert not csrf.valid({csrf.COOKIE: "tossed"}, headers, token, "visitor-0001", KEY)
+    assert not csrf.valid({}, headers, token, "visitor-0001", KEY)
+    assert not csrf.valid(cookies, headers, "", "visitor-0001", KEY)
+    other_site = {"host": "c.example.com", "origin": "https://evil.example.com"}
+    assert not csrf.valid(cookies, other_site, token, "visitor-0001", KEY)
+    own_site = {"host": "c.example.com", "origin": "https://c.example.com"}
+    assert csrf.valid(cookies, own_site, token, "visitor-0001", KEY)
+    no_referrer = {"host": "c.example.com", "origin": "null"}
+    assert csrf.valid(cookies, no_referrer, token, "visitor-0001", KEY)
 
 
 def test_forwarded_proto_only_from_a_trusted_proxy() -> None:
@@ -59,8 +67,3 @@ def test_forwarded_proto_only_from_a_trusted_proxy() -> None:
     assert is_https("192.0.2.2", "http", "https", proxies)
     assert not is_https("203.0.113.7", "http", "https", proxies)
     assert is_https("203.0.113.7", "https", None, proxies)
-
-
-def test_an_anonymous_grant_leaves_the_cookie_alone() -> None:
-    anonymous = decision(True).model_copy(update={"visitor_id": None})
-    assert identity_for(anonymous, "cs_vid", 100, True, KEY) == VisitorIdentity(None, None)

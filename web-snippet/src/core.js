@@ -3,7 +3,6 @@
 
 export const CATEGORIES = ["analytics", "marketing", "preferences"];
 export const EVENT_TYPES = ["pageview", "cookie", "click", "custom", "identify"];
-export const VID_RE = /^[A-Za-z0-9_-]{8,64}$/;
 const DAY = 864e5;
 
 export const cut = (v, n) => String(v == null ? "" : v).slice(0, n);
@@ -30,7 +29,6 @@ export function tagConfig(tag, base) {
     policyHash: get("policy-hash") || "",
     css: get("css") || (endpoint && endpoint.replace(/\/$/, "") + "/snippet.css"),
     lang: get("lang"),
-    privacyUrl: get("privacy-url"),
     bannerHash: get("banner-hash"),
     trackClicks: on("track-clicks"),
     trackLinks: on("track-links"),
@@ -191,14 +189,16 @@ export function cookieDomains(host) {
   return out;
 }
 
-/** One event in the collector's Event shape; visitor_id only while analytics is granted. */
-export function buildEvent(env, type, decision, vid, props, now) {
+/**
+ * One event in the collector's Event shape. No visitor id: the collector knows the visitor by
+ * its own HttpOnly cookie, which no script on the page can read.
+ */
+export function buildEvent(env, type, decision, props, now) {
   const { document: d, navigator: n, screen: sc } = env;
   const e = {
     event_id: uuid(env.crypto),
     type: EVENT_TYPES.includes(type) ? type : "custom",
     ts: new Date(now).toISOString(),
-    visitor_id: decision && decision.choices.analytics && vid ? vid : null,
     consent_id: (decision && decision.consent_id) || null,
     page: { url: pageUrl(env.location.href), title: cut(d.title, 256), referrer: referrerOrigin(d.referrer) },
     browser: {
@@ -212,14 +212,9 @@ export function buildEvent(env, type, decision, vid, props, now) {
   return e;
 }
 
-/**
- * The event as it may leave now: consent is checked again at send time, so an event queued
- * under a grant that has since lapsed goes out without identifiers.
- */
-export function gate(event, decision, vid) {
-  if (!event.visitor_id) return event;
-  const ok = decision && decision.choices.analytics && vid === event.visitor_id;
-  if (!ok) return { ...event, visitor_id: null, consent_id: (decision && decision.consent_id) || null };
+/** The event as it may leave now: the consent id in force filled in once it is known. */
+export function gate(event, decision) {
+  if (!decision) return { ...event, consent_id: null };
   return event.consent_id ? event : { ...event, consent_id: decision.consent_id || null };
 }
 
@@ -238,13 +233,13 @@ export function fingerprint(value) {
 export const bannerHash = (strings) => "fnv1a32:" + fingerprint(strings);
 
 /**
- * The POST /v1/consent body. Every decision is posted, a refusal too; `vid` is null when no
- * visitor id exists (analytics refused), and `decisionId` makes a retry record nothing twice.
+ * The POST /v1/consent body. Every decision is posted, a refusal too, under no visitor id: the
+ * collector's cookie says who (it mints one on the first analytics grant). `decisionId` makes
+ * a retry record nothing twice.
  */
-export function consentBody(cfg, choices, vid, source, shown, decisionId) {
+export function consentBody(cfg, choices, source, shown, decisionId) {
   return {
     decision_id: decisionId,
-    visitor_id: vid || null,
     choices,
     policy_version: cfg.policyVersion || "",
     policy_hash: cfg.policyHash || "",

@@ -7,7 +7,7 @@ import { pickStrings } from "./i18n.js";
 import { createQueue, createSender } from "./queue.js";
 import { safeStorage } from "./storage.js";
 
-const KEY = "cs_consent", VID = "cs_vid", TOKEN = "cs_token", QUEUE = "cs_queue", SEEN = "cs_cookies", SVC = "cs_services";
+const KEY = "cs_consent", QUEUE = "cs_queue", SEEN = "cs_cookies", SVC = "cs_services";
 const w = globalThis, doc = w.document;
 // currentScript exists only while this file first runs: read the tag now.
 const tag = doc && doc.currentScript;
@@ -45,10 +45,9 @@ function start() {
     // The receipt stays in this host's storage: a cookie travels with every request.
     doc.cookie = "cs_consent=" + encodeURIComponent(JSON.stringify({ ...d, receipt: null })) + "; path=/; SameSite=Lax; max-age=" + Math.round((d.expires_at - now()) / 1e3) + (cfg.cookieDomain ? "; domain=" + cfg.cookieDomain : "");
   };
-  const vid = () => {
-    const v = get(VID);
-    return v && core.VID_RE.test(v) ? v : null;
-  };
+  // The visitor id lives only in the collector's HttpOnly cookie: forget any an older
+  // snippet kept where every script on the page could read it.
+  put("cs_vid", null), put("cs_token", null);
   const listeners = [];
 
   // ---- delivery
@@ -58,7 +57,9 @@ function start() {
       .fetch(api + path, {
         method: "POST",
         keepalive: true,
-        credentials: "include", // the collector's own visitor cookie, set or cleared on consent
+        // The collector's HttpOnly visitor cookie: it alone says who the visitor is, set on an
+        // analytics grant, cleared on withdrawal; sent to a collector on a subdomain too.
+        credentials: "include",
         headers: { "Content-Type": consent ? "application/json" : "text/plain" },
         body: JSON.stringify(body),
       })
@@ -82,7 +83,7 @@ function start() {
     now,
     random: Math.random,
     timers: { set: (fn, ms) => w.setTimeout(fn, ms), clear: (id) => w.clearTimeout(id) },
-    prepare: (ev) => core.gate(ev, decision(), vid()),
+    prepare: (ev) => core.gate(ev, decision()),
     // waitForChoice: nothing at all leaves before the visitor decides.
     ready: () => !cfg.waitForChoice || !!decision(),
     online: () => nav.onLine !== false,
@@ -94,13 +95,13 @@ function start() {
       const d = decision();
       if (!data || !d || d.decided_at !== item.decided_at) return;
       keep({ ...d, consent_id: data.consent_id, receipt: data.receipt });
-      if (data.visitor_token) put(TOKEN, data.visitor_token);
     },
   });
 
   function track(type, props, extra) {
-    const ev = core.buildEvent(w, type, decision(), vid(), props, now());
-    sender.add({ id: ev.event_id, k: "e", ev: { ...ev, ...extra } });
+    const d = decision(), ev = core.buildEvent(w, type, d, props, now());
+    // `a`: made under an analytics grant, so a withdrawal takes it back while still queued.
+    sender.add({ id: ev.event_id, k: "e", a: !!(d && d.choices.analytics), ev: { ...ev, ...extra } });
     return ev.event_id;
   }
   /** The page's cookie names, only once a choice exists and only when they changed. */
@@ -171,21 +172,18 @@ function start() {
 
   /**
    * Keep the decision, queue it for the consent ledger, apply it. Every decision is posted, a
-   * refusal too: under the visitor id while one exists (a withdrawal reaches that visitor's
-   * record), else anonymously; an id is made only when analytics is granted.
+   * refusal too; the collector's cookie says whose it is (a withdrawal reaches that visitor's
+   * record and clears the cookie) and the collector mints an id on an analytics grant.
    */
   function decide(raw, source) {
     const before = decision();
     const d = core.makeDecision(raw, { gpc: gpc(), policyHash: cfg.policyHash, now: now(), acceptDays: cfg.acceptDays, rejectDays: cfg.rejectDays });
     // Taking analytics back drops the identified events still queued; the rest (decisions,
     // anonymous events) stays.
-    if (before && before.choices.analytics && !d.choices.analytics) queue.drop((i) => i.k === "e" && i.ev.visitor_id);
-    let id = vid();
-    if (!id && d.choices.analytics) put(VID, (id = core.uuid(w.crypto).replace(/-/g, "")));
+    if (before && before.choices.analytics && !d.choices.analytics) queue.drop((i) => i.k === "e" && i.a);
     keep(d);
     const did = core.uuid(w.crypto);
-    sender.add({ id: did, k: "c", decided_at: d.decided_at, body: core.consentBody(cfg, d.choices, id, source, shown, did) });
-    if (!d.choices.analytics) put(VID, null), put(TOKEN, null);
+    sender.add({ id: did, k: "c", decided_at: d.decided_at, body: core.consentBody(cfg, d.choices, source, shown, did) });
     changed(d.choices);
     trackCookies();
     // A script that already runs cannot be stopped: a fresh page without it is the only way
@@ -198,23 +196,6 @@ function start() {
     const d = decision();
     return d ? core.normalize(d.choices, gpc()) : null;
   };
-
-  /**
-   * A visitor's own access, portability or deletion request, proven by the signed visitor token
-   * the collector issued with the analytics grant (POST /v1/privacy/self-service/requests).
-   */
-  function privacyRequest(type, jurisdiction) {
-    const token = get(TOKEN);
-    const no = (why) => Promise.reject(new Error("consentstream: " + why));
-    if (!cfg.privacyUrl) return no("no privacyUrl");
-    // The type is the API's to check: its refusal (422, naming the field) rejects the promise.
-    if (!token) return no("no visitor token");
-    const body = { type, visitor_token: token };
-    if (jurisdiction) body.jurisdiction = jurisdiction;
-    return w
-      .fetch(cfg.privacyUrl, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
-      .then((r) => r.json().then((answer) => (r.ok ? answer : Promise.reject(Object.assign(new Error("consentstream: " + r.status), { answer })))));
-  }
 
   // ---- page
   const strings = pickStrings(cfg.lang || (doc.documentElement && doc.documentElement.lang), cfg.strings);
@@ -241,8 +222,9 @@ function start() {
     },
     track: (type, props) => track(type, props),
     flush: () => sender.flush(),
-    // The visitor privacy center on the collector's origin: choices, history, requests.
-    privacy: { request: (type, jurisdiction) => privacyRequest(type, jurisdiction), open: () => w.open(api + "/privacy/") },
+    // The visitor privacy center on the collector's origin: choices, history, requests. Only
+    // there is the visitor proven (their cookie and a CSRF token): request() opens it too.
+    privacy: { request: () => Promise.resolve(!!w.open(api + "/privacy/")), open: () => w.open(api + "/privacy/") },
   });
 
   gtag("consent", "default", { ...core.consentModeSignals(null), wait_for_update: 500 });

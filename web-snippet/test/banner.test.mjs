@@ -5,7 +5,8 @@ import { test } from "node:test";
 
 import { CONSENT_ID, ENDPOINT, Storage, openPage, plain, settle } from "./fake-browser.mjs";
 
-const VID_RE = /^[A-Za-z0-9_-]{8,64}$/;
+// The v1 snippet left its visitor id and token in localStorage; this one never has one.
+const noId = (body) => !("visitor_id" in body) && !("visitor_token" in body);
 const NOW = Date.parse("2026-01-15T10:00:00Z");
 const ALL = { necessary: true, analytics: true, marketing: true, preferences: true };
 const NONE = { necessary: true, analytics: false, marketing: false, preferences: false };
@@ -13,6 +14,7 @@ const decided = (choices, policyHash = "hash-2026") =>
   new Storage({
     cs_consent: JSON.stringify({ choices, policyHash, consent_id: CONSENT_ID, decided_at: NOW - 864e5, expires_at: NOW + 100 * 864e5 }),
     cs_vid: "visitor0123456789",
+    cs_token: "tok.sig",
   });
 
 test("before any decision: accessible banner, anonymous pageview, no visitor id", async () => {
@@ -33,7 +35,7 @@ test("before any decision: accessible banner, anonymous pageview, no visitor id"
   assert.deepEqual(page.consents(), []);
   const [view] = page.events();
   assert.equal(view.type, "pageview");
-  assert.equal(view.visitor_id, null);
+  assert.ok(noId(view));
   assert.equal(view.page.url, "https://www.example.com/demo/?utm_source=newsletter", "no other query, no fragment");
 });
 
@@ -76,7 +78,7 @@ test("reject all: posted to /v1/consent without any identifier, a shorter lifeti
   page.find("Reject all").click();
   await page.flush();
   const [refusal] = page.consents();
-  assert.equal(refusal.visitor_id, null, "a refusal is on record, but under no id");
+  assert.ok(noId(refusal), "a refusal is on record, under the collector's cookie if any");
   assert.deepEqual(refusal.choices, NONE);
   assert.match(refusal.decision_id, /^[0-9a-f-]{36}$/);
   assert.equal(refusal.policy_hash, "hash-2026");
@@ -86,41 +88,42 @@ test("reject all: posted to /v1/consent without any identifier, a shorter lifeti
   assert.equal(page.stored().expires_at, NOW + 180 * 864e5);
   assert.ok(!page.banner().visible, "banner closes");
   assert.equal(page.doc.activeElement.textContent, "Privacy settings", "focus moves to the reopen button");
-  assert.ok(page.events().every((e) => e.visitor_id === null));
+  assert.ok(page.events().every(noId));
 });
 
-test("accept all: visitor id, decision queued first, later events carry id and consent id", async () => {
+test("accept all: no id in the page, decision queued first with credentials, later events carry the consent id", async () => {
   const page = openPage();
   page.find("Accept all").click();
   await page.flush();
-  const vid = page.localStorage.getItem("cs_vid");
-  assert.match(vid, VID_RE);
+  assert.equal(page.localStorage.getItem("cs_vid"), null, "the collector's HttpOnly cookie holds the id");
   const consent = page.requests.find((r) => r.url === `${ENDPOINT}/v1/consent`);
   assert.equal(consent.init.headers["Content-Type"], "application/json");
+  assert.equal(consent.init.credentials, "include", "the cookie travels to a collector on a subdomain");
   assert.match(consent.body.banner_hash, /^fnv1a32:[0-9a-f]{8}$/, "which wording was agreed to");
   assert.match(consent.body.decision_id, /^[0-9a-f-]{36}$/);
-  assert.deepEqual({ ...consent.body, banner_hash: "", decision_id: "" }, { decision_id: "", visitor_id: vid, choices: ALL, policy_version: "2026-01", policy_hash: "hash-2026", banner_hash: "", source: "banner" });
+  assert.deepEqual({ ...consent.body, banner_hash: "", decision_id: "" }, { decision_id: "", choices: ALL, policy_version: "2026-01", policy_hash: "hash-2026", banner_hash: "", source: "banner" });
   assert.equal(page.stored().consent_id, CONSENT_ID);
   assert.equal(page.stored().expires_at, NOW + 365 * 864e5);
-  assert.equal(page.localStorage.getItem("cs_token"), "tok.sig", "visitor token kept for privacy requests");
+  assert.equal(page.localStorage.getItem("cs_token"), null);
   page.api.track("click", { button: "quote" });
   await page.flush();
   const after = page.events().at(-1);
-  assert.equal(after.visitor_id, vid);
+  assert.ok(noId(after));
   assert.equal(after.consent_id, CONSENT_ID);
   assert.deepEqual(plain(page.api.consent.get()), ALL);
 });
 
-test("a stored decision is honoured; a changed policy hash asks again", async () => {
+test("a stored decision is honoured, an older snippet's id forgotten; a changed policy hash asks again", async () => {
   const same = openPage({ storage: decided(ALL) });
   await same.flush();
   assert.ok(!same.banner().visible);
-  assert.equal(same.events()[0].visitor_id, "visitor0123456789");
+  assert.ok(noId(same.events()[0]) && same.events()[0].consent_id === CONSENT_ID);
+  assert.deepEqual([same.localStorage.getItem("cs_vid"), same.localStorage.getItem("cs_token")], [null, null]);
   const changed = openPage({ storage: decided(ALL), policyHash: "hash-2027" });
   await changed.flush();
   assert.ok(changed.banner().visible, "new policy, new question");
   assert.equal(changed.api.consent.get(), null);
-  assert.equal(changed.events()[0].visitor_id, null, "no consent in force for the new policy");
+  assert.equal(changed.events()[0].consent_id, null, "no consent in force for the new policy");
 });
 
 test("Global Privacy Control: marketing off and disabled, said in the banner and in what is posted", async () => {
@@ -150,25 +153,25 @@ test("customize: nothing pre-ticked, only the ticked categories are granted", as
   await page.flush();
   assert.deepEqual(page.stored().choices, { ...NONE, preferences: true });
   const [grant] = page.consents();
-  assert.deepEqual([grant.choices, grant.visitor_id], [{ ...NONE, preferences: true }, null], "a grant without analytics is on record, under no id");
+  assert.deepEqual(grant.choices, { ...NONE, preferences: true }, "a grant without analytics is on record");
+  assert.ok(noId(grant));
   assert.equal(page.localStorage.getItem("cs_vid"), null);
 });
 
-test("withdraw: identified events leave the queue, the withdrawal recorded under the old id, later events anonymous", async () => {
+test("withdraw: events made under the grant leave the queue, the withdrawal is queued, later events stay", async () => {
   const page = openPage({ storage: decided(ALL), respond: () => 0 }); // network down: events stay queued
   page.api.track("custom", { step: 1 });
   await settle();
-  assert.ok(page.queued().some((i) => i.ev && i.ev.visitor_id === "visitor0123456789"));
+  const step = (n) => page.queued().some((i) => i.ev && i.ev.props && i.ev.props.step === n);
+  assert.ok(step(1));
   const changes = [];
   page.api.consent.onChange((c) => changes.push(plain(c)));
   page.api.consent.withdraw();
-  assert.ok(!page.queued().some((i) => i.ev && i.ev.visitor_id), "nothing identified left in the queue");
+  assert.ok(!step(1), "nothing made under the grant left in the queue");
   assert.deepEqual(page.queued()[0].body.choices, NONE);
   assert.deepEqual(changes, [NONE]);
-  assert.equal(page.localStorage.getItem("cs_vid"), null);
-  assert.equal(page.localStorage.getItem("cs_token"), null);
   page.api.track("custom", { step: 2 });
-  assert.equal(page.queued().at(-1).ev.visitor_id, null);
+  assert.ok(step(2) && page.queued().every((i) => !i.ev || noId(i.ev)));
 });
 
 test("privacy settings (and any [data-cs-open]) reopen the banner; Escape closes it once decided", async () => {
@@ -300,22 +303,14 @@ test("events go as text/plain with keepalive, batched, and survive a collector o
   assert.deepEqual(page.queued(), []);
 });
 
-test("privacy.request posts the visitor token to the configured URL, and refuses without one", async () => {
-  const url = "https://api.example.com/v1/privacy/self-service/requests";
-  // The API checks the type: its refusal rejects the promise.
-  const page = openPage({ options: { privacyUrl: url }, respond: (_u, body) => (body.type === "everything" ? 422 : null) });
-  await assert.rejects(page.api.privacy.request("access"), /no visitor token/);
+test("privacy.request and privacy.open open the collector's privacy center: no token in the page", async () => {
+  const page = openPage();
   page.find("Accept all").click();
   await page.flush();
-  await page.api.privacy.request("deletion");
-  await page.api.privacy.request("access", "ccpa");
-  const [deletion, access] = page.requests.slice(-2);
-  assert.equal(deletion.url, url);
-  assert.equal(deletion.init.headers["Content-Type"], "application/json");
-  assert.deepEqual(deletion.body, { type: "deletion", visitor_token: "tok.sig" });
-  assert.deepEqual(access.body, { type: "access", visitor_token: "tok.sig", jurisdiction: "ccpa" });
-  await assert.rejects(page.api.privacy.request("everything"), /consentstream: 422/);
-  await assert.rejects(openPage().api.privacy.request("access"), /privacyUrl/);
+  assert.equal(await page.api.privacy.request("deletion"), true);
+  page.api.privacy.open();
+  assert.deepEqual(page.opened, [`${ENDPOINT}/privacy/`, `${ENDPOINT}/privacy/`]);
+  assert.ok(!page.requests.some((r) => r.body && "visitor_token" in r.body));
 });
 
 test("included twice: one banner, one pageview", async () => {
@@ -368,7 +363,7 @@ test("a withdrawal of marketing keeps the queued analytics events", async () => 
   const page = openPage({ storage: decided(ALL), respond: () => 0 });
   page.api.track("custom", { step: 1 });
   page.api.consent.set({ analytics: true });
-  assert.ok(page.queued().some((i) => i.ev && i.ev.props && i.ev.props.step === 1 && i.ev.visitor_id));
+  assert.ok(page.queued().some((i) => i.ev && i.ev.props && i.ev.props.step === 1 && i.a));
 });
 
 test("site data blocked: reading localStorage throws, the snippet works from memory", async () => {

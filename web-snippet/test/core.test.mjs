@@ -68,15 +68,12 @@ test("consentModeSignals: Google Consent Mode v2, everything denied before a cho
   assert.equal(core.consentModeSignals(ALL).ad_personalization, "granted");
 });
 
-test("gate: consent is checked again when an event leaves", () => {
-  const ev = core.buildEvent(ENV, "pageview", granted, "visitor0123456789", null, NOW);
-  assert.equal(core.gate(ev, granted, "visitor0123456789"), ev);
-  const lapsed = core.gate(ev, { choices: NONE, consent_id: "c2" }, null);
-  assert.equal(lapsed.visitor_id, null);
-  assert.equal(lapsed.consent_id, "c2");
-  assert.equal(core.gate(ev, null, "visitor0123456789").visitor_id, null, "no decision in force");
-  const early = core.buildEvent(ENV, "pageview", { ...granted, consent_id: null }, "visitor0123456789", null, NOW);
-  assert.equal(core.gate(early, granted, "visitor0123456789").consent_id, "c1", "consent id filled in once known");
+test("gate: the consent id in force is filled in when an event leaves", () => {
+  const ev = core.buildEvent(ENV, "pageview", granted, null, NOW);
+  assert.equal(core.gate(ev, granted), ev);
+  assert.equal(core.gate(ev, null).consent_id, null, "no decision in force");
+  const early = core.buildEvent(ENV, "pageview", { ...granted, consent_id: null }, null, NOW);
+  assert.equal(core.gate(early, granted).consent_id, "c1", "consent id filled in once known");
 });
 
 test("cookieInventory: names and categories only, never values", () => {
@@ -102,7 +99,7 @@ test("bannerHash: stable for the same wording, different for another language or
   assert.equal(core.bannerHash({ ...STRINGS.en, lang: "en" }), en);
   assert.notEqual(core.bannerHash({ ...STRINGS.de, lang: "de" }), en);
   assert.notEqual(core.bannerHash({ ...STRINGS.en, lang: "en", accept: "OK" }), en);
-  assert.equal(core.consentBody({ bannerHash: "site-v3" }, {}, "v", "api", en).banner_hash, "site-v3", "a site's own id wins");
+  assert.equal(core.consentBody({ bannerHash: "site-v3" }, {}, "api", en).banner_hash, "site-v3", "a site's own id wins");
 });
 
 test("backoff: doubles per failure, jittered, capped", () => {
@@ -112,19 +109,17 @@ test("backoff: doubles per failure, jittered, capped", () => {
   assert.equal(core.backoff(20, 1), 60000);
 });
 
-test("uuid: a v4 UUID with or without crypto.randomUUID; visitor ids fit the collector", () => {
+test("uuid: a v4 UUID with or without crypto.randomUUID", () => {
   assert.match(core.uuid({ getRandomValues: (b) => globalThis.crypto.getRandomValues(b) }), UUID_RE);
   assert.match(core.uuid(globalThis.crypto), UUID_RE);
-  assert.match(core.uuid(globalThis.crypto).replace(/-/g, ""), core.VID_RE);
 });
 
-test("buildEvent: visitor id only with analytics granted; the Event model's fields within limits", () => {
-  assert.equal(core.buildEvent(ENV, "pageview", null, "visitor0123456789", null, NOW).visitor_id, null);
-  assert.equal(core.buildEvent(ENV, "pageview", { choices: NONE }, "visitor0123456789", null, NOW).visitor_id, null);
+test("buildEvent: never a visitor id (the collector's cookie says who); the Event model's fields within limits", () => {
+  assert.ok(!("visitor_id" in core.buildEvent(ENV, "pageview", null, null, NOW)));
   const long = { ...ENV, document: { title: "t".repeat(300), referrer: "" }, location: { href: "https://www.example.com/" + "a".repeat(3000) } };
-  const e = core.buildEvent(long, "bogus", granted, "visitor0123456789", { plan: "basic" }, NOW);
+  const e = core.buildEvent(long, "bogus", granted, { plan: "basic" }, NOW);
   assert.equal(e.type, "custom");
-  assert.equal(e.visitor_id, "visitor0123456789");
+  assert.ok(!("visitor_id" in e));
   assert.equal(e.ts, "2026-01-15T10:00:00.000Z");
   assert.equal(e.page.url.length, 2048);
   assert.equal(e.page.title.length, 256);
@@ -138,9 +133,9 @@ test("referrerOrigin: only the origin leaves, never a path or query", () => {
   assert.equal(core.referrerOrigin("android-app://com.example/"), "");
 });
 
-test("consentBody: a decision id always, a visitor id only when one exists", () => {
-  const body = core.consentBody({ policyVersion: "v", policyHash: "h" }, { necessary: true }, null, "banner", "fnv1a32:0", "d-1");
-  assert.deepEqual(body, { decision_id: "d-1", visitor_id: null, choices: { necessary: true }, policy_version: "v", policy_hash: "h", banner_hash: "fnv1a32:0", source: "banner" });
+test("consentBody: a decision id always, never a visitor id", () => {
+  const body = core.consentBody({ policyVersion: "v", policyHash: "h" }, { necessary: true }, "banner", "fnv1a32:0", "d-1");
+  assert.deepEqual(body, { decision_id: "d-1", choices: { necessary: true }, policy_version: "v", policy_hash: "h", banner_hash: "fnv1a32:0", source: "banner" });
 });
 
 test("pageUrl and cleanProps: no query but utm_*, no fragment; flat small props", () => {

@@ -207,7 +207,7 @@ export async function settle() {
 export function openPage(o = {}) {
   const { storage = new Storage(), gpc = false, policyHash = "hash-2026", lang = "en", options, cookie = "", gtag = false, scripts = [] } = o;
   const respond = o.respond || (() => null);
-  const requests = [], beacons = [], gtagCalls = [];
+  const requests = [], beacons = [], gtagCalls = [], opened = [];
   const clock = o.clock || new Clock();
   const doc = new Document({ title: "Home | Utility Management Services", referrer: "https://www.example.com/search", lang, cookie });
   for (const s of scripts) {
@@ -227,7 +227,7 @@ export function openPage(o = {}) {
     const status = respond(url, body) ?? (url.endsWith("/v1/consent") ? 201 : 202);
     const consent = url.endsWith("/v1/consent");
     const answer = consent
-      ? { consent_id: CONSENT_ID, recorded_at: "2026-01-15T10:00:00Z", receipt: "e30.sig", visitor_token: "tok.sig" }
+      ? { consent_id: CONSENT_ID, recorded_at: "2026-01-15T10:00:00Z", receipt: "e30.sig", visitor_token: null }
       : { accepted: body.events?.length, duplicates: 0, rejected: [] };
     const headers = { get: (h) => (h === "Retry-After" && status === 503 ? "7" : null) };
     return { ok: status < 300, status, headers, json: async () => answer };
@@ -271,6 +271,7 @@ export function openPage(o = {}) {
       replaceState: (_s, _t, url) => (location.href = new URL(url, location.href).href),
     },
     screen: { width: 1280, height: 720 },
+    open: (url) => (opened.push(url), {}),
     consentstreamOptions: options,
   });
   // Site data blocked: the browser throws on the very read of window.localStorage.
@@ -309,6 +310,7 @@ export function openPage(o = {}) {
     localStorage,
     requests,
     beacons,
+    opened,
     gtagCalls,
     find,
     get api() {

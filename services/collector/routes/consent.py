@@ -13,10 +13,9 @@ from schemas.consent import NONE_IN_FORCE, decision_of, in_force_of
 from schemas.events import ConsentInForce, ConsentRecorded, ConsentRequest, VisitorId
 from schemas.messages import ConsentDecision
 
-from .. import consent, responses
+from .. import consent, responses, visitor
 from ..deps import CollectorState, RateLimited, State
-from ..facts import is_https, request_facts
-from ..visitor import VisitorCookie, identity_for
+from ..facts import request_facts
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -34,35 +33,33 @@ async def post_consent(
 ) -> ConsentRecorded:
     """Record a decision durably, mirror it to Redis, return a receipt; set or clear the cookie.
 
+    The decision is the cookie's visitor's (or a new one's, on a first grant); a body
+    ``visitor_id`` is never trusted.
+
     A retry of a decision already recorded (same decision id) gets the first answer back and
     records nothing new.
     """
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
+    identity = await visitor.consent_identity(request, state, body.choices.analytics)
+    visitor.ignore_body_id(state, "consent", body.visitor_id, identity.visitor_id)
+    body = body.model_copy(update={"visitor_id": identity.visitor_id})
     decision = decision_of(body, facts, consent.utcnow())
     earlier = await _claim(state, decision) if body.decision_id else None
+    cookie = identity.cookie
     if earlier is not None:
         decision = earlier
+        if earlier.visitor_id != identity.visitor_id and cookie is not None and cookie.value:
+            cookie = None  # a replay names whom it first named: never hand out that id
     else:
         await _record(state, decision, claimed=body.decision_id is not None)
+    visitor.apply_cookie(response, cookie)
     settings = state.settings
-    secure = is_https(
-        peer, request.url.scheme, request.headers.get("x-forwarded-proto"), state.proxies
-    )
-    identity = identity_for(
-        decision,
-        settings.visitor_cookie_name,
-        settings.visitor_cookie_max_age_seconds,
-        secure,
-        settings.receipt_key.get_secret_value(),
-    )
-    if identity.cookie is not None:
-        _apply_cookie(response, identity.cookie)
     return ConsentRecorded(
         consent_id=decision.consent_id,
         recorded_at=decision.recorded_at,
         receipt=consent.receipt(decision, settings.receipt_key.get_secret_value()),
-        visitor_token=identity.token,
+        visitor_token=None,  # v1 field: a token names the visitor, page scripts never see one
     )
 
 
@@ -112,24 +109,6 @@ async def _release(state: CollectorState, consent_id: str) -> None:
         await state.redis.delete(redis_keys.consent_decision(consent_id))
     except (RedisError, OSError) as exc:
         log.warning("could not release consent claim: %s", type(exc).__name__)
-
-
-def _apply_cookie(response: Response, cookie: VisitorCookie) -> None:
-    """Set the visitor cookie, or expire it when the visitor declined analytics."""
-    if cookie.value is None:
-        response.delete_cookie(
-            cookie.name, httponly=True, samesite="lax", secure=cookie.secure, path="/"
-        )
-        return
-    response.set_cookie(
-        cookie.name,
-        cookie.value,
-        max_age=cookie.max_age,
-        httponly=True,
-        samesite="lax",
-        secure=cookie.secure,
-        path="/",
-    )
 
 
 @router.get(

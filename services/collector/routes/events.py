@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from schemas.events import EventsAccepted
 from schemas.messages import RequestFacts
 
-from .. import batching, dedupe, ingest, responses
+from .. import batching, dedupe, ingest, responses, visitor
 from ..consent import utcnow
 from ..deps import State, enforce_rate_limit, get_state
 from ..errors import NothingValid
@@ -45,18 +45,31 @@ async def post_events(request: Request) -> Response:
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
     ids = [str(e.event_id) for _, e in batch.events]
+    who = await visitor.visitor_of(request, state)
+    accepted_items = [batch.items[index] for index, _ in batch.events]
+    ignored = visitor.attribute_events(accepted_items, who.visitor_id)
+    if ignored:
+        state.metrics.body_ids_ignored.labels(route="events").inc(ignored)
     async with state.inflight.slot():
-        accepted = await _store(batch, ids, facts, received_at, state)
+        accepted = await _store(batch, ids, facts, received_at, state, who.visitor_id)
     state.metrics.accepted.inc(accepted)
     state.metrics.duplicates.inc(len(ids) - accepted)
     answer = EventsAccepted(
         accepted=accepted, duplicates=len(ids) - accepted, rejected=batch.rejected
     )
-    return Response(answer.model_dump_json(), status_code=202, media_type="application/json")
+    response = Response(answer.model_dump_json(), status_code=202, media_type="application/json")
+    if who.dead:  # an erased (or forged) id: the browser forgets it, the next grant mints anew
+        visitor.apply_cookie(response, visitor.cookie_for(request, state, None))
+    return response
 
 
 async def _store(
-    batch: ParsedBatch, ids: list[str], facts: RequestFacts, received_at: datetime, state: State
+    batch: ParsedBatch,
+    ids: list[str],
+    facts: RequestFacts,
+    received_at: datetime,
+    state: State,
+    visitor_id: str | None,
 ) -> int:
     """Claim the new event ids, produce those events, and return how many were new."""
     fresh = await dedupe.claim(state.redis, ids, state.settings.dedupe_ttl_seconds)
@@ -70,9 +83,9 @@ async def _store(
     claimed = [i for i, new in zip(ids, fresh, strict=True) if new]
     secret = state.settings.pseudonym_key.get_secret_value()
     try:
-        # One message per visitor key: a visitor's events stay co-partitioned with their consent.
+        # Keyed by the cookie's visitor: their events stay co-partitioned with their consent.
         messages = batching.messages(
-            new_events, batching.visitor_keys(secret), facts, received_at, batch.sent_at
+            new_events, visitor.request_key(visitor_id, secret), facts, received_at, batch.sent_at
         )
         await state.producer.send_all(state.topics.raw_events, messages)
     except BaseException:  # also a cancelled request: a claim without its event would lose it
