@@ -64,6 +64,11 @@ def suppressed(visitor_key: str) -> str:
     return key("suppressed", visitor_key)
 
 
+def data_key(subject_key: str) -> str:
+    """A subject's wrapped data key (crypto-shredding); same slot as its suppression flag."""
+    return key("datakey", subject_key)
+
+
 def dedupe(event_id: str) -> str:
     """Marks an event_id as seen, with a TTL; tagged so a batch spans at most 16 slots."""
     return key("dedupe", (event_id[:1] or "-").lower(), event_id)

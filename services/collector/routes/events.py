@@ -74,6 +74,7 @@ async def _store(
         messages = batching.messages(
             new_events, batching.visitor_keys(secret), facts, received_at, batch.sent_at
         )
+        messages = await state.sealer.seal_raw(messages, received_at)
         await state.producer.send_all(state.topics.raw_events, messages)
     except BaseException:  # also a cancelled request: a claim without its event would lose it
         await dedupe.release(state.redis, claimed)
