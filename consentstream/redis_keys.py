@@ -64,9 +64,12 @@ def suppressed(visitor_key: str) -> str:
     return key("suppressed", visitor_key)
 
 
-def data_key(subject_key: str) -> str:
-    """A subject's wrapped data key (crypto-shredding); same slot as its suppression flag."""
-    return key("datakey", subject_key)
+def data_key(subject_key: str, master: str) -> str:
+    """A subject's data key wrapped under the master key ``master`` names (a fingerprint).
+
+    Tagged by the subject: the same slot as its suppression flag.
+    """
+    return key("datakey", subject_key, master)
 
 
 def dedupe(event_id: str) -> str:

@@ -8,8 +8,8 @@ data key, so every copy of the subject's messages (raw topic, dead letters, cons
 backups) becomes unreadable at that instant, wherever it is.
 
 Data keys live in a key store of their own (Redis under the ``datakey`` kind, tagged by the
-subject so Redis Cluster works), wrapped with AES-GCM under a key derived from the master key:
-a copy of the key store without the master key reveals nothing.
+subject so Redis Cluster works, named per master key), wrapped with AES-GCM under a key
+derived from the master key: a copy of the key store without the master key reveals nothing.
 """
 
 from __future__ import annotations
@@ -67,12 +67,11 @@ def is_anonymous(subject_key: str) -> bool:
     return subject_key.startswith(ANONYMOUS_PREFIX)
 
 
-def _wrapping_key(master_key: str) -> AESGCM:
-    """The AES key wrapping data keys, derived from the master key (any length, ≥ 32 bytes)."""
-    derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"consentstream data-key wrap"
-    ).derive(master_key.encode())
-    return AESGCM(derived)
+def _derive(master_key: str, purpose: bytes) -> bytes:
+    """A 256-bit key for one purpose, derived from the master key (any length, ≥ 32 bytes)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        master_key.encode()
+    )
 
 
 def _wrap_aad(subject_key: str) -> bytes:
@@ -88,13 +87,21 @@ class KeyStore:
 
     def __init__(self, redis: Redis | RedisCluster, master_key: str) -> None:
         self.redis = redis
-        self._wrapper = _wrapping_key(master_key)
+        self._wrapper = AESGCM(_derive(master_key, b"consentstream data-key wrap"))
+        # Entries are named per master key: deployments (or test runs) sharing one Redis with
+        # different master keys never meet each other's keys, which they could not unwrap.
+        self._fingerprint = _derive(master_key, b"consentstream key-store name").hex()[:16]
+
+    def entry(self, subject_key: str) -> str:
+        """The Redis key holding the subject's wrapped data key under this master key."""
+        return redis_keys.data_key(subject_key, self._fingerprint)
 
     def _wrap(self, subject_key: str, data_key: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         return nonce + self._wrapper.encrypt(nonce, data_key, _wrap_aad(subject_key))
 
-    def _unwrap(self, subject_key: str, wrapped: bytes | str) -> bytes:
+    def unwrap(self, subject_key: str, wrapped: bytes | str) -> bytes:
+        """The data key a stored (wrapped) value holds; :class:`Unreadable` if not ours."""
         if not isinstance(wrapped, bytes):  # a client decoding replies cannot hold binary keys
             raise Unreadable("the key store client must not decode replies")
         try:
@@ -109,7 +116,7 @@ class KeyStore:
 
         ``ttl_seconds`` makes the key expire by itself (rotating anonymous subjects).
         """
-        name = redis_keys.data_key(subject_key)
+        name = self.entry(subject_key)
         data_key = new_data_key()
         if await self.redis.set(name, self._wrap(subject_key, data_key), nx=True, ex=ttl_seconds):
             return data_key
@@ -120,8 +127,8 @@ class KeyStore:
 
     async def get(self, subject_key: str) -> bytes | None:
         """The subject's data key, or None once it was destroyed (or never made, or expired)."""
-        wrapped = await self.redis.get(redis_keys.data_key(subject_key))
-        return None if wrapped is None else self._unwrap(subject_key, wrapped)
+        wrapped = await self.redis.get(self.entry(subject_key))
+        return None if wrapped is None else self.unwrap(subject_key, wrapped)
 
     async def get_many(self, subject_keys: list[str]) -> dict[str, bytes | None]:
         """:meth:`get` for several subjects in one round trip (works across cluster slots)."""
@@ -129,13 +136,13 @@ class KeyStore:
             return {}
         pipe = self.redis.pipeline(transaction=False)
         for subject_key in subject_keys:
-            pipe.get(redis_keys.data_key(subject_key))
+            pipe.get(self.entry(subject_key))
         wrapped = await pipe.execute()
         return {
-            subject: None if value is None else self._unwrap(subject, value)
+            subject: None if value is None else self.unwrap(subject, value)
             for subject, value in zip(subject_keys, wrapped, strict=True)
         }
 
     async def destroy(self, subject_key: str) -> bool:
         """Destroy the subject's data key; True when one existed."""
-        return bool(await self.redis.delete(redis_keys.data_key(subject_key)))
+        return bool(await self.redis.delete(self.entry(subject_key)))

@@ -114,8 +114,10 @@ async def test_store_wraps_keys_and_destroy_reports_what_existed() -> None:
     key = await store.get_or_create(SUBJECT)
     assert await store.get_or_create(SUBJECT) == key == await store.get(SUBJECT)
     assert key not in b"".join(redis.data.values())  # only the wrapped form is stored
-    with pytest.raises(Unreadable):
-        await KeyStore(redis, "n" * 32).get(SUBJECT)  # type: ignore[arg-type]
+    other = KeyStore(redis, "n" * 32)  # type: ignore[arg-type]  # another deployment
+    assert await other.get(SUBJECT) is None
+    with pytest.raises(Unreadable):  # nor could it unwrap the entry if it found it
+        other.unwrap(SUBJECT, redis.data[store.entry(SUBJECT)])
     assert await store.destroy(SUBJECT) is True
     assert await store.get(SUBJECT) is None
     assert await store.destroy(SUBJECT) is False
