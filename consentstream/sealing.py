@@ -1,8 +1,10 @@
 """Sealed Kafka messages: the envelope the collector writes and the worker opens, and key caches.
 
-A sealed value is a :class:`schemas.messages.SealedMessage` document. It stays JSON (base64
-inside) so the dead-letter topic, ``dlq replay`` and the staff pages handle it as any other
-message, while carrying only the encrypted form.
+On the raw and consent topics a sealed value is binary: ``MAGIC``, the subject's length (one
+byte), the subject, then ``nonce || ciphertext || tag`` (base64 and JSON would cost the
+collector and the worker several times the encryption itself). The dead-letter topic keeps
+text, so a sealed value parked there takes its text form, a
+:class:`schemas.messages.SealedMessage` document (:func:`as_text`); the worker reads both.
 """
 
 from __future__ import annotations
@@ -17,34 +19,54 @@ from pydantic import ValidationError
 from consentstream.shredding import KeyStore, Unreadable, open_, seal
 from schemas.messages import SEALED_SCHEMA_VERSION, SealedMessage
 
-SEALED_PREFIX = b'{"subject":'
-"""How every sealed value starts (orjson keeps field order): a check with no parse."""
+MAGIC = b"\x00cs1"
+"""How a binary sealed value starts: no JSON document starts with a NUL byte."""
+TEXT_PREFIX = b'{"subject":'
+"""How the text form starts (orjson keeps field order): a check with no parse."""
+MAX_SUBJECT = 255
 
 
 def seal_message(data_key: bytes, subject_key: str, plaintext: bytes) -> bytes:
     """The sealed Kafka value of ``plaintext`` (a message document) for ``subject_key``."""
-    sealed = seal(data_key, plaintext, subject_key.encode())
-    return orjson.dumps(
-        {
-            "subject": subject_key,
-            "sealed": base64.b64encode(sealed).decode(),
-            "schema_version": SEALED_SCHEMA_VERSION,
-        }
-    )
+    subject = subject_key.encode()
+    if not 0 < len(subject) <= MAX_SUBJECT:
+        raise ValueError("a subject key is 1 to 255 bytes")
+    return MAGIC + bytes((len(subject),)) + subject + seal(data_key, plaintext, subject)
 
 
 def is_sealed(value: bytes) -> bool:
-    """True for a value written by :func:`seal_message`."""
-    return value.startswith(SEALED_PREFIX)
+    """True for a value written by :func:`seal_message`, or its text form."""
+    return value.startswith((MAGIC, TEXT_PREFIX))
 
 
 def read_envelope(value: bytes) -> tuple[str, bytes] | None:
-    """Subject and sealed bytes of a sealed value; None when it is not a valid envelope."""
+    """Subject and sealed bytes of a sealed value (either form); None when it is not one."""
+    if value.startswith(MAGIC):
+        start = len(MAGIC) + 1
+        length = value[len(MAGIC)] if len(value) > len(MAGIC) else 0
+        subject = value[start : start + length]
+        if not length or len(subject) != length or not subject.isascii():
+            return None
+        return subject.decode("ascii"), value[start + length :]
     try:
         envelope = SealedMessage.model_validate_json(value)
         return envelope.subject, base64.b64decode(envelope.sealed, validate=True)
     except (ValidationError, ValueError):
         return None
+
+
+def as_text(value: bytes) -> bytes:
+    """A binary sealed value in its text form (JSON, base64 inside); anything else as it is."""
+    envelope = read_envelope(value) if value.startswith(MAGIC) else None
+    if envelope is None:
+        return value
+    return orjson.dumps(
+        {
+            "subject": envelope[0],
+            "sealed": base64.b64encode(envelope[1]).decode(),
+            "schema_version": SEALED_SCHEMA_VERSION,
+        }
+    )
 
 
 def open_message(data_key: bytes, subject_key: str, sealed: bytes) -> bytes:
@@ -117,6 +139,7 @@ class KeyCache:
 
 __all__ = [
     "KeyCache",
+    "as_text",
     "Unreadable",
     "is_sealed",
     "open_message",

@@ -98,11 +98,12 @@ SEALED_SCHEMA_VERSION = 2
 
 
 class SealedMessage(_Message):
-    """A raw-topic or consent-topic message sealed under its subject's data key.
+    """The text form of a message sealed under its subject's data key (dead-letter topic).
 
     ``sealed`` is base64 of ``nonce || AES-GCM ciphertext || tag`` of the message it replaces
     (a :class:`RawBatch`, :class:`RawEvent` or :class:`ConsentDecision` document), with
     ``subject`` as associated data. Once the subject's key is destroyed it never opens again.
+    The raw and consent topics carry the same in binary (``consentstream.sealing``).
     """
 
     subject: str = Field(description="The visitor's pseudonym, or a rotating anonymous subject.")

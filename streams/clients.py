@@ -15,7 +15,7 @@ import orjson
 from redis.asyncio import Redis
 
 from consentstream.caching import cached_pseudonymizer
-from consentstream.sealing import KeyCache
+from consentstream.sealing import KeyCache, as_text
 from consentstream.shredding import KeyStore
 from consentstream.storage import open_storage
 from consentstream.storage.base import Storage
@@ -58,7 +58,8 @@ class WorkerClients:
 
     async def dead_letter(self, value: bytes, reason: str, source: str) -> None:
         """Park a message with the reason and the topic it came from (``dlq replay`` reads it)."""
-        body = {"reason": reason, "topic": source, "value": value.decode("utf-8", "replace")}
+        text = as_text(value)  # a sealed value parks sealed, in the topic's text form
+        body = {"reason": reason, "topic": source, "value": text.decode("utf-8", "replace")}
         await self.topics.dead_letters.send(value=orjson.dumps(body))
         self.metrics.dead_lettered.labels(source).inc()
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 
-from consentstream.sealing import KeyCache, is_sealed, open_message, read_envelope, seal_message
+from consentstream.sealing import (
+    KeyCache,
+    as_text,
+    is_sealed,
+    open_message,
+    read_envelope,
+    seal_message,
+)
 from consentstream.shredding import (
     KeyStore,
     Unreadable,
@@ -73,10 +79,21 @@ def test_envelope_round_trip_carries_no_raw_value() -> None:
 
 def test_an_envelope_moved_to_another_subject_does_not_open() -> None:
     key = new_data_key()
-    doc = orjson.loads(seal_message(key, SUBJECT, RAW))
-    sealed = base64.b64decode(doc["sealed"])
+    envelope = read_envelope(seal_message(key, SUBJECT, RAW))
+    assert envelope is not None
     with pytest.raises(Unreadable):
-        open_message(key, "f" * 32, sealed)
+        open_message(key, "f" * 32, envelope[1])
+
+
+def test_the_text_form_for_dead_letters_opens_the_same() -> None:
+    key = new_data_key()
+    value = seal_message(key, SUBJECT, RAW)
+    text = as_text(value)
+    assert orjson.loads(text)["subject"] == SUBJECT and is_sealed(text)
+    envelope = read_envelope(text)
+    assert envelope is not None and open_message(key, envelope[0], envelope[1]) == RAW
+    assert as_text(RAW) == RAW
+    assert read_envelope(value[:6]) is None  # cut inside the subject
 
 
 def test_subjects_of_raw_messages() -> None:
