@@ -5,7 +5,9 @@ The worker writes ``{"reason", "topic", "value"}`` to the dead-letter topic. Aft
 feeds every dead letter not replayed before back to the topic it came from, keyed as the
 collector keys it (a raw batch by its first event: a batch holds one visitor's events, or only
 anonymous ones), so it takes the normal path again (and is dead-lettered again if it still
-fails). Progress is the consumer group ``<prefix>dlq-replay``: offsets are committed only after
+fails). A sealed message (``consentstream.sealing``) goes back sealed, keyed by the subject
+its envelope names; if that subject was erased meanwhile the worker drops it unread. Progress
+is the consumer group ``<prefix>dlq-replay``: offsets are committed only after
 Kafka acknowledged the re-sent messages, so a crash mid-replay re-sends (harmless: event ids
 make inserts idempotent) and never skips.
 """
@@ -21,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from consentstream.identity import pseudonymize
+from consentstream.sealing import is_sealed, read_envelope
+from consentstream.shredding import is_anonymous
 from consentstream.topics import Topics
 
 if TYPE_CHECKING:
@@ -65,6 +69,8 @@ def replay_target(letter: bytes, topics: Topics, key_secret: str) -> tuple[str, 
     if topic not in (topics.raw_events, topics.consent):
         raise ValueError("dead letter from an unknown topic")
     value = parked["value"].encode()
+    if is_sealed(value):
+        return topic, _sealed_key(value), value
     try:
         body = orjson.loads(value)
     except orjson.JSONDecodeError:
@@ -73,6 +79,14 @@ def replay_target(letter: bytes, topics: Topics, key_secret: str) -> tuple[str, 
     if vid:
         return topic, pseudonymize(vid, key_secret).encode(), value
     return topic, _event_id_key(body), value
+
+
+def _sealed_key(value: bytes) -> bytes:
+    """A sealed message's key: its visitor's pseudonym, a random one when anonymous."""
+    envelope = read_envelope(value)
+    if envelope is None or is_anonymous(envelope[0]):
+        return uuid.uuid4().bytes
+    return envelope[0].encode()
 
 
 def _event_id_key(body: object) -> bytes:

@@ -64,6 +64,14 @@ def suppressed(visitor_key: str) -> str:
     return key("suppressed", visitor_key)
 
 
+def data_key(subject_key: str, master: str) -> str:
+    """A subject's data key wrapped under the master key ``master`` names (a fingerprint).
+
+    Tagged by the subject: the same slot as its suppression flag.
+    """
+    return key("datakey", subject_key, master)
+
+
 def dedupe(event_id: str) -> str:
     """Marks an event_id as seen, with a TTL; tagged so a batch spans at most 16 slots."""
     return key("dedupe", (event_id[:1] or "-").lower(), event_id)

@@ -47,6 +47,17 @@ class CommonSettings(BaseSettings):
         SecretStr(DEV_PLACEHOLDER),
         description="HMAC key of the audit chain; same in every service and the CLI.",
     )
+    master_key: SecretStr = Field(
+        SecretStr(DEV_PLACEHOLDER),
+        description="Key wrapping every per-subject data key in the key store (crypto-shredding"
+        " of raw values in Kafka); same in the collector and worker. Lost: raw events not yet"
+        " processed can never be read.",
+    )
+    keystore_url: str | None = Field(
+        None,
+        description="Redis holding the wrapped per-subject data keys; defaults to `redis_url`."
+        " Persist and back it up as the keys' only copy (see README, crypto-shredding).",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     consent_state_days: int = Field(
         400,
@@ -76,6 +87,11 @@ class CommonSettings(BaseSettings):
             max_age=timedelta(days=self.event_max_age_days),
             max_ahead=timedelta(seconds=self.event_max_ahead_seconds),
         )
+
+    @property
+    def keystore_redis_url(self) -> str:
+        """Where the data keys are: ``keystore_url``, else the shared Redis."""
+        return self.keystore_url or self.redis_url
 
     @property
     def consent_state_seconds(self) -> int:

@@ -1,7 +1,8 @@
 """Kafka payloads: what the collector produces and the stream worker consumes.
 
-Raw events carry the raw IP and visitor id; they live only on the short-retention raw topic
-and are minimized by the worker before anything is stored.
+Raw events carry the raw IP and visitor id; they live only on the short-retention raw topic,
+sealed (:class:`SealedMessage`) under their subject's data key, and are minimized by the worker
+before anything is stored.
 
 The collector produces one :class:`RawBatch` per (request, visitor key): Kafka and Faust cost
 per message, not per byte, so a 50-event request is one message instead of fifty.
@@ -91,6 +92,23 @@ class ConsentDecision(_Message):
     dnt: bool
     gpc_applied: bool
     schema_version: int = MESSAGE_SCHEMA_VERSION
+
+
+SEALED_SCHEMA_VERSION = 2
+
+
+class SealedMessage(_Message):
+    """The text form of a message sealed under its subject's data key (dead-letter topic).
+
+    ``sealed`` is base64 of ``nonce || AES-GCM ciphertext || tag`` of the message it replaces
+    (a :class:`RawBatch`, :class:`RawEvent` or :class:`ConsentDecision` document), with
+    ``subject`` as associated data. Once the subject's key is destroyed it never opens again.
+    The raw and consent topics carry the same in binary (``consentstream.sealing``).
+    """
+
+    subject: str = Field(description="The visitor's pseudonym, or a rotating anonymous subject.")
+    sealed: str
+    schema_version: int = SEALED_SCHEMA_VERSION
 
 
 class PrivacyJob(_Message):

@@ -47,6 +47,13 @@ class WorkerSettings(CommonSettings):
         ge=6,
         description="Seconds before a silent (killed) worker's partitions go to the others.",
     )
+    data_key_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=5,
+        description="How long the worker keeps a data key in memory: it never opens a message"
+        " with a key destroyed longer ago than this.",
+    )
     cookie_catalogue_path: Path = Field(
         Path(__file__).resolve().parents[1] / "data" / "cookie-catalogue.yaml",
         description="The cookie catalogue (declared category of each cookie of the website).",

@@ -40,6 +40,13 @@ class WorkerMetrics:
             ["source"],
             registry=self.registry,
         )
+        self.shredded = Counter(
+            "consentstream_worker_shredded_messages",
+            "Messages dropped unread because their subject's data key was destroyed (erased"
+            " subjects, expired anonymous keys), by topic.",
+            ["topic"],
+            registry=self.registry,
+        )
         self.consent_mirrored = Counter(
             "consentstream_worker_consent_mirrored",
             "Consent decisions written to the Redis mirror.",

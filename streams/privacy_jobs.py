@@ -1,6 +1,7 @@
 """Carrying out verified privacy requests: access reports and deletions with receipts.
 
-Deletion removes the subject from every ClickHouse table holding its data and every Redis key
+Deletion first destroys the subject's data key (crypto-shredding every sealed copy in Kafka),
+then removes the subject from every ClickHouse table holding its data and every Redis key
 about it, adds it to the suppression list so in-flight events never land, and returns a receipt
 with per-store counts before and after.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from redis.asyncio import Redis
@@ -20,6 +22,8 @@ from consentstream.storage.repository import Repository
 from .retry import redis_retry, with_retry
 
 Forget = Callable[[str], Awaitable[int]]
+Shred = Callable[[str], Awaitable[dict[str, Any]]]
+"""Destroys a subject's data key; the receipt's ``kafka`` entry (see ``WorkerClients.shred``)."""
 
 
 def _now() -> str:
@@ -39,11 +43,16 @@ async def _redis_counts(redis: Redis, subject_key: str) -> int:
 
 
 async def erase(
-    repo: Repository, redis: Redis, subject_key: str, forget_state: Forget
+    repo: Repository, redis: Redis, subject_key: str, forget_state: Forget, *, shred: Shred
 ) -> dict[str, Any]:
-    """Delete the subject everywhere and return the receipt."""
+    """Delete the subject everywhere and return the receipt.
+
+    ``shred`` destroys the subject's data key first: every sealed copy in Kafka (and backups)
+    is unreadable from that instant, before the rows go.
+    """
     started = _now()
     clock = time.monotonic()
+    kafka = await redis_retry("shred", partial(shred, subject_key))
     await redis_retry("suppress", lambda: redis.set(redis_keys.suppressed(subject_key), b"1"))
     before = await with_retry("count", repo.count_subject, subject_key)
     redis_before = await redis_retry("count", lambda: _redis_counts(redis, subject_key))
@@ -63,4 +72,5 @@ async def erase(
         "stores": stores,
         "verified_zero": all(s["after"] == 0 for s in stores.values()),
         "suppressed": True,
+        "kafka": kafka,
     }

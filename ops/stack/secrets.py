@@ -16,8 +16,13 @@ from pathlib import Path
 from ops.stack import process
 from ops.stack.config import StackSettings
 
-KEYS = ("CONSENTSTREAM_PSEUDONYM_KEY", "CONSENTSTREAM_RECEIPT_KEY", "CONSENTSTREAM_AUDIT_KEY")
-"""Every signing key the apps need; each gets 48 random bytes, URL-safe."""
+KEYS = (
+    "CONSENTSTREAM_PSEUDONYM_KEY",
+    "CONSENTSTREAM_RECEIPT_KEY",
+    "CONSENTSTREAM_AUDIT_KEY",
+    "CONSENTSTREAM_MASTER_KEY",
+)
+"""Every signing and wrapping key the apps need; each gets 48 random bytes, URL-safe."""
 
 
 def secrets_file(settings: StackSettings) -> Path:

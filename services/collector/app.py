@@ -32,6 +32,7 @@ from .metrics import CollectorMetrics, RequestTimer
 from .ratelimit import RateLimiter
 from .responses import documented_models
 from .routes import consent, demo, events, health, snippet
+from .sealing import open_sealer
 
 
 def _lifespan(
@@ -41,6 +42,7 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
         redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        sealer = open_sealer(settings)
         app.state.collector = CollectorState(
             settings=settings,
             topics=Topics(settings.topic_prefix),
@@ -59,6 +61,7 @@ def _lifespan(
                 settings.retry_after_seconds,
                 app.state.metrics.inflight,
             ),
+            sealer=sealer,
         )
         if settings.tune_gc:
             heap.settle_after_startup()
@@ -67,6 +70,7 @@ def _lifespan(
         finally:
             await producer.close()
             await redis.aclose()
+            await sealer.close()
 
     return lifespan
 

@@ -56,6 +56,18 @@ class CollectorSettings(CommonSettings):
         ),
     )
     retry_after_seconds: int = Field(5, description="Retry-After sent with a 503.")
+    data_key_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How long the collector keeps a subject's data key in memory (a key"
+        " destroyed meanwhile only makes that subject's new events unreadable).",
+    )
+    anonymous_key_days: int = Field(
+        15,
+        ge=1,
+        description="Lifetime of the daily key sealing events without a visitor; longer than"
+        " the raw and dead-letter topics keep messages, after which every copy is unreadable.",
+    )
     receipt_key: SecretStr = Field(
         SecretStr(DEV_PLACEHOLDER), description="HMAC key signing consent receipts."
     )

@@ -17,6 +17,7 @@ from .errors import TooManyRequests
 from .facts import Network, client_ip
 from .metrics import CollectorMetrics
 from .ratelimit import RateLimiter
+from .sealing import Sealer
 
 
 @dataclass
@@ -31,6 +32,7 @@ class CollectorState:
     metrics: CollectorMetrics
     limiter: RateLimiter
     inflight: InflightLimit
+    sealer: Sealer
 
 
 async def get_state(request: Request) -> CollectorState:

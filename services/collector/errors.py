@@ -9,7 +9,8 @@ CollectorError
 ├── PayloadTooLarge      413: more events in one batch than allowed
 ├── NothingValid         422: every event of the request was refused (``rejected`` says why)
 ├── TooManyRequests      429: the client's rate limit is spent; retry after a while
-└── Saturated            503: too many produce calls already wait for Kafka; retry later
+├── Saturated            503: too many produce calls already wait for Kafka; retry later
+└── KeyStoreUnavailable  503: no data key to seal the request's raw values with; retry later
 (consentstream.kafka.BrokerUnavailable → 503: Kafka did not acknowledge in time; retry later;
 a body over its route's byte limit gets 413 from consentstream.edge.BodyLimit before any route)
 """
@@ -94,4 +95,16 @@ class Saturated(CollectorError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__("the collector is busy; nothing in this request was stored, retry later")
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class KeyStoreUnavailable(CollectorError):
+    """The key store did not answer: raw values cannot be sealed, so nothing goes to Kafka."""
+
+    status_code = 503
+    code = "unavailable"
+    reason = "keystore"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("the key store is unavailable; nothing in this request was stored")
         self.headers = {"Retry-After": str(retry_after)}

@@ -39,10 +39,11 @@ class ConsentAgents:
         async for value in stream:
             if not value:
                 continue  # a tombstone left by an erasure
+            plain = await c.unsealer.open_one(value, c.topics.names.consent)
             try:
-                decision = ConsentDecision.model_validate_json(value)
+                decision = ConsentDecision.model_validate_json(plain or b"")
             except ValidationError:
-                continue  # record_consent dead-letters it
+                continue  # record_consent dead-letters it (or its key is gone: erased)
             if decision.visitor_id is None:
                 continue  # anonymous: in the ledger, but no one's state to keep
             key = c.pseudonym(decision.visitor_id)
@@ -77,11 +78,13 @@ class ConsentAgents:
         async for values in stream.take(1000, within=self.settings.sink_flush_seconds):
             rows = []
             value_of: dict[str, bytes] = {}
-            for value in values:
-                if not value:
-                    continue  # a tombstone left by an erasure
+            # tombstones left by an erasure are empty: skipped, as are erased subjects' (None)
+            live = [value for value in values if value]
+            for value, plain in zip(live, await c.unsealer.open_all(live, topic), strict=True):
+                if plain is None:
+                    continue
                 try:
-                    decision = ConsentDecision.model_validate_json(value)
+                    decision = ConsentDecision.model_validate_json(plain)
                 except ValidationError as exc:
                     await c.dead_letter(
                         value, f"invalid consent: {exc.error_count()} errors", topic

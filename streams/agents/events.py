@@ -72,9 +72,12 @@ class EventsAgent:
     async def _decode(self, values: list[bytes]) -> list[pipeline.Work]:
         """One work per event; a message that does not validate is dead-lettered whole."""
         works = []
-        for value in values:
+        opened = await self.clients.unsealer.open_all(values, self.clients.topics.names.raw_events)
+        for value, plain in zip(values, opened, strict=True):
+            if plain is None:
+                continue  # its subject's key was destroyed: erased, counted by the unsealer
             try:
-                message = RAW_MESSAGE.validate_json(value)
+                message = RAW_MESSAGE.validate_json(plain)
             except ValidationError as exc:
                 self.metrics.dropped.labels("invalid").inc()
                 reason = f"invalid: {exc.error_count()} errors"
@@ -132,10 +135,10 @@ class EventsAgent:
             # A refused sighting (logged there) is not an event: nothing to park or replay.
             insert = self.clients.repo.insert_cookie_observations
             await insert_isolating("insert cookies", insert, merged)
+        raw_topic = self.clients.topics.names.raw_events
         for raw, reason in take.parked:
-            await self.clients.dead_letter(
-                raw.model_dump_json().encode(), reason, self.clients.topics.names.raw_events
-            )
+            if (sealed := self.clients.unsealer.reseal(raw, raw_topic)) is not None:
+                await self.clients.dead_letter(sealed, reason, raw_topic)
 
     def _kept_rows(
         self, works: list[pipeline.Work], ctx: pipeline.Context, take: Take

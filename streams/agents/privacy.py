@@ -122,7 +122,11 @@ class PrivacyAgent:
         result: dict[str, Any]
         if job.type == "deletion":
             result = await privacy_jobs.erase(
-                repo, self.clients.redis, job.subject_key, self._forget_state
+                repo,
+                self.clients.redis,
+                job.subject_key,
+                self._forget_state,
+                shred=self.clients.shred,
             )
         else:
             result = await privacy_jobs.access_report(repo, job.subject_key)

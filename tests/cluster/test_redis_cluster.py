@@ -5,8 +5,8 @@
 Every multi-key operation must stay in one slot; keys are hash-tagged for that (see
 :mod:`consentstream.redis_keys`). Each test runs the product's own functions against a
 ``RedisCluster`` client: dedupe claims, consent history and suppression, the erasure's key
-checks, rate limits, salts and a lock. One test shows the cluster really refuses what the
-tags avoid, so the others prove something.
+checks, rate limits, salts, a lock and the data-key store. One test shows the cluster really
+refuses what the tags avoid, so the others prove something.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, ResponseError
 
 from consentstream import redis_keys
+from consentstream.shredding import KeyStore
 from services.collector import dedupe
 from services.collector.ratelimit import RateLimiter
 from streams import consent_history
@@ -154,3 +155,16 @@ async def test_rate_limits_salts_and_locks_work_on_single_keys(rc: RedisCluster)
     assert await lock.acquire()
     assert not await rc.lock(lock.name, timeout=5, blocking_timeout=0).acquire()
     await lock.release()
+
+
+async def test_the_key_store_spans_slots_and_destroys_one_subject(rc: RedisCluster) -> None:
+    """Data keys of many subjects (many slots) read in one pipeline; one destroyed alone."""
+    store = KeyStore(rc, "cluster-master-key-" + "x" * 20)
+    subjects = [uuid.uuid4().hex for _ in range(20)]
+    assert len({rc.keyslot(store.entry(s)) for s in subjects}) > 1
+    made = {s: await store.get_or_create(s) for s in subjects}
+    assert await store.get_many(subjects) == made
+    erased = subjects[0]
+    assert rc.keyslot(store.entry(erased)) == rc.keyslot(redis_keys.suppressed(erased))
+    assert await store.destroy(erased) is True
+    assert await store.get_many(subjects) == {**made, erased: None}

@@ -3,8 +3,10 @@
 Visitor A accepts analytics (the collector mints A's id into its cookie), visitor B declines
 (naming an id of its own in the body, which the collector ignores); both browse. ClickHouse must
 then hold A's rows under a pseudonym with a truncated IP, only anonymous rows for B, and no raw
-IP or visitor id anywhere. An access request returns A's rows; a deletion leaves zero, A's
-cookie is dead afterwards (cleared, later events anonymous) and nothing lands under A again.
+IP or visitor id anywhere: not in ClickHouse, not in Redis, and in no Kafka topic of the run
+(every one read back with kafka-python). An access request returns A's rows; a deletion leaves
+zero, destroys A's data key so every copy of A's messages in Kafka is unreadable, A's cookie is
+dead afterwards (cleared, later events anonymous) and nothing lands under A again.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ import pytest
 from redis import Redis
 
 from consentstream.identity import pseudonymize
+from consentstream.sealing import read_envelope
 from consentstream.settings import CommonSettings
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
+from consentstream.topics import Topics
 from tests.isolation import isolated_env
+from tests.sealed import opened
 
+from .kafka_scan import kafka_dump
 from .processes import running_pipeline, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -229,8 +235,39 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
         ),
         what="a later event to land",
     )
+    assert deletion["result"]["kafka"]["data_key_destroyed"] is True
     assert sum(repo.count_subject(key_a).values()) == 0
+    scan_kafka(pipeline, key_a, (IP_A, IP_B, A, B))
     after = repo.storage.query(
         f"SELECT visitor_key FROM {db(repo)}.usage_events WHERE page_path = '/after-deletion'"
     )
     assert all(r["visitor_key"] == "" for r in after), "at most an anonymous visit, never A's"
+
+
+def scan_kafka(pipe, erased: str, raws: tuple[str, ...]) -> None:
+    """No raw IP or visitor id in plaintext in any topic of the run; the erased one's unreadable.
+
+    The other sealed messages (B's, under the day's anonymous subject) do open, to B's raw IP:
+    the scan sees raw values.
+    """
+    env = pipe.env
+    topics = Topics(env["CONSENTSTREAM_TOPIC_PREFIX"])
+    dump = kafka_dump(
+        env.get("CONSENTSTREAM_KAFKA_BOOTSTRAP", CommonSettings().kafka_bootstrap),
+        (topics.prefix, env["CONSENTSTREAM_WORKER_APP_ID"]),
+    )
+    assert {topics.raw_events, topics.consent, topics.dead_letters} <= set(dump)
+    for topic, records in dump.items():
+        for key, value in records:
+            for raw in raws:
+                assert raw.encode() not in key + value, f"raw {raw} in plaintext on {topic}"
+    sealed = [
+        (envelope[0], value)
+        for topic in (topics.raw_events, topics.consent)
+        for _, value in dump[topic]
+        if (envelope := read_envelope(value)) is not None
+    ]
+    assert erased in {subject for subject, _ in sealed}
+    assert all(opened(v, env) is None for s, v in sealed if s == erased), "erased copy opens"
+    kept_plain = b"".join(opened(v, env) or b"" for s, v in sealed if s != erased)
+    assert IP_B.encode() in kept_plain

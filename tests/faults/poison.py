@@ -23,6 +23,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # kafka-python's import-time warning
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from tests.sealed import opened  # noqa: E402
+
 Fate = Literal["dead_letter", "stored", "either"]
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 EMOJI = "\U0001f9ea"  # 4 bytes in UTF-8
@@ -171,8 +173,8 @@ def produce(producer: KafkaProducer, topic: str, value: bytes) -> None:
     producer.send(topic, key=uuid.uuid4().bytes, value=value).get(timeout=30)
 
 
-def dead_letters(bootstrap: str, topic: str) -> list[str]:
-    """Every parked value on the dead-letter topic, as text."""
+def dead_letters(bootstrap: str, topic: str, env: dict[str, str] | None = None) -> list[str]:
+    """Every parked value on the dead-letter topic, as text (opened with ``env``'s key store)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), consumer_timeout_ms=1500)
     try:
         parts = consumer.partitions_for_topic(topic) or set()
@@ -182,7 +184,10 @@ def dead_letters(bootstrap: str, topic: str) -> list[str]:
         out = []
         for message in consumer:
             parked = orjson.loads(message.value)
-            out.append(f"{parked.get('reason')}\n{parked.get('value')}")
+            value = str(parked.get("value"))
+            if env is not None:  # a sealed event parked by the worker: open it to find its ids
+                value = (opened(value.encode(), env) or b"").decode()
+            out.append(f"{parked.get('reason')}\n{value}")
         return out
     finally:
         consumer.close()

@@ -156,7 +156,7 @@ def test_poison_mixed_into_normal_load(request: pytest.FixtureRequest, rig: Faul
     while True:
         rig.pipe.check_alive()
         stored, duplicates = stored_ids(rig)
-        letters = "\n".join(dead_letters(bootstrap, letters_topic))
+        letters = "\n".join(dead_letters(bootstrap, letters_topic, rig.env))
         unaccounted = [p for p in reached if not accounted(p, stored, letters)]
         ledger = recorded_consents(rig)
         done = stats.acked <= stored and stats.consents <= ledger and not unaccounted

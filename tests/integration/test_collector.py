@@ -32,6 +32,7 @@ from consentstream.settings import CommonSettings
 from consentstream.topics import Topics
 from tests.e2e.processes import Pipeline, free_port, wait_http
 from tests.isolation import isolated_env
+from tests.sealed import opened
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,7 @@ class Collector:
         return minted
 
     def raw_messages(self) -> list[tuple[bytes, dict[str, Any]]]:
-        """``(key, RawBatch)`` of every message on the raw topic."""
+        """``(key, RawBatch)`` of every message on the raw topic (opened: they travel sealed)."""
         return read_records(self.bootstrap, self.topics.raw_events)
 
     def raw_events(self) -> list[dict[str, Any]]:
@@ -116,19 +117,27 @@ def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
 
 
 def read_records(bootstrap: str, topic: str) -> list[tuple[bytes, dict[str, Any]]]:
-    """Every ``(key, value)`` of ``topic`` up to its current end, values decoded."""
+    """Every ``(key, value)`` of ``topic`` up to its current end, values opened and decoded."""
+    return [
+        (key, orjson.loads(opened(value) or b"null"))
+        for key, value in read_raw_records(bootstrap, topic)
+    ]
+
+
+def read_raw_records(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
+    """Every ``(key, value)`` of ``topic`` up to its current end, as stored."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         end = consumer.end_offsets(parts)
-        values: list[tuple[bytes, dict[str, Any]]] = []
+        values: list[tuple[bytes, bytes]] = []
         for _ in range(60):
             if all(consumer.position(p) >= end[p] for p in parts):
                 break
             for records in consumer.poll(timeout_ms=500).values():
-                values.extend((r.key, orjson.loads(r.value)) for r in records)
+                values.extend((r.key, r.value) for r in records)
         return values
     finally:
         consumer.close()

@@ -84,10 +84,12 @@ def test_rate_limited_requests_are_counted_by_reason(limited: Collector) -> None
 
 
 def test_redis_down_does_not_block_ingestion(stack: CommonSettings, tmp_path: Path) -> None:
+    """The Redis of fast state (dedupe, rate limits) is down; the key store is elsewhere."""
     with running_collector(
         tmp_path,
         stack,
         redis_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        keystore_url=stack.keystore_redis_url,
         rate_limit_per_second="0.1",
         rate_limit_burst="1",
     ) as no_redis:
@@ -97,6 +99,24 @@ def test_redis_down_does_not_block_ingestion(stack: CommonSettings, tmp_path: Pa
     assert answers == [202, 202, 202]
     assert ready.status_code == 200 and ready.json()["redis"] is False
     assert len(accepted) == 3
+
+
+def test_key_store_down_answers_503_and_nothing_reaches_kafka(
+    stack: CommonSettings, tmp_path: Path
+) -> None:
+    """Without a data key nothing can be sealed, and nothing raw may go out: the client retries."""
+    with running_collector(
+        tmp_path,
+        stack,
+        keystore_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        retry_after_seconds="3",
+    ) as no_keys:
+        answer = no_keys.events(json=event(visitor_id="visitor_keystore_down"))
+        messages = no_keys.raw_messages()
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "3"
+    assert answer.json()["error"]["code"] == "unavailable"
+    assert messages == []
 
 
 def test_saturated_producer_answers_503_instead_of_queueing(

@@ -18,7 +18,7 @@ STRONG = secrets.token_urlsafe(48)
 @pytest.fixture(autouse=True)
 def _no_inherited_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Start from no CONSENTSTREAM_* at all (the suite runs in test mode)."""
-    for name in ("ENVIRONMENT", "PSEUDONYM_KEY", "RECEIPT_KEY", "AUDIT_KEY"):
+    for name in ("ENVIRONMENT", "PSEUDONYM_KEY", "RECEIPT_KEY", "AUDIT_KEY", "MASTER_KEY"):
         monkeypatch.delenv(f"CONSENTSTREAM_{name}", raising=False)
 
 
@@ -37,7 +37,7 @@ def test_the_default_receipt_key_is_refused_outside_test_mode(
     settings: type[CollectorSettings],
 ) -> None:
     with pytest.raises(ValidationError, match="receipt_key must be a random secret"):
-        settings(pseudonym_key=STRONG, audit_key=STRONG)
+        settings(pseudonym_key=STRONG, audit_key=STRONG, master_key=STRONG)
 
 
 def test_nothing_set_refuses_to_start_and_says_how_to_fix_it() -> None:
@@ -50,7 +50,11 @@ def test_nothing_set_refuses_to_start_and_says_how_to_fix_it() -> None:
 def test_random_keys_of_32_bytes_or_more_are_accepted() -> None:
     key = "k" * MIN_SECRET_BYTES
     built = CollectorSettings(
-        environment="production", pseudonym_key=key, receipt_key=STRONG, audit_key=STRONG
+        environment="production",
+        pseudonym_key=key,
+        receipt_key=STRONG,
+        audit_key=STRONG,
+        master_key=STRONG,
     )
     assert built.pseudonym_key.get_secret_value() == key
 
@@ -60,10 +64,26 @@ def test_the_default_audit_key_is_refused_outside_test_mode(
     settings: type[CollectorSettings],
 ) -> None:
     with pytest.raises(ValidationError, match="audit_key must be a random secret"):
-        settings(pseudonym_key=STRONG, receipt_key=STRONG)
+        settings(pseudonym_key=STRONG, receipt_key=STRONG, master_key=STRONG)
 
 
 def test_test_mode_allows_placeholders_and_short_keys() -> None:
     built = CollectorSettings(environment="test")
     assert built.receipt_key.get_secret_value() == DEV_PLACEHOLDER
     assert ApiSettings(environment="test", pseudonym_key="short").environment == "test"
+
+
+@pytest.mark.parametrize("settings", [CollectorSettings, WorkerSettings])
+@pytest.mark.parametrize("weak", [DEV_PLACEHOLDER, "x" * (MIN_SECRET_BYTES - 1)])
+def test_a_weak_master_key_is_refused_outside_test_mode(
+    settings: type[CollectorSettings], weak: str
+) -> None:
+    """The master key wraps every data key: a public one would open every sealed message."""
+    with pytest.raises(ValidationError, match="master_key must be a random secret"):
+        settings(
+            environment="production",
+            pseudonym_key=STRONG,
+            receipt_key=STRONG,
+            audit_key=STRONG,
+            master_key=weak,
+        )

@@ -37,6 +37,7 @@ def test_the_keys_pass_the_production_check(tmp_path: Path) -> None:
         pseudonym_key=keys["CONSENTSTREAM_PSEUDONYM_KEY"],
         receipt_key=keys["CONSENTSTREAM_RECEIPT_KEY"],
         audit_key=keys["CONSENTSTREAM_AUDIT_KEY"],
+        master_key=keys["CONSENTSTREAM_MASTER_KEY"],
     )
     assert settings.environment == "production"
 

@@ -84,10 +84,9 @@ async def _record(state: CollectorState, decision: ConsentDecision, *, claimed: 
     """Produce the decision (acks=all), mirror it for its visitor; on failure release the claim."""
     key = consent.topic_key(decision, state.settings.pseudonym_key.get_secret_value())
     try:
+        value = await state.sealer.seal_consent(key, decision)
         async with state.inflight.slot():
-            await state.producer.send_all(
-                state.topics.consent, [(key.encode(), decision.model_dump_json().encode())]
-            )
+            await state.producer.send_all(state.topics.consent, [(key.encode(), value)])
     except BaseException:  # a claim without its record would turn the client's retry away
         if claimed:
             await _release(state, decision.consent_id)

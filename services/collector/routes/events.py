@@ -87,6 +87,7 @@ async def _store(
         messages = batching.messages(
             new_events, visitor.request_key(visitor_id, secret), facts, received_at, batch.sent_at
         )
+        messages = await state.sealer.seal_raw(messages, received_at)
         await state.producer.send_all(state.topics.raw_events, messages)
     except BaseException:  # also a cancelled request: a claim without its event would lose it
         await dedupe.release(state.redis, claimed)

@@ -1,0 +1,92 @@
+"""Sealing at the collector: no raw identifier leaves for Kafka in plaintext.
+
+Raw-topic messages are sealed under their subject's data key (``consentstream.sealing``): a
+visitor's under their pseudonym's key, events without a visitor under the day's rotating
+anonymous key. Anonymous events are sealed rather than minimized here because the worker's
+minimization (the day-salted visitor hash needs the raw IP and user agent, the user agent is
+parsed into a family) is the one place that rule lives; the anonymous key expires by itself
+after ``anonymous_key_days``, longer than the raw and dead-letter topics keep anything, so
+every copy (a backup too) becomes unreadable then. A consent decision naming a visitor is
+sealed under the visitor's key; an anonymous decision holds no identifier and stays as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from consentstream.sealing import KeyCache, seal_message
+from consentstream.shredding import KeyStore, Unreadable, anonymous_subject, is_anonymous
+from schemas.messages import ConsentDecision
+
+from .config import CollectorSettings
+from .errors import KeyStoreUnavailable
+
+log = logging.getLogger(__name__)
+PSEUDONYM_LENGTH = 32
+"""Hex digits of a pseudonym: how a visitor's Kafka key differs from an anonymous one (an
+event id's 16 bytes, see ``batching.group_by_key``)."""
+
+
+def subject_of(kafka_key: bytes, received_at: datetime) -> str:
+    """The subject a raw-topic message is sealed for: its visitor's pseudonym, or the day's."""
+    if len(kafka_key) == PSEUDONYM_LENGTH and kafka_key.isalnum():
+        return kafka_key.decode()
+    return anonymous_subject(received_at)
+
+
+@dataclass
+class Sealer:
+    """Seals the collector's Kafka values; data keys cached briefly in ``keys``."""
+
+    keys: KeyCache
+    anonymous_ttl_seconds: int
+
+    retry_after_seconds: int = 5
+
+    async def _data_key(self, subject: str, anonymous: bool) -> bytes:
+        ttl = self.anonymous_ttl_seconds if anonymous else None
+        try:
+            return await self.keys.for_sealing(subject, ttl)
+        except (RedisError, OSError, Unreadable) as exc:
+            log.warning("no data key to seal with: %s", type(exc).__name__)
+            raise KeyStoreUnavailable(self.retry_after_seconds) from exc
+
+    async def seal_raw(
+        self, messages: list[tuple[bytes, bytes]], received_at: datetime
+    ) -> list[tuple[bytes, bytes]]:
+        """Each ``(key, value)`` of the raw topic with its value sealed for its subject."""
+        sealed = []
+        for key, value in messages:
+            subject = subject_of(key, received_at)
+            data_key = await self._data_key(subject, is_anonymous(subject))
+            sealed.append((key, seal_message(data_key, subject, value)))
+        return sealed
+
+    async def seal_consent(self, topic_key: str, decision: ConsentDecision) -> bytes:
+        """The consent-topic value: sealed under the visitor's key, plain when anonymous."""
+        value = decision.model_dump_json().encode()
+        if decision.visitor_id is None:
+            return value
+        return seal_message(await self._data_key(topic_key, False), topic_key, value)
+
+    async def close(self) -> None:
+        """Close the key store's client."""
+        await self.keys.store.redis.aclose()
+
+
+def open_sealer(settings: CollectorSettings) -> Sealer:
+    """A sealer over the key store the settings name (its Redis client closed by ``close``)."""
+    redis = Redis.from_url(
+        settings.keystore_redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
+    )
+    store = KeyStore(redis, settings.master_key.get_secret_value())
+    return Sealer(
+        KeyCache(store, settings.data_key_cache_seconds),
+        settings.anonymous_key_days * 86_400,
+        settings.retry_after_seconds,
+    )

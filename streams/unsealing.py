@@ -1,0 +1,95 @@
+"""Opening sealed messages in the worker, once, as they are decoded; resealing dead letters.
+
+A message whose subject's data key is gone belongs to an erased subject (or an anonymous day
+past its key's lifetime): it is dropped and counted (``consentstream_worker_shredded_messages``),
+never dead-lettered and never retried, since no retry can bring the key back. The worker only
+reads keys, never makes them, and keeps them a few seconds at most (``KeyCache``), so it never
+opens a message with a key destroyed longer ago than that.
+
+A value that is not sealed passes through as it is: an older collector's plaintext message
+still on the topic (a rolling upgrade), or garbage that the caller's validation dead-letters.
+A sealed value that does not open (tampered with) also passes through unopened: validation
+refuses the envelope, so it is dead-lettered in its encrypted form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from consentstream.sealing import KeyCache, is_sealed, open_message, read_envelope, seal_message
+from consentstream.shredding import Unreadable, anonymous_subject
+from schemas.messages import RawEvent
+
+from .metrics import WorkerMetrics
+from .retry import redis_retry
+
+
+class Unsealer:
+    """Opens a take's sealed values in one key-store round trip and reseals what it parks.
+
+    The keys of the last take of each topic are remembered until the next one, so an event of
+    that take parked on the dead-letter topic is sealed again under the key it came with (even
+    if that key was destroyed meanwhile: then the dead letter is unreadable too, as it should).
+    """
+
+    def __init__(
+        self, keys: KeyCache, metrics: WorkerMetrics, pseudonym: Callable[[str], str]
+    ) -> None:
+        self.keys = keys
+        self.metrics = metrics
+        self.pseudonym = pseudonym
+        self._take_keys: dict[str, dict[str, bytes | None]] = {}
+
+    async def open_all(self, values: list[bytes], topic: str) -> list[bytes | None]:
+        """Each value's message document; None where its key was destroyed (counted)."""
+        envelopes = [read_envelope(v) if is_sealed(v) else None for v in values]
+        subjects = {e[0] for e in envelopes if e is not None}
+        keys: dict[str, bytes | None] = {}
+        if subjects:
+            keys = await redis_retry("data keys", partial(self.keys.for_opening, subjects))
+        self._take_keys[topic] = keys
+        return [self._open(v, e, keys, topic) for v, e in zip(values, envelopes, strict=True)]
+
+    async def open_one(self, value: bytes, topic: str) -> bytes | None:
+        """:meth:`open_all` for a single value."""
+        [opened] = await self.open_all([value], topic)
+        return opened
+
+    def _open(
+        self,
+        value: bytes,
+        envelope: tuple[str, bytes] | None,
+        keys: dict[str, bytes | None],
+        topic: str,
+    ) -> bytes | None:
+        if envelope is None:
+            return value
+        subject, sealed = envelope
+        data_key = keys.get(subject)
+        if data_key is None:
+            self.metrics.shredded.labels(topic).inc()
+            return None
+        try:
+            return open_message(data_key, subject, sealed)
+        except Unreadable:
+            return value
+
+    def reseal(self, raw: RawEvent, topic: str) -> bytes | None:
+        """The dead-letter value of one event: sealed under its take's key for its subject.
+
+        A take of plaintext messages only (an older collector) parks its events as they came;
+        otherwise an event whose key is not at hand is dropped (counted), never parked in
+        plaintext.
+        """
+        vid = raw.event.visitor_id
+        subject = self.pseudonym(vid) if vid else anonymous_subject(raw.received_at)
+        plaintext = raw.model_dump_json().encode()
+        keys = self._take_keys.get(topic)
+        if not keys:
+            return plaintext
+        data_key = keys.get(subject)
+        if data_key is None:
+            self.metrics.shredded.labels(topic).inc()
+            return None
+        return seal_message(data_key, subject, plaintext)
