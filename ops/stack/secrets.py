@@ -16,7 +16,12 @@ from pathlib import Path
 from ops.stack import process
 from ops.stack.config import StackSettings
 
-KEYS = ("CONSENTSTREAM_PSEUDONYM_KEY", "CONSENTSTREAM_RECEIPT_KEY", "CONSENTSTREAM_AUDIT_KEY")
+KEYS = (
+    "CONSENTSTREAM_PSEUDONYM_KEY",
+    "CONSENTSTREAM_RECEIPT_KEY",
+    "CONSENTSTREAM_AUDIT_KEY",
+    "CONSENTSTREAM_RECEIPT_SIGNING_KEY",
+)
 """Every signing key the apps need; each gets 48 random bytes, URL-safe."""
 
 
