@@ -14,6 +14,7 @@ import orjson
 from redis.asyncio import Redis
 
 from consentstream.caching import cached_pseudonymizer
+from consentstream.receipt_signing import ReceiptSigner
 from consentstream.storage import open_storage
 from consentstream.storage.base import Storage
 from consentstream.storage.repository import Repository
@@ -45,6 +46,7 @@ class WorkerClients:
         self.metrics = WorkerMetrics()
         self.salt = DailySalt(self.redis)
         self.catalogue: CookieCatalogue = load_catalogue(settings.cookie_catalogue_path)
+        self.receipt_signer = ReceiptSigner(settings.receipt_signing_key.get_secret_value())
 
     async def dead_letter(self, value: bytes, reason: str, source: str) -> None:
         """Park a message with the reason and the topic it came from (``dlq replay`` reads it)."""

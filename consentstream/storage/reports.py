@@ -20,6 +20,19 @@ class Reports:
     def _sql(self, template: str, table: str | None = None) -> str:
         return sql.statement(template, self.storage.database, table, self.storage.cluster)
 
+    def count_kept(self, subject_key: str) -> dict[str, int]:
+        """How many records each kept table (requests, audit, holds) holds about a subject."""
+        params = {"subject_key": subject_key}
+        return {
+            table: int(self.storage.query(self._sql(template), params)[0]["n"])
+            for table, template in sql.KEPT_COUNTS.items()
+        }
+
+    def subject_consent_ids(self, visitor_key: str) -> list[str]:
+        """The consent ids of a subject's recorded decisions (their Redis claims name them)."""
+        rows = self.storage.query(self._sql(sql.SUBJECT_CONSENT_IDS), {"visitor_key": visitor_key})
+        return [str(row["consent_id"]) for row in rows]
+
     def insert_cookie_observations(self, rows: Sequence[CookieObservationRow]) -> None:
         """Record which cookies were seen on which pages, and whether before consent."""
         self.storage.insert(sql.COOKIE_OBSERVATIONS, rows)
