@@ -204,9 +204,9 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
     assert {r["page_path"] for r in data["usage_events"]} == {"/start", "/billing"}
 
     deletion = file_request(pipeline, privacy_key, "deletion", A)
-    receipt_stores = deletion["result"]["stores"]
-    assert receipt_stores["clickhouse.usage_events"] == {"before": 2, "after": 0}
-    assert deletion["result"]["verified_zero"] is True
+    receipt = deletion["result"]["receipt"]
+    assert receipt["stores"]["clickhouse.usage_events"] == {"before": 2, "after": 0}
+    assert receipt["verified_zero"] is True
     assert sum(repo.count_subject(key_a).values()) == 0
     assert repo.count_subject(key_b)["consent_ledger"] == 1
 
