@@ -343,8 +343,12 @@ def _verify_both_ways(api: Api, signed: Any, folder: Path, pem: Path) -> tuple[A
     path = folder / f"receipt-{secrets.token_hex(4)}.json"
     path.write_text(signed if isinstance(signed, str) else json.dumps(signed, indent=2))
     cli = api.cli("receipt", "verify", str(path), "--public-key", str(pem), check=False)
-    content = {"content": path.read_bytes(), "headers": {"Content-Type": "application/json"}}
-    route = httpx.post(f"{api.url}/v1/receipts/verify", timeout=30, **content)  # no key
+    route = httpx.post(  # no key: anyone may ask
+        f"{api.url}/v1/receipts/verify",
+        content=path.read_bytes(),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     return route, cli.returncode
 
 
