@@ -15,9 +15,9 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from consentstream.storage.repository import Repository
 from consentstream.suppression import suppressed_among
 
-from .clients import WorkerClients
 from .retry import redis_retry, with_retry
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,15 @@ async def erased_among(redis: Redis, rows: Iterable[SubjectRow]) -> frozenset[st
     return await suppressed_among(redis, (row.visitor_key for row in rows))
 
 
-async def undo_if_erased_meanwhile(clients: WorkerClients, subject_keys: Iterable[str]) -> int:
+async def undo_if_erased_meanwhile(
+    redis: Redis, repo: Repository, subject_keys: Iterable[str]
+) -> int:
     """Delete every row of the subjects erased since the batch was checked; how many subjects."""
     keys = {key for key in subject_keys if key}
     if not keys:
         return 0
-    erased = await redis_retry("suppressed", partial(suppressed_among, clients.redis, keys))
+    erased = await redis_retry("suppressed", partial(suppressed_among, redis, keys))
     for key in sorted(erased):
         log.info("an erasure ran while a batch was stored: deleting its late rows")
-        await with_retry("undo late write", clients.repo.delete_subject, key)
+        await with_retry("undo late write", repo.delete_subject, key)
     return len(erased)

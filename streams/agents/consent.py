@@ -83,7 +83,7 @@ class ConsentAgents:
                 await c.dead_letter(
                     value_of[refused.row.consent_id], refused.reason, c.topics.names.consent
                 )
-            await undo_if_erased_meanwhile(c, {row.visitor_key for row in rows})
+            await undo_if_erased_meanwhile(c.redis, c.repo, {row.visitor_key for row in rows})
             yield None
 
     async def _ledger_rows(

@@ -129,7 +129,7 @@ class EventsAgent:
             if inserting is not None:
                 await inserting
         stored_for = {w.visitor_key for w in works if w.visitor_key} - ctx.suppressed
-        await undo_if_erased_meanwhile(self.clients, stored_for)
+        await undo_if_erased_meanwhile(self.clients.redis, self.clients.repo, stored_for)
         if take.cookies:
             merged = pipeline.merge_observations(take.cookies)
             # A refused sighting (logged there) is not an event: nothing to park or replay.
