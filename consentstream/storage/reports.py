@@ -1,5 +1,6 @@
-"""Reads for reports: marketing aggregates and their stored answers, cookie sightings, and the
-consent ledger read back page by page; the part of :class:`Repository` that only reports need.
+"""Reads for reports: marketing aggregates and their stored answers, cookie sightings, the
+consent ledger read back page by page, and what a deletion receipt reports as kept; the part of
+:class:`Repository` that only reports need.
 """
 
 from __future__ import annotations

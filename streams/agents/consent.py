@@ -6,6 +6,10 @@ collector read, ``record_consent`` writes the ledger rows the API reports from.
 The collector mirrors the decision in force when it records one; ``track_consent`` rewrites
 the mirror from the topic too, so it becomes current after a replay, a missed write (Redis was
 down when the collector answered) or a decision from another collector.
+
+Neither writes for an erased subject: the mirror and the history are written in one Redis
+script with the suppression check, and the ledger is checked before and after each insert
+(:mod:`streams.late_writes`), so a decision in flight at erasure time does not stay.
 """
 
 from __future__ import annotations
