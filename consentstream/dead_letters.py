@@ -10,10 +10,14 @@ its envelope names; if that subject was erased meanwhile the worker drops it unr
 is the consumer group ``<prefix>dlq-replay``: offsets are committed only after
 Kafka acknowledged the re-sent messages, so a crash mid-replay re-sends (harmless: event ids
 make inserts idempotent) and never skips.
+
+A letter of an erased subject (on the suppression list) is never re-sent: replay brings
+nothing of theirs back, and the worker would drop it anyway.
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections import Counter
@@ -21,14 +25,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from redis import Redis as SyncRedis
 
 from consentstream.identity import pseudonymize
 from consentstream.sealing import is_sealed, read_envelope
 from consentstream.shredding import is_anonymous
+from consentstream.suppression import is_suppressed
 from consentstream.topics import Topics
 
 if TYPE_CHECKING:
     from kafka import KafkaProducer
+
+
+_PSEUDONYM = re.compile(rb"[0-9a-f]{32}")
+"""A visitor's message key (an anonymous one is an event id's 16 raw bytes)."""
 
 
 @dataclass
@@ -37,6 +47,8 @@ class ReplayReport:
 
     replayed: Counter[str] = field(default_factory=Counter)
     unreadable: int = 0
+    erased: int = 0
+    """Letters of erased subjects, left out."""
 
 
 def _first_event(value: object) -> dict[str, Any] | None:
@@ -99,10 +111,16 @@ def _event_id_key(body: object) -> bytes:
 
 
 def replay(
-    bootstrap: str, topics: Topics, key_secret: str, *, timeout: float = 30.0
+    bootstrap: str, topics: Topics, key_secret: str, *, redis_url: str, timeout: float = 30.0
 ) -> ReplayReport:
-    """Re-send every dead letter not yet replayed, up to the end the topic had at the start."""
+    """Re-send every dead letter not yet replayed, up to the end the topic had at the start.
+
+    Letters whose subject was erased (the suppression list in the Redis at ``redis_url``)
+    are skipped and counted as such.
+    """
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # slow import: CLI only
+
+    redis = SyncRedis.from_url(redis_url)
 
     servers = bootstrap.split(",")
     consumer = KafkaConsumer(
@@ -124,22 +142,31 @@ def replay(
                 raise TimeoutError("dead-letter topic not read to its end in time")
             for records in consumer.poll(timeout_ms=500).values():
                 for message in records:
-                    _resend(producer, message.value, topics, key_secret, report)
+                    _resend(producer, redis, message.value, (topics, key_secret), report)
         producer.flush()
         consumer.commit()
     finally:
         producer.close()
         consumer.close()
+        redis.close()
     return report
 
 
 def _resend(
-    producer: KafkaProducer, letter: bytes, topics: Topics, secret: str, report: ReplayReport
+    producer: KafkaProducer,
+    redis: SyncRedis,
+    letter: bytes,
+    keys: tuple[Topics, str],
+    report: ReplayReport,
 ) -> None:
+    topics, secret = keys
     try:
         topic, key, value = replay_target(letter, topics, secret)
     except ValueError:
         report.unreadable += 1
+        return
+    if _PSEUDONYM.fullmatch(key) and is_suppressed(redis, key.decode()):
+        report.erased += 1
         return
     producer.send(topic, key=key, value=value)
     report.replayed[topic] += 1

@@ -19,7 +19,7 @@ A new key gets a kind and a tag here, chosen by the keys it is used together wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 PREFIX = "cs:"
 
@@ -100,3 +100,34 @@ def intake_lock(subject_key: str) -> str:
 def api_limit(namespace: str, scope: str, who: str) -> str:
     """One API rate-limit bucket; ``who`` is a keyed hash of the token, subject, key or IP."""
     return key("api-limit", f"{namespace}{scope}:{who}")
+
+
+# What an erasure does with each kind (a unit test fails when a kind is in none of these):
+ERASED_SUBJECT_KINDS: dict[str, Callable[[str], str]] = {
+    "consent": consent,
+    "consent-history": consent_history,
+}
+"""Kinds named by the subject's pseudonym that an erasure deletes and the receipt counts."""
+
+ERASED_DECISION_KINDS: dict[str, Callable[[str], str]] = {"consent-decision": consent_decision}
+"""Kinds named by one of the subject's consent ids, deleted and counted the same way."""
+
+KEPT_SUBJECT_KINDS: dict[str, Callable[[str], str]] = {"suppressed": suppressed}
+"""Kinds an erasure keeps (or makes) on purpose; the receipt's ``kept`` section says why."""
+
+SHREDDED_KINDS: dict[str, str] = {
+    "datakey": "the subject's data key: the erasure destroys it before anything else, and the"
+    " receipt's kafka section says so (it seals every copy of the subject's raw values in Kafka)",
+}
+"""Kinds an erasure destroys outside the per-store counts, and where the receipt shows it."""
+
+NOT_SUBJECT_DATA: dict[str, str] = {
+    "dedupe": "an event id seen recently, no subject in it",
+    "salt": "one day's salt, the same for everyone",
+    "ratelimit": "a token bucket per keyed hash of a client IP, gone within minutes",
+    "audit-lock": "a lock on a database's audit chain",
+    "intake-lock": "held for the moments one filing is checked; a random token, no data",
+    "api-limit": "a request counter under a keyed hash no other store links to, gone when its"
+    " window ends",
+}
+"""Kinds holding nothing about a subject an erasure must remove, and why."""

@@ -16,6 +16,11 @@ from schemas.event_time import TimeWindow
 
 DEV_PLACEHOLDER = "dev-only-change-me"
 MIN_SECRET_BYTES = 32
+RECEIPT_SIGNING_KEY_DESCRIPTION = (
+    "Secret the Ed25519 key signing deletion receipts is derived from (HKDF-SHA256); the same"
+    " in the worker, which signs, and the API, which publishes the public key and checks"
+    " receipts. Not receipt_key (the HMAC key of consent receipts and visitor tokens)."
+)
 
 
 class CommonSettings(BaseSettings):

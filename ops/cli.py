@@ -1,7 +1,8 @@
 """The ``consentstream`` command line: local stack, keys, privacy operations.
 
 The commands themselves live in :mod:`ops.cli_ops` (running the product),
-:mod:`ops.cli_privacy` (data subject requests) and :mod:`ops.cli_dlq` (dead letters);
+:mod:`ops.cli_privacy` (data subject requests), :mod:`ops.cli_dlq` (dead letters) and
+:mod:`ops.cli_receipt` (checking deletion receipts);
 :func:`_add_product_commands` wires them in the order ``--help`` lists them.
 """
 
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from ops import apps, cli_ops, cli_privacy, stack
 from ops.cli_dlq import dlq_app
+from ops.cli_receipt import receipt_app
 from ops.stack import cluster as stack_cluster
 from ops.stack import kafka_cluster, secrets
 
@@ -166,6 +168,7 @@ def _add_product_commands(target: typer.Typer) -> None:
     target.command("start-apps")(cli_ops.start_apps)
     target.command("stop-apps")(cli_ops.stop_apps)
     target.add_typer(dlq_app, name="dlq")
+    target.add_typer(receipt_app, name="receipt")
 
 
 _add_product_commands(app)

@@ -19,7 +19,11 @@ def replay_command() -> None:
         settings.kafka_bootstrap,
         Topics(settings.topic_prefix),
         settings.pseudonym_key.get_secret_value(),
+        redis_url=settings.redis_url,
     )
     for topic, n in sorted(report.replayed.items()):
         typer.echo(f"replayed {n} to {topic}")
-    typer.echo(f"replayed {sum(report.replayed.values())}, unreadable {report.unreadable}")
+    typer.echo(
+        f"replayed {sum(report.replayed.values())}, unreadable {report.unreadable},"
+        f" left out as erased {report.erased}"
+    )

@@ -192,13 +192,17 @@ Timeout = Annotated[float, typer.Option(help="Seconds to wait for the worker.")]
 def purge(visitor_id: VisitorArg, timeout: Timeout = 120.0) -> None:
     """Erase a visitor everywhere (a pre-verified deletion) and print the receipt."""
     outcome = _carry_out(visitor_id, "deletion", timeout)
-    result = outcome["result"] or {}
+    signed = outcome["result"] or {}
+    result = signed.get("receipt", {})
     console.print(f"request {outcome['request_id']}: {outcome['status']}", highlight=False)
     for store, counts in result.get("stores", {}).items():
         console.print(f"  {store:<28} before {counts['before']:>6}  after {counts['after']:>6}")
+    for store, kept in result.get("kept", {}).items():
+        console.print(f"  {store:<28} kept   {kept['count']:>6}  ({kept['exception']})")
     if outcome["status"] != "done":
         raise typer.Exit(1)
     console.print(f"verified zero everywhere: {result.get('verified_zero')}")
+    console.print(f"signed with key {signed.get('key_id')} ({signed.get('algorithm')})")
 
 
 def report(visitor_id: VisitorArg, timeout: Timeout = 120.0) -> None:

@@ -90,5 +90,19 @@ def rebuild(
             done.visitors += 1
             done.decisions += len(history)
         pipe.execute()
+        _forget_erased_meanwhile(redis, list(by_visitor))
         progress(len(keys))
     return done
+
+
+def _forget_erased_meanwhile(redis: Redis, keys: list[str]) -> None:
+    """Delete what was just written for subjects erased since their flags were read.
+
+    An erasure sets the flag before it deletes, so a write it did not delete is seen here.
+    """
+    if not keys:
+        return
+    flags = redis.mget([redis_keys.suppressed(k) for k in keys])
+    for key, flag in zip(keys, flags, strict=True):
+        if flag:
+            redis.delete(redis_keys.consent(key), redis_keys.consent_history(key))

@@ -15,6 +15,7 @@ import orjson
 from redis.asyncio import Redis
 
 from consentstream.caching import cached_pseudonymizer
+from consentstream.receipt_signing import ReceiptSigner
 from consentstream.sealing import KeyCache, as_text
 from consentstream.shredding import KeyStore
 from consentstream.storage import open_storage
@@ -55,6 +56,7 @@ class WorkerClients:
         )
         self.salt = DailySalt(self.redis)
         self.catalogue: CookieCatalogue = load_catalogue(settings.cookie_catalogue_path)
+        self.receipt_signer = ReceiptSigner(settings.receipt_signing_key.get_secret_value())
 
     async def dead_letter(self, value: bytes, reason: str, source: str) -> None:
         """Park a message with the reason and the topic it came from (``dlq replay`` reads it)."""

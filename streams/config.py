@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
-from consentstream.settings import CommonSettings
+from consentstream.settings import (
+    DEV_PLACEHOLDER,
+    RECEIPT_SIGNING_KEY_DESCRIPTION,
+    CommonSettings,
+)
 
 
 class WorkerSettings(CommonSettings):
@@ -57,4 +61,7 @@ class WorkerSettings(CommonSettings):
     cookie_catalogue_path: Path = Field(
         Path(__file__).resolve().parents[1] / "data" / "cookie-catalogue.yaml",
         description="The cookie catalogue (declared category of each cookie of the website).",
+    )
+    receipt_signing_key: SecretStr = Field(
+        SecretStr(DEV_PLACEHOLDER), description=RECEIPT_SIGNING_KEY_DESCRIPTION
     )

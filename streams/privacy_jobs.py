@@ -1,9 +1,12 @@
 """Carrying out verified privacy requests: access reports and deletions with receipts.
 
-Deletion first destroys the subject's data key (crypto-shredding every sealed copy in Kafka),
-then removes the subject from every ClickHouse table holding its data and every Redis key
-about it, adds it to the suppression list so in-flight events never land, and returns a receipt
-with per-store counts before and after.
+Deletion first destroys the subject's data key (crypto-shredding every sealed copy in Kafka and
+its backups), then adds the subject to the suppression list (so events and decisions still in
+flight never land), removes it from every ClickHouse table and every Redis key kind holding
+its data, and returns the receipt body: per store the count before and after, and what is
+kept and why. The stores come from the declarations next to the data (``sql.SUBJECT_TABLES``,
+``sql.KEPT_TABLES``, the kinds in ``redis_keys``), so a new table or key kind declared there
+is in the next receipt. The caller signs the body (:mod:`consentstream.receipt_signing`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from consentstream import redis_keys
+from consentstream import receipts, redis_keys
 from consentstream.storage.repository import Repository
 
 from .retry import redis_retry, with_retry
@@ -24,6 +27,7 @@ from .retry import redis_retry, with_retry
 Forget = Callable[[str], Awaitable[int]]
 Shred = Callable[[str], Awaitable[dict[str, Any]]]
 """Destroys a subject's data key; the receipt's ``kafka`` entry (see ``WorkerClients.shred``)."""
+Counts = dict[str, int]
 
 
 def _now() -> str:
@@ -36,41 +40,89 @@ async def access_report(repo: Repository, subject_key: str) -> dict[str, Any]:
     return {"generated_at": _now(), "subject_key": subject_key, "data": rows}
 
 
-async def _redis_counts(redis: Redis, subject_key: str) -> int:
-    """Redis keys about the subject (the consent in force and the consent history)."""
-    keys = (redis_keys.consent(subject_key), redis_keys.consent_history(subject_key))
-    return int(await redis.exists(*keys))
+def subject_redis_keys(subject_key: str, consent_ids: list[str]) -> dict[str, list[str]]:
+    """Per erased Redis kind, the keys about the subject (by pseudonym or by consent id)."""
+    keys = {kind: [name(subject_key)] for kind, name in redis_keys.ERASED_SUBJECT_KINDS.items()}
+    for kind, name in redis_keys.ERASED_DECISION_KINDS.items():
+        keys[kind] = [name(consent_id) for consent_id in sorted(set(consent_ids))]
+    return keys
+
+
+async def _count_keys(redis: Redis, keys: dict[str, list[str]]) -> Counts:
+    """How many of each kind's keys exist; one key per EXISTS, as Redis Cluster needs."""
+    counts: Counts = {}
+    for kind, names in keys.items():
+        counts[f"redis.{kind}"] = sum([int(await redis.exists(name)) for name in names])
+    return counts
+
+
+async def _delete_keys(redis: Redis, keys: dict[str, list[str]]) -> None:
+    for names in keys.values():
+        for name in names:
+            await redis.delete(name)
+
+
+async def _consent_ids(repo: Repository, redis: Redis, subject_key: str) -> list[str]:
+    """The subject's consent ids: in the ledger, and in its history (not yet in the ledger)."""
+    ledger = await with_retry("consent ids", repo.subject_consent_ids, subject_key)
+    history = await redis_retry(
+        "history ids", lambda: redis.hkeys(redis_keys.consent_history(subject_key))
+    )
+    return ledger + [f.decode() if isinstance(f, bytes) else str(f) for f in history]
+
+
+async def _kept_counts(repo: Repository, redis: Redis, subject_key: str) -> Counts:
+    """What the erasure keeps about the subject, per store (the receipt says why)."""
+    tables = await with_retry("kept", repo.count_kept, subject_key)
+    kept = {f"clickhouse.{table}": n for table, n in tables.items()}
+    for kind, name in redis_keys.KEPT_SUBJECT_KINDS.items():
+        kept[f"redis.{kind}"] = int(
+            await redis_retry("kept", partial(redis.exists, name(subject_key)))
+        )
+    return kept
 
 
 async def erase(
-    repo: Repository, redis: Redis, subject_key: str, forget_state: Forget, *, shred: Shred
+    repo: Repository,
+    redis: Redis,
+    subject_key: str,
+    forget_state: Forget,
+    *,
+    shred: Shred,
+    **sections: Any,
 ) -> dict[str, Any]:
-    """Delete the subject everywhere and return the receipt.
+    """Delete the subject everywhere and return the receipt body (unsigned).
 
     ``shred`` destroys the subject's data key first: every sealed copy in Kafka (and backups)
-    is unreadable from that instant, before the rows go.
+    is unreadable from that instant, before the rows go; its answer is the ``kafka`` section.
+
+    ``forget_state`` drops what the worker keeps about the subject besides these stores (the
+    consent history, the consent topic's copies). ``sections`` are further receipt sections
+    made by stores erased elsewhere (Kafka key destruction, service providers), as given.
     """
     started = _now()
     clock = time.monotonic()
     kafka = await redis_retry("shred", partial(shred, subject_key))
     await redis_retry("suppress", lambda: redis.set(redis_keys.suppressed(subject_key), b"1"))
+    keys = subject_redis_keys(subject_key, await _consent_ids(repo, redis, subject_key))
     before = await with_retry("count", repo.count_subject, subject_key)
-    redis_before = await redis_retry("count", lambda: _redis_counts(redis, subject_key))
+    redis_before = await redis_retry("count", lambda: _count_keys(redis, keys))
     await with_retry("delete", repo.delete_subject, subject_key)
-    await redis_retry("delete", lambda: redis.delete(redis_keys.consent(subject_key)))
-    state_removed = await forget_state(subject_key)
+    await forget_state(subject_key)
+    await redis_retry("delete", lambda: _delete_keys(redis, keys))
     after = await with_retry("verify", repo.count_subject, subject_key)
-    redis_after = await redis_retry("count", lambda: _redis_counts(redis, subject_key))
+    redis_after = await redis_retry("count", lambda: _count_keys(redis, keys))
     stores = {f"clickhouse.{t}": {"before": n, "after": after.get(t, 0)} for t, n in before.items()}
-    stores["redis.keys"] = {"before": redis_before, "after": redis_after}
-    stores["redis.consent_history"] = {"before": state_removed, "after": redis_after}
-    return {
-        "subject_key": subject_key,
-        "started_at": started,
-        "finished_at": _now(),
-        "seconds": round(time.monotonic() - clock, 3),
-        "stores": stores,
-        "verified_zero": all(s["after"] == 0 for s in stores.values()),
-        "suppressed": True,
-        "kafka": kafka,
-    }
+    stores.update(
+        {store: {"before": n, "after": redis_after[store]} for store, n in redis_before.items()}
+    )
+    return receipts.build(
+        subject_key,
+        started_at=started,
+        finished_at=_now(),
+        milliseconds=round((time.monotonic() - clock) * 1000),
+        stores=stores,
+        kept=await _kept_counts(repo, redis, subject_key),
+        kafka=kafka,
+        **sections,
+    )

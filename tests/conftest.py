@@ -20,6 +20,7 @@ os.environ.setdefault("CONSENTSTREAM_PSEUDONYM_KEY", secrets.token_urlsafe(32))
 os.environ.setdefault("CONSENTSTREAM_RECEIPT_KEY", secrets.token_urlsafe(32))
 os.environ.setdefault("CONSENTSTREAM_AUDIT_KEY", secrets.token_urlsafe(32))
 os.environ.setdefault("CONSENTSTREAM_MASTER_KEY", secrets.token_urlsafe(32))
+os.environ.setdefault("CONSENTSTREAM_RECEIPT_SIGNING_KEY", secrets.token_urlsafe(32))
 
 
 def _reachable(host: str, port: int) -> bool:

@@ -1,5 +1,6 @@
-"""Reads for reports: marketing aggregates and their stored answers, cookie sightings, and the
-consent ledger read back page by page; the part of :class:`Repository` that only reports need.
+"""Reads for reports: marketing aggregates and their stored answers, cookie sightings, the
+consent ledger read back page by page, and what a deletion receipt reports as kept; the part of
+:class:`Repository` that only reports need.
 """
 
 from __future__ import annotations
@@ -19,6 +20,19 @@ class Reports:
 
     def _sql(self, template: str, table: str | None = None) -> str:
         return sql.statement(template, self.storage.database, table, self.storage.cluster)
+
+    def count_kept(self, subject_key: str) -> dict[str, int]:
+        """How many records each kept table (requests, audit, holds) holds about a subject."""
+        params = {"subject_key": subject_key}
+        return {
+            table: int(self.storage.query(self._sql(template), params)[0]["n"])
+            for table, template in sql.KEPT_COUNTS.items()
+        }
+
+    def subject_consent_ids(self, visitor_key: str) -> list[str]:
+        """The consent ids of a subject's recorded decisions (their Redis claims name them)."""
+        rows = self.storage.query(self._sql(sql.SUBJECT_CONSENT_IDS), {"visitor_key": visitor_key})
+        return [str(row["consent_id"]) for row in rows]
 
     def insert_cookie_observations(self, rows: Sequence[CookieObservationRow]) -> None:
         """Record which cookies were seen on which pages, and whether before consent."""

@@ -21,6 +21,7 @@ KEYS = (
     "CONSENTSTREAM_RECEIPT_KEY",
     "CONSENTSTREAM_AUDIT_KEY",
     "CONSENTSTREAM_MASTER_KEY",
+    "CONSENTSTREAM_RECEIPT_SIGNING_KEY",
 )
 """Every signing and wrapping key the apps need; each gets 48 random bytes, URL-safe."""
 

@@ -32,7 +32,7 @@ from .errors import ApiError, RateLimited, documented
 from .guard import Guard
 from .limits import Limiter
 from .privacy.intake import IntakeUnavailable
-from .routes import own_requests, privacy, usage
+from .routes import own_requests, privacy, receipts, usage
 from .ui import install as install_pages
 
 RETRY_AFTER = "5"
@@ -134,6 +134,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(privacy.router)
     app.include_router(usage.router)
     app.include_router(own_requests.router)
+    app.include_router(receipts.router)
     install_pages(app, settings)
     install_docs(app, settings.ui_assets_dir)
 

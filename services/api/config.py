@@ -6,7 +6,11 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from consentstream.settings import DEV_PLACEHOLDER, CommonSettings
+from consentstream.settings import (
+    DEV_PLACEHOLDER,
+    RECEIPT_SIGNING_KEY_DESCRIPTION,
+    CommonSettings,
+)
 from consentstream.swagger import WEB_UI_DIST
 
 from .limits import Limit
@@ -79,6 +83,9 @@ class ApiSettings(CommonSettings):
     receipt_key: SecretStr = Field(
         SecretStr(DEV_PLACEHOLDER),
         description="HMAC key the collector signs visitor tokens with (self-service requests).",
+    )
+    receipt_signing_key: SecretStr = Field(
+        SecretStr(DEV_PLACEHOLDER), description=RECEIPT_SIGNING_KEY_DESCRIPTION
     )
     produce_timeout_seconds: float = Field(5.0, description="Kafka acknowledgement timeout.")
     key_cache_seconds: float = Field(

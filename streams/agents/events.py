@@ -20,6 +20,7 @@ from schemas.rows import CookieObservationRow, UsageEventRow
 from .. import consent_history, pipeline
 from ..clients import WorkerClients
 from ..inserts import batch_token, chunks, insert_isolating
+from ..late_writes import undo_if_erased_meanwhile
 from ..retry import redis_retry
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,8 @@ class EventsAgent:
         finally:
             if inserting is not None:
                 await inserting
+        stored_for = {w.visitor_key for w in works if w.visitor_key} - ctx.suppressed
+        await undo_if_erased_meanwhile(self.clients.redis, self.clients.repo, stored_for)
         if take.cookies:
             merged = pipeline.merge_observations(take.cookies)
             # A refused sighting (logged there) is not an event: nothing to park or replay.

@@ -121,13 +121,14 @@ class PrivacyAgent:
         request = await self._save(request, "running", "")
         result: dict[str, Any]
         if job.type == "deletion":
-            result = await privacy_jobs.erase(
+            body = await privacy_jobs.erase(
                 repo,
                 self.clients.redis,
                 job.subject_key,
                 self._forget_state,
                 shred=self.clients.shred,
             )
+            result = self.clients.receipt_signer.sign(body)  # last: it covers every section
         else:
             result = await privacy_jobs.access_report(repo, job.subject_key)
         await self._save(request, "done", orjson.dumps(result, default=str).decode())

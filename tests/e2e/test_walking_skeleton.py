@@ -217,9 +217,9 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
     assert {r["page_path"] for r in data["usage_events"]} == {"/start", "/billing"}
 
     deletion = file_request(pipeline, privacy_key, "deletion", A)
-    receipt_stores = deletion["result"]["stores"]
-    assert receipt_stores["clickhouse.usage_events"] == {"before": 2, "after": 0}
-    assert deletion["result"]["verified_zero"] is True
+    receipt = deletion["result"]["receipt"]
+    assert receipt["stores"]["clickhouse.usage_events"] == {"before": 2, "after": 0}
+    assert receipt["verified_zero"] is True
     assert sum(repo.count_subject(key_a).values()) == 0
     assert sum(repo.count_subject(key_b).values()) == 0, "B's body id was never anyone"
 
@@ -235,7 +235,7 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
         ),
         what="a later event to land",
     )
-    assert deletion["result"]["kafka"]["data_key_destroyed"] is True
+    assert receipt["kafka"]["data_key_destroyed"] is True
     assert sum(repo.count_subject(key_a).values()) == 0
     scan_kafka(pipeline, key_a, (IP_A, IP_B, A, B))
     after = repo.storage.query(

@@ -72,6 +72,14 @@ def calls(request_id: str) -> list[tuple[str, str, dict[str, Any] | None, str, s
     return out
 
 
+# Open to anyone with or without a key: the receipts' public key and the check of a receipt.
+UNSIGNED = {"receipt": {}, "signature": "", "key_id": "", "algorithm": ""}
+PUBLIC = [
+    ("GET", "/v1/receipts/public-key", None),
+    ("POST", "/v1/receipts/verify", UNSIGNED),
+]
+
+
 def send(
     api: Api, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, Any]
 ) -> httpx.Response:
@@ -89,7 +97,19 @@ def test_every_endpoint_is_in_the_matrix(api: Api, request_id: str) -> None:
         if path != "/healthz"
     }
     tested = {(m, p.replace(request_id, "{request_id}")) for m, p, *_ in calls(request_id)}
-    assert documented == tested
+    assert documented == tested | {(m, p) for m, p, _ in PUBLIC}
+
+
+@pytest.mark.parametrize("credential", ["none", "bad", "marketing"])
+def test_the_receipt_routes_answer_anyone(api: Api, credential: str) -> None:
+    headers = {
+        "none": {},
+        "bad": {"Authorization": "Bearer cs_00000000_" + secrets.token_urlsafe(32)},
+        "marketing": api.headers("marketing"),
+    }[credential]
+    for method, path, body in PUBLIC:
+        got = send(api, method, path, body, headers)
+        assert got.status_code == 200, f"{credential} {method} {path}: {got.text}"
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -256,6 +276,9 @@ def test_openapi_documents_every_operation_and_its_errors(api: Api) -> None:
         for method, operation in operations.items():
             name = f"{method.upper()} {path}"
             assert operation.get("description") or operation.get("summary"), name
+            if (method.upper(), path) in {(m, p) for m, p, _ in PUBLIC}:
+                assert "401" not in operation["responses"], f"{name} needs no key"
+                continue
             error = operation["responses"]["401"]["content"]["application/json"]["schema"]
             assert error == {"$ref": "#/components/schemas/ErrorBody"}, name
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")

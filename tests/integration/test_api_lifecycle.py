@@ -16,6 +16,7 @@ import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -212,8 +213,9 @@ def test_a_held_deletion_waits_and_runs_when_the_hold_lifts(api: Api) -> None:
         "released_requests": [filed["request_id"]],
     }
     done = api.wait_status(filed["request_id"], "done")
-    assert done["result"]["verified_zero"] is True
-    assert done["result"]["stores"]["clickhouse.usage_events"] == {"before": 2, "after": 0}
+    assert done["result"]["receipt"]["verified_zero"] is True
+    stores = done["result"]["receipt"]["stores"]
+    assert stores["clickhouse.usage_events"] == {"before": 2, "after": 0}
     assert sum(api.repo.count_subject(api.subject(visitor)).values()) == 0
     actions = [e.action for e in api.repo.audit_entries() if e.target == api.subject(visitor)]
     assert actions[:4] == ["hold.set", "request.file", "hold.lift", "deletion.release"]
@@ -274,7 +276,7 @@ def test_cli_approves_a_pending_deletion(api: Api) -> None:
     out = api.cli("requests", "approve", filed["request_id"], "--reason", "checked").stdout
     assert "verified" in out
     done = api.wait_status(filed["request_id"], "done")
-    assert done["result"]["verified_zero"] is True
+    assert done["result"]["receipt"]["verified_zero"] is True
 
 
 def test_a_visitor_files_their_own_request_with_the_collectors_token(api: Api) -> None:
@@ -334,3 +336,50 @@ def test_cli_report_and_purge(api: Api) -> None:
     assert sum(api.repo.count_subject(api.subject(visitor)).values()) == 0
     actions = [e.action for e in api.repo.audit_entries() if e.target == api.subject(visitor)]
     assert actions == ["request.file", "request.file"]
+
+
+def _verify_both_ways(api: Api, signed: Any, folder: Path, pem: Path) -> tuple[Any, int]:
+    """The route's verdict and the CLI's exit status for one file."""
+    path = folder / f"receipt-{secrets.token_hex(4)}.json"
+    path.write_text(signed if isinstance(signed, str) else json.dumps(signed, indent=2))
+    cli = api.cli("receipt", "verify", str(path), "--public-key", str(pem), check=False)
+    route = httpx.post(  # no key: anyone may ask
+        f"{api.url}/v1/receipts/verify",
+        content=path.read_bytes(),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    return route, cli.returncode
+
+
+def test_a_deletion_receipt_verifies_by_route_and_cli_and_fails_when_altered(
+    api: Api, tmp_path: Path
+) -> None:
+    visitor = visitor_with_data(api, pages=2)
+    filed = file(api, "deletion", visitor)
+    signed = api.wait_status(filed["request_id"], "done")["result"]
+    published = httpx.get(f"{api.url}/v1/receipts/public-key", timeout=30)
+    assert published.status_code == 200, published.text
+    assert published.json()["key_id"] == signed["key_id"]
+    pem = tmp_path / "receipts.pem"
+    pem.write_text(published.json()["public_key_pem"])
+
+    route, status = _verify_both_ways(api, signed, tmp_path, pem)
+    assert route.json()["valid"] is True and status == 0
+    own = tmp_path / "own.json"
+    own.write_text(json.dumps(signed))
+    assert "valid" in api.cli("receipt", "verify", str(own)).stdout, "the configured key agrees"
+
+    body_changed = json.loads(json.dumps(signed))
+    body_changed["receipt"]["stores"]["clickhouse.usage_events"]["before"] = 3
+    signature = signed["signature"]
+    flipped = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
+    for altered in (body_changed, {**signed, "signature": flipped}):
+        route, status = _verify_both_ways(api, altered, tmp_path, pem)
+        assert route.status_code == 200 and route.json()["valid"] is False, route.text
+        assert status == 1, "the CLI says invalid too"
+
+    for malformed in ('{"receipt": {}}', "[1, 2]", '{"receipt": ' * 5000):
+        route, status = _verify_both_ways(api, malformed, tmp_path, pem)
+        assert route.status_code in (400, 422), route.text
+        assert status != 0

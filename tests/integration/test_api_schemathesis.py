@@ -23,7 +23,7 @@ from .api_harness import EXTREME_QUERY_VALUES, Api, start_api
 
 pytestmark = pytest.mark.integration
 
-OPERATIONS = 23  # with the visitor's own status and download routes, and every usage panel
+OPERATIONS = 25  # with the visitor's own status and download routes, every usage panel and receipts
 EXTREMES = [
     "0001-01-01T00:00:00Z",
     "0001-01-02T00:00:00Z",

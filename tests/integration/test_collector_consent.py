@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from redis import Redis
 
+from consentstream import redis_keys
+from consentstream.identity import pseudonymize
 from consentstream.settings import CommonSettings
 
 from .test_collector import Collector, running_collector
@@ -84,3 +87,25 @@ def test_a_decision_id_must_be_a_uuid(collector: Collector) -> None:
     answer = collector.post("/v1/consent", json=refusal(decision_id="not-a-uuid"))
     assert answer.status_code == 422
     assert "decision_id" in answer.text
+
+
+def test_an_erased_visitors_late_decision_writes_no_mirror(collector: Collector) -> None:
+    secret = CommonSettings().pseudonym_key.get_secret_value()
+    redis = Redis.from_url(CommonSettings().redis_url)
+    erased, other = (f"erased-{uuid.uuid4().hex[:12]}", f"other-{uuid.uuid4().hex[:12]}")
+    erased_key, other_key = pseudonymize(erased, secret), pseudonymize(other, secret)
+    redis.set(redis_keys.suppressed(erased_key), b"1")  # what an erasure sets first
+    grant = {"analytics": True, "marketing": False, "preferences": False}
+    try:
+        for visitor in (erased, other):
+            answer = collector.post(
+                "/v1/consent",
+                json=refusal(visitor_id=visitor, choices=grant),
+                cookies={"cs_vid": visitor},
+            )
+            assert answer.status_code == 201, answer.text
+        assert redis.get(redis_keys.consent(other_key)), "a visitor not erased is mirrored"
+        assert redis.get(redis_keys.consent(erased_key)) is None, "the erased one is not"
+    finally:
+        redis.delete(redis_keys.suppressed(erased_key), redis_keys.consent(other_key))
+        redis.close()

@@ -33,10 +33,12 @@ with warnings.catch_warnings():
     # import time (read_text, then open_text); pyproject ignores only the first warning.
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.partitioner.default import murmur2
 
 from consentstream import redis_keys  # noqa: E402
 from consentstream.identity import pseudonymize  # noqa: E402
 from consentstream.preparation import prepare_pipeline  # noqa: E402
+from consentstream.receipt_signing import ReceiptSigner, verify_file  # noqa: E402
 from consentstream.storage import Storage, open_storage, sql  # noqa: E402
 from consentstream.storage.repository import Repository  # noqa: E402
 from consentstream.topics import Topics  # noqa: E402
@@ -499,16 +501,47 @@ def test_invalid_events_are_dead_lettered_and_replay_refeeds_them(
     )
     parked = {"reason": "bug 123", "topic": wr.topics.raw_events, "value": fixed.model_dump_json()}
     wr.producer.send(wr.topics.dead_letters, value=orjson.dumps(parked))
+    # A parked batch of a subject erased since: replay must not bring it back.
+    erased = raw_event(visitors(1)[0], 9)
+    erased_key = pseudonymize(str(erased.event.visitor_id), wr.secret)
+    wr.redis.set(redis_keys.suppressed(erased_key), b"1")
+    gone = RawBatch(events=[erased.event], facts=erased.facts, received_at=datetime.now(UTC))
+    letter = {"reason": "bug 123", "topic": wr.topics.raw_events, "value": gone.model_dump_json()}
+    wr.producer.send(wr.topics.dead_letters, value=orjson.dumps(letter))
     wr.producer.flush()
     cli = [str(Path(sys.executable).parent / "consentstream"), "dlq", "replay"]
-    out = subprocess.run(cli, env=wr.env, capture_output=True, text=True, timeout=60, check=True)
-    assert "replayed 2," in out.stdout, out.stdout + out.stderr
-    ids = {first.event.event_id, second.event.event_id}
-    wr.wait(lambda: len(_stored_for(wr, ids)) == 2, "the replayed batch")
-    again = subprocess.run(cli, env=wr.env, capture_output=True, text=True, timeout=60, check=True)
-    assert "replayed 1," in again.stdout  # only the still-invalid one, dead-lettered anew
-    time.sleep(1)
-    assert len(_stored_for(wr, ids)) == 2
+    try:
+        out = subprocess.run(
+            cli, env=wr.env, capture_output=True, text=True, timeout=60, check=True
+        )
+        assert "replayed 2," in out.stdout, out.stdout + out.stderr
+        assert "left out as erased 1" in out.stdout, out.stdout
+        ids = {first.event.event_id, second.event.event_id}
+        wr.wait(lambda: len(_stored_for(wr, ids)) == 2, "the replayed batch")
+        again = subprocess.run(
+            cli, env=wr.env, capture_output=True, text=True, timeout=60, check=True
+        )
+        assert "replayed 1," in again.stdout  # only the still-invalid one, dead-lettered anew
+        time.sleep(1)
+        assert len(_stored_for(wr, ids)) == 2
+        assert not _raw_messages_keyed(wr, erased_key.encode()), "the erased batch came back"
+        assert not _stored_for(wr, {erased.event.event_id})
+    finally:
+        wr.redis.delete(redis_keys.suppressed(erased_key))
+
+
+def _raw_messages_keyed(wr: WorkerRun, key: bytes) -> list[bytes]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=wr.settings.kafka_bootstrap.split(","), consumer_timeout_ms=2000
+    )
+    try:
+        parts = consumer.partitions_for_topic(wr.topics.raw_events) or set()
+        tps = [TopicPartition(wr.topics.raw_events, p) for p in parts]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        return [m.value for m in consumer if m.key == key]
+    finally:
+        consumer.close()
 
 
 def test_an_invalid_batch_is_dead_lettered_whole(shared_run: WorkerRun) -> None:
@@ -655,18 +688,8 @@ def _consent_records(wr: WorkerRun, key: bytes) -> list[bytes | None]:
         consumer.close()
 
 
-def test_a_deletion_job_erases_the_subject_and_tombstones_its_decisions(
-    shared_run: WorkerRun,
-) -> None:
-    wr = shared_run
-    subject = visitors(1)[0]
-    key = pseudonymize(subject, wr.secret)
-    wr.send_consent(decision(subject, datetime.now(UTC) - timedelta(minutes=1)))
-    events = [raw_event(subject, n) for n in range(3)]
-    wr.send_events(events)
-    _wait_rows(wr, {e.event.event_id for e in events})
-    wr.wait(lambda: wr.redis.get(redis_keys.consent(key)), "the mirror")
-    wr.wait(lambda: wr.redis.hlen(redis_keys.consent_history(key)), "the consent history")
+def _erase(wr: WorkerRun, key: str) -> dict[str, Any]:
+    """File a verified deletion of ``key`` as the API would, run it, return the signed result."""
     repo = Repository(wr.storage)
     now = datetime.now(UTC)
     request_id = uuid.uuid4().hex
@@ -690,10 +713,43 @@ def test_a_deletion_job_erases_the_subject_and_tombstones_its_decisions(
         lambda: (r := repo.get_privacy_request(request_id)) and r.status == "done" and r,
         "the deletion to finish",
     )
-    receipt = orjson.loads(done.result)
+    signed: dict[str, Any] = orjson.loads(done.result)
+    return signed
+
+
+def test_a_deletion_job_erases_the_subject_and_tombstones_its_decisions(
+    shared_run: WorkerRun,
+) -> None:
+    wr = shared_run
+    subject = visitors(1)[0]
+    key = pseudonymize(subject, wr.secret)
+    wr.send_consent(decision(subject, datetime.now(UTC) - timedelta(minutes=1)))
+    events = [raw_event(subject, n) for n in range(3)]
+    wr.send_events(events)
+    _wait_rows(wr, {e.event.event_id for e in events})
+    wr.wait(lambda: wr.redis.get(redis_keys.consent(key)), "the mirror")
+    wr.wait(lambda: wr.redis.hlen(redis_keys.consent_history(key)), "the consent history")
+    repo = Repository(wr.storage)
+    wr.wait(lambda: repo.count_subject(key)["consent_ledger"], "the ledger row")
+    signed = _erase(wr, key)
+    signer = ReceiptSigner(wr.settings.receipt_signing_key.get_secret_value())
+    assert verify_file(signed, signer.public).valid, "the receipt verifies with the public key"
+    receipt = signed["receipt"]
     assert receipt["verified_zero"], receipt
     assert repo.count_subject(key) == {"usage_events": 0, "consent_ledger": 0}
-    assert receipt["stores"]["redis.consent_history"] == {"before": 1, "after": 0}, receipt
+    stores = receipt["stores"]
+    assert stores["clickhouse.usage_events"] == {"before": 3, "after": 0}, receipt
+    assert stores["clickhouse.consent_ledger"] == {"before": 1, "after": 0}, receipt
+    assert stores["redis.consent"] == {"before": 1, "after": 0}, receipt
+    assert stores["redis.consent-history"] == {"before": 1, "after": 0}, receipt
+    assert set(stores) == {f"clickhouse.{t}" for t in sql.SUBJECT_TABLES} | {
+        f"redis.{kind}"
+        for kind in {**redis_keys.ERASED_SUBJECT_KINDS, **redis_keys.ERASED_DECISION_KINDS}
+    }
+    kept = receipt["kept"]
+    assert kept["clickhouse.privacy_requests"]["count"] == 1, "the request itself is kept"
+    assert kept["redis.suppressed"]["count"] == 1
+    assert {f"clickhouse.{t}" for t in sql.KEPT_TABLES} <= set(kept)
     assert wr.redis.get(redis_keys.consent(key)) is None
     assert not wr.redis.exists(redis_keys.consent_history(key))
     records = wr.wait(lambda: (got := _consent_records(wr, key.encode())) and got, "records")
@@ -705,3 +761,38 @@ def test_a_deletion_job_erases_the_subject_and_tombstones_its_decisions(
     _wait_rows(wr, {other.event.event_id})
     assert not _stored_for(wr, {late.event.event_id})
     wr.redis.delete(redis_keys.suppressed(key))
+
+
+def _same_partition_visitor(wr: WorkerRun, key: str) -> str:
+    """Another visitor whose consent lands on ``key``'s partition, so it is read after it."""
+    partitions = wr.settings.topic_partitions
+    want = (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    while True:
+        other = visitors(1)[0]
+        mine = pseudonymize(other, wr.secret).encode()
+        if (murmur2(mine) & 0x7FFFFFFF) % partitions == want:
+            return other
+
+
+def test_late_consent_after_an_erasure_leaves_nothing(shared_run: WorkerRun) -> None:
+    wr = shared_run
+    subject = visitors(1)[0]
+    key = pseudonymize(subject, wr.secret)
+    repo = Repository(wr.storage)
+    wr.send_consent(decision(subject, datetime.now(UTC) - timedelta(minutes=2)))
+    wr.wait(lambda: repo.count_subject(key)["consent_ledger"], "the first decision recorded")
+    assert _erase(wr, key)["receipt"]["verified_zero"]
+    # A decision still on its way (a slow beacon, a retry) arrives after the erasure; a
+    # decision of another visitor behind it on the same partition shows it was read.
+    wr.send_consent(decision(subject, datetime.now(UTC)))
+    marker = _same_partition_visitor(wr, key)
+    marker_key = pseudonymize(marker, wr.secret)
+    wr.send_consent(decision(marker, datetime.now(UTC)))
+    wr.wait(lambda: repo.count_subject(marker_key)["consent_ledger"], "the marker recorded")
+    wr.wait(lambda: wr.redis.get(redis_keys.consent(marker_key)), "the marker mirrored")
+    try:
+        assert repo.count_subject(key) == {"usage_events": 0, "consent_ledger": 0}
+        assert wr.redis.get(redis_keys.consent(key)) is None, "no mirror written back"
+        assert not wr.redis.exists(redis_keys.consent_history(key)), "no history written back"
+    finally:
+        wr.redis.delete(redis_keys.suppressed(key), redis_keys.consent(marker_key))

@@ -258,6 +258,7 @@ DUMMY = {
     "CONSENTSTREAM_RECEIPT_KEY": "receipt-key-for-tests-only-0123456789abcdef",
     "CONSENTSTREAM_AUDIT_KEY": "audit-key-for-tests-only-0123456789abcdef",
     "CONSENTSTREAM_MASTER_KEY": "master-key-for-tests-only-0123456789abcdef",
+    "CONSENTSTREAM_RECEIPT_SIGNING_KEY": "receipt-signing-key-for-tests-only-0123456789",
     "CLICKHOUSE_PASSWORD": "clickhouse-password-for-tests-only",
     "CONSENTSTREAM_POLICY_VERSION": "2026-01",
     "CONSENTSTREAM_POLICY_HASH": "0" * 64,

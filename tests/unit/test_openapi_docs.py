@@ -17,6 +17,10 @@ from services.collector.app import create_app as create_collector
 from services.collector.responses import error_classes
 
 METHODS = {"get", "post", "put", "patch", "delete"}
+PUBLIC_RECEIPT_ROUTES = {
+    "/v1/receipts/public-key": {"200", "400"},
+    "/v1/receipts/verify": {"200", "400", "413", "422"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +79,9 @@ def test_every_api_route_documents_its_error_statuses(api: dict[str, Any]) -> No
         if path == "/healthz":
             assert "400" in statuses
             continue
+        if path in PUBLIC_RECEIPT_ROUTES:  # no key, no limit: only what they can answer
+            assert statuses == PUBLIC_RECEIPT_ROUTES[path], (method, path)
+            continue
         assert {str(s) for s in EVERY_ROUTE} <= statuses, (method, path)
         if "requestBody" in op:
             assert {str(s) for s in WITH_BODY} <= statuses, (method, path)
@@ -123,3 +130,15 @@ async def test_a_wrong_method_is_told_every_method_of_its_path() -> None:
     assert answer.status_code == 405
     assert answer.headers["allow"] == "GET, POST"
     assert answer.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_the_receipt_routes_document_the_signed_file_and_the_verdict(api: dict[str, Any]) -> None:
+    verify = api["paths"]["/v1/receipts/verify"]["post"]
+    body = verify["requestBody"]["content"]["application/json"]["schema"]
+    signed = api["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert set(signed["required"]) == {"receipt", "signature", "key_id", "algorithm"}
+    assert signed["additionalProperties"] is False
+    answer = verify["responses"]["200"]["content"]["application/json"]["schema"]
+    verdict = api["components"]["schemas"][answer["$ref"].rsplit("/", 1)[1]]
+    assert set(verdict["properties"]) == {"valid", "reason", "key_id"}
+    assert "security" not in verify

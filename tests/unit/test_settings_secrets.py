@@ -18,7 +18,14 @@ STRONG = secrets.token_urlsafe(48)
 @pytest.fixture(autouse=True)
 def _no_inherited_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Start from no CONSENTSTREAM_* at all (the suite runs in test mode)."""
-    for name in ("ENVIRONMENT", "PSEUDONYM_KEY", "RECEIPT_KEY", "AUDIT_KEY", "MASTER_KEY"):
+    for name in (
+        "ENVIRONMENT",
+        "PSEUDONYM_KEY",
+        "RECEIPT_KEY",
+        "AUDIT_KEY",
+        "MASTER_KEY",
+        "RECEIPT_SIGNING_KEY",
+    ):
         monkeypatch.delenv(f"CONSENTSTREAM_{name}", raising=False)
 
 
@@ -38,6 +45,22 @@ def test_the_default_receipt_key_is_refused_outside_test_mode(
 ) -> None:
     with pytest.raises(ValidationError, match="receipt_key must be a random secret"):
         settings(pseudonym_key=STRONG, audit_key=STRONG, master_key=STRONG)
+
+
+@pytest.mark.parametrize("settings", [ApiSettings, WorkerSettings])
+def test_the_default_receipt_signing_key_is_refused_outside_test_mode(
+    settings: type[WorkerSettings],
+) -> None:
+    with pytest.raises(ValidationError, match="receipt_signing_key must be a random secret"):
+        settings(pseudonym_key=STRONG, receipt_key=STRONG, audit_key=STRONG, master_key=STRONG)
+    built = settings(
+        pseudonym_key=STRONG,
+        receipt_key=STRONG,
+        audit_key=STRONG,
+        master_key=STRONG,
+        receipt_signing_key=STRONG,
+    )
+    assert built.environment == "development"
 
 
 def test_nothing_set_refuses_to_start_and_says_how_to_fix_it() -> None:

@@ -9,6 +9,7 @@ from consentstream.settings import MIN_SECRET_BYTES
 from ops.stack import secrets
 from ops.stack.config import StackSettings
 from services.collector.config import CollectorSettings
+from streams.config import WorkerSettings
 
 
 def stack_in(folder: Path) -> StackSettings:
@@ -40,6 +41,13 @@ def test_the_keys_pass_the_production_check(tmp_path: Path) -> None:
         master_key=keys["CONSENTSTREAM_MASTER_KEY"],
     )
     assert settings.environment == "production"
+    worker = WorkerSettings(
+        environment="production",
+        pseudonym_key=keys["CONSENTSTREAM_PSEUDONYM_KEY"],
+        audit_key=keys["CONSENTSTREAM_AUDIT_KEY"],
+        receipt_signing_key=keys["CONSENTSTREAM_RECEIPT_SIGNING_KEY"],
+    )
+    assert worker.environment == "production"
 
 
 def test_export_never_replaces_a_key_the_environment_names(tmp_path: Path) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Final
 
 from consentstream.storage.sql.tables import (
+    AUDIT_LOG,
     CONSENT_LEDGER,
+    LEGAL_HOLDS,
     PRIVACY_REQUESTS,
     SUBJECT_TABLES,
     USAGE_EVENTS,
@@ -34,6 +36,18 @@ SUBJECT_ROWS: Final = (
 )
 COUNT_SUBJECT: Final = (
     "SELECT count() AS n FROM {db}.{table} FINAL WHERE visitor_key = %(visitor_key)s"
+)
+# What an erasure keeps about a subject, per kept table (tables.KEPT_TABLES): distinct
+# records, as the receipt counts them (a request's versions are one request).
+KEPT_COUNTS: Final[dict[str, str]] = {
+    PRIVACY_REQUESTS: "SELECT uniqExact(request_id) AS n FROM {db}.privacy_requests"
+    " WHERE subject_key = %(subject_key)s",
+    AUDIT_LOG: "SELECT count() AS n FROM {db}.audit_log WHERE target = %(subject_key)s",
+    LEGAL_HOLDS: "SELECT count() AS n FROM {db}.legal_holds FINAL"
+    " WHERE subject_key = %(subject_key)s",
+}
+SUBJECT_CONSENT_IDS: Final = (
+    "SELECT DISTINCT consent_id FROM {db}.consent_ledger WHERE visitor_key = %(visitor_key)s"
 )
 # Deletes and OPTIMIZE address {local}: the table itself on one node, and in cluster mode the
 # replicated table, sent to one replica per shard (storage.replicas says why not ON CLUSTER).

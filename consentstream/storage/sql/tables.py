@@ -147,6 +147,16 @@ SUBJECT_TABLES: Final[dict[str, str]] = {
     CONSENT_LEDGER: "recorded_at, consent_id",
 }
 
+# Tables keeping records about a subject through an erasure (the receipt says why), with the
+# column naming the subject. A table with a subject column is in one of these two maps.
+KEPT_TABLES: Final[dict[str, str]] = {
+    PRIVACY_REQUESTS: "subject_key",
+    AUDIT_LOG: "target",
+    LEGAL_HOLDS: "subject_key",
+}
+SUBJECT_COLUMNS: Final = ("visitor_key", "subject_key")
+"""Column names that hold a subject's pseudonym (a unit test checks every table against them)."""
+
 LOCAL_SUFFIX: Final = "_local"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
@@ -218,7 +219,12 @@ async def replay_dead_letters(state: State, signed: Changing, _key: PrivacyPage)
         state.audit.append, actor.key_id, actor.role, "deadletters.replay", "", {}
     )
     secret = state.settings.pseudonym_key.get_secret_value()
-    report = await asyncio.to_thread(replay, state.settings.kafka_bootstrap, state.topics, secret)
+    report = await asyncio.to_thread(
+        partial(replay, redis_url=state.settings.redis_url),
+        state.settings.kafka_bootstrap,
+        state.topics,
+        secret,
+    )
     count = sum(report.replayed.values())
     return RedirectResponse(f"/ui/privacy/deadletters?replayed={count}", status_code=303)
 

@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from consentstream import redis_keys
 from consentstream.identity import pseudonymize
+from consentstream.suppression import set_unless_suppressed
 from schemas.consent import NONE_IN_FORCE, decision_of, in_force_of
 from schemas.events import ConsentInForce, ConsentRecorded, ConsentRequest, VisitorId
 from schemas.messages import ConsentDecision
@@ -93,11 +94,13 @@ async def _record(state: CollectorState, decision: ConsentDecision, *, claimed: 
         raise
     if decision.visitor_id is None:
         return  # anonymous: no one's decision in force to mirror
-    try:
-        await state.redis.set(
+    try:  # never for an erased subject: a late decision must not bring its mirror back
+        await set_unless_suppressed(
+            state.redis,
+            key,
             redis_keys.consent(key),
             in_force_of(decision).model_dump_json(),
-            ex=state.settings.consent_state_seconds,
+            state.settings.consent_state_seconds,
         )
     except (RedisError, OSError) as exc:
         log.warning("consent mirror not written: %s", type(exc).__name__)
