@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from consentstream import webhooks
 from schemas.rows import PrivacyRequestRow
 from services.api.privacy.rules import view
+from services.api.ui.web import TEMPLATES
 from streams.config import WorkerSettings
 from streams.processor_delivery import (
     DeliveryPolicy,
@@ -160,3 +161,32 @@ def test_a_deletion_with_an_unconfirmed_processor_past_its_moment_is_flagged() -
         result = orjson.dumps({"processors": section}).decode()
         assert view(row.model_copy(update={"result": result}), 7).processors_overdue == flagged
     assert view(row.model_copy(update={"result": "{}"}), 7).processors_overdue == []
+
+
+def test_the_console_request_page_shows_each_processor_and_the_flag() -> None:
+    rng = random.Random(3)
+    silent = new_delivery("r1", "silent", "k", PAST, PAST, POLICY)
+    silent = advance(silent, Outcome(False, True, "no answer within 2s"), PAST, POLICY, rng)
+    crm = advance(
+        new_delivery("r1", "crm", "k", PAST, PAST, POLICY),
+        classify(200, {"reference": "T-9"}),
+        PAST,
+        POLICY,
+        rng,
+    )
+    row = PrivacyRequestRow(
+        request_id="r" * 32,
+        type="deletion",
+        subject_key="k",
+        status="done",
+        created_at=PAST,
+        updated_at=PAST,
+        deadline=PAST + timedelta(days=30),
+        result=orjson.dumps({"processors": receipt_section([silent, crm])}).decode(),
+        version=3,
+    )
+    context = {"r": view(row, 7), "urgency": "", "filing": None, "trail": [], "result_text": ""}
+    html = TEMPLATES.get_template("request.html").render(session=None, **context)
+    assert 'id="r-processors-overdue"' in html and "not confirmed in time</strong> silent" in html
+    assert 'data-processor="crm" class=""' in html and "T-9" in html
+    assert 'data-processor="silent" class="overdue"' in html and "no answer within 2s" in html
