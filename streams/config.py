@@ -78,7 +78,7 @@ class WorkerSettings(CommonSettings):
     processor_max_attempts: int = Field(
         40,
         ge=1,
-        description="Attempts before an unanswered processor is marked failed (about a week"
+        description="Attempts before an unanswered processor is marked failed (4 to 8 days"
         " with the default delays).",
     )
     processor_confirm_days: float = Field(
