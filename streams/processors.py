@@ -134,7 +134,11 @@ class ProcessorDeletions:
         if processor is None:
             outcome = Outcome(False, False, "processor no longer in the data map")
         else:
-            outcome = await self._post(processor, row, timeout)
+            try:
+                outcome = await self._post(processor, row, timeout)
+            except Exception as exc:  # a bug here must not stop the privacy agent
+                log.exception("processor %s: unexpected error", row.processor)
+                outcome = Outcome(False, True, f"unexpected {type(exc).__name__}")
         if not outcome.confirmed:
             log.warning(
                 "processor %s: request %s not confirmed (%s)",

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consentstream.storage import Storage
+from consentstream.storage import Storage, sql
 from consentstream.storage.deliveries import Deliveries
+from consentstream.storage.repository import Repository
 from schemas.rows import ProcessorDeliveryRow
 
 pytestmark = pytest.mark.integration
@@ -65,3 +66,19 @@ def test_only_the_latest_pending_and_due_deliveries_are_retried(storage: Storage
     ]
     assert rows[0].processor_ref == "ticket 'x'"
     assert sorted(deliveries.unconfirmed_requests()) == sorted([first, second])
+
+
+def test_deliveries_expire_with_the_request_records(storage: Storage) -> None:
+    deliveries = Deliveries(storage)
+    old, young = uuid.uuid4().hex, uuid.uuid4().hex
+    deliveries.save(
+        [
+            delivery(old, "crm", 1, created_at=NOW - timedelta(days=731)),
+            delivery(young, "crm", 1, created_at=NOW - timedelta(days=700)),
+        ]
+    )
+    removed = Repository(storage).delete_older_than(
+        sql.PROCESSOR_DELIVERIES, NOW - timedelta(days=730)
+    )
+    assert removed == 1
+    assert deliveries.of_request(old) == [] and len(deliveries.of_request(young)) == 1

@@ -12,6 +12,7 @@ from typing import Final
 from consentstream.storage.sql.tables import (
     CONSENT_LEDGER,
     PRIVACY_REQUESTS,
+    PROCESSOR_DELIVERIES,
     SUBJECT_TABLES,
     USAGE_EVENTS,
     check_table,
@@ -46,6 +47,7 @@ RETENTION_COLUMNS: Final[dict[str, str]] = {
     USAGE_EVENTS: "ts",
     CONSENT_LEDGER: "recorded_at",
     PRIVACY_REQUESTS: "created_at",
+    PROCESSOR_DELIVERIES: "created_at",
 }
 COUNT_OLDER: Final = (
     "SELECT count() AS n FROM {db}.{table} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
