@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 ANSWER_MAX_BYTES = 4096
 SWEEP_BATCH = 100
+SWEEP_REQUESTS_AT_ONCE = 10
 
 
 def policy_of(settings: WorkerSettings) -> DeliveryPolicy:
@@ -185,7 +186,12 @@ class ProcessorDeletions:
         """
         if not self.processors:  # nothing to direct: spare the storage a query every round
             return
-        lock = self.redis.lock(self.lock_name, timeout=self.sweep_seconds + 4 * self.policy.timeout)
+        # Held for the longest a round can take (every batch of requests timing out), so a
+        # second worker never sweeps the same deliveries alongside.
+        rounds = SWEEP_BATCH // SWEEP_REQUESTS_AT_ONCE + 1
+        lock = self.redis.lock(
+            self.lock_name, timeout=self.sweep_seconds + rounds * self.policy.timeout * 2
+        )
         try:
             if not await lock.acquire(blocking=False):
                 return
@@ -201,8 +207,17 @@ class ProcessorDeletions:
         by_request: dict[str, set[str]] = {}
         for request_id, processor in due:
             by_request.setdefault(request_id, set()).add(processor)
-        for request_id, names in by_request.items():
-            await self._retry_request(request_id, names)
+        limit = asyncio.Semaphore(SWEEP_REQUESTS_AT_ONCE)
+
+        async def retry(request_id: str, names: set[str]) -> None:
+            async with limit:
+                await self._retry_request(request_id, names)
+
+        outcomes = await asyncio.gather(
+            *(retry(r, n) for r, n in by_request.items()), return_exceptions=True
+        )
+        for failure in (o for o in outcomes if isinstance(o, Exception)):
+            log.warning("processor retry skipped this round (%s)", type(failure).__name__)
 
     async def _retry_request(self, request_id: str, names: set[str]) -> None:
         """Retry one request's due deliveries, then bring its receipt up to date.
