@@ -109,7 +109,8 @@ class ProcessorDeletions:
         """
         if not self.processors:
             return {}
-        known = {r.processor: r for r in await with_retry("deliveries", self._of, request_id)}
+        recorded = await with_retry("deliveries", self.deliveries.of_request, request_id)
+        known = {r.processor: r for r in recorded}
         now = datetime.now(UTC)
         fresh = [
             new_delivery(request_id, name, subject_key, now, deadline, self.policy)
@@ -125,9 +126,6 @@ class ProcessorDeletions:
         await with_retry("save deliveries", self.deliveries.save, list(tried))
         done = {r.processor: r for r in rows} | {r.processor: r for r in tried}
         return receipt_section(list(done.values()))
-
-    def _of(self, request_id: str) -> list[ProcessorDeliveryRow]:
-        return self.deliveries.of_request(request_id)
 
     async def _attempt(self, row: ProcessorDeliveryRow, timeout: float) -> ProcessorDeliveryRow:
         """One signed POST to the row's processor, and the delivery's state after it."""

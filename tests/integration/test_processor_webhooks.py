@@ -36,8 +36,10 @@ from .test_worker import WorkerRun, isolated_run
 pytestmark = pytest.mark.integration
 
 SECRETS = {name: f"itest-{name}-{secrets.token_hex(8)}" for name in ("confirm", "flaky", "silent")}
-SILENT_SECONDS = 1.5
-CONFIRM_WINDOW_SECONDS = 6.0
+# Timeouts generous enough for a loaded CI box to answer locally, shorter than the silence.
+TIMEOUT_SECONDS = 2.0
+SILENT_SECONDS = 5.0
+CONFIRM_WINDOW_SECONDS = 10.0
 
 
 class Receiver(ThreadingHTTPServer):
@@ -124,8 +126,8 @@ def processor_env(receiver: Receiver, tmp_path: Path) -> dict[str, str]:
     settings = {
         "data_map_path": str(path),
         "processor_secrets": json.dumps(SECRETS),
-        "processor_first_timeout_seconds": "0.5",
-        "processor_timeout_seconds": "0.5",
+        "processor_first_timeout_seconds": str(TIMEOUT_SECONDS),
+        "processor_timeout_seconds": str(TIMEOUT_SECONDS),
         "processor_retry_base_seconds": "0.2",
         "processor_retry_max_seconds": "0.5",
         "processor_max_attempts": "1000",
