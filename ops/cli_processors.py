@@ -7,6 +7,7 @@ request with one still unconfirmed, from the table the worker's retry schedule k
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -52,3 +53,26 @@ def processors_pending() -> None:
                 if row.status != "confirmed":
                     _row(table, row, now)
     console.print(table)
+
+
+@processors_app.command("retry")
+def processors_retry(
+    request_id: Annotated[str, typer.Argument(help="The deletion request's id")],
+) -> None:
+    """Send a request's unconfirmed deliveries again at the worker's next round.
+
+    For a delivery that failed for good (a 401 after a secret change, a moved URL): fix the
+    data map or CONSENTSTREAM_PROCESSOR_SECRETS first, restart the worker, then retry here.
+    """
+    settings = CommonSettings()
+    now = datetime.now(UTC)
+    with open_storage(settings.clickhouse_url) as storage:
+        deliveries = Deliveries(storage)
+        rows = [r for r in deliveries.of_request(request_id) if r.status != "confirmed"]
+        if not rows:
+            console.print(f"[red]no unconfirmed delivery for request {escape(request_id)}[/red]")
+            raise typer.Exit(1)
+        update = {"status": "pending", "next_attempt_at": now, "updated_at": now}
+        deliveries.save([r.model_copy(update={**update, "version": r.version + 1}) for r in rows])
+    names = ", ".join(r.processor for r in rows)
+    console.print(f"{len(rows)} deliveries due again: {names}", highlight=False)

@@ -6,11 +6,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from typer.testing import CliRunner
 
 from consentstream.storage import Storage, sql
 from consentstream.storage.deliveries import Deliveries
 from consentstream.storage.repository import Repository
+from ops import cli
 from schemas.rows import ProcessorDeliveryRow
+
+from .storage_fixtures import open_backend, server_url
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +86,33 @@ def test_deliveries_expire_with_the_request_records(storage: Storage) -> None:
     )
     assert removed == 1
     assert deliveries.of_request(old) == [] and len(deliveries.of_request(young)) == 1
+
+
+def test_operators_list_unconfirmed_deliveries_and_send_failed_ones_again() -> None:
+    database = f"cs_test_{uuid.uuid4().hex[:12]}"
+    storage = open_backend("server", database, "")
+    try:
+        storage.migrate()
+        deliveries = Deliveries(storage)
+        request_id = uuid.uuid4().hex
+        deliveries.save(
+            [
+                delivery(request_id, "crm", 2, status="confirmed"),
+                delivery(
+                    request_id, "mailer", 2, status="failed", last_error="HTTP 401, not retried"
+                ),
+            ]
+        )
+        env = {"CONSENTSTREAM_CLICKHOUSE_URL": server_url(database), "COLUMNS": "250"}
+        listed = CliRunner().invoke(cli.app, ["processors", "pending"], env=env)
+        assert listed.exit_code == 0, listed.output
+        assert "mailer" in listed.output and "HTTP 401" in listed.output
+        assert "crm" not in listed.output and request_id in listed.output
+        again = CliRunner().invoke(cli.app, ["processors", "retry", request_id], env=env)
+        assert again.exit_code == 0 and "1 deliveries due again: mailer" in again.output
+        assert deliveries.due(datetime.now(UTC) + timedelta(seconds=1)) == [(request_id, "mailer")]
+        unknown = CliRunner().invoke(cli.app, ["processors", "retry", "nope"], env=env)
+        assert unknown.exit_code == 1
+    finally:
+        storage.command(sql.statement(sql.DROP_DATABASE, database))
+        storage.close()
