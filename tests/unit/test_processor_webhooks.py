@@ -8,6 +8,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from consentstream import webhooks
@@ -190,3 +192,14 @@ def test_the_console_request_page_shows_each_processor_and_the_flag() -> None:
     assert 'id="r-processors-overdue"' in html and "not confirmed in time</strong> silent" in html
     assert 'data-processor="crm" class=""' in html and "T-9" in html
     assert 'data-processor="silent" class="overdue"' in html and "no answer within 2s" in html
+
+
+@given(body=st.binary(min_size=1, max_size=200), data=st.data())
+def test_any_changed_byte_breaks_the_signature(body: bytes, data: st.DataObject) -> None:
+    header = webhooks.sign(SECRET, body, 1_800_000_000)
+    assert webhooks.verify_signature(SECRET, header, body, now=1_800_000_000)
+    index = data.draw(st.integers(0, len(body) - 1))
+    flip = data.draw(st.integers(1, 255))
+    changed = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
+    with pytest.raises(webhooks.SignatureInvalid):
+        webhooks.verify_signature(SECRET, header, changed, now=1_800_000_000)
