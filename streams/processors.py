@@ -241,9 +241,12 @@ def update_receipt(
 ) -> None:
     """Store the request again with its receipt's ``processors`` section replaced."""
     try:
-        result = orjson.loads(request.result) if request.result else {}
-    except orjson.JSONDecodeError:
-        result = {}
+        result = orjson.loads(request.result)
+    except orjson.JSONDecodeError:  # never overwrite a receipt we cannot read
+        log.warning(
+            "request %s: receipt unreadable, processors section not updated", request.request_id
+        )
+        return
     if not isinstance(result, dict) or result.get("processors") == section:
         return
     result["processors"] = section

@@ -26,6 +26,7 @@ from streams.processor_delivery import (
     new_delivery,
     receipt_section,
 )
+from streams.processors import update_receipt
 
 SECRET = "whsec-" + "x" * 40
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -203,3 +204,41 @@ def test_any_changed_byte_breaks_the_signature(body: bytes, data: st.DataObject)
     changed = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
     with pytest.raises(webhooks.SignatureInvalid):
         webhooks.verify_signature(SECRET, header, changed, now=1_800_000_000)
+
+
+class SavedRequests:
+    """Stands in for the repository: keeps what would be stored."""
+
+    def __init__(self) -> None:
+        self.saved: list[PrivacyRequestRow] = []
+
+    def save_privacy_request(self, row: PrivacyRequestRow) -> None:
+        self.saved.append(row)
+
+
+def test_retries_update_only_the_processors_section_of_a_readable_receipt() -> None:
+    rng = random.Random(5)
+    pending = new_delivery("r1", "crm", "k", NOW, NOW + timedelta(days=30), POLICY)
+    confirmed = advance(pending, classify(200, None), NOW, POLICY, rng)
+    receipt = {"stores": {"clickhouse.usage_events": {"before": 2, "after": 0}}}
+    row = PrivacyRequestRow(
+        request_id="r1",
+        type="deletion",
+        subject_key="k",
+        status="done",
+        created_at=NOW,
+        updated_at=NOW,
+        deadline=NOW + timedelta(days=30),
+        result=orjson.dumps({**receipt, "processors": receipt_section([pending])}).decode(),
+        version=4,
+    )
+    repo = SavedRequests()
+    update_receipt(repo, row, receipt_section([pending]))  # type: ignore[arg-type]
+    update_receipt(repo, row.model_copy(update={"result": "{not json"}), {})  # type: ignore[arg-type]
+    assert repo.saved == []
+    update_receipt(repo, row, receipt_section([confirmed]))  # type: ignore[arg-type]
+    (saved,) = repo.saved
+    assert saved.version == 5 and saved.status == "done"
+    stored = orjson.loads(saved.result)
+    assert stored["stores"] == receipt["stores"]
+    assert stored["processors"]["crm"]["status"] == "confirmed"
