@@ -92,6 +92,11 @@ def audit_lock(database: str) -> str:
     return key("audit-lock", database)
 
 
+def processor_sweep_lock(database: str) -> str:
+    """The lock one worker holds while retrying the processor deletions of one database."""
+    return key("processor-lock", database)
+
+
 def intake_lock(subject_key: str) -> str:
     """Held while one privacy request of a subject is checked against its limit and saved."""
     return key("intake-lock", subject_key)

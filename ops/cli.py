@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ops import apps, cli_ops, cli_privacy, stack
+from ops import apps, cli_ops, cli_privacy, cli_processors, stack
 from ops.cli_dlq import dlq_app
 from ops.cli_receipt import receipt_app
 from ops.stack import cluster as stack_cluster
@@ -155,6 +155,7 @@ def _add_product_commands(target: typer.Typer) -> None:
     target.add_typer(cli_ops.consent_app, name="consent")
     target.add_typer(cli_privacy.requests_app, name="requests")
     target.add_typer(cli_privacy.hold_app, name="hold")
+    target.add_typer(cli_processors.processors_app, name="processors")
     for command in (
         cli_ops.migrate,
         cli_ops.worker,

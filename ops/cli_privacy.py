@@ -58,11 +58,11 @@ def audit_log(repo: Repository, redis_url: str) -> Iterator[AuditLog]:
 
 @requests_app.command("list")
 def requests_list() -> None:
-    """Requests newest first, with deadlines; due-soon ones marked."""
+    """Requests newest first, with deadlines; due-soon ones and late processors marked."""
     settings = ApiSettings()
     with open_storage(settings.clickhouse_url) as storage:
         rows = Repository(storage).list_privacy_requests()
-    table = Table("type", "status", "created", "deadline", "due soon")
+    table = Table("type", "status", "created", "deadline", "due soon", "processors late")
     table.add_column("request", no_wrap=True, min_width=32)  # ids are copied whole into show
     for row in rows:
         view = intake.view(row, settings.due_soon_days, with_result=False)
@@ -73,6 +73,7 @@ def requests_list() -> None:
             f"{row.created_at:%Y-%m-%d}",
             f"{row.deadline:%Y-%m-%d}",
             soon,
+            f"[red]{', '.join(view.processors_overdue)}[/red]" if view.processors_overdue else "",
             row.request_id,
         )
     console.print(table)

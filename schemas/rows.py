@@ -170,3 +170,26 @@ class UsageAnswerRow(_Row):
     pageviews: int
     computed_at: datetime
     schema_version: int = ROW_SCHEMA_VERSION
+
+
+ProcessorDeliveryStatus = Literal["pending", "confirmed", "failed"]
+
+
+class ProcessorDeliveryRow(_Row):
+    """The state of one deletion request sent to one service provider; each change is a new
+    row with a higher ``version`` (the request record's companion, kept as long as it is)."""
+
+    request_id: str
+    processor: str = Field(description="The processor's name in the data map.")
+    delivery_id: str = Field(description="Unique id of this delivery, the same on every retry.")
+    subject_key: str = Field(description="Keyed pseudonym of the subject, as sent.")
+    status: ProcessorDeliveryStatus
+    attempts: int = Field(ge=0)
+    last_error: str = Field(description="Why the last attempt was not a confirmation; ''.")
+    processor_ref: str = Field(description="The processor's own reference from its answer; ''.")
+    created_at: datetime
+    updated_at: datetime = Field(description="When the status last changed (confirmed_at).")
+    next_attempt_at: datetime
+    confirm_by: datetime = Field(description="Unconfirmed after this, the request is flagged.")
+    version: int
+    schema_version: int = ROW_SCHEMA_VERSION

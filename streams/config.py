@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from consentstream.settings import (
     DEV_PLACEHOLDER,
+    MIN_SECRET_BYTES,
     RECEIPT_SIGNING_KEY_DESCRIPTION,
     CommonSettings,
 )
@@ -65,3 +66,55 @@ class WorkerSettings(CommonSettings):
     receipt_signing_key: SecretStr = Field(
         SecretStr(DEV_PLACEHOLDER), description=RECEIPT_SIGNING_KEY_DESCRIPTION
     )
+    data_map_path: Path = Field(
+        Path(__file__).resolve().parents[1] / "data" / "data-map.yaml",
+        description="The data map; the worker reads its `processors` (deletion webhooks).",
+    )
+    processor_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Shared secret of each processor's deletion webhook (JSON object: data map"
+        " name -> secret, at least 32 bytes outside `test`); never written in the data map.",
+    )
+    processor_first_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Timeout of the first attempt, made while the deletion job runs; a slower"
+        " processor is left to the retry schedule.",
+    )
+    processor_timeout_seconds: float = Field(
+        10.0, gt=0, description="Timeout of each retried deletion request to a processor."
+    )
+    processor_retry_base_seconds: float = Field(
+        30.0, gt=0, description="Delay before the first retry; it doubles on every failure."
+    )
+    processor_retry_max_seconds: float = Field(
+        21_600.0, gt=0, description="Longest delay between two retries to a processor."
+    )
+    processor_max_attempts: int = Field(
+        40,
+        ge=1,
+        description="Attempts before an unanswered processor is marked failed (4 to 8 days"
+        " with the default delays).",
+    )
+    processor_confirm_days: float = Field(
+        7.0,
+        gt=0,
+        description="A processor unconfirmed this many days after the erasure (or at the"
+        " request's deadline, if sooner) flags the request: time to chase it within the"
+        " one-month statutory deadline.",
+    )
+    processor_sweep_seconds: float = Field(
+        30.0, gt=0, description="How often the worker retries the processor deliveries due."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_weak_processor_secrets(self) -> WorkerSettings:
+        # A webhook secret anyone could guess lets anyone forge deletion orders in our name.
+        if self.environment == "test":
+            return self
+        for name, secret in self.processor_secrets.items():
+            if len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"processor secret {name!r} must be at least {MIN_SECRET_BYTES} bytes"
+                )
+        return self

@@ -11,6 +11,7 @@ from .app import WorkerApp, create_app
 from .clients import WorkerClients
 from .config import WorkerSettings
 from .metrics import WorkerMetrics
+from .processors import ProcessorDeletions
 from .topics import WorkerTopics, declare_topics
 
 
@@ -25,12 +26,18 @@ class Worker:
         self.app.closers.append(self.clients.close)
         events = EventsAgent(self.clients)
         consent = ConsentAgents(self.clients)
-        privacy = PrivacyAgent(self.clients, self.app)
+        processors = ProcessorDeletions(
+            settings, self.clients.repo, self.clients.redis, self.clients.receipt_signer.sign
+        )
+        self.app.closers.insert(0, processors.close)
+        privacy = PrivacyAgent(self.clients, self.app, processors)
         agent = self.app.agent
         agent(self.topics.raw_events, name="process_events")(events.process_events)
         agent(self.topics.consent, name="track_consent")(consent.track_consent)
         agent(self.topics.consent, name="record_consent")(consent.record_consent)
         agent(self.topics.privacy_jobs, name="run_privacy_jobs")(privacy.run_privacy_jobs)
+        sweep = self.app.timer(settings.processor_sweep_seconds, name="retry_processor_deletions")
+        sweep(processors.sweep)
 
     @property
     def metrics(self) -> WorkerMetrics:

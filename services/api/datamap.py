@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from consentstream.webhooks import ProcessorsFile
+
 
 class TableEntry(BaseModel):
     """What one table holds about a subject and the rules that apply to it."""
@@ -28,8 +30,8 @@ class TableEntry(BaseModel):
     retention: str
 
 
-class DataMap(BaseModel):
-    """The whole map, validated when the API starts."""
+class DataMap(ProcessorsFile):
+    """The whole map, validated when the API starts (the worker reads its ``processors``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     version: int

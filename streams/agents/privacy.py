@@ -18,6 +18,7 @@ from schemas.rows import PrivacyRequestRow
 
 from .. import consent_history, privacy_jobs
 from ..clients import WorkerClients
+from ..processors import ProcessorDeletions
 from ..retry import redis_retry, with_retry
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,12 @@ def _request_id(value: bytes) -> str | None:
 class PrivacyAgent:
     """Carries out verified privacy requests; ``run_privacy_jobs`` is the Faust agent."""
 
-    def __init__(self, clients: WorkerClients, app: faust.App) -> None:
+    def __init__(
+        self, clients: WorkerClients, app: faust.App, processors: ProcessorDeletions
+    ) -> None:
         self.clients = clients
         self.app = app
+        self.processors = processors
 
     async def run_privacy_jobs(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         """Access and deletion jobs, one at a time, each ending ``done`` or ``failed``.
@@ -127,6 +131,10 @@ class PrivacyAgent:
                 job.subject_key,
                 self._forget_state,
                 shred=self.clients.shred,
+            )
+            # Our own copies are gone; now the service providers are directed to delete theirs.
+            body["processors"] = await self.processors.direct(
+                job.request_id, job.subject_key, request.deadline
             )
             result = self.clients.receipt_signer.sign(body)  # last: it covers every section
         else:

@@ -196,6 +196,39 @@ def test_listing_flags_requests_near_their_deadline(api: Api) -> None:
     assert near.request_id in cli_list and "yes" in cli_list
 
 
+def test_a_deletion_a_processor_has_not_confirmed_in_time_is_flagged(api: Api) -> None:
+    ran = datetime.now(UTC).replace(microsecond=0) - timedelta(days=8)
+
+    def entry(status: str) -> dict[str, Any]:
+        return {
+            "status": status,
+            "attempts": 3,
+            "confirm_by": (ran + timedelta(days=7)).isoformat(),
+        }
+
+    receipt = {"processors": {"crm": entry("pending"), "mailer": entry("confirmed")}}
+    late = PrivacyRequestRow(
+        request_id=uuid.uuid4().hex,
+        type="deletion",
+        subject_key=api.subject("late-" + secrets.token_hex(6)),
+        status="done",
+        created_at=ran,
+        updated_at=ran,
+        deadline=ran + timedelta(days=30),
+        result=json.dumps(receipt),
+        version=3,
+    )
+    api.repo.save_privacy_request(late)
+    answer = api.get(f"/v1/privacy/requests/{late.request_id}").json()
+    assert answer["processors_overdue"] == ["crm"]
+    assert answer["result"]["processors"]["crm"]["status"] == "pending"
+    flagged = api.get("/v1/privacy/requests", processors_overdue="true").json()["requests"]
+    assert late.request_id in {r["request_id"] for r in flagged}
+    assert all(r["processors_overdue"] for r in flagged)
+    others = api.get("/v1/privacy/requests", processors_overdue="false").json()["requests"]
+    assert late.request_id not in {r["request_id"] for r in others}
+
+
 def test_a_held_deletion_waits_and_runs_when_the_hold_lifts(api: Api) -> None:
     visitor = visitor_with_data(api, pages=2)
     subject = {"visitor_id": visitor}

@@ -18,6 +18,7 @@ from consentstream.storage.sql.tables import (
     LOW,
     LOW_ARRAY,
     PRIVACY_REQUESTS,
+    PROCESSOR_DELIVERIES,
     STR,
     TABLES,
     TIME,
@@ -54,6 +55,8 @@ _ENGINES: Final[dict[str, str]] = {
     COOKIE_OBSERVATIONS: (
         "MergeTree PARTITION BY toYYYYMM(last_seen) ORDER BY (page_path, cookie_name, last_seen)"
     ),
+    # One row per state change of a deletion sent to a processor; the latest version wins.
+    PROCESSOR_DELIVERIES: "ReplacingMergeTree(version) ORDER BY (request_id, processor)",
 }
 # Cluster mode: the shard of a row. Rows that ReplacingMergeTree must collapse share a shard
 # (same sorting key, same shard), and a subject's rows all live on one shard: erasure and
@@ -68,6 +71,7 @@ SHARDING_KEYS: Final[dict[str, str]] = {
     LEGAL_HOLDS: "cityHash64(subject_key)",
     USAGE_ANSWERS: "cityHash64(bucket_size, dimension, k, row_kind, key)",
     COOKIE_OBSERVATIONS: "cityHash64(page_path, cookie_name)",
+    PROCESSOR_DELIVERIES: "cityHash64(request_id)",
 }
 _ENGINE_CLAUSE: Final = re.compile(r"^(\w*MergeTree)(?:\(([^)]*)\))?(.*)$", re.DOTALL)
 _USAGE_TTL: Final = "TTL toDateTime(ts) + INTERVAL {days} DAY"

@@ -14,6 +14,7 @@ from consentstream.storage.sql.tables import (
     CONSENT_LEDGER,
     LEGAL_HOLDS,
     PRIVACY_REQUESTS,
+    PROCESSOR_DELIVERIES,
     SUBJECT_TABLES,
     USAGE_EVENTS,
     check_table,
@@ -60,6 +61,7 @@ RETENTION_COLUMNS: Final[dict[str, str]] = {
     USAGE_EVENTS: "ts",
     CONSENT_LEDGER: "recorded_at",
     PRIVACY_REQUESTS: "created_at",
+    PROCESSOR_DELIVERIES: "created_at",
 }
 COUNT_OLDER: Final = (
     "SELECT count() AS n FROM {db}.{table} WHERE {time} < toDateTime(%(cutoff)s, 'UTC')"
@@ -235,6 +237,28 @@ USAGE_CONSENT_VERSIONS: Final = (
     " WHERE recorded_at >= toDateTime(%(start)s, 'UTC')"
     " AND recorded_at < toDateTime(%(end)s, 'UTC')"
     ") GROUP BY bucket, version, banner ORDER BY bucket, version, banner"
+)
+
+# Deletions sent to processors. The latest state of each (request, processor) is picked with
+# argMax over versions rather than FINAL plus a filter on status: an engine that moves such a
+# filter before the FINAL merge would otherwise answer a superseded state.
+_DELIVERY_STATES: Final = (
+    "SELECT request_id, processor, argMax(status, version) AS latest_status,"
+    " argMax(next_attempt_at, version) AS due_at"
+    " FROM {db}.processor_deliveries GROUP BY request_id, processor"
+)
+DELIVERIES_DUE: Final = (
+    f"SELECT request_id, processor FROM ({_DELIVERY_STATES})"
+    " WHERE latest_status = 'pending' AND due_at <= toDateTime(%(now)s, 'UTC')"
+    " ORDER BY due_at LIMIT %(limit)s"
+)
+DELIVERIES_UNCONFIRMED: Final = (
+    f"SELECT DISTINCT request_id FROM ({_DELIVERY_STATES})"
+    " WHERE latest_status != 'confirmed' ORDER BY request_id LIMIT %(limit)s"
+)
+DELIVERIES_OF_REQUEST: Final = (
+    "SELECT * FROM {db}.processor_deliveries FINAL WHERE request_id = %(request_id)s"
+    " ORDER BY processor, version DESC LIMIT 1 BY processor"
 )
 
 COUNT_ROWS_STORED: Final = "SELECT count() AS n FROM {db}.{table}"

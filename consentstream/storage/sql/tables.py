@@ -25,6 +25,7 @@ AUDIT_LOG: Final = "audit_log"
 LEGAL_HOLDS: Final = "legal_holds"
 USAGE_ANSWERS: Final = "usage_answers"
 COOKIE_OBSERVATIONS: Final = "cookie_observations"
+PROCESSOR_DELIVERIES: Final = "processor_deliveries"
 
 # Column order and names equal the fields of schemas.rows (a unit test keeps them in step).
 COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -136,6 +137,22 @@ COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("first_seen", TIME),
         ("last_seen", TIME),
         ("seen_before_consent", BOOL),
+        ("schema_version", U16),
+    ),
+    PROCESSOR_DELIVERIES: (
+        ("request_id", STR),
+        ("processor", LOW),
+        ("delivery_id", STR),
+        ("subject_key", STR),
+        ("status", LOW),
+        ("attempts", U16),
+        ("last_error", STR),
+        ("processor_ref", STR),
+        ("created_at", TIME),
+        ("updated_at", TIME),
+        ("next_attempt_at", TIME),
+        ("confirm_by", TIME),
+        ("version", U64),
         ("schema_version", U16),
     ),
 }

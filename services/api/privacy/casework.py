@@ -241,9 +241,12 @@ class Casework:
         return await self.decide(actor, await self.load(request_id), approve, reason)
 
     async def requests(
-        self, status: PrivacyRequestStatus | None, due_soon: bool | None
+        self,
+        status: PrivacyRequestStatus | None,
+        due_soon: bool | None,
+        processors_overdue: bool | None = None,
     ) -> list[PrivacyRequestOut]:
-        """Requests newest first without results, filtered by status and due-soon flag."""
+        """Requests newest first without results, filtered by status and the two flags."""
         rows = await asyncio.to_thread(self.repo.list_privacy_requests)
         views = [rules.view(r, self.policy.due_soon_days, with_result=False) for r in rows]
         return [
@@ -251,6 +254,7 @@ class Casework:
             for v in views
             if (status is None or v.status == status)
             and (due_soon is None or v.due_soon == due_soon)
+            and (processors_overdue is None or bool(v.processors_overdue) == processors_overdue)
         ]
 
     async def read(self, actor: Actor, data_map: DataMap, request_id: str) -> PrivacyRequestOut:

@@ -109,6 +109,11 @@ class PrivacyRequestOut(BaseModel):
     updated_at: datetime
     deadline: datetime
     due_soon: bool = Field(description="Still open and within the reminder window of its deadline.")
+    processors_overdue: list[str] = Field(
+        default_factory=list,
+        description="A done deletion: service providers that have not confirmed deleting the"
+        " subject's data in time (the receipt's `processors` section says why); empty: none.",
+    )
     result: Annotated[dict[str, Any] | None, Field(description="Access report or receipt.")]
 
 

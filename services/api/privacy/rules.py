@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from consentstream.webhooks import processors_overdue
 from schemas.messages import PrivacyJob
 from schemas.rows import PrivacyRequestRow, PrivacyRequestStatus, PrivacyRequestType
 
@@ -107,6 +108,7 @@ def view(
     row: PrivacyRequestRow, window_days: int, *, with_result: bool = True
 ) -> PrivacyRequestOut:
     """The public view of a request."""
+    now = datetime.now(UTC)
     return PrivacyRequestOut(
         request_id=row.request_id,
         type=row.type,
@@ -114,9 +116,20 @@ def view(
         created_at=row.created_at,
         updated_at=row.updated_at,
         deadline=row.deadline,
-        due_soon=is_due_soon(row, window_days, datetime.now(UTC)),
+        due_soon=is_due_soon(row, window_days, now),
+        processors_overdue=overdue_processors(row, now),
         result=orjson.loads(row.result) if row.result and with_result else None,
     )
+
+
+def overdue_processors(row: PrivacyRequestRow, now: datetime) -> list[str]:
+    """Processors a done deletion directed to delete that have not confirmed in time."""
+    if row.type != "deletion" or row.status != "done" or not row.result:
+        return []
+    try:
+        return processors_overdue(orjson.loads(row.result), now)
+    except (orjson.JSONDecodeError, ValueError):  # a receipt older than the section
+        return []
 
 
 def with_status(row: PrivacyRequestRow, status: PrivacyRequestStatus) -> PrivacyRequestRow:

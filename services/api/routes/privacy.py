@@ -174,9 +174,15 @@ async def list_requests(
         PrivacyRequestStatus | None, Query(description="Only requests in this status.")
     ] = None,
     due_soon: Annotated[bool | None, Query(description="Only requests due soon (or not).")] = None,
+    processors_overdue: Annotated[
+        bool | None,
+        Query(description="Only deletions a service provider has not confirmed in time (or not)."),
+    ] = None,
 ) -> PrivacyRequestList:
-    """Requests newest first with deadlines; `due_soon` flags open ones near their deadline."""
-    return PrivacyRequestList(requests=await state.casework().requests(status, due_soon))
+    """Requests newest first with deadlines; `due_soon` flags open ones near their deadline,
+    `processors_overdue` done deletions a service provider has not confirmed in time."""
+    requests = await state.casework().requests(status, due_soon, processors_overdue)
+    return PrivacyRequestList(requests=requests)
 
 
 @router.get(
