@@ -34,6 +34,8 @@ KEPT: Mapping[str, str] = {
     "clickhouse.audit_log": "who in staff acted on the subject's data and when; the entries"
     " are links of a hash chain that proves no record was altered",
     "clickhouse.legal_holds": "holds placed on or released from the subject's data, and why",
+    "clickhouse.processor_deliveries": "the deletion requests sent to service providers and"
+    " their answers: proof that each was directed to delete",
     "redis.suppressed": "the mark that the subject was erased, so events and consent still in"
     " flight are refused instead of stored again",
 }

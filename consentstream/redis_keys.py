@@ -131,6 +131,7 @@ NOT_SUBJECT_DATA: dict[str, str] = {
     "salt": "one day's salt, the same for everyone",
     "ratelimit": "a token bucket per keyed hash of a client IP, gone within minutes",
     "audit-lock": "a lock on a database's audit chain",
+    "processor-lock": "held while one worker retries the processor deletions due; no data",
     "intake-lock": "held for the moments one filing is checked; a random token, no data",
     "api-limit": "a request counter under a keyed hash no other store links to, gone when its"
     " window ends",

@@ -46,6 +46,8 @@ KEPT_COUNTS: Final[dict[str, str]] = {
     AUDIT_LOG: "SELECT count() AS n FROM {db}.audit_log WHERE target = %(subject_key)s",
     LEGAL_HOLDS: "SELECT count() AS n FROM {db}.legal_holds FINAL"
     " WHERE subject_key = %(subject_key)s",
+    PROCESSOR_DELIVERIES: "SELECT uniqExact(delivery_id) AS n FROM {db}.processor_deliveries"
+    " WHERE subject_key = %(subject_key)s",
 }
 SUBJECT_CONSENT_IDS: Final = (
     "SELECT DISTINCT consent_id FROM {db}.consent_ledger WHERE visitor_key = %(visitor_key)s"

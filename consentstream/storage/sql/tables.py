@@ -170,6 +170,7 @@ KEPT_TABLES: Final[dict[str, str]] = {
     PRIVACY_REQUESTS: "subject_key",
     AUDIT_LOG: "target",
     LEGAL_HOLDS: "subject_key",
+    PROCESSOR_DELIVERIES: "subject_key",
 }
 SUBJECT_COLUMNS: Final = ("visitor_key", "subject_key")
 """Column names that hold a subject's pseudonym (a unit test checks every table against them)."""
