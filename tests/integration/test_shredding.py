@@ -163,8 +163,11 @@ def test_erasure_leaves_the_subjects_kafka_copies_unreadable(shred_run: WorkerRu
         "the deletion",
     )
     receipt = orjson.loads(done.result)
-    assert receipt["kafka"]["data_key_destroyed"] is True
-    assert set(receipt["kafka"]["topics"]) >= {wr.topics.raw_events, wr.topics.dead_letters}
+    assert receipt["receipt"]["kafka"]["data_key_destroyed"] is True
+    assert set(receipt["receipt"]["kafka"]["topics"]) >= {
+        wr.topics.raw_events,
+        wr.topics.dead_letters,
+    }
 
     copies = {
         topic: [value for _, value in read_raw_records(wr.settings.kafka_bootstrap, topic)]
