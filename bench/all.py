@@ -28,6 +28,7 @@ RUNS: list[tuple[str, list[str]]] = [
     ("processor", ["bench/processor/run.py", "--events", "60000", "--latency-seconds", "15"]),
     ("aggregates", ["-m", "bench.api.aggregates", "--events", "2000000"]),
     ("erasure", ["-m", "bench.api.deletion", "--events", "1000000"]),
+    ("shredding", ["-m", "bench.shredding"]),
 ]
 
 

@@ -14,8 +14,12 @@ refuses the envelope, so it is dead-lettered in its encrypted form.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from functools import partial
+from typing import Any
+
+import orjson
 
 from consentstream.sealing import KeyCache, is_sealed, open_message, read_envelope, seal_message
 from consentstream.shredding import Unreadable, anonymous_subject
@@ -40,6 +44,7 @@ class Unsealer:
         self.metrics = metrics
         self.pseudonym = pseudonym
         self._take_keys: dict[str, dict[str, bytes | None]] = {}
+        self._plain_ids: dict[str, set[str]] = {}
 
     async def open_all(self, values: list[bytes], topic: str) -> list[bytes | None]:
         """Each value's message document; None where its key was destroyed (counted)."""
@@ -49,6 +54,11 @@ class Unsealer:
         if subjects:
             keys = await redis_retry("data keys", partial(self.keys.for_opening, subjects))
         self._take_keys[topic] = keys
+        # Plaintext messages are rare (an older collector, a replayed old dead letter): only
+        # their event ids are read, so their events can park as they came.
+        self._plain_ids[topic] = {
+            i for v, e in zip(values, envelopes, strict=True) if e is None for i in _event_ids(v)
+        }
         return [self._open(v, e, keys, topic) for v, e in zip(values, envelopes, strict=True)]
 
     async def open_one(self, value: bytes, topic: str) -> bytes | None:
@@ -78,18 +88,37 @@ class Unsealer:
     def reseal(self, raw: RawEvent, topic: str) -> bytes | None:
         """The dead-letter value of one event: sealed under its take's key for its subject.
 
-        A take of plaintext messages only (an older collector) parks its events as they came;
-        otherwise an event whose key is not at hand is dropped (counted), never parked in
-        plaintext.
+        An event that came in plaintext (an older collector) parks as it came; any other
+        whose key is not at hand is dropped (counted), never parked in plaintext.
         """
+        plaintext = raw.model_dump_json().encode()
+        if str(raw.event.event_id) in self._plain_ids.get(topic, ()):
+            return plaintext
         vid = raw.event.visitor_id
         subject = self.pseudonym(vid) if vid else anonymous_subject(raw.received_at)
-        plaintext = raw.model_dump_json().encode()
-        keys = self._take_keys.get(topic)
-        if not keys:
-            return plaintext
-        data_key = keys.get(subject)
+        data_key = self._take_keys.get(topic, {}).get(subject)
         if data_key is None:
             self.metrics.shredded.labels(topic).inc()
             return None
         return seal_message(data_key, subject, plaintext)
+
+
+def _event_ids(value: bytes) -> set[str]:
+    """Event ids of a plaintext raw message (a batch or one event); empty if it is neither."""
+    try:
+        document = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return set()
+    if not isinstance(document, dict):
+        return set()
+    events = document.get("events")
+    items: list[Any] = events if isinstance(events, list) else [document.get("event")]
+    ids = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        try:
+            ids.add(str(uuid.UUID(str(item.get("event_id")))))
+        except ValueError:  # not an event id: nothing of it parks as it came
+            continue
+    return ids

@@ -45,7 +45,6 @@ class Sealer:
 
     keys: KeyCache
     anonymous_ttl_seconds: int
-
     retry_after_seconds: int = 5
 
     async def _data_key(self, subject: str, anonymous: bool) -> bytes:

@@ -88,12 +88,13 @@ async def test_a_parked_event_is_resealed_under_its_takes_key() -> None:
     assert envelope is not None and envelope[0] == SUBJECT
 
 
-async def test_no_key_at_hand_never_parks_plaintext_unless_the_take_was_plain() -> None:
+async def test_no_key_at_hand_never_parks_plaintext_unless_the_event_came_plain() -> None:
     sealer, metrics = unsealer({"other" * 8: new_data_key()})
-    other = seal_message(new_data_key(), "other" * 8, b"{}")
     event = raw()
+    other = seal_message(new_data_key(), "other" * 8, b"{}")
     await sealer.open_all([other], TOPIC)
     assert sealer.reseal(event, TOPIC) is None
     assert shredded(metrics) == 1
-    await sealer.open_all([PLAIN], TOPIC)  # an older collector's take: nothing was sealed
-    assert sealer.reseal(event, TOPIC) == event.model_dump_json().encode()
+    as_sent = event.model_dump_json().encode()  # as an older collector sent it, mid-take
+    await sealer.open_all([other, as_sent], TOPIC)
+    assert sealer.reseal(event, TOPIC) == as_sent
