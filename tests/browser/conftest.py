@@ -8,6 +8,7 @@ Chromium is ``/usr/bin/chromium``: Playwright never downloads a browser here.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,8 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
         policy_hash=POLICY_HASH,
         snippet_path=BUILT,
         topic_partitions=2,
+        # API rate limits of its own: other runs on this machine share 127.0.0.1 and Redis
+        rate_limit_namespace=f"browser-{secrets.token_hex(4)}:",
     )
     log_dir = tmp_path_factory.mktemp("logs")
     with running_pipeline(run.env, log_dir) as pipe:
