@@ -109,7 +109,14 @@ class PrivacyRequestOut(BaseModel):
     updated_at: datetime
     deadline: datetime
     due_soon: bool = Field(description="Still open and within the reminder window of its deadline.")
-    result: Annotated[dict[str, Any] | None, Field(description="Access report or receipt.")]
+    result: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description="Access report; for a deletion the signed receipt"
+            " (`receipt`, `signature`, `key_id`, `algorithm`), checked with"
+            " `GET /v1/receipts/public-key` or `POST /v1/receipts/verify`."
+        ),
+    ]
 
 
 class PrivacyRequestList(BaseModel):
