@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 
 _PSEUDONYM = re.compile(rb"[0-9a-f]{32}")
-"""A visitor's message key (an anonymous one is an event id's 16 raw bytes)."""
+"""What a visitor's message key looks like (an anonymous event's is 16 raw bytes; an anonymous
+decision's consent id looks alike, and is never on the suppression list)."""
 
 
 @dataclass

@@ -113,7 +113,7 @@ def verify_file(signed: Mapping[str, Any], public: Ed25519PublicKey) -> Verdict:
     verdict = verify(receipt, signature, str(algorithm), public)
     named = signed.get("key_id")
     if not verdict.valid and named != verdict.key_id:
-        reason = f"{verdict.reason} (signed with key {named}, checked with {verdict.key_id})"
+        reason = f"{verdict.reason} (signed with key {named!r}, checked with {verdict.key_id})"
         return Verdict(False, reason, verdict.key_id)
     return verdict
 

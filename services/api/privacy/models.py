@@ -114,7 +114,14 @@ class PrivacyRequestOut(BaseModel):
         description="A done deletion: service providers that have not confirmed deleting the"
         " subject's data in time (the receipt's `processors` section says why); empty: none.",
     )
-    result: Annotated[dict[str, Any] | None, Field(description="Access report or receipt.")]
+    result: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description="Access report; for a deletion the signed receipt"
+            " (`receipt`, `signature`, `key_id`, `algorithm`), checked with"
+            " `GET /v1/receipts/public-key` or `POST /v1/receipts/verify`."
+        ),
+    ]
 
 
 class PrivacyRequestList(BaseModel):
