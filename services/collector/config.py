@@ -73,7 +73,8 @@ class CollectorSettings(CommonSettings):
     )
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8080", "http://localhost:8080"],
-        description="Site origins allowed to call the collector from a browser (JSON list).",
+        description="Site origins allowed to call the collector from a browser, answered with"
+        ' credentials (the visitor cookie); a JSON list of origins, never "*".',
     )
     rate_limit_per_second: float = Field(
         20.0,

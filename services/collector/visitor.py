@@ -29,6 +29,7 @@ from consentstream.identity import pseudonymize
 
 from .deps import CollectorState
 from .facts import is_https
+from .ingest import ParsedBatch
 
 log = logging.getLogger(__name__)
 # The id the cookie may carry: what the collector mints, and the v1 VisitorId shape.
@@ -145,6 +146,19 @@ def attribute_events(items: list[dict[str, Any]], visitor_id: str | None) -> int
         if body_id or visitor_id:
             item["visitor_id"] = visitor_id
     return ignored
+
+
+async def attribute_batch(request: Request, state: CollectorState, batch: ParsedBatch) -> Visitor:
+    """The request's visitor (by cookie), written into every accepted event of the batch.
+
+    Body ids the cookie does not back are counted and dropped.
+    """
+    who = await visitor_of(request, state)
+    accepted = [batch.items[index] for index, _ in batch.events]
+    ignored = attribute_events(accepted, who.visitor_id)
+    if ignored:
+        state.metrics.body_ids_ignored.labels(route="events").inc(ignored)
+    return who
 
 
 def request_key(visitor_id: str | None, secret: str) -> Callable[[object], bytes | None]:

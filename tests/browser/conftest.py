@@ -64,6 +64,9 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
         policy_hash=POLICY_HASH,
         snippet_path=BUILT,
         topic_partitions=2,
+        # The API's rate-limit buckets of this run only: every run (of every checkout sharing
+        # this Redis) sends its self-service calls from 127.0.0.1.
+        rate_limit_namespace=f"browser-{secrets.token_hex(4)}:",
         # A site on www.example.test whose collector is collect.example.test (a subdomain).
         cors_origins=f'["{SUBDOMAIN_SITE}"]',
         allowed_hosts=f'["127.0.0.1", "localhost", "{SUBDOMAIN_COLLECTOR}"]',

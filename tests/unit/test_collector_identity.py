@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from consentstream.identity import pseudonymize, read_visitor_token, visitor_token
 from services.collector import csrf
+from services.collector.config import CollectorSettings
 from services.collector.facts import is_https, parse_networks
 from services.collector.visitor import COOKIE_ID, attribute_events, mint, request_key
 
@@ -67,3 +71,8 @@ def test_forwarded_proto_only_from_a_trusted_proxy() -> None:
     assert is_https("192.0.2.2", "http", "https", proxies)
     assert not is_https("203.0.113.7", "http", "https", proxies)
     assert is_https("203.0.113.7", "https", None, proxies)
+
+
+def test_a_wildcard_cors_origin_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="cors_origins"):
+        CollectorSettings(cors_origins=["*"])

@@ -10,7 +10,7 @@ export const cut = (v, n) => String(v == null ? "" : v).slice(0, n);
 /**
  * The configuration a site writes on the snippet's tag: `data-endpoint` (default: the origin
  * the script came from), `data-policy-version`, `data-policy-hash`, `data-css` (default: the
- * collector's /snippet.css), `data-lang`, `data-privacy-url`, `data-banner-hash`, and the
+ * collector's /snippet.css), `data-lang`, `data-banner-hash`, and the
  * switches `data-track-clicks` and `data-wait-for-choice`; the tag's nonce goes to gated scripts.
  */
 export function tagConfig(tag, base) {

@@ -45,11 +45,7 @@ async def post_events(request: Request) -> Response:
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
     ids = [str(e.event_id) for _, e in batch.events]
-    who = await visitor.visitor_of(request, state)
-    accepted_items = [batch.items[index] for index, _ in batch.events]
-    ignored = visitor.attribute_events(accepted_items, who.visitor_id)
-    if ignored:
-        state.metrics.body_ids_ignored.labels(route="events").inc(ignored)
+    who = await visitor.attribute_batch(request, state, batch)
     async with state.inflight.slot():
         accepted = await _store(batch, ids, facts, received_at, state, who.visitor_id)
     state.metrics.accepted.inc(accepted)
