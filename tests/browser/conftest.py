@@ -70,8 +70,6 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
         # A site on www.example.test whose collector is collect.example.test (a subdomain).
         cors_origins=f'["{SUBDOMAIN_SITE}"]',
         allowed_hosts=f'["127.0.0.1", "localhost", "{SUBDOMAIN_COLLECTOR}"]',
-        # API rate limits of its own: other runs on this machine share 127.0.0.1 and Redis
-        rate_limit_namespace=f"browser-{secrets.token_hex(4)}:",
     )
     log_dir = tmp_path_factory.mktemp("logs")
     with running_pipeline(run.env, log_dir) as pipe:
