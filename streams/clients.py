@@ -11,8 +11,8 @@ import logging
 from collections.abc import Callable
 
 import orjson
-from redis.asyncio import Redis
 
+from consentstream import redis_client
 from consentstream.caching import cached_pseudonymizer
 from consentstream.storage import open_storage
 from consentstream.storage.base import Storage
@@ -41,7 +41,7 @@ class WorkerClients:
         self.pseudonym: Callable[[str], str] = cached_pseudonymizer(key)
         self.storage = storage or open_storage(settings.clickhouse_url)
         self.repo = Repository(self.storage)
-        self.redis = Redis.from_url(settings.redis_url)
+        self.redis = redis_client.async_client(settings)
         self.metrics = WorkerMetrics()
         self.salt = DailySalt(self.redis)
         self.catalogue: CookieCatalogue = load_catalogue(settings.cookie_catalogue_path)
