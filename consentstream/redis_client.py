@@ -7,8 +7,8 @@ credentials in the URL). Every key the product writes is hash-tagged
 (:mod:`consentstream.redis_keys`), so its scripts and pipelines touch one slot at a time.
 
 Locks are the exception: they always live on a single Redis
-(:attr:`CommonSettings.lock_redis_url`: ``CONSENTSTREAM_REDIS_LOCK_URL``, else the main URL when
-that is not a cluster; :func:`consentstream.audit.lock_client` opens it). A cluster
+(:attr:`CommonSettings.redis_url_for_locks`: ``CONSENTSTREAM_REDIS_LOCK_URL``, else the main
+URL when that is not a cluster; :func:`consentstream.audit.lock_client` opens it). A cluster
 replicates asynchronously, so a lock taken on a master that fails over before replicating can
 be taken a second time by another process, which would fork the audit chain or file one
 subject's request twice. One primary that is down refuses the lock instead (the audited action

@@ -96,7 +96,7 @@ class CommonSettings(BaseSettings):
         return self.consent_state_days * 86_400
 
     @property
-    def lock_redis_url(self) -> str:
+    def redis_url_for_locks(self) -> str:
         """The Redis that holds locks: ``redis_lock_url``, else the (single) main Redis."""
         return self.redis_lock_url or self.redis_url
 

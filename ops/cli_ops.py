@@ -71,7 +71,7 @@ def keys_create(
     with open_storage(settings.clickhouse_url) as storage:
         storage.migrate()
         repo = Repository(storage)
-        with audit_log(repo, settings.lock_redis_url) as audit:
+        with audit_log(repo, settings.redis_url_for_locks) as audit:
             plaintext = create_key(repo, audit, ROLES[role], operator())
     typer.echo(plaintext)
 
@@ -82,7 +82,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by 
     settings = CommonSettings()
     with open_storage(settings.clickhouse_url) as storage:
         repo = Repository(storage)
-        with audit_log(repo, settings.lock_redis_url) as audit:
+        with audit_log(repo, settings.redis_url_for_locks) as audit:
             found = revoke_key(repo, audit, key_id, operator())
     if not found:
         console.print(f"[red]no key with id {key_id}[/red]")
@@ -99,7 +99,7 @@ def keys_set_role(
     settings = CommonSettings()
     with open_storage(settings.clickhouse_url) as storage:
         repo = Repository(storage)
-        with audit_log(repo, settings.lock_redis_url) as audit:
+        with audit_log(repo, settings.redis_url_for_locks) as audit:
             found = change_role(repo, audit, key_id, ROLES[role], operator())
     if not found:
         console.print(f"[red]no key with id {key_id}[/red]")

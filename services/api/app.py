@@ -46,7 +46,7 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         repo = Repository(storage)
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
         topics = Topics(settings.topic_prefix)
-        redis = lock_client(settings.lock_redis_url)  # the audit chain's cross-process lock
+        redis = lock_client(settings.redis_url_for_locks)  # the audit chain's cross-process lock
         anchor = KafkaHeadAnchor(settings.kafka_bootstrap, topics.audit_heads)
         audit = AuditLog(repo, redis, settings.audit_key.get_secret_value().encode(), anchor)
         limits_redis = redis_client.async_client(

@@ -30,9 +30,9 @@ async def test_a_cluster_gets_a_cluster_client_and_a_single_redis_a_plain_one() 
 
 
 def test_locks_stay_on_one_redis() -> None:
-    assert settings(redis_url=NODE).lock_redis_url == NODE
+    assert settings(redis_url=NODE).redis_url_for_locks == NODE
     clustered = settings(redis_url=NODE, redis_cluster=True, redis_lock_url=LOCKS)
-    assert clustered.lock_redis_url == LOCKS
+    assert clustered.redis_url_for_locks == LOCKS
 
 
 def test_a_cluster_without_a_lock_redis_is_refused_with_the_reason() -> None:
