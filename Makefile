@@ -66,8 +66,10 @@ node-test: snippet
 browser: up python-deps snippet ui
 	$(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
-# The ClickHouse cluster tests (tests/cluster: storage, erasure, a replica killed under load) run
-# here too, ~3-4 min; the three-broker Kafka scenario (~4.5 min) only in `make cluster-test`.
+# The cluster tests (tests/cluster: storage, erasure, a replica killed under load, and the
+# collector, worker and API on a 3-master Redis Cluster, ~80 s of it) run here too, ~4.5 min on
+# one shared start of each cluster; the three-broker Kafka scenario (~4.5 min) only in
+# `make cluster-test`.
 test: up lint node-test ui
 	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=term:skip-covered \
 		--deselect tests/faults/test_kafka_brokers.py $(PYTEST_ARGS)

@@ -1,9 +1,10 @@
-"""Every benchmark at a scale that finishes within about ten minutes on two cores: ``make bench``.
+"""Every benchmark at a scale that finishes in about a quarter of an hour on two cores: make bench.
 
     .venv/bin/python -m bench.all [--results FILE]
 
-Runs the collector, stream processor, aggregates and erasure benchmarks one after another
-against the running local stack (``make up``), each printing its own output and calibration,
+Runs the collector, stream processor, aggregates, erasure and cluster (the worker and an erasure
+on one node vs a 2 x 2 ClickHouse cluster it starts) benchmarks one after another against the
+running local stack (``make up``), each printing its own output and calibration,
 then prints one summary table (``bench.summary``). The scales are smaller than each benchmark's
 default (the aggregates on 2M events instead of 10M); run a benchmark alone for the full size.
 """
@@ -29,6 +30,7 @@ RUNS: list[tuple[str, list[str]]] = [
     ("aggregates", ["-m", "bench.api.aggregates", "--events", "2000000"]),
     ("erasure", ["-m", "bench.api.deletion", "--events", "1000000"]),
     ("shredding", ["-m", "bench.shredding"]),
+    ("cluster", ["-m", "bench.cluster.worker", "--events", "40000"]),
 ]
 
 

@@ -112,16 +112,14 @@ def _event_id_key(body: object) -> bytes:
 
 
 def replay(
-    bootstrap: str, topics: Topics, key_secret: str, *, redis_url: str, timeout: float = 30.0
+    bootstrap: str, topics: Topics, key_secret: str, *, redis: SyncRedis, timeout: float = 30.0
 ) -> ReplayReport:
     """Re-send every dead letter not yet replayed, up to the end the topic had at the start.
 
-    Letters whose subject was erased (the suppression list in the Redis at ``redis_url``)
-    are skipped and counted as such.
+    Letters whose subject was erased (the suppression list in ``redis``, the deployment's Redis
+    or Redis Cluster; the caller closes it) are skipped and counted as such.
     """
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # slow import: CLI only
-
-    redis = SyncRedis.from_url(redis_url)
 
     servers = bootstrap.split(",")
     consumer = KafkaConsumer(
@@ -149,7 +147,6 @@ def replay(
     finally:
         producer.close()
         consumer.close()
-        redis.close()
     return report
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,18 @@ class CommonSettings(BaseSettings):
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for fast state.")
+    redis_cluster: bool = Field(
+        False,
+        description="REDIS_URL names one node of a Redis Cluster (any: the client learns the"
+        " others); every key is hash-tagged, so scripts and pipelines stay in one slot. The"
+        " URL's database must be 0, and locks need REDIS_LOCK_URL.",
+    )
+    redis_lock_url: str = Field(
+        "",
+        description="A single Redis primary (never a cluster) for locks (audit chain, request"
+        " filing) and staff page sessions; empty: REDIS_URL. Required with REDIS_CLUSTER: a"
+        " cluster fails over asynchronously and can grant a lock twice.",
+    )
     clickhouse_url: str = Field(
         "clickhouse://127.0.0.1:9000/consentstream",
         description="Storage URL: clickhouse://host:port/db (server) or chdb:///path (embedded).",
@@ -102,6 +115,26 @@ class CommonSettings(BaseSettings):
     def consent_state_seconds(self) -> int:
         """``consent_state_days`` in seconds, the TTL of the Redis consent keys."""
         return self.consent_state_days * 86_400
+
+    @property
+    def redis_url_for_locks(self) -> str:
+        """The Redis that holds locks: ``redis_lock_url``, else the (single) main Redis."""
+        return self.redis_lock_url or self.redis_url
+
+    @model_validator(mode="after")
+    def _check_redis_cluster(self) -> CommonSettings:
+        if not self.redis_cluster:
+            return self
+        # A cluster has one database; redis-py would refuse a client with another at start-up.
+        if urlsplit(self.redis_url).path.strip("/") not in ("", "0"):
+            raise ValueError("redis_url must name database 0 (or none) with redis_cluster")
+        if not self.redis_lock_url:
+            raise ValueError(
+                "redis_cluster needs redis_lock_url (CONSENTSTREAM_REDIS_LOCK_URL), a single"
+                " Redis primary for locks: a cluster's asynchronous fail-over can grant a lock"
+                " twice"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> CommonSettings:

@@ -10,15 +10,13 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from redis import Redis
-from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from consentstream import redis_retag
+from consentstream import redis_client, redis_retag
 from consentstream.audit import verify
 from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.kafka_topics import PartitionMismatch, TopicError
@@ -73,7 +71,7 @@ def keys_create(
     with open_storage(settings.clickhouse_url) as storage:
         storage.migrate()
         repo = Repository(storage)
-        with audit_log(repo, settings.redis_url) as audit:
+        with audit_log(repo, settings.redis_url_for_locks) as audit:
             plaintext = create_key(repo, audit, ROLES[role], operator())
     typer.echo(plaintext)
 
@@ -84,7 +82,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by 
     settings = CommonSettings()
     with open_storage(settings.clickhouse_url) as storage:
         repo = Repository(storage)
-        with audit_log(repo, settings.redis_url) as audit:
+        with audit_log(repo, settings.redis_url_for_locks) as audit:
             found = revoke_key(repo, audit, key_id, operator())
     if not found:
         console.print(f"[red]no key with id {key_id}[/red]")
@@ -101,7 +99,7 @@ def keys_set_role(
     settings = CommonSettings()
     with open_storage(settings.clickhouse_url) as storage:
         repo = Repository(storage)
-        with audit_log(repo, settings.redis_url) as audit:
+        with audit_log(repo, settings.redis_url_for_locks) as audit:
             found = change_role(repo, audit, key_id, ROLES[role], operator())
     if not found:
         console.print(f"[red]no key with id {key_id}[/red]")
@@ -165,15 +163,15 @@ def migrate() -> None:
         Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     _print_lines(report.lines())
-    renamed = asyncio.run(_upgrade_redis(settings.redis_url))
+    renamed = asyncio.run(_upgrade_redis(settings))
     if renamed:
         console.print(f"renamed {renamed} Redis keys to their hash-tagged names")
     console.print(f"storage and topics ready (prefix {settings.topic_prefix!r})", highlight=False)
 
 
-async def _upgrade_redis(url: str) -> int | None:
+async def _upgrade_redis(settings: CommonSettings) -> int | None:
     """Keys written before hash tags get their new names before the apps start on them."""
-    redis = AsyncRedis.from_url(url)
+    redis = redis_client.async_client(settings)
     try:
         return await redis_retag.upgrade(redis)
     finally:
@@ -252,7 +250,7 @@ def consent_rebuild() -> None:
     try:
         with (
             open_storage(settings.clickhouse_url) as storage,
-            Redis.from_url(settings.redis_url) as redis,
+            redis_client.sync_client(settings) as redis,
             Progress(*columns, console=console, transient=True) as progress,
         ):
             task = progress.add_task("rebuild", total=None)

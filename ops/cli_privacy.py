@@ -91,7 +91,7 @@ def requests_show(request_id: Annotated[str, typer.Argument(help="The request id
             raise typer.Exit(1)
         if row.result:
             detail = {"request_id": row.request_id, "type": row.type}
-            with audit_log(repo, settings.redis_url) as audit:
+            with audit_log(repo, settings.redis_url_for_locks) as audit:
                 audit.append("cli", "admin", "request.read", row.subject_key, detail)
     typer.echo(intake.view(row, settings.due_soon_days).model_dump_json(indent=2))
 
@@ -132,7 +132,7 @@ def _with_casework(action: Callable[[Casework], Awaitable[T]], policy: Policy | 
             await producer.close()
 
     with open_storage(settings.clickhouse_url) as storage:
-        with audit_log(Repository(storage), settings.redis_url) as audit:
+        with audit_log(Repository(storage), settings.redis_url_for_locks) as audit:
             return asyncio.run(run(audit))
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
+from typing import Any
 
 from redis import Redis
 from redis.typing import EncodableT, FieldT
@@ -48,6 +49,14 @@ class Rebuilt:
     skipped_expired: int = 0
 
 
+def _get_all(redis: Redis, names: list[str]) -> list[Any]:
+    """GET of many keys in one round trip; unlike MGET also on a Redis Cluster (many slots)."""
+    pipe = redis.pipeline(transaction=False)
+    for name in names:
+        pipe.get(name)
+    return pipe.execute()
+
+
 def rebuild(
     repo: Repository,
     redis: Redis,
@@ -64,12 +73,12 @@ def rebuild(
     after = ""
     while keys := repo.ledger_visitors_after(after, page):
         after = keys[-1]
-        flags = redis.mget([redis_keys.suppressed(k) for k in keys])
+        flags = _get_all(redis, [redis_keys.suppressed(k) for k in keys])
         live = [k for k, flag in zip(keys, flags, strict=True) if not flag]
         done.skipped_erased += len(keys) - len(live)
         rows = repo.ledger_decisions_of(live)
         by_visitor = {k: list(g) for k, g in groupby(rows, key=lambda r: r["visitor_key"])}
-        mirrors = redis.mget([redis_keys.consent(k) for k in by_visitor])
+        mirrors = _get_all(redis, [redis_keys.consent(k) for k in by_visitor])
         pipe = redis.pipeline(transaction=False)
         for (key, decisions), current in zip(by_visitor.items(), mirrors, strict=True):
             snaps = [snapshot_of_ledger(d) for d in decisions]

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
+from consentstream import redis_client
 from consentstream.caching import cached_pseudonymizer
 from consentstream.receipt_signing import ReceiptSigner
 from consentstream.sealing import KeyCache, as_text
@@ -46,10 +46,10 @@ class WorkerClients:
         self.pseudonym: Callable[[str], str] = cached_pseudonymizer(key)
         self.storage = storage or open_storage(settings.clickhouse_url)
         self.repo = Repository(self.storage)
-        self.redis = Redis.from_url(settings.redis_url)
+        self.redis = redis_client.async_client(settings)
         self.metrics = WorkerMetrics()
         self.keys = KeyStore(
-            Redis.from_url(settings.keystore_redis_url), settings.master_key.get_secret_value()
+            redis_client.keystore_client(settings), settings.master_key.get_secret_value()
         )
         self.unsealer = Unsealer(
             KeyCache(self.keys, settings.data_key_cache_seconds), self.metrics, self.pseudonym

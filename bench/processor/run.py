@@ -297,7 +297,11 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
         cpu = cpu_seconds(proc.pid) - cpu_at_take
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # Faust can wait on an unacked message for ever
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
     return WorkerRun(
         rate=n / max(finished - first_take, 1e-9),
         from_launch=n / (finished - launched),

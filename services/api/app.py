@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from redis.asyncio import Redis as AsyncRedis
 
+from consentstream import redis_client
 from consentstream.audit import AuditLog, AuditUnavailable, lock_client
 from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.client_address import parse_networks
@@ -46,11 +46,11 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         repo = Repository(storage)
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
         topics = Topics(settings.topic_prefix)
-        redis = lock_client(settings.redis_url)  # the audit chain's cross-process lock
+        redis = lock_client(settings.redis_url_for_locks)  # the audit chain's cross-process lock
         anchor = KafkaHeadAnchor(settings.kafka_bootstrap, topics.audit_heads)
         audit = AuditLog(repo, redis, settings.audit_key.get_secret_value().encode(), anchor)
-        limits_redis = AsyncRedis.from_url(
-            settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+        limits_redis = redis_client.async_client(
+            settings, socket_timeout=0.5, socket_connect_timeout=0.5
         )
         hash_key = settings.pseudonym_key.get_secret_value()  # bucket names hide IPs, tokens
         limiter = Limiter(limits_redis, settings.rate_limit_namespace, hash_key)

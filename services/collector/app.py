@@ -12,9 +12,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from redis.asyncio import Redis
 
-from consentstream import openapi
+from consentstream import openapi, redis_client
 from consentstream.edge import BodyLimit, HostGuard
 from consentstream.http_errors import error_response, install_common_handlers
 from consentstream.kafka import BrokerUnavailable, EventProducer
@@ -41,7 +40,7 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
-        redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        redis = redis_client.async_client(settings, socket_timeout=1.0, socket_connect_timeout=1.0)
         sealer = open_sealer(settings)
         app.state.collector = CollectorState(
             settings=settings,

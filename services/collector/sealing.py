@@ -16,9 +16,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from consentstream import redis_client
 from consentstream.sealing import KeyCache, seal_message
 from consentstream.shredding import KeyStore, Unreadable, anonymous_subject, is_anonymous
 from schemas.messages import ConsentDecision
@@ -80,9 +80,7 @@ class Sealer:
 
 def open_sealer(settings: CollectorSettings) -> Sealer:
     """A sealer over the key store the settings name (its Redis client closed by ``close``)."""
-    redis = Redis.from_url(
-        settings.keystore_redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
-    )
+    redis = redis_client.keystore_client(settings, socket_timeout=1.0, socket_connect_timeout=1.0)
     store = KeyStore(redis, settings.master_key.get_secret_value())
     return Sealer(
         KeyCache(store, settings.data_key_cache_seconds),

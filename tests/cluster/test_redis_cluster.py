@@ -11,12 +11,9 @@ refuses what the tags avoid, so the others prove something.
 
 from __future__ import annotations
 
-import subprocess
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
@@ -29,64 +26,8 @@ from services.collector.ratelimit import RateLimiter
 from streams import consent_history
 from streams.consent_state import ConsentSnapshot
 from streams.salts import DailySalt
-from tests.cluster.conftest import free_port_block
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
-MASTERS = 3
-
-
-@pytest.fixture(name="redis_cluster_port", scope="module")
-def redis_cluster_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Three masters on free ports, joined with ``redis-cli --cluster create``; stopped after."""
-    # Each master also binds its cluster bus at port + 10000.
-    first = free_port_block(MASTERS, also=10_000)
-    ports = list(range(first, first + MASTERS))
-    servers = []
-    for port in ports:
-        home = Path(tmp_path_factory.mktemp(f"redis{port}"))
-        argv = [
-            "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(home),
-            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no",
-        ]  # fmt: skip
-        servers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=home))
-    try:
-        _create(ports)
-        yield ports[0]
-    finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(timeout=10)
-
-
-def _create(ports: list[int]) -> None:
-    """Assign the 16384 slots over the masters and wait until the cluster says ok."""
-    deadline = time.monotonic() + 30
-    while not all(_ping(port) for port in ports):
-        assert time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.1)
-    nodes = [f"127.0.0.1:{port}" for port in ports]
-    subprocess.run(
-        ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    while "cluster_state:ok" not in _cli(ports[0], "CLUSTER", "INFO"):
-        assert time.monotonic() < deadline, "cluster did not become ok"
-        time.sleep(0.2)
-
-
-def _cli(port: int, *args: str) -> str:
-    done = subprocess.run(
-        ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, check=False
-    )
-    return done.stdout
-
-
-def _ping(port: int) -> bool:
-    return "PONG" in _cli(port, "PING")
 
 
 @pytest.fixture(name="rc")

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from consentstream import redis_keys
+from consentstream import redis_client, redis_keys
 from consentstream.dead_letters import replay
 from schemas.rows import PrivacyRequestStatus
 
@@ -219,12 +219,10 @@ async def replay_dead_letters(state: State, signed: Changing, _key: PrivacyPage)
         state.audit.append, actor.key_id, actor.role, "deadletters.replay", "", {}
     )
     secret = state.settings.pseudonym_key.get_secret_value()
-    report = await asyncio.to_thread(
-        partial(replay, redis_url=state.settings.redis_url),
-        state.settings.kafka_bootstrap,
-        state.topics,
-        secret,
-    )
+    with redis_client.sync_client(state.settings) as redis:
+        report = await asyncio.to_thread(
+            partial(replay, redis=redis), state.settings.kafka_bootstrap, state.topics, secret
+        )
     count = sum(report.replayed.values())
     return RedirectResponse(f"/ui/privacy/deadletters?replayed={count}", status_code=303)
 
