@@ -44,6 +44,7 @@ class CollectorMetrics:
                 "collector_producer_inflight",
                 "Produce calls waiting for Kafka acknowledgement.",
                 registry=reg,
+                multiprocess_mode="livesum",  # several processes: the sum of the live ones
             ),
             latency=Histogram(
                 "collector_request_seconds", "Request latency.", ["route"], registry=reg
