@@ -43,6 +43,8 @@ sys.path[:0] = [str(REPO), str(HERE.parent)]
 
 from bench.calibration import measure, record  # noqa: E402
 from bench.processor import latency  # noqa: E402
+from bench.processor.processes import n_process_run  # noqa: E402
+from bench.proctree import cpu_seconds  # noqa: E402
 from consentstream.identity import pseudonymize  # noqa: E402
 from consentstream.preparation import prepare_pipeline  # noqa: E402
 from consentstream.storage import open_storage, sql  # noqa: E402
@@ -71,6 +73,9 @@ def settings_for(run: str, partitions: int) -> tuple[WorkerSettings, dict[str, s
         "CONSENTSTREAM_TOPIC_PARTITIONS": str(partitions),
         "CONSENTSTREAM_WORKER_METRICS_PORT": "0",
         "CONSENTSTREAM_LOG_LEVEL": "WARNING",
+        # One process each unless a run asks for more (the N-process worker run below).
+        "CONSENTSTREAM_WORKER_PROCESSES": "1",
+        "CONSENTSTREAM_COLLECTOR_PROCESSES": "1",
     }
     prefix = "CONSENTSTREAM_"
     values = {k[len(prefix) :].lower(): v for k, v in env.items()}
@@ -236,15 +241,6 @@ def messages_taken(metrics_url: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass(frozen=True)
 class WorkerRun:
     """One timed worker run over the pre-loaded topic."""
@@ -296,7 +292,11 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
         cpu = cpu_seconds(proc.pid) - cpu_at_take
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:  # a box this loaded can stall a graceful stop
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
     return WorkerRun(
         rate=n / max(finished - first_take, 1e-9),
         from_launch=n / (finished - launched),
@@ -425,11 +425,19 @@ def main() -> None:
         print(f"ratio     worker / bare Faust            {rate / faust_rate:>10.1%}")
         print(f"worker    per calibration unit           {cal.per_unit(rate):>10,.0f} events")
         print("targets   worker ≥ 60% of the baseline measured in this run", flush=True)
+        many = n_process_run(env, s, args.events, run_worker)
+        print(
+            f"worker    {many.processes} processes                    {many.run.rate:>10,.0f}"
+            f" events/s   ({many.run.rate / rate:.2f}x one process;"
+            f" {many.run.cpu_per_event * 1e6:.1f} µs CPU per event)",
+            flush=True,
+        )
     finally:
         for store in (storage, base_storage):
             store.command(sql.statement(sql.DROP_DATABASE, store.database))
             store.close()
     results = [
+        *many.figures(base_rate, cal),
         {
             "what": "stream worker, one process",
             "value": rate,
