@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 BATCH = 50
 P99_MS = 50.0
 RATES_UP = (1000.0, 1400.0, 2000.0, 2800.0)
-RATES_DOWN = (700.0, 500.0, 350.0, 250.0, 175.0, 125.0)
+RATES_DOWN = (700.0, 500.0, 350.0, 250.0, 175.0, 125.0, 90.0, 60.0, 30.0)
 
 Load = Callable[..., dict[str, Any]]
 
