@@ -1,20 +1,27 @@
-"""The worker with one process per core over the same pre-loaded topic, beside one process.
+"""The worker with one process per core, beside the one-process run of the same benchmark.
 
-A consumer group of its own reads the topic from the start into a database of its own, so the
-N-process run sees exactly what the one-process run saw, in the same benchmark run.
+The same events (the same ``RawBatch`` messages) go to topics, a consumer group and a database
+of the N-process run's own, once all its consumers have joined.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bench.calibration import Calibration
+from consentstream.preparation import prepare_pipeline
 from consentstream.storage import open_storage, sql
-from consentstream.storage.base import Storage
 from streams.config import WorkerSettings
+
+with warnings.catch_warnings():
+    # kafka-python reads its protocol schemas with importlib.resources' legacy API at import.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka.admin import KafkaAdminClient
 
 
 class Timed(Protocol):
@@ -57,26 +64,45 @@ class ManyRun:
 
 
 def n_process_run(
-    env: dict[str, str],
-    settings: WorkerSettings,
+    fresh: Callable[[], tuple[WorkerSettings, dict[str, str]]],
+    fill: Callable[[WorkerSettings], None],
     events: int,
-    run_worker: Callable[[dict[str, str], Storage, int], Timed],
+    run_worker: Callable[..., Timed],
     processes: int | None = None,
 ) -> ManyRun:
-    """``run_worker`` again with ``WORKER_PROCESSES`` = cores, its own group and database."""
+    """``run_worker`` with ``WORKER_PROCESSES`` = cores on topics, group and database of its own.
+
+    The topic is filled only once every consumer has joined and the group is stable: otherwise
+    the first consumer up takes the whole topic and the group then stops to rebalance, which
+    on a short run measures the rebalance more than the processes.
+    """
     count = processes or os.cpu_count() or 1
-    url = settings.clickhouse_url + "_n"
-    env = {
-        **env,
-        "CONSENTSTREAM_WORKER_PROCESSES": str(count),
-        "CONSENTSTREAM_WORKER_APP_ID": settings.worker_app_id + "-n",
-        "CONSENTSTREAM_WORKER_DATA_DIR": settings.worker_data_dir + "-n",
-        "CONSENTSTREAM_CLICKHOUSE_URL": url,
-    }
-    storage = open_storage(url)
+    settings, env = fresh()
+    prepare_pipeline(settings)
+    env = {**env, "CONSENTSTREAM_WORKER_PROCESSES": str(count)}
+    storage = open_storage(settings.clickhouse_url)
+
+    def ready() -> None:
+        wait_stable(settings, count)
+        fill(settings)
+
     try:
-        storage.migrate()
-        return ManyRun(count, run_worker(env, storage, events))
+        return ManyRun(count, run_worker(env, storage, events, ready))
     finally:
         storage.command(sql.statement(sql.DROP_DATABASE, storage.database))
         storage.close()
+
+
+def wait_stable(settings: WorkerSettings, members: int, timeout: float = 180) -> None:
+    """Until the worker's consumer group is stable with ``members`` members."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","))
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            found = admin.describe_groups([settings.worker_app_id]).get(settings.worker_app_id)
+            if found and found["group_state"] == "Stable" and len(found["members"]) == members:
+                return
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    raise SystemExit(f"the worker group never had {members} stable members")

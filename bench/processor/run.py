@@ -29,6 +29,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -256,7 +257,9 @@ class WorkerRun:
     """The worker's CPU seconds per event over the timed part: its cost whatever the load."""
 
 
-def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
+def run_worker(
+    env: dict[str, str], storage: Storage, n: int, ready: Callable[[], None] | None = None
+) -> WorkerRun:
     """Time ``python -m streams`` over the pre-loaded topic.
 
     The clock starts when the worker's first ``stream.take`` reaches the agent (its
@@ -265,6 +268,7 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
     whole first take was processed and timing from it measured little but the last inserts.
     What the first take's fetch cost (at most ``sink_flush_seconds``) is left out, as the
     bare-Faust figure leaves out its first take; the from-launch figure includes everything.
+    ``ready``, when given, runs once the process started (it may wait for it, and fill the topic).
     """
     port = latency.free_port()
     env = {**env, "CONSENTSTREAM_WORKER_METRICS_PORT": str(port)}
@@ -281,6 +285,8 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
             start_new_session=True,
         )
     try:
+        if ready is not None:
+            ready()
         first_take = cpu_at_take = 0.0
         while not first_take or (stored := count(storage)) < n:
             if proc.poll() is not None:
@@ -425,7 +431,12 @@ def main() -> None:
         print(f"ratio     worker / bare Faust            {rate / faust_rate:>10.1%}")
         print(f"worker    per calibration unit           {cal.per_unit(rate):>10,.0f} events")
         print("targets   worker ≥ 60% of the baseline measured in this run", flush=True)
-        many = n_process_run(env, s, args.events, run_worker)
+        many = n_process_run(
+            lambda: settings_for(secrets.token_hex(3), args.partitions),
+            lambda fresh: asyncio.run(preload(fresh, batches, visitors)),
+            args.events,
+            run_worker,
+        )
         print(
             f"worker    {many.processes} processes                    {many.run.rate:>10,.0f}"
             f" events/s   ({many.run.rate / rate:.2f}x one process;"
