@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 RUNS: list[tuple[str, list[str]]] = [
     ("collector", ["bench/collector/run.py", "--scale", "0.5"]),
     ("processor", ["bench/processor/run.py", "--events", "60000", "--latency-seconds", "15"]),
+    ("decode", ["-m", "bench.processor.decode", "--messages", "400"]),
     ("aggregates", ["-m", "bench.api.aggregates", "--events", "2000000"]),
     ("erasure", ["-m", "bench.api.deletion", "--events", "1000000"]),
     ("shredding", ["-m", "bench.shredding"]),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from consentstream import processes
 from ops.stack import secrets
 from ops.stack.base import Launch, ServiceStatus, StackError, State
 from ops.stack.config import StackSettings
@@ -32,23 +33,39 @@ class App:
     health_url: str | None
     address: str = ""
     """host:port it answers on (the worker: its /metrics), empty when it listens nowhere."""
+    processes: int = 1
+    """How many processes it runs (``*_PROCESSES``: one per core unless set)."""
 
 
 def apps() -> tuple[App, ...]:
-    """The three deployables, with addresses and health URLs from their settings."""
+    """The three deployables, with addresses, health URLs and process counts from settings."""
     collector = CollectorSettings()
     api = ApiSettings()
-    metrics = WorkerSettings().worker_metrics_port
+    worker = WorkerSettings()
+    metrics = worker.worker_metrics_port
     api_address = f"{api.api_host}:{api.api_port}"
     return (
-        App("worker", "streams", None, f"127.0.0.1:{metrics}" if metrics else ""),
+        App(
+            "worker",
+            "streams",
+            None,
+            f"127.0.0.1:{metrics}" if metrics else "",
+            processes.count(worker.worker_processes),
+        ),
         App(
             "collector",
             "services.collector",
             f"{collector_url(collector)}/healthz",
             f"{collector.collector_host}:{collector.collector_port}",
+            processes.count(collector.collector_processes),
         ),
-        App("api", "services.api", f"http://{api_address}/healthz", api_address),
+        App(
+            "api",
+            "services.api",
+            f"http://{api_address}/healthz",
+            api_address,
+            processes.count(api.api_processes),
+        ),
     )
 
 
@@ -103,7 +120,7 @@ def start_apps(settings: StackSettings | None = None) -> list[tuple[str, int, st
         spec = Launch(argv=[sys.executable, "-m", app.module], cwd=Path.cwd())
         pid = launch(spec, log, pid_file, _PYTHON)
         _wait_healthy(app, pid, log)
-        report.append((app.name, pid, f"started, log {log}"))
+        report.append((app.name, pid, f"started, {app.processes} processes, log {log}"))
     return report
 
 

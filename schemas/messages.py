@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import MAX_BATCH_EVENTS, ConsentChoices, Event
+from schemas.trusted import trusted
 
 MESSAGE_SCHEMA_VERSION = 1
 
@@ -62,12 +63,15 @@ class RawBatch(_Message):
     def raw_events(self) -> list[RawEvent]:
         """One :class:`RawEvent` per event, sharing facts and times (already validated)."""
         return [
-            RawEvent.model_construct(
-                event=event,
-                facts=self.facts,
-                received_at=self.received_at,
-                sent_at=self.sent_at,
-                schema_version=self.schema_version,
+            trusted(
+                RawEvent,
+                {
+                    "event": event,
+                    "facts": self.facts,
+                    "received_at": self.received_at,
+                    "sent_at": self.sent_at,
+                    "schema_version": self.schema_version,
+                },
             )
             for event in self.events
         ]

@@ -19,6 +19,12 @@ class WorkerSettings(CommonSettings):
     """How the Faust worker consumes, batches and sinks."""
 
     worker_app_id: str = Field("consentstream-worker", description="Faust app id = consumer group.")
+    worker_processes: int = Field(
+        0,
+        ge=0,
+        description="Worker processes, consumers of one group (each with its own data dir under"
+        " worker_data_dir); 0: one per core.",
+    )
     topic_partitions: int = Field(
         4, description="Partitions of every pipeline topic; the most workers that share the load."
     )

@@ -54,16 +54,23 @@ class WorkerMetrics:
         )
 
     def serve(self, port: int, host: str = "127.0.0.1") -> tuple[str, int] | None:
-        """Expose /metrics on ``host:port`` (port 0: off); the address bound, or None.
+        """Expose /metrics on ``host:port`` (port 0: off); the address bound, or None."""
+        return serve_registry(self.registry, port, host)
 
-        A busy port is logged, not fatal: the worker's job is the pipeline, not its metrics.
-        """
-        if not port:
-            return None
-        try:
-            server, _ = start_http_server(port, addr=host, registry=self.registry)
-        except OSError as exc:
-            log.warning("worker metrics not served on %s:%d: %s", host, port, exc)
-            return None
-        address, bound_port = server.server_address[:2]
-        return str(address), int(bound_port)
+
+def serve_registry(
+    registry: CollectorRegistry, port: int, host: str = "127.0.0.1"
+) -> tuple[str, int] | None:
+    """Expose ``registry`` as /metrics on ``host:port`` (port 0: off); the address, or None.
+
+    A busy port is logged, not fatal: the worker's job is the pipeline, not its metrics.
+    """
+    if not port:
+        return None
+    try:
+        server, _ = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        log.warning("worker metrics not served on %s:%d: %s", host, port, exc)
+        return None
+    address, bound_port = server.server_address[:2]
+    return str(address), int(bound_port)

@@ -51,6 +51,10 @@ def isolated_env(name: str, clickhouse_url: str, **settings: object) -> Isolated
         f"{PREFIX}TOPIC_PREFIX": f"{name}{run}.",
         f"{PREFIX}CLICKHOUSE_URL": f"{server}/{database}",
         f"{PREFIX}WORKER_APP_ID": f"cs-{name}-{run}",
+        # One process each unless a test asks for more: the suites share two cores.
+        f"{PREFIX}WORKER_PROCESSES": "1",
+        f"{PREFIX}COLLECTOR_PROCESSES": "1",
+        f"{PREFIX}API_PROCESSES": "1",
     }
     env.update({f"{PREFIX}{key.upper()}": str(value) for key, value in settings.items()})
     return Isolated(run, database, env[f"{PREFIX}TOPIC_PREFIX"], env)

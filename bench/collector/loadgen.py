@@ -71,11 +71,18 @@ def _browser() -> dict[str, str]:
 CONTENT_TYPE = {"Content-Type": "text/plain"}  # what sendBeacon sends; --json to change
 
 
+FAILED = 599  # no HTTP answer at all (refused or dropped connection): counted, not raised
+
+
 async def _post(session: aiohttp.ClientSession, url: str, request: Request) -> int:
     body, headers = request
-    async with session.post(url, data=body, headers=headers) as answer:
-        await answer.read()
-        return answer.status
+    try:
+        async with session.post(url, data=body, headers=headers) as answer:
+            await answer.read()
+            return answer.status
+    except (TimeoutError, aiohttp.ClientError):
+        # A server past its limit on an overloaded box drops connections; that is a result.
+        return FAILED
 
 
 async def closed_loop(

@@ -29,6 +29,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,8 @@ sys.path[:0] = [str(REPO), str(HERE.parent)]
 
 from bench.calibration import measure, record  # noqa: E402
 from bench.processor import latency  # noqa: E402
+from bench.processor.processes import n_process_run  # noqa: E402
+from bench.proctree import cpu_seconds  # noqa: E402
 from consentstream.identity import pseudonymize  # noqa: E402
 from consentstream.preparation import prepare_pipeline  # noqa: E402
 from consentstream.storage import open_storage, sql  # noqa: E402
@@ -72,6 +75,9 @@ def settings_for(run: str, partitions: int) -> tuple[WorkerSettings, dict[str, s
         "CONSENTSTREAM_TOPIC_PARTITIONS": str(partitions),
         "CONSENTSTREAM_WORKER_METRICS_PORT": "0",
         "CONSENTSTREAM_LOG_LEVEL": "WARNING",
+        # One process each unless a run asks for more (the N-process worker run below).
+        "CONSENTSTREAM_WORKER_PROCESSES": "1",
+        "CONSENTSTREAM_COLLECTOR_PROCESSES": "1",
     }
     prefix = "CONSENTSTREAM_"
     values = {k[len(prefix) :].lower(): v for k, v in env.items()}
@@ -237,15 +243,6 @@ def messages_taken(metrics_url: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass(frozen=True)
 class WorkerRun:
     """One timed worker run over the pre-loaded topic."""
@@ -261,7 +258,9 @@ class WorkerRun:
     """The worker's CPU seconds per event over the timed part: its cost whatever the load."""
 
 
-def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
+def run_worker(
+    env: dict[str, str], storage: Storage, n: int, ready: Callable[[], None] | None = None
+) -> WorkerRun:
     """Time ``python -m streams`` over the pre-loaded topic.
 
     The clock starts when the worker's first ``stream.take`` reaches the agent (its
@@ -270,6 +269,7 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
     whole first take was processed and timing from it measured little but the last inserts.
     What the first take's fetch cost (at most ``sink_flush_seconds``) is left out, as the
     bare-Faust figure leaves out its first take; the from-launch figure includes everything.
+    ``ready``, when given, runs once the process started (it may wait for it, and fill the topic).
     """
     port = latency.free_port()
     env = {**env, "CONSENTSTREAM_WORKER_METRICS_PORT": str(port)}
@@ -286,6 +286,8 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
             start_new_session=True,
         )
     try:
+        if ready is not None:
+            ready()
         first_take = cpu_at_take = 0.0
         while not first_take or (stored := count(storage)) < n:
             if proc.poll() is not None:
@@ -298,7 +300,7 @@ def run_worker(env: dict[str, str], storage: Storage, n: int) -> WorkerRun:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(30)
+            proc.wait(60)
         except subprocess.TimeoutExpired:  # Faust can wait on an unacked message for ever
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
@@ -430,11 +432,24 @@ def main() -> None:
         print(f"ratio     worker / bare Faust            {rate / faust_rate:>10.1%}")
         print(f"worker    per calibration unit           {cal.per_unit(rate):>10,.0f} events")
         print("targets   worker ≥ 60% of the baseline measured in this run", flush=True)
+        many = n_process_run(
+            lambda: settings_for(secrets.token_hex(3), args.partitions),
+            lambda fresh: asyncio.run(preload(fresh, batches, visitors)),
+            args.events,
+            run_worker,
+        )
+        print(
+            f"worker    {many.processes} processes                    {many.run.rate:>10,.0f}"
+            f" events/s   ({many.run.rate / rate:.2f}x one process;"
+            f" {many.run.cpu_per_event * 1e6:.1f} µs CPU per event)",
+            flush=True,
+        )
     finally:
         for store in (storage, base_storage):
             store.command(sql.statement(sql.DROP_DATABASE, store.database))
             store.close()
     results = [
+        *many.figures(base_rate, cal),
         {
             "what": "stream worker, one process",
             "value": rate,

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from consentstream import redis_client
+from consentstream import processes, redis_client
 from consentstream.audit import AuditLog, AuditUnavailable, lock_client
 from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.client_address import parse_networks
@@ -56,11 +56,13 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
         limiter = Limiter(limits_redis, settings.rate_limit_namespace, hash_key)
         guard = Guard(limiter, parse_networks(settings.trusted_proxies), settings)
         app.state.api = ApiState(settings, topics, repo, producer, audit, data_map, guard)
+        # Of several API processes, only the first runs the periodic jobs: one of each is enough.
+        leader = processes.is_leader()
         every = settings.retention_interval_hours * 3600
         schedules = []
-        if every:
+        if every and leader:
             schedules.append(asyncio.create_task(retention.run_periodically(repo, data_map, every)))
-        if settings.usage_warm_seconds and settings.usage_settle_minutes >= 0:
+        if leader and settings.usage_warm_seconds and settings.usage_settle_minutes >= 0:
             settle = timedelta(minutes=settings.usage_settle_minutes)
             warming = warmer.run_periodically(
                 repo,

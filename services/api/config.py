@@ -22,6 +22,12 @@ class ApiSettings(CommonSettings):
 
     api_host: str = Field("127.0.0.1", description="Interface the API listens on.")
     api_port: int = Field(8081, description="Port the API listens on.")
+    api_processes: int = Field(
+        0,
+        ge=0,
+        description="API processes serving the port (SO_REUSEPORT); 0: one per core. The first"
+        " runs the periodic jobs (retention, usage answers).",
+    )
     api_allowed_hosts: list[str] = Field(
         default_factory=lambda: ["127.0.0.1", "localhost"],
         description="Host names the API answers to (JSON list); any other Host header gets 400."

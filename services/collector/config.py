@@ -18,6 +18,11 @@ class CollectorSettings(CommonSettings):
 
     collector_host: str = Field("127.0.0.1", description="Interface the collector listens on.")
     collector_port: int = Field(8080, description="Port the collector listens on.")
+    collector_processes: int = Field(
+        0,
+        ge=0,
+        description="Collector processes serving the port (SO_REUSEPORT); 0: one per core.",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="CIDRs of proxies whose X-Forwarded-For is believed (JSON list).",

@@ -45,6 +45,7 @@ class CollectorMetrics:
                 "collector_producer_inflight",
                 "Produce calls waiting for Kafka acknowledgement.",
                 registry=reg,
+                multiprocess_mode="livesum",  # several processes: the sum of the live ones
             ),
             body_ids_ignored=Counter(
                 "collector_body_visitor_ids_ignored",

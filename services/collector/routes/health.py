@@ -8,6 +8,7 @@ from prometheus_client import generate_latest
 from redis.exceptions import RedisError
 
 from consentstream.openapi import PROMETHEUS_TEXT
+from consentstream.processes import registry_for
 
 from .. import responses
 from ..deps import State
@@ -35,5 +36,6 @@ async def readyz(state: State) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response, responses=responses.metrics_responses())
 async def metrics(state: State) -> Response:
-    """Prometheus exposition."""
-    return Response(generate_latest(state.metrics.registry), media_type=PROMETHEUS_TEXT)
+    """Prometheus exposition: summed over every collector process when there are several."""
+    registry = registry_for(state.metrics.registry)
+    return Response(generate_latest(registry), media_type=PROMETHEUS_TEXT)

@@ -1,0 +1,93 @@
+"""The worker's decode, side by side: pydantic-core's paths and msgspec, on the same messages.
+
+    .venv/bin/python -m bench.processor.decode [--messages 400]
+
+Decodes 50-event ``RawBatch`` messages as the collector writes them, CPU time per event, best
+of several rounds, in one process (so the paths share the box's load):
+
+- ``pydantic validate_json``: what the worker did until 2026-11-30 (``RAW_MESSAGE.validate_json``);
+- ``orjson + validate_python``: what the worker does (``decode_raw``): orjson, then validation;
+- ``msgspec``: ``msgspec.json.decode`` into Structs mirroring the event schema's types and
+  limits (lengths, the visitor id pattern, safe integers; not the timestamp window, which a
+  msgspec decoder would need in Python). msgspec is not a dependency of the project; the row
+  is skipped when it is not installed.
+
+It also prints how each path words the error for one bad event, since the dead-letter reason
+and the collector's 400 are read by people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from bench.calibration import measure, record
+from bench.processor.run import raw_batches
+from streams.__main__ import tune_gc
+from streams.agents.events import RAW_MESSAGE, decode_raw
+
+
+def msgspec_decoder() -> Callable[[bytes], Any] | None:
+    """A decoder for the RawBatch shape with the schema's limits, or None without msgspec."""
+    try:
+        from bench.processor.msgspec_schema import decoder
+    except ImportError:  # not a project dependency: measured where it is installed
+        return None
+    return decoder()
+
+
+def per_event_us(decode: Callable[[bytes], Any], values: list[bytes], events: int) -> float:
+    """CPU µs per event to decode every message: best of five rounds."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        for value in values:
+            decode(value)
+        best = min(best, time.process_time() - started)
+    return best / events * 1e6
+
+
+def error_of(decode: Callable[[bytes], Any], value: bytes) -> str:
+    """How a path words the error of a message with one bad event."""
+    try:
+        decode(value)
+    except Exception as exc:  # each library raises its own error type
+        return " ".join(str(exc).split())[:160]
+    return "(accepted)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=400)
+    args = parser.parse_args()
+    cal = measure()
+    print(cal.line(), flush=True)
+    visitors = [f"bench_visitor_{i:04d}" for i in range(500)]
+    batches = raw_batches(args.messages * 50, visitors, 50)
+    values = [batch.model_dump_json().encode() for batch in batches]
+    events = sum(len(batch.events) for batch in batches)
+    paths: dict[str, Callable[[bytes], Any]] = {
+        "pydantic validate_json": RAW_MESSAGE.validate_json,
+        "orjson + validate_python (the worker's)": decode_raw,
+    }
+    fast = msgspec_decoder()
+    if fast is not None:
+        paths["msgspec Structs"] = fast
+    bad = orjson.loads(values[0])
+    bad["events"][7]["visitor_id"] = "no spaces allowed"
+    bad_value = orjson.dumps(bad)
+    tune_gc()
+    figures = []
+    for name, decode in paths.items():
+        us = per_event_us(decode, values, events)
+        print(f"{name:40} {us:6.2f} µs/event  error: {error_of(decode, bad_value)}")
+        figures.append({"what": f"decode: {name}", "value": us, "unit": "µs"})
+    record("decode", cal, figures)
+
+
+if __name__ == "__main__":
+    main()
