@@ -9,7 +9,7 @@ from typing import Any
 
 from consentstream.storage import sql
 from consentstream.storage.base import Storage
-from schemas.rows import CookieObservationRow, UsageAnswerRow
+from schemas.rows import ConsentAnswerRow, CookieObservationRow, UsageAnswerRow
 
 
 class Reports:
@@ -57,6 +57,14 @@ class Reports:
     def save_answers(self, rows: Sequence[UsageAnswerRow]) -> None:
         """Store the answer rows of closed buckets."""
         self.storage.insert(sql.USAGE_ANSWERS, [row.model_dump() for row in rows])
+
+    def cached_consent_answers(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Stored consent panel rows: ``interval``, ``panel``, ``start``, ``end``."""
+        return self.storage.query(self._sql(sql.CONSENT_ANSWERS_CACHED), params)
+
+    def save_consent_answers(self, rows: Sequence[ConsentAnswerRow]) -> None:
+        """Store the consent panel rows of closed buckets."""
+        self.storage.insert(sql.CONSENT_ANSWERS, [row.model_dump() for row in rows])
 
     def ledger_visitors_after(self, after: str, limit: int) -> list[str]:
         """Up to ``limit`` visitor keys with decisions, in order, after ``after``."""

@@ -25,7 +25,13 @@ from consentstream.storage import (
     sql,
 )
 from consentstream.storage.repository import Repository
-from schemas.rows import ApiKeyRow, ConsentLedgerRow, PrivacyRequestRow, UsageEventRow
+from schemas.rows import (
+    ApiKeyRow,
+    ConsentAnswerRow,
+    ConsentLedgerRow,
+    PrivacyRequestRow,
+    UsageEventRow,
+)
 from tests.integration.storage_fixtures import (
     HOSTILE_TEXT,
     consent,
@@ -76,6 +82,7 @@ def test_table_columns_match_the_row_models() -> None:
     assert sql.column_names("consent_ledger") == tuple(ConsentLedgerRow.model_fields)
     assert sql.column_names("privacy_requests") == tuple(PrivacyRequestRow.model_fields)
     assert sql.column_names("api_keys") == tuple(ApiKeyRow.model_fields)
+    assert sql.column_names("consent_answers") == tuple(ConsentAnswerRow.model_fields)
 
 
 def test_migrate_twice_is_idempotent_and_keeps_data(storage: Storage) -> None:

@@ -12,6 +12,7 @@ from consentstream.storage.sql.tables import (
     AUDIT_LOG,
     BOOL,
     COLUMNS,
+    CONSENT_ANSWERS,
     CONSENT_LEDGER,
     COOKIE_OBSERVATIONS,
     LEGAL_HOLDS,
@@ -54,6 +55,10 @@ _ENGINES: Final[dict[str, str]] = {
     COOKIE_OBSERVATIONS: (
         "MergeTree PARTITION BY toYYYYMM(last_seen) ORDER BY (page_path, cookie_name, last_seen)"
     ),
+    # Consent panels' figures for closed buckets (counts only, no visitor keys): computed once.
+    CONSENT_ANSWERS: (
+        "ReplacingMergeTree ORDER BY (bucket_size, panel, bucket, row_kind, version, banner)"
+    ),
 }
 # Cluster mode: the shard of a row. Rows that ReplacingMergeTree must collapse share a shard
 # (same sorting key, same shard), and a subject's rows all live on one shard: erasure and
@@ -68,6 +73,7 @@ SHARDING_KEYS: Final[dict[str, str]] = {
     LEGAL_HOLDS: "cityHash64(subject_key)",
     USAGE_ANSWERS: "cityHash64(bucket_size, dimension, k, row_kind, key)",
     COOKIE_OBSERVATIONS: "cityHash64(page_path, cookie_name)",
+    CONSENT_ANSWERS: "cityHash64(bucket_size, panel, row_kind, version, banner)",
 }
 _ENGINE_CLAUSE: Final = re.compile(r"^(\w*MergeTree)(?:\(([^)]*)\))?(.*)$", re.DOTALL)
 _USAGE_TTL: Final = "TTL toDateTime(ts) + INTERVAL {days} DAY"

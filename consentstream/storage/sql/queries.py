@@ -157,6 +157,12 @@ USAGE_ANSWERS_CACHED: Final = (
     " WHERE bucket_size = %(interval)s AND dimension = %(dimension)s AND k = %(k)s"
     " AND bucket >= toDateTime(%(start)s, 'UTC') AND bucket < toDateTime(%(end)s, 'UTC')"
 )
+CONSENT_ANSWERS_CACHED: Final = (
+    "SELECT bucket, row_kind, version, banner, visitors, decisions, analytics, marketing,"
+    " preferences, refused FROM {db}.consent_answers FINAL"
+    " WHERE bucket_size = %(interval)s AND panel = %(panel)s"
+    " AND bucket >= toDateTime(%(start)s, 'UTC') AND bucket < toDateTime(%(end)s, 'UTC')"
+)
 # Rebuilding the worker's Redis consent state from the ledger, a page of visitors at a time.
 LEDGER_VISITORS_AFTER: Final = (
     "SELECT DISTINCT visitor_key FROM {db}.consent_ledger"
