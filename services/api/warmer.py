@@ -1,7 +1,7 @@
 """Answers of closed buckets are computed ahead of any ask, so the first ask reads them too.
 
 ``answers`` stores a closed bucket's k-anonymous answer the first time someone asks for it;
-on 10M events that first ask costs seconds (two passes with ``FINAL`` over the range). The
+on 10M events that first ask costs seconds (a read of the range's events, per panel). The
 warmer takes that cost off the request path: every ``usage_warm_seconds`` it stores the answer
 of every closed bucket of the last ``usage_warm_days`` (hourly buckets: at most 31 days), for
 every dimension and bucket size, that is not stored yet, and the consent panels' figures
