@@ -2,10 +2,11 @@
 
     .venv/bin/python -m bench.all [--results FILE]
 
-Runs the collector, stream processor, aggregates and erasure benchmarks one after another
+Runs the collector, stream processor, aggregates, erasure and dashboard benchmarks one after another
 against the running local stack (``make up``), each printing its own output and calibration,
 then prints one summary table (``bench.summary``). The scales are smaller than each benchmark's
-default (the aggregates on 2M events instead of 10M); run a benchmark alone for the full size.
+default (the aggregates on 2M events instead of 10M, the dashboard on 500k); run a benchmark
+alone for the full size (the dashboard on 10M: ``make bench-dashboard``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ RUNS: list[tuple[str, list[str]]] = [
     ("processor", ["bench/processor/run.py", "--events", "60000", "--latency-seconds", "15"]),
     ("aggregates", ["-m", "bench.api.aggregates", "--events", "2000000"]),
     ("erasure", ["-m", "bench.api.deletion", "--events", "1000000"]),
+    ("dashboard", ["-m", "bench.api.dashboard", "--events", "500000", "--runs", "5"]),
 ]
 
 

@@ -19,8 +19,8 @@ from typing import Any, Literal
 from consentstream.storage.repository import Repository
 from schemas.rows import ConsentAnswerRow
 
-from .answers import plan
-from .buckets import Interval, Span, bucket_starts, next_bucket
+from .answers import CHUNK, plan
+from .buckets import Interval, Span, bucket_starts, chunks, next_bucket
 
 Rows = list[dict[str, Any]]
 Panel = Literal["rates", "versions"]
@@ -81,7 +81,9 @@ def closed_rows(
     missing = [b for b in bucket_starts(closed, interval) if b not in done]
     if not missing:
         return rows, 0
-    live = _computer(repo, panel, interval)((missing[0], next_bucket(missing[-1], interval)))
+    compute = _computer(repo, panel, interval)
+    whole = (missing[0], next_bucket(missing[-1], interval))
+    live = [row for part in chunks(whole, interval, CHUNK) for row in compute(part)]
     wanted = set(missing)
     fresh = [row for row in live if _bucket(row) in wanted]
     repo.save_consent_answers(to_stored(fresh, missing, interval, panel))
