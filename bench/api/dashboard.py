@@ -6,7 +6,7 @@ Fills a database of its own (``cs_bench_dash``; kept with ``--keep`` and reused 
 N events) with 90 days of skewed synthetic traffic and one consent decision per ten events
 (``bench.api.seed``), then times each panel's data call through the ``/v1/usage/*`` route
 functions the dashboard itself awaits (no SQL of its own), for the page's default range (the
-last 7 days, day buckets) and a wide one (90 days):
+last 7 days, day buckets) and a wide one (``--wide-days``, 30 by default):
 
 - ``live``: the answer computed from the events, as for a bucket nobody asked for before
   (``usage_settle_minutes`` < 0), one run each;
@@ -16,7 +16,7 @@ last 7 days, day buckets) and a wide one (90 days):
   once, then the previous period, as ``/ui/`` does);
 - the page in Chromium (``bench.api.page``): navigation to every panel drawn, p50 and p95.
 
-Baseline measured in the same run: a bare ``count()`` of the wide range's events.
+Baseline measured in the same run: a bare ``count()`` of the 90 days' events.
 """
 
 from __future__ import annotations
@@ -53,12 +53,12 @@ PANELS: dict[str, Callable[..., Awaitable[Any]]] = {
 Ask = Callable[[], Coroutine[Any, Any, Any]]
 
 
-def ranges(today: date) -> dict[str, Query]:
+def ranges(today: date, wide_days: int) -> dict[str, Query]:
     """The page's default range (as ``/ui/`` picks it) and a wide one, in day buckets."""
     default = dashboard._query(None, None, "day")
     return {
         "default (7 days)": default,
-        f"wide ({DAYS} days)": Query(today - timedelta(days=DAYS), today, "day"),
+        f"wide ({wide_days} days)": Query(today - timedelta(days=wide_days), today, "day"),
     }
 
 
@@ -189,6 +189,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=7, help="asks per panel for p50/p95")
+    parser.add_argument("--wide-days", type=int, default=30, help="the wide range (up to 90)")
     parser.add_argument("--keep", action="store_true", help="keep the database for a rerun")
     parser.add_argument("--no-live", action="store_true", help="skip the live (cold) asks")
     parser.add_argument("--live-wide", action="store_true", help="live asks on the wide range too")
@@ -212,7 +213,7 @@ def main() -> None:
             began = time.perf_counter()
             seed.fill(state.repo, args.events, start, DAYS)
             print(f"  seeded in {time.perf_counter() - began:.0f} s", flush=True)
-        spans = ranges(today)
+        spans = ranges(today, args.wide_days)
         base = _baseline(state.repo, start, start + timedelta(days=DAYS))
         print(f"\nClickHouse {'.'.join(map(str, storage.server_version))}, {args.events:,} events")
         print(f"baseline count() over {DAYS} days: {base:.1f} ms")

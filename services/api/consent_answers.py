@@ -70,14 +70,18 @@ def to_stored(
     ]
 
 
+def _from_stored(stored: Rows) -> tuple[Rows, set[datetime]]:
+    """Rows of the buckets complete in the store, and those buckets."""
+    done = {_bucket(row) for row in stored if row["row_kind"] == "done"}
+    return [r for r in stored if r["row_kind"] == "row" and _bucket(r) in done], done
+
+
 def closed_rows(
     repo: Repository, panel: Panel, interval: Interval, closed: Span
 ) -> tuple[Rows, int]:
     """Rows of a span of whole closed buckets, storing the ones not stored yet; how many were."""
     params = {"interval": interval, "panel": panel, "start": closed[0], "end": closed[1]}
-    stored = repo.cached_consent_answers(params)
-    done = {_bucket(row) for row in stored if row["row_kind"] == "done"}
-    rows = [row for row in stored if row["row_kind"] == "row" and _bucket(row) in done]
+    rows, done = _from_stored(repo.cached_consent_answers(params))
     missing = [b for b in bucket_starts(closed, interval) if b not in done]
     if not missing:
         return rows, 0
