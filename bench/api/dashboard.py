@@ -165,7 +165,7 @@ def run_stored(
     them, as for a range nobody asked before; every later ask reads the stored answers.
     """
     out = []
-    first_kind = "first ask (warmed)" if warmed else "first ask (computed, then stored)"
+    first_kind = "first ask (stored before)" if warmed else "first ask (computed, then stored)"
     print(f"\nas the API answers, {runs} asks: {first_kind} / p50 / p95")
     for label, q in spans.items():
         for name in PANELS:
@@ -195,6 +195,14 @@ def main() -> None:
     parser.add_argument("--live-wide", action="store_true", help="live asks on the wide range too")
     parser.add_argument("--no-page", action="store_true", help="skip the page in Chromium")
     parser.add_argument(
+        "--reuse-answers",
+        action="store_true",
+        help="keep the answers a --keep run stored (every ask then reads them)",
+    )
+    parser.add_argument(
+        "--page-only", action="store_true", help="only the page (on answers a --keep run stored)"
+    )
+    parser.add_argument(
         "--warm", action="store_true", help="run the API's warmer first (minutes on 10M events)"
     )
     args = parser.parse_args()
@@ -218,14 +226,9 @@ def main() -> None:
         print(f"\nClickHouse {'.'.join(map(str, storage.server_version))}, {args.events:,} events")
         print(f"baseline count() over {DAYS} days: {base:.1f} ms")
         results: list[dict[str, Any]] = []
-        with asyncio.Runner() as runner:
-            if not args.no_live:
-                results += run_live(runner, state_for(url, -1), spans, base, args.live_wide)
-            for table in (sql.USAGE_ANSWERS, sql.CONSENT_ANSWERS):
-                storage.command(f"TRUNCATE TABLE {storage.database}.{table}")
-            if args.warm:
-                results.append(run_warmer(state, settings))
-            results += run_stored(runner, state, spans, args.runs, base, args.warm)
+        if not args.page_only:
+            with asyncio.Runner() as runner:
+                results += run_panels(runner, args, url, state, settings, spans, base)
         if not args.no_page:
             from bench.api import page
 
@@ -235,6 +238,30 @@ def main() -> None:
         if not args.keep:
             storage.command(sql.statement(sql.DROP_DATABASE, storage.database))
         storage.close()
+
+
+def run_panels(
+    runner: asyncio.Runner,
+    args: argparse.Namespace,
+    url: str,
+    state: ApiState,
+    settings: ApiSettings,
+    spans: dict[str, Query],
+    base: float,
+) -> list[dict[str, Any]]:
+    """Live asks, then (after an optional warm) the stored path, each panel and the page data."""
+    results: list[dict[str, Any]] = []
+    storage = state.repo.storage
+    if not args.no_live:
+        results += run_live(runner, state_for(url, -1), spans, base, args.live_wide)
+    if not args.reuse_answers:
+        for table in (sql.USAGE_ANSWERS, sql.CONSENT_ANSWERS):
+            storage.command(f"TRUNCATE TABLE {storage.database}.{table}")
+    if args.warm:
+        results.append(run_warmer(state, settings))
+    stored_before = args.warm or args.reuse_answers
+    results += run_stored(runner, state, spans, args.runs, base, stored_before)
+    return results
 
 
 def _baseline(repo: Repository, start: datetime, end: datetime) -> float:

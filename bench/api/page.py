@@ -49,6 +49,7 @@ def running_api(storage_url: str) -> Iterator[tuple[str, str]]:
     port, run = _free_port(), secrets.token_hex(4)
     env = {
         **os.environ,
+        "CONSENTSTREAM_ENVIRONMENT": "test",  # throwaway keys: bench data only
         "CONSENTSTREAM_CLICKHOUSE_URL": storage_url,
         "CONSENTSTREAM_API_PORT": str(port),
         "CONSENTSTREAM_TOPIC_PREFIX": f"benchdash{run}.",
@@ -56,7 +57,7 @@ def running_api(storage_url: str) -> Iterator[tuple[str, str]]:
         "CONSENTSTREAM_USAGE_WARM_SECONDS": "0",
         "CONSENTSTREAM_RETENTION_INTERVAL_HOURS": "0",
     }
-    cli = [sys.executable, "-m", "consentstream.cli"]
+    cli = [sys.executable, "-m", "ops.cli"]
     made = subprocess.run(
         [*cli, "keys", "create", "--role", "marketing"], env=env, capture_output=True, text=True
     )
