@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 # Test processes for `make test`: most tests wait on the real services, so three share 2 cores.
 TEST_WORKERS ?= 3
+BENCH_ARGS ?=
 
-.PHONY: install system-deps python-deps node-deps snippet ui up down run stop test lint unit integration e2e node-test browser soak bench clean cluster-test
+.PHONY: install system-deps python-deps node-deps snippet ui up down run stop test lint unit integration e2e node-test browser soak bench bench-dashboard clean cluster-test
 
 install: system-deps python-deps node-deps
 
@@ -86,8 +87,13 @@ cluster-test: python-deps
 
 # Every benchmark at a scale that fits ~10 minutes on 2 cores, then one summary table with the
 # machine's calibration; each figure is compared with a baseline measured in the same run.
-bench: up python-deps snippet
+bench: up python-deps snippet ui
 	PYTHONPATH=. $(BIN)/python -m bench.all
+
+# Every marketing dashboard panel and the page in Chromium on 10M events (about half an hour
+# on 2 shared cores, most of it seeding and warming; --keep reuses the seeded database).
+bench-dashboard: up python-deps ui
+	PYTHONPATH=. $(BIN)/python -m bench.api.dashboard --events 10000000 $(BENCH_ARGS)
 
 clean:
 	rm -rf .stack .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -2,11 +2,13 @@
 
     .venv/bin/python -m bench.all [--results FILE]
 
-Runs the collector, stream processor, aggregates, erasure and cluster (the worker and an erasure
-on one node vs a 2 x 2 ClickHouse cluster it starts) benchmarks one after another against the
-running local stack (``make up``), each printing its own output and calibration,
+Runs the collector, stream processor, aggregates, erasure, dashboard and cluster (the worker
+and an erasure on one node vs a 2 x 2 ClickHouse cluster it starts) benchmarks one after
+another against the running local stack (``make up``), each printing its own output and
+calibration,
 then prints one summary table (``bench.summary``). The scales are smaller than each benchmark's
-default (the aggregates on 2M events instead of 10M); run a benchmark alone for the full size.
+default (the aggregates on 2M events instead of 10M, the dashboard on 500k); run a benchmark
+alone for the full size (the dashboard on 10M: ``make bench-dashboard``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ RUNS: list[tuple[str, list[str]]] = [
     ("erasure", ["-m", "bench.api.deletion", "--events", "1000000"]),
     ("shredding", ["-m", "bench.shredding"]),
     ("cluster", ["-m", "bench.cluster.worker", "--events", "40000"]),
+    ("dashboard", ["-m", "bench.api.dashboard", "--events", "500000", "--runs", "5"]),
 ]
 
 

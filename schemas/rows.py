@@ -193,3 +193,26 @@ class ProcessorDeliveryRow(_Row):
     confirm_by: datetime = Field(description="Unconfirmed after this, the request is flagged.")
     version: int
     schema_version: int = ROW_SCHEMA_VERSION
+
+
+class ConsentAnswerRow(_Row):
+    """One row of a consent panel's figures for a closed bucket (counts only, no visitor)."""
+
+    bucket_size: str = Field(description="The interval: hour, day or week.")
+    panel: Literal["rates", "versions"] = Field(
+        description="Consent rates per bucket, or per policy version and banner per bucket."
+    )
+    bucket: datetime
+    row_kind: Literal["row", "done"] = Field(
+        description="A row of figures, or the bucket-complete marker."
+    )
+    version: str = Field(description="The policy version ('' on the rates panel).")
+    banner: str = Field(description="The banner hash ('' on the rates panel).")
+    visitors: int = Field(description="Distinct deciders (an anonymous decision is one).")
+    decisions: int
+    analytics: int
+    marketing: int
+    preferences: int
+    refused: int
+    computed_at: datetime
+    schema_version: int = ROW_SCHEMA_VERSION

@@ -6,11 +6,12 @@ consent ledger read back page by page, and what a deletion receipt reports as ke
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from consentstream.storage import sql
 from consentstream.storage.base import Storage
-from schemas.rows import CookieObservationRow, UsageAnswerRow
+from schemas.rows import ConsentAnswerRow, CookieObservationRow, UsageAnswerRow
 
 
 class Reports:
@@ -66,11 +67,19 @@ class Reports:
 
     def cached_answers(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Stored usage answer rows: ``interval``, ``dimension``, ``k``, ``start``, ``end``."""
-        return self.storage.query(self._sql(sql.USAGE_ANSWERS_CACHED), params)
+        return _with_buckets(self.storage.query(self._sql(sql.USAGE_ANSWERS_CACHED), params))
 
     def save_answers(self, rows: Sequence[UsageAnswerRow]) -> None:
         """Store the answer rows of closed buckets."""
         self.storage.insert(sql.USAGE_ANSWERS, [row.model_dump() for row in rows])
+
+    def cached_consent_answers(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Stored consent panel rows: ``interval``, ``panel``, ``start``, ``end``."""
+        return _with_buckets(self.storage.query(self._sql(sql.CONSENT_ANSWERS_CACHED), params))
+
+    def save_consent_answers(self, rows: Sequence[ConsentAnswerRow]) -> None:
+        """Store the consent panel rows of closed buckets."""
+        self.storage.insert(sql.CONSENT_ANSWERS, [row.model_dump() for row in rows])
 
     def ledger_visitors_after(self, after: str, limit: int) -> list[str]:
         """Up to ``limit`` visitor keys with decisions, in order, after ``after``."""
@@ -84,3 +93,14 @@ class Reports:
         if not keys:
             return []
         return self.storage.query(self._sql(sql.LEDGER_DECISIONS_OF), {"keys": tuple(keys)})
+
+
+def _with_buckets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with ``epoch`` seconds as a UTC ``bucket`` time, each bucket's time made once."""
+    times: dict[int, datetime] = {}
+    for row in rows:
+        epoch = int(row.pop("epoch"))
+        if epoch not in times:
+            times[epoch] = datetime.fromtimestamp(epoch, UTC)
+        row["bucket"] = times[epoch]
+    return rows

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from consentstream.storage.repository import Repository
 from schemas.rows import UsageAnswerRow
 
-from .buckets import Interval, Span, bucket_starts, ceil_bucket, floor_bucket, next_bucket
+from .buckets import Interval, Span, bucket_starts, ceil_bucket, chunks, floor_bucket, next_bucket
 
 Rows = list[dict[str, Any]]
+# Missing buckets are computed a week of events at a time: a first ask (or the warmer's first
+# run) over a long history then costs several short queries instead of one that times out.
+CHUNK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,13 @@ def answer(
     missing = [b for b in bucket_starts(closed, interval) if b not in done]
     if not missing:
         return rows, [], []
-    live = compute((missing[0], next_bucket(missing[-1], interval)))
-    fresh = [r for r in live if r["bucket"].astimezone(UTC) in set(missing)]
+    wanted = set(missing)
+    live = [
+        row
+        for part in chunks((missing[0], next_bucket(missing[-1], interval)), interval, CHUNK)
+        for row in compute(part)
+    ]
+    fresh = [r for r in live if r["bucket"].astimezone(UTC) in wanted]
     return rows + fresh, missing, fresh
 
 

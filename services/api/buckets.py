@@ -54,3 +54,16 @@ def whole_buckets(span: Span, interval: Interval, ready_before: datetime) -> Spa
     start = floor_bucket(span[0], interval)
     end = min(ceil_bucket(span[1], interval), floor_bucket(ready_before, interval))
     return start, max(start, end)
+
+
+def chunks(span: Span, interval: Interval, most: timedelta) -> list[Span]:
+    """A bucket-aligned span cut into runs of whole buckets, each at most ``most`` long (or
+    one bucket where a bucket is longer), so no single query reads a long history at once."""
+    out: list[Span] = []
+    for start in bucket_starts(span, interval):
+        end = next_bucket(start, interval)
+        if out and end - out[-1][0] <= most:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out

@@ -77,7 +77,10 @@ class ApiSettings(CommonSettings):
         " anyone asks (so a first ask reads them too); 0: only when asked.",
     )
     usage_warm_days: int = Field(
-        31, ge=1, description="How far back the API keeps closed usage buckets answered ahead."
+        400,
+        ge=1,
+        description="How far back the API keeps closed usage buckets answered ahead (hourly ones:"
+        " at most 31 days); the default reaches as far back as a query may (usage_max_days).",
     )
     data_map_path: Path = Field(
         Path(__file__).resolve().parents[2] / "data" / "data-map.yaml",

@@ -15,6 +15,9 @@ import pytest
 from consentstream.storage import Storage, sql
 from consentstream.storage.repository import Repository
 from tests.integration.storage_fixtures import consent, new_key, usage_event
+from tests.integration.test_consent_answers import (
+    test_stored_consent_figures_equal_the_live_ones_and_stay_put,
+)
 from tests.integration.test_storage import (
     test_api_keys_are_found_by_hash_and_revocation_wins,
     test_concurrent_calls_from_threads,
@@ -41,6 +44,7 @@ __all__ = [
     "test_five_thousand_rows_insert_as_one_block",
     "test_latest_privacy_request_version_wins",
     "test_replayed_events_read_back_once",
+    "test_stored_consent_figures_equal_the_live_ones_and_stay_put",
     "test_unknown_tables_and_columns_never_reach_sql",
     "test_usage_and_consent_rows_round_trip_every_field",
 ]

@@ -27,6 +27,7 @@ from consentstream.storage import (
 from consentstream.storage.repository import Repository
 from schemas.rows import (
     ApiKeyRow,
+    ConsentAnswerRow,
     ConsentLedgerRow,
     PrivacyRequestRow,
     ProcessorDeliveryRow,
@@ -83,6 +84,7 @@ def test_table_columns_match_the_row_models() -> None:
     assert sql.column_names("privacy_requests") == tuple(PrivacyRequestRow.model_fields)
     assert sql.column_names("api_keys") == tuple(ApiKeyRow.model_fields)
     assert sql.column_names("processor_deliveries") == tuple(ProcessorDeliveryRow.model_fields)
+    assert sql.column_names("consent_answers") == tuple(ConsentAnswerRow.model_fields)
 
 
 def test_migrate_twice_is_idempotent_and_keeps_data(storage: Storage) -> None:

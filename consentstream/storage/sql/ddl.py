@@ -12,6 +12,7 @@ from consentstream.storage.sql.tables import (
     AUDIT_LOG,
     BOOL,
     COLUMNS,
+    CONSENT_ANSWERS,
     CONSENT_LEDGER,
     COOKIE_OBSERVATIONS,
     LEGAL_HOLDS,
@@ -57,6 +58,10 @@ _ENGINES: Final[dict[str, str]] = {
     ),
     # One row per state change of a deletion sent to a processor; the latest version wins.
     PROCESSOR_DELIVERIES: "ReplacingMergeTree(version) ORDER BY (request_id, processor)",
+    # Consent panels' figures for closed buckets (counts only, no visitor keys): computed once.
+    CONSENT_ANSWERS: (
+        "ReplacingMergeTree ORDER BY (bucket_size, panel, bucket, row_kind, version, banner)"
+    ),
 }
 # Cluster mode: the shard of a row. Rows that ReplacingMergeTree must collapse share a shard
 # (same sorting key, same shard), and a subject's rows all live on one shard: erasure and
@@ -72,6 +77,7 @@ SHARDING_KEYS: Final[dict[str, str]] = {
     USAGE_ANSWERS: "cityHash64(bucket_size, dimension, k, row_kind, key)",
     COOKIE_OBSERVATIONS: "cityHash64(page_path, cookie_name)",
     PROCESSOR_DELIVERIES: "cityHash64(request_id)",
+    CONSENT_ANSWERS: "cityHash64(bucket_size, panel, row_kind, version, banner)",
 }
 _ENGINE_CLAUSE: Final = re.compile(r"^(\w*MergeTree)(?:\(([^)]*)\))?(.*)$", re.DOTALL)
 _USAGE_TTL: Final = "TTL toDateTime(ts) + INTERVAL {days} DAY"

@@ -26,6 +26,7 @@ LEGAL_HOLDS: Final = "legal_holds"
 USAGE_ANSWERS: Final = "usage_answers"
 COOKIE_OBSERVATIONS: Final = "cookie_observations"
 PROCESSOR_DELIVERIES: Final = "processor_deliveries"
+CONSENT_ANSWERS: Final = "consent_answers"
 
 # Column order and names equal the fields of schemas.rows (a unit test keeps them in step).
 COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -153,6 +154,22 @@ COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("next_attempt_at", TIME),
         ("confirm_by", TIME),
         ("version", U64),
+        ("schema_version", U16),
+    ),
+    CONSENT_ANSWERS: (
+        ("bucket_size", LOW),
+        ("panel", LOW),
+        ("bucket", TIME),
+        ("row_kind", LOW),
+        ("version", STR),
+        ("banner", STR),
+        ("visitors", U64),
+        ("decisions", U64),
+        ("analytics", U64),
+        ("marketing", U64),
+        ("preferences", U64),
+        ("refused", U64),
+        ("computed_at", TIME),
         ("schema_version", U16),
     ),
 }

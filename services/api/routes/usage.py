@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from .. import answers, usage
+from .. import answers, consent_answers, usage
 from ..config import ApiSettings
 from ..deps import MarketingKey, State
 from ..errors import EVERY_ROUTE, documented
@@ -156,11 +156,13 @@ async def consent(
 ) -> usage.ConsentOut:
     """Share of consent decisions granting each purpose; buckets under k visitors withheld."""
     settings = state.settings
+    closed_before = _settled_before(settings)
     start, end = usage.time_range(
-        start, end, interval, settings.usage_max_days, ready_before=_settled_before(settings)
+        start, end, interval, settings.usage_max_days, ready_before=closed_before
     )
-    params = {"start": start, "end": end}
-    rows = await asyncio.to_thread(state.repo.usage_consent, interval, params)
+    rows = await asyncio.to_thread(
+        consent_answers.rows_for, state.repo, "rates", interval, (start, end), closed_before
+    )
     return usage.ConsentOut(
         start=start,
         end=end,
@@ -178,11 +180,13 @@ async def consent_versions(
 ) -> usage.ConsentVersionsOut:
     """Consent rates per policy version and banner hash per bucket; groups under k withheld."""
     settings = state.settings
+    closed_before = _settled_before(settings)
     start, end = usage.time_range(
-        start, end, interval, settings.usage_max_days, ready_before=_settled_before(settings)
+        start, end, interval, settings.usage_max_days, ready_before=closed_before
     )
-    params = {"start": start, "end": end}
-    rows = await asyncio.to_thread(state.repo.usage_consent_versions, interval, params)
+    rows = await asyncio.to_thread(
+        consent_answers.rows_for, state.repo, "versions", interval, (start, end), closed_before
+    )
     return usage.ConsentVersionsOut(
         start=start,
         end=end,
