@@ -16,7 +16,7 @@ from consentstream import redis_keys
 from consentstream.identity import pseudonymize
 from consentstream.settings import CommonSettings
 
-from .test_collector import Collector, running_collector
+from .test_collector import Collector, cookie_id, running_collector
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,23 @@ def test_an_erased_visitors_late_decision_writes_no_mirror(collector: Collector)
     finally:
         redis.delete(redis_keys.suppressed(erased_key), redis_keys.consent(other_key))
         redis.close()
+
+
+def test_a_retry_claim_keeps_the_pseudonym_never_the_raw_id(collector: Collector) -> None:
+    """The claim a retried grant is answered from names the visitor by pseudonym only."""
+    secret = CommonSettings().pseudonym_key.get_secret_value()
+    grant = refusal(choices={"analytics": True, "marketing": False, "preferences": False})
+    first = collector.post("/v1/consent", json=grant)
+    assert first.status_code == 201, first.text
+    minted = cookie_id(first)
+    assert minted
+    redis = Redis.from_url(CommonSettings().redis_url)
+    try:
+        claim = redis.get(redis_keys.consent_decision(first.json()["consent_id"]))
+    finally:
+        redis.close()
+    assert claim is not None and minted.encode() not in claim
+    assert pseudonymize(minted, secret).encode() in claim
+    again = collector.post("/v1/consent", json=grant, cookies={"cs_vid": minted})
+    assert again.status_code == 201 and again.json() == first.json()
+    assert cookie_id(again) in (None, minted), "a retry never names another visitor"

@@ -50,7 +50,8 @@ async def post_consent(
     cookie = identity.cookie
     if earlier is not None:
         decision = earlier
-        if earlier.visitor_id != identity.visitor_id and cookie is not None and cookie.value:
+        named = _pseudonym(state, identity.visitor_id)
+        if earlier.visitor_id != named and cookie is not None and cookie.value:
             cookie = None  # a replay names whom it first named: never hand out that id
     else:
         await _record(state, decision, claimed=body.decision_id is not None)
@@ -71,14 +72,23 @@ async def _claim(state: CollectorState, decision: ConsentDecision) -> ConsentDec
     """
     key = redis_keys.consent_decision(decision.consent_id)
     ttl = state.settings.dedupe_ttl_seconds
+    # The claim names the visitor by pseudonym: Redis never holds a raw visitor id, and a
+    # retry's answer (consent id, time, receipt) needs nothing more.
+    claim = decision.model_copy(update={"visitor_id": _pseudonym(state, decision.visitor_id)})
     try:
-        if await state.redis.set(key, decision.model_dump_json(), nx=True, ex=ttl):
+        if await state.redis.set(key, claim.model_dump_json(), nx=True, ex=ttl):
             return None
         raw = await state.redis.get(key)
     except (RedisError, OSError) as exc:
         log.warning("consent dedupe unavailable: %s", type(exc).__name__)
         return None
     return ConsentDecision.model_validate_json(raw) if raw else None
+
+
+def _pseudonym(state: CollectorState, visitor_id: str | None) -> str | None:
+    if visitor_id is None:
+        return None
+    return pseudonymize(visitor_id, state.settings.pseudonym_key.get_secret_value())
 
 
 async def _record(state: CollectorState, decision: ConsentDecision, *, claimed: bool) -> None:
