@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -54,19 +54,30 @@ def stack(common_settings: CommonSettings) -> CommonSettings:
     return common_settings
 
 
-TESTS = Path(__file__).resolve().parent
 # Suites whose expensive fixtures are package- or session-scoped (a browser pipeline, a fault
-# stack, a ClickHouse cluster) run whole on one xdist worker, so each starts once.
+# stack, a ClickHouse cluster) run whole on one xdist worker, so each starts once; every other
+# test file is a unit of its own, so its module-scoped services start once too.
 WHOLE_SUITES = frozenset({"browser", "cluster", "faults"})
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group tests for ``--dist loadgroup``: a file per group, or a whole suite (see above).
+def suite_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: its suite for the suites above, else its file."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in WHOLE_SUITES:
+        return parts[1]
+    return path
 
-    Runs before xdist reads the groups; without xdist the marker is inert.
-    """
-    for item in items:
-        parts = item.path.relative_to(TESTS).parts
-        group = parts[0] if parts[0] in WHOLE_SUITES else "/".join(parts)
-        item.add_marker(pytest.mark.xdist_group(group))
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Schedule by :func:`suite_of` (xdist's own group marks no longer reach its scheduler
+    under pytest 9, whose node ids xdist can no longer suffix)."""
+    # a dev dependency, imported only when xdist schedules; it ships no type information
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class SuiteScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return suite_of(nodeid)
+
+    return SuiteScheduling(config, log)
