@@ -6,12 +6,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from consentstream.storage import Storage, sql
 from consentstream.storage.deliveries import Deliveries
 from consentstream.storage.repository import Repository
-from ops import cli
+from ops import cli, cli_processors
 from schemas.rows import ProcessorDeliveryRow
 
 from .storage_fixtures import open_backend, server_url
@@ -88,7 +89,12 @@ def test_deliveries_expire_with_the_request_records(storage: Storage) -> None:
     assert deliveries.of_request(old) == [] and len(deliveries.of_request(young)) == 1
 
 
-def test_operators_list_unconfirmed_deliveries_and_send_failed_ones_again() -> None:
+def test_operators_list_unconfirmed_deliveries_and_send_failed_ones_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The CLI's console took its width when first imported (by whichever test came first):
+    # give it a terminal wide enough for every column, as COLUMNS would.
+    monkeypatch.setattr(cli_processors, "console", Console(width=250))
     database = f"cs_test_{uuid.uuid4().hex[:12]}"
     storage = open_backend("server", database, "")
     try:
