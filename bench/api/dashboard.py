@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
-from bench.api import seed
+from bench.api import seed, tables
 from bench.calibration import measure, record
 from consentstream.storage import open_storage, sql
 from consentstream.storage.repository import Repository
@@ -80,11 +80,13 @@ def once(runner: asyncio.Runner, ask: Ask) -> float:
     return (time.perf_counter() - began) * 1000
 
 
-def panel_ask(state: ApiState, name: str, q: Query) -> Ask:
-    """One panel's data call, exactly as the dashboard makes it."""
+def panel_ask(state: ApiState, name: str, q: Query, every_group: bool = False) -> Ask:
+    """One panel's data call, exactly as the dashboard makes it (``every_group``: no top)."""
     call = PANELS[name]
 
     async def ask() -> Any:
+        if name in dashboard.METRICS and not every_group:
+            return await dashboard.panel(name, state, cast(Any, None), q)
         return await call(state, None, q.start, q.end, q.interval)
 
     return ask
@@ -179,6 +181,10 @@ def run_stored(
             out.append(figure(f"panel {name}, {label}, {first_kind}", first, base, warmed))
             out.append(figure(f"panel {name}, {label}, p95", p95, base))
             out.append(figure(f"panel {name}, {label}, p50", p50, base, target=False))
+            if name in dashboard.TABLES:
+                asks = (panel_ask(state, name, q), panel_ask(state, name, q, every_group=True))
+                took = percentiles(runner, asks[1], runs)
+                out += tables.every_group(runner, label, name, asks, took, base)
         p50, p95 = percentiles(runner, page_ask(state, q), runs)
         print(f"  {label:<18} {'whole page data':<18}{'':9}{p50:9.1f}{p95:9.1f} ms", flush=True)
         out.append(figure(f"page data (all panels), {label}, p95", p95, base, target=False))
@@ -191,6 +197,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="asks per panel for p50/p95")
     parser.add_argument("--wide-days", type=int, default=30, help="the wide range (up to 90)")
     parser.add_argument("--keep", action="store_true", help="keep the database for a rerun")
+    parser.add_argument("--database", default=DATABASE, help="the bench's own database")
     parser.add_argument("--no-live", action="store_true", help="skip the live (cold) asks")
     parser.add_argument("--live-wide", action="store_true", help="live asks on the wide range too")
     parser.add_argument("--no-page", action="store_true", help="skip the page in Chromium")
@@ -209,7 +216,7 @@ def main() -> None:
     cal = measure()
     print(cal.line(), flush=True)
     settings = ApiSettings(environment="test")
-    url = f"{settings.clickhouse_url.rsplit('/', 1)[0]}/{DATABASE}"
+    url = f"{settings.clickhouse_url.rsplit('/', 1)[0]}/{args.database}"
     state = state_for(url, settings.usage_settle_minutes)
     storage = state.repo.storage
     try:

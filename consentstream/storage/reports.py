@@ -69,6 +69,26 @@ class Reports:
         """Stored usage answer rows: ``interval``, ``dimension``, ``k``, ``start``, ``end``."""
         return _with_buckets(self.storage.query(self._sql(sql.USAGE_ANSWERS_CACHED), params))
 
+    def top_answer_keys(self, params: dict[str, Any]) -> list[str]:
+        """The ``top`` stored group keys with the most page views over the range, then by key.
+
+        ``params`` as for :meth:`cached_answers`, plus ``top``.
+        """
+        rows = self.storage.query(self._sql(sql.USAGE_ANSWERS_TOP_KEYS), params)
+        return [str(row["key"]) for row in rows]
+
+    def top_answers(self, params: dict[str, Any], keys: Sequence[str]) -> list[dict[str, Any]]:
+        """Stored rows of ``keys`` only, with every other shown group summed per bucket.
+
+        Rows as :meth:`cached_answers` gives them; the summed ones have ``row_kind`` 'folded'.
+        """
+        # an empty IN list is not valid SQL; no keys means the range has no group rows at all
+        wanted = {**params, "keys": tuple(keys) or ("",)}
+        rows = self.storage.query(self._sql(sql.USAGE_ANSWERS_TOP_ROWS), wanted)
+        for row in rows:
+            row["row_kind"], row["key"] = row.pop("kind"), row.pop("group_key")
+        return _with_buckets(rows)
+
     def save_answers(self, rows: Sequence[UsageAnswerRow]) -> None:
         """Store the answer rows of closed buckets."""
         self.storage.insert(sql.USAGE_ANSWERS, [row.model_dump() for row in rows])

@@ -24,6 +24,7 @@ from consentstream.storage.repository import Repository
 from schemas.rows import UsageAnswerRow
 
 from .buckets import Interval, Span, bucket_starts, ceil_bucket, chunks, floor_bucket, next_bucket
+from .top import keep_top, stored_top
 
 Rows = list[dict[str, Any]]
 # Missing buckets are computed a week of events at a time: a first ask (or the warmer's first
@@ -156,17 +157,27 @@ def rows_for(
     span: Span,
     k: int,
     closed_before: datetime | None,
+    top: int | None = None,
 ) -> Rows:
     """Every query row for ``span``: stored answers where they exist, live elsewhere.
 
-    ``closed_before`` None turns the store off (everything live). Blocking: run in a thread.
+    ``closed_before`` None turns the store off (everything live). ``top`` keeps only the
+    groups of the ``top`` biggest keys over the span and folds the rest into "other" (see
+    :mod:`services.api.top`). Blocking: run in a thread.
     """
     compute = _computer(repo, dimension, interval, k)
     if closed_before is None:
-        return compute(span)
+        return _cut(compute(span), top, k)
     how = plan(span[0], span[1], interval, closed_before)
+    if top is not None and not how.live and how.closed is not None:
+        chosen = stored_top(repo, dimension, interval, how.closed, k, top)
+        if chosen is not None:
+            return chosen
     rows = [row for part in how.live for row in compute(part)]
-    if how.closed is None:
-        return rows
-    stored, _ = closed_rows(repo, dimension, interval, how.closed, k)
-    return rows + stored
+    if how.closed is not None:
+        rows += closed_rows(repo, dimension, interval, how.closed, k)[0]
+    return _cut(rows, top, k)
+
+
+def _cut(rows: Rows, top: int | None, k: int) -> Rows:
+    return rows if top is None else keep_top(rows, top, k)

@@ -30,6 +30,14 @@ WINDOW_RULES = (
     f"before 'to', and the window spans at most {HOURLY_MAX_DAYS} days with interval=hour, "
     "else at most the server's usage_max_days (400 unless configured); otherwise 422."
 )
+TOP_MAX = 1000
+TOP_RULES = (
+    f"Optional, 1 to {TOP_MAX}: keep in every bucket only the groups of the N keys with the"
+    " most page views over the whole answered range (ties: the smaller key first), and fold"
+    " every other shown group of the bucket into its 'other' (page views added, visitors"
+    " added group by group). A bucket's own 'other' under k visitors stays withheld and out"
+    " of that sum. Default: every group; otherwise 422."
+)
 INTERVAL_RULES = f"hour: windows up to {HOURLY_MAX_DAYS} days; day and week: up to usage_max_days."
 
 
@@ -67,9 +75,15 @@ class Group(BaseModel):
 class Other(BaseModel):
     """Everything folded: numbers are null when it too holds fewer than k visitors."""
 
-    visitors: int | None
-    pageviews: int | None
-    suppressed: bool
+    visitors: int | None = Field(
+        description="Distinct identified visitors of the folded groups; with 'top', the groups"
+        " folded beyond the top add their own visitor counts (one visitor may count in several)."
+    )
+    pageviews: int | None = Field(description="Page views of the folded groups.")
+    suppressed: bool = Field(
+        description="True when the folded groups hold fewer than k visitors: numbers are null."
+        " With 'top', a withheld part stays out of the numbers shown beside the top groups."
+    )
 
 
 class Bucket(BaseModel):
@@ -88,6 +102,9 @@ class UsageOut(BaseModel):
     end: datetime = Field(serialization_alias="to")
     interval: Interval
     k: int
+    top: int | None = Field(
+        default=None, description="The 'top' asked for (null: every group is listed)."
+    )
     buckets: list[Bucket]
 
 

@@ -384,8 +384,112 @@ def test_the_aggregate_and_audit_sql_runs_on_both_backends(storage: Storage, sta
     assert [(r["row_kind"], r["key"], r["visitors"], r["pageviews"]) for r in cached] == [
         ("group", "/p", 5, 6)
     ]
+    more = [("group", "/q", 5, 9), ("group", "/r", 6, 2), ("other", "", 3, 3)]
+    repo.save_answers(
+        [
+            UsageAnswerRow.model_validate(
+                {**answer, **stamp, "row_kind": kind, "key": key, "visitors": v, "pageviews": p}
+            )
+            for kind, key, v, p in more
+        ]
+    )
+    query = {"interval": "day", "dimension": "page", "k": 5, **params, "top": 2}
+    assert repo.top_answer_keys(query) == ["/q", "/p"]
+    top = repo.top_answers(query, ["/q"])
+    assert sorted((r["row_kind"], r["key"], r["visitors"], r["pageviews"]) for r in top) == [
+        ("folded", "", 11, 8),
+        ("group", "/q", 5, 9),
+        ("other", "", 3, 3),
+    ]
     with lock_client(stack.redis_url) as redis:
         log = AuditLog(repo, redis, KEY)
         for n in range(3):
             log.append("k", "privacy", "request.read", f"s{n}", {"n": n, "text": 'ünï "q"'})
     assert verify(repo.audit_entries(), KEY).ok
+
+
+TOP_DAY1 = datetime(2026, 4, 6, 9, 0, tzinfo=UTC)  # a Monday; nothing else is seeded that week
+TOP_DAY2 = TOP_DAY1 + timedelta(days=1)
+TOP_SPAN = {"from": "2026-04-06T00:00:00Z", "to": "2026-04-08T00:00:00Z"}
+
+
+@pytest.fixture(scope="module")
+def long_tail(api: Api) -> Api:
+    """Pages whose order over the two days differs from their order on the second day."""
+    rows = []
+    plan = [  # page, day, visitors, views each
+        ("/beta", TOP_DAY1, 5, 3),  # 15 over the range, all on day 1
+        ("/alpha", TOP_DAY1, 5, 1),
+        ("/alpha", TOP_DAY2, 5, 1),  # 10 over the range, smallest shown group on day 2
+        ("/delta", TOP_DAY2, 5, 2),  # 10: ties with /alpha and /echo, the key decides
+        ("/echo", TOP_DAY2, 5, 2),
+        ("/gamma", TOP_DAY2, 6, 1),
+        ("/tiny", TOP_DAY1, 3, 1),  # day 1's own "other": 3 visitors, withheld
+        ("/wee1", TOP_DAY2, 3, 1),  # day 2's own "other": 6 visitors, shown
+        ("/wee2", TOP_DAY2, 3, 1),
+    ]
+    for n, (page, day, count, views) in enumerate(plan):
+        for v in visitors(f"top{n}-", count):
+            rows += [event(v, page, day + timedelta(minutes=m)) for m in range(views)]
+    api.repo.insert_usage_events(rows)
+    return api
+
+
+def shown_views(body: dict[str, Any]) -> int:
+    """Page views an answer shows: its groups and every "other" not withheld."""
+    return sum(
+        sum(g["pageviews"] for g in b["groups"]) + (b["other"]["pageviews"] or 0)
+        for b in body["buckets"]
+    )
+
+
+def test_top_keeps_the_biggest_groups_of_the_range_and_folds_the_rest(long_tail: Api) -> None:
+    api = long_tail
+    # the first ask answers (and stores) the days the full way, then cuts; later asks read the
+    # top keys' rows and one folded sum per day from the store: both say the same
+    first = usage(api, "pages", top="2", **TOP_SPAN)
+    full = usage(api, "pages", **TOP_SPAN)
+    assert full["top"] is None
+    stored = usage(api, "pages", top="2", **TOP_SPAN)
+    assert first == stored
+    assert stored["top"] == 2
+    day1, day2 = (by_day(stored)[d] for d in ("2026-04-06", "2026-04-07"))
+    assert [g["key"] for g in day1["groups"]] == ["/beta", "/alpha"]
+    # /alpha is the smallest shown group of day 2, but second over the range
+    assert day2["groups"] == [{"key": "/alpha", "visitors": 5, "pageviews": 5}]
+    # /delta 10 + /echo 10 + /gamma 6 + day 2's own other (6 views of 6 visitors)
+    assert day2["other"] == {"visitors": 22, "pageviews": 32, "suppressed": False}
+    assert by_day(full)["2026-04-07"]["other"] == {
+        "visitors": 6,
+        "pageviews": 6,
+        "suppressed": False,
+    }
+    # nothing folded on day 1: its own other of 3 visitors stays withheld
+    assert day1["other"] == {"visitors": None, "pageviews": None, "suppressed": True}
+    assert shown_views(stored) == shown_views(full) == 15 + 5 + 5 + 20 + 6 + 6
+    assert "/tiny" not in str(stored) and "/wee1" not in str(stored)
+
+
+def test_top_breaks_ties_by_key_and_never_adds_a_withheld_other(long_tail: Api) -> None:
+    api = long_tail
+    usage(api, "pages", **TOP_SPAN)  # stored, so the answers below come from the store
+    three = usage(api, "pages", top="3", **TOP_SPAN)
+    # /alpha, /delta and /echo all have 10 views: the smaller keys are kept
+    assert {g["key"] for b in three["buckets"] for g in b["groups"]} == {
+        "/beta",
+        "/alpha",
+        "/delta",
+    }
+    one = usage(api, "pages", top="1", **TOP_SPAN)
+    day1 = by_day(one)["2026-04-06"]
+    assert day1["groups"] == [{"key": "/beta", "visitors": 5, "pageviews": 15}]
+    # /alpha folds in; /tiny's 3 visitors are withheld without top and stay out of the sum
+    assert day1["other"] == {"visitors": 5, "pageviews": 5, "suppressed": False}
+    assert shown_views(one) == shown_views(usage(api, "pages", **TOP_SPAN))
+
+
+@pytest.mark.parametrize("value", ["0", "1001", "-3", "ten", "2.5"])
+def test_a_bad_top_is_refused_naming_it(api: Api, value: str) -> None:
+    got = api.get("/v1/usage/pages", role="marketing", top=value, **TOP_SPAN)
+    assert got.status_code == 422
+    assert "top" in got.text

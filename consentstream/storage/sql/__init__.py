@@ -9,3 +9,4 @@ formatted into SQL. Callers use ``sql.NAME`` for all three.
 from consentstream.storage.sql.ddl import *  # noqa: F403  (one namespace for all SQL)
 from consentstream.storage.sql.queries import *  # noqa: F403
 from consentstream.storage.sql.tables import *  # noqa: F403
+from consentstream.storage.sql.top import *  # noqa: F403

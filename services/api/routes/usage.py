@@ -35,6 +35,10 @@ To = Annotated[
     ),
 ]
 Step = Annotated[usage.Interval, Query(description=f"Bucket size. {usage.INTERVAL_RULES}")]
+Top = Annotated[
+    int | None,
+    Query(ge=1, le=usage.TOP_MAX, description=usage.TOP_RULES),
+]
 
 
 def _settled_before(settings: ApiSettings) -> datetime | None:
@@ -50,6 +54,7 @@ async def _groups(
     start: datetime | None,
     end: datetime | None,
     interval: usage.Interval,
+    top: int | None = None,
 ) -> usage.UsageOut:
     settings, k = state.settings, state.settings.k_anonymity
     closed_before = _settled_before(settings)
@@ -57,7 +62,7 @@ async def _groups(
         start, end, interval, settings.usage_max_days, ready_before=closed_before
     )
     rows = await asyncio.to_thread(
-        answers.rows_for, state.repo, dimension, interval, (start, end), k, closed_before
+        answers.rows_for, state.repo, dimension, interval, (start, end), k, closed_before, top
     )
     buckets = usage.fold(rows, k)
     return usage.UsageOut(
@@ -66,6 +71,7 @@ async def _groups(
         end=end,
         interval=interval,
         k=settings.k_anonymity,
+        top=top,
         buckets=buckets,
     )
 
@@ -88,66 +94,106 @@ async def visitors(
 
 @router.get("/pages", response_model=usage.UsageOut, response_model_by_alias=True)
 async def pages(
-    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+    state: State,
+    _key: MarketingKey,
+    start: From = None,
+    end: To = None,
+    interval: Step = "day",
+    top: Top = None,
 ) -> usage.UsageOut:
     """Top pages by path per bucket; small groups folded into `other`."""
-    return await _groups(state, "pages", "page", start, end, interval)
+    return await _groups(state, "pages", "page", start, end, interval, top)
 
 
 @router.get("/referrers", response_model=usage.UsageOut, response_model_by_alias=True)
 async def referrers(
-    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+    state: State,
+    _key: MarketingKey,
+    start: From = None,
+    end: To = None,
+    interval: Step = "day",
+    top: Top = None,
 ) -> usage.UsageOut:
     """Referring hosts (`(direct)` for none) per bucket; small groups folded into `other`."""
-    return await _groups(state, "referrers", "referrer", start, end, interval)
+    return await _groups(state, "referrers", "referrer", start, end, interval, top)
 
 
 @router.get("/browsers", response_model=usage.UsageOut, response_model_by_alias=True)
 async def browsers(
-    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+    state: State,
+    _key: MarketingKey,
+    start: From = None,
+    end: To = None,
+    interval: Step = "day",
+    top: Top = None,
 ) -> usage.UsageOut:
     """Browser families per bucket; small groups folded into `other`."""
-    return await _groups(state, "browsers", "browser", start, end, interval)
+    return await _groups(state, "browsers", "browser", start, end, interval, top)
 
 
 @router.get("/devices", response_model=usage.UsageOut, response_model_by_alias=True)
 async def devices(
-    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+    state: State,
+    _key: MarketingKey,
+    start: From = None,
+    end: To = None,
+    interval: Step = "day",
+    top: Top = None,
 ) -> usage.UsageOut:
     """Device classes (desktop, mobile, tablet) per bucket; small groups folded into `other`."""
-    return await _groups(state, "devices", "device", start, end, interval)
+    return await _groups(state, "devices", "device", start, end, interval, top)
 
 
 @router.get("/os", response_model=usage.UsageOut, response_model_by_alias=True)
 async def operating_systems(
-    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+    state: State,
+    _key: MarketingKey,
+    start: From = None,
+    end: To = None,
+    interval: Step = "day",
+    top: Top = None,
 ) -> usage.UsageOut:
     """Operating system families per bucket; small groups folded into `other`."""
-    return await _groups(state, "os", "os", start, end, interval)
+    return await _groups(state, "os", "os", start, end, interval, top)
 
 
 @router.get("/utm/source", response_model=usage.UsageOut, response_model_by_alias=True)
 async def utm_source(
-    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+    state: State,
+    _key: MarketingKey,
+    start: From = None,
+    end: To = None,
+    interval: Step = "day",
+    top: Top = None,
 ) -> usage.UsageOut:
     """Page views per `utm_source` of the page's URL (`(none)` untagged); small groups folded."""
-    return await _groups(state, "utm_source", "utm_source", start, end, interval)
+    return await _groups(state, "utm_source", "utm_source", start, end, interval, top)
 
 
 @router.get("/utm/medium", response_model=usage.UsageOut, response_model_by_alias=True)
 async def utm_medium(
-    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+    state: State,
+    _key: MarketingKey,
+    start: From = None,
+    end: To = None,
+    interval: Step = "day",
+    top: Top = None,
 ) -> usage.UsageOut:
     """Page views per `utm_medium` of the page's URL (`(none)` untagged); small groups folded."""
-    return await _groups(state, "utm_medium", "utm_medium", start, end, interval)
+    return await _groups(state, "utm_medium", "utm_medium", start, end, interval, top)
 
 
 @router.get("/utm/campaign", response_model=usage.UsageOut, response_model_by_alias=True)
 async def utm_campaign(
-    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+    state: State,
+    _key: MarketingKey,
+    start: From = None,
+    end: To = None,
+    interval: Step = "day",
+    top: Top = None,
 ) -> usage.UsageOut:
     """Page views per `utm_campaign` of the page's URL (`(none)` untagged); small groups folded."""
-    return await _groups(state, "utm_campaign", "utm_campaign", start, end, interval)
+    return await _groups(state, "utm_campaign", "utm_campaign", start, end, interval, top)
 
 
 @router.get("/consent", response_model=usage.ConsentOut, response_model_by_alias=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
@@ -21,9 +22,8 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 First = Annotated[date | None, Query(alias="from", description="First day shown (UTC).")]
 Last = Annotated[date | None, Query(alias="to", description="Last day shown (UTC), inclusive.")]
 Step = Annotated[Interval, Query(description="Bucket size.")]
-METRICS = {
-    "pageviews": api.pageviews,
-    "visitors": api.visitors,
+TRAFFIC = {"pageviews": api.pageviews, "visitors": api.visitors}
+TABLES = {
     "pages": api.pages,
     "referrers": api.referrers,
     "browsers": api.browsers,
@@ -33,6 +33,17 @@ METRICS = {
     "utm_medium": api.utm_medium,
     "utm_campaign": api.utm_campaign,
 }
+METRICS = {**TRAFFIC, **TABLES}
+# A table lists the groups biggest over the range; on a big site's pages (thousands a day) the
+# full list costs seconds to read and nobody scrolls it. The rest is in each table's "other".
+TOP = 10
+
+
+def panel(name: str, state: ApiState, key: MarketingPage, q: panels.Query) -> Awaitable[UsageOut]:
+    """One usage panel's answer, asked as the page asks it (a table: its ``TOP`` groups)."""
+    if name in TABLES:
+        return TABLES[name](state, key, q.start, q.end, q.interval, TOP)
+    return TRAFFIC[name](state, key, q.start, q.end, q.interval)
 
 
 def _query(first: date | None, last: date | None, interval: Interval) -> panels.Query:
@@ -45,7 +56,7 @@ async def _answers(
     state: ApiState, key: MarketingPage, q: panels.Query
 ) -> tuple[dict[str, UsageOut], ConsentOut, ConsentVersionsOut]:
     """Every usage answer the page shows, fetched at once through the API's routes."""
-    calls = [fn(state, key, q.start, q.end, q.interval) for fn in METRICS.values()]
+    calls = [panel(name, state, key, q) for name in METRICS]
     consent_call = api.consent(state, key, q.start, q.end, q.interval)
     versions_call = api.consent_versions(state, key, q.start, q.end, q.interval)
     usage, consent, versions = await asyncio.gather(
@@ -93,6 +104,7 @@ async def dashboard(
         "change": panels.change,
         "traffic": [(s, views.get(s), visitors.get(s)) for s in sorted(set(views) | set(visitors))],
         "tables": [panels.table(answers[m], title) for m, title in panels.DIMENSIONS.items()],
+        "top": TOP,
         "consent": consent,
         "versions": versions,
         "purposes": panels.PURPOSES,
