@@ -34,7 +34,6 @@ from tests.isolation import isolated_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.e2e]
 
-A, B = "visitor_a_" + secrets.token_hex(6), "visitor_b_" + secrets.token_hex(6)
 IP_A, IP_B, IP_FLOOD = "203.0.113.41", "198.51.100.42", "192.0.2.43"
 KEY = "cluster-pipeline-pseudonym-key"
 BURST = 8
@@ -51,15 +50,18 @@ def pageview(visitor: str | None, path: str) -> dict[str, object]:
     }
 
 
-def post(pipe: Pipeline, route: str, body: object, ip: str) -> httpx.Response:
-    headers = {"X-Forwarded-For": ip}
+def post(
+    pipe: Pipeline, route: str, body: object, ip: str, visitor: str | None = None
+) -> httpx.Response:
+    """POST from ``ip``, as a browser holding ``visitor``'s cookie when given."""
+    headers = {"X-Forwarded-For": ip} | ({"Cookie": f"cs_vid={visitor}"} if visitor else {})
     return httpx.post(f"{pipe.collector_url}{route}", json=body, headers=headers, timeout=10)
 
 
-def consent(pipe: Pipeline, visitor: str, analytics: bool, ip: str) -> None:
+def consent(pipe: Pipeline, analytics: bool, ip: str) -> str | None:
+    """A banner decision; the visitor id the collector minted into its cookie (a grant)."""
     choices = {"necessary": True, "analytics": analytics, "marketing": False, "preferences": False}
     body = {
-        "visitor_id": visitor,
         "choices": choices,
         "policy_version": "2026-01",
         "policy_hash": "cluster",
@@ -68,6 +70,7 @@ def consent(pipe: Pipeline, visitor: str, analytics: bool, ip: str) -> None:
     }
     answer = post(pipe, "/v1/consent", body, ip)
     assert answer.status_code == 201, answer.text
+    return answer.cookies.get("cs_vid")
 
 
 @pytest.fixture(name="pipe", scope="module")
@@ -128,10 +131,11 @@ def file_deletion(pipe: Pipeline, visitor: str) -> dict[str, Any]:
 
 def test_events_consent_limits_and_deletion_on_the_clusters(pipe: Pipeline) -> None:
     repo: Repository = pipe.repo  # type: ignore[attr-defined]
-    key_a = pseudonymize(A, KEY)
-    consent(pipe, A, True, IP_A)
-    consent(pipe, B, False, IP_B)
-    in_force = httpx.get(f"{pipe.collector_url}/v1/consent/{A}").json()
+    a = consent(pipe, True, IP_A)
+    assert a, "a grant mints the visitor id into the cookie"
+    assert consent(pipe, False, IP_B) is None, "a refusal names no one"
+    key_a = pseudonymize(a, KEY)
+    in_force = httpx.get(f"{pipe.collector_url}/v1/consent/{a}").json()
     assert in_force["choices"]["analytics"] is True
     wait_until(
         lambda: repo.count_subject(key_a).get("consent_ledger", 0) >= 1,
@@ -142,11 +146,11 @@ def test_events_consent_limits_and_deletion_on_the_clusters(pipe: Pipeline) -> N
 
     # Fifty ids hash to many slots: the dedupe script runs once per tag, and a resent batch
     # (a client retry) is all duplicates.
-    batch = {"events": [pageview(A, f"/a/{i}") for i in range(50)]}
-    assert post(pipe, "/v1/events", batch, IP_A).json()["accepted"] == 50
-    again = post(pipe, "/v1/events", batch, IP_A).json()
+    batch = {"events": [pageview(None, f"/a/{i}") for i in range(50)]}
+    assert post(pipe, "/v1/events", batch, IP_A, a).json()["accepted"] == 50
+    again = post(pipe, "/v1/events", batch, IP_A, a).json()
     assert (again["accepted"], again["duplicates"]) == (0, 50)
-    assert post(pipe, "/v1/events", {"events": [pageview(B, "/b")]}, IP_B).status_code == 202
+    assert post(pipe, "/v1/events", {"events": [pageview(None, "/b")]}, IP_B).status_code == 202
     rows = wait_until(
         lambda: (found := stored_paths(repo)) and len(found) >= 51 and found,
         timeout=90,
@@ -166,19 +170,20 @@ def test_events_consent_limits_and_deletion_on_the_clusters(pipe: Pipeline) -> N
     assert 429 in codes, f"{codes} in {time.monotonic() - began:.1f} s"
     assert all(a.headers["Retry-After"] for a in answers if a.status_code == 429)
 
-    receipt = file_deletion(pipe, A)["result"]
+    receipt = file_deletion(pipe, a)["result"]["receipt"]
     assert receipt["stores"]["clickhouse.usage_events"] == {"before": 50, "after": 0}
     assert receipt["verified_zero"] is True
     cluster_port = int(pipe.env["CONSENTSTREAM_REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
     with RedisCluster(host="127.0.0.1", port=cluster_port) as redis:
         assert redis.exists(redis_keys.consent(key_a), redis_keys.consent_history(key_a)) == 0
         assert redis.get(redis_keys.suppressed(key_a)) == b"1"
-    post(pipe, "/v1/events", {"events": [pageview(A, "/after")]}, IP_A)
-    post(pipe, "/v1/events", {"events": [pageview(B, "/marker")]}, IP_B)
+    post(pipe, "/v1/events", {"events": [pageview(None, "/after")]}, IP_A, a)
+    post(pipe, "/v1/events", {"events": [pageview(None, "/marker")]}, IP_B)
     wait_until(
         lambda: any(row["page_path"] == "/marker" for row in stored_paths(repo)),
         what="a later event to land",
         pipe=pipe,
     )
-    assert not [row for row in stored_paths(repo) if row["page_path"] == "/after"]
+    after = [row for row in stored_paths(repo) if row["page_path"] == "/after"]
+    assert all(row["visitor_key"] == "" for row in after), "at most anonymous, never A's"
     assert sum(repo.count_subject(key_a).values()) == 0
