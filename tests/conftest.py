@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from consentstream.settings import CommonSettings
+from tests.figures import FIGURES
 
 # Test mode is explicit: only here may a suite run with short throwaway keys (a suite that
 # names its own keys in a process's environment uses them). Every process a test starts
@@ -81,3 +82,24 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return suite_of(nodeid)
 
     return SuiteScheduling(config, log)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what every fault scenario sent, acknowledged and stored.
+
+    Here, not in the fault suite's conftest: under xdist the controlling process never collects
+    tests, so only this conftest's hooks run where the summary is printed; the figures come in
+    the reports the workers send back.
+    """
+    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])]
+    lines = [
+        value
+        for r in reports
+        if r.when == "call"
+        for name, value in getattr(r, "user_properties", ())
+        if name == FIGURES
+    ]
+    if lines:
+        terminalreporter.section("fault scenarios")
+        for line in lines:
+            terminalreporter.write_line(line)

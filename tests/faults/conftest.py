@@ -18,25 +18,6 @@ from ops.stack.config import StackSettings
 from tests.e2e.processes import Pipeline, free_port, running_pipeline
 from tests.isolation import isolated_env
 
-FIGURES = "fault_figures"
-"""The user property holding a fault scenario's figures line, printed in the run's summary."""
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print what every fault scenario sent, acknowledged and stored."""
-    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])]
-    lines = [
-        value
-        for r in reports
-        if r.when == "call"
-        for name, value in getattr(r, "user_properties", ())
-        if name == FIGURES
-    ]
-    if lines:
-        terminalreporter.section("fault scenarios")
-        for line in lines:
-            terminalreporter.write_line(line)
-
 
 @dataclass
 class FaultRig:

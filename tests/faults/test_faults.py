@@ -19,8 +19,9 @@ from consentstream.identity import pseudonymize
 from consentstream.storage import open_storage
 from ops import stack
 from tests.e2e.processes import wait_http
+from tests.figures import FIGURES
 
-from .conftest import FIGURES, FaultRig
+from .conftest import FaultRig
 from .loadgen import LoadGenerator, visitors
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
