@@ -47,6 +47,17 @@ def _settled_before(settings: ApiSettings) -> datetime | None:
     return datetime.now(UTC) - timedelta(minutes=settle) if settle >= 0 else None
 
 
+def _window(
+    settings: ApiSettings, start: datetime | None, end: datetime | None, interval: usage.Interval
+) -> tuple[datetime, datetime, datetime | None]:
+    """The answered range (snapped to settled buckets) and the moment buckets count as settled."""
+    closed_before = _settled_before(settings)
+    start, end = usage.time_range(
+        start, end, interval, settings.usage_max_days, ready_before=closed_before
+    )
+    return start, end, closed_before
+
+
 async def _groups(
     state: State,
     metric: str,
@@ -57,10 +68,7 @@ async def _groups(
     top: int | None = None,
 ) -> usage.UsageOut:
     settings, k = state.settings, state.settings.k_anonymity
-    closed_before = _settled_before(settings)
-    start, end = usage.time_range(
-        start, end, interval, settings.usage_max_days, ready_before=closed_before
-    )
+    start, end, closed_before = _window(settings, start, end, interval)
     rows = await asyncio.to_thread(
         answers.rows_for, state.repo, dimension, interval, (start, end), k, closed_before, top
     )
@@ -202,10 +210,7 @@ async def consent(
 ) -> usage.ConsentOut:
     """Share of consent decisions granting each purpose; buckets under k visitors withheld."""
     settings = state.settings
-    closed_before = _settled_before(settings)
-    start, end = usage.time_range(
-        start, end, interval, settings.usage_max_days, ready_before=closed_before
-    )
+    start, end, closed_before = _window(settings, start, end, interval)
     rows = await asyncio.to_thread(
         consent_answers.rows_for, state.repo, "rates", interval, (start, end), closed_before
     )
@@ -226,10 +231,7 @@ async def consent_versions(
 ) -> usage.ConsentVersionsOut:
     """Consent rates per policy version and banner hash per bucket; groups under k withheld."""
     settings = state.settings
-    closed_before = _settled_before(settings)
-    start, end = usage.time_range(
-        start, end, interval, settings.usage_max_days, ready_before=closed_before
-    )
+    start, end, closed_before = _window(settings, start, end, interval)
     rows = await asyncio.to_thread(
         consent_answers.rows_for, state.repo, "versions", interval, (start, end), closed_before
     )
