@@ -23,7 +23,16 @@ from typing import Any
 from consentstream.storage.repository import Repository
 from schemas.rows import UsageAnswerRow
 
-from .buckets import Interval, Span, bucket_starts, ceil_bucket, chunks, floor_bucket, next_bucket
+from .buckets import (
+    Interval,
+    Span,
+    bucket_starts,
+    ceil_bucket,
+    chunks,
+    floor_bucket,
+    next_bucket,
+    stored_params,
+)
 from .top import keep_top, stored_top
 
 Rows = list[dict[str, Any]]
@@ -136,13 +145,7 @@ def closed_rows(
     repo: Repository, dimension: str, interval: Interval, closed: Span, k: int
 ) -> tuple[Rows, int]:
     """Rows of a span of whole closed buckets, storing the ones not stored yet; how many were."""
-    params = {
-        "interval": interval,
-        "dimension": dimension,
-        "k": k,
-        "start": closed[0],
-        "end": closed[1],
-    }
+    params = stored_params(dimension, interval, closed, k)
     compute = _computer(repo, dimension, interval, k)
     stored, missing, fresh = answer(closed, interval, repo.cached_answers(params), compute)
     if missing:

@@ -7,7 +7,7 @@ can reach, so two answers never differ by a sliver of one bucket.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 Interval = Literal["hour", "day", "week"]
 Span = tuple[datetime, datetime]
@@ -67,3 +67,8 @@ def chunks(span: Span, interval: Interval, most: timedelta) -> list[Span]:
         else:
             out.append((start, end))
     return out
+
+
+def stored_params(dimension: str, interval: Interval, span: Span, k: int) -> dict[str, Any]:
+    """The parameters every read of stored usage answers for ``span`` takes."""
+    return {"interval": interval, "dimension": dimension, "k": k, "start": span[0], "end": span[1]}

@@ -21,7 +21,7 @@ from typing import Any
 
 from consentstream.storage.repository import Repository
 
-from .buckets import Interval, Span, bucket_starts
+from .buckets import Interval, Span, bucket_starts, stored_params
 
 Rows = list[dict[str, Any]]
 Sums = dict[datetime, tuple[int, int]]
@@ -85,14 +85,7 @@ def stored_top(
     None when some bucket of the span is not stored yet (the caller answers it the full way,
     which stores it); reading back stays proportional to ``top``, not to the groups a day.
     """
-    params = {
-        "interval": interval,
-        "dimension": dimension,
-        "k": k,
-        "start": closed[0],
-        "end": closed[1],
-        "top": top,
-    }
+    params = stored_params(dimension, interval, closed, k) | {"top": top}
     keys = repo.top_answer_keys(params)
     stored = repo.top_answers(params, keys)
     done = {row["bucket"] for row in stored if row["row_kind"] == "done"}
