@@ -30,7 +30,7 @@ from .facts import parse_networks
 from .metrics import CollectorMetrics, RequestTimer
 from .ratelimit import RateLimiter
 from .responses import documented_models
-from .routes import consent, demo, events, health, snippet
+from .routes import consent, consent_read, demo, events, health, snippet
 from .sealing import open_sealer
 
 
@@ -129,7 +129,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     app.add_middleware(HostGuard, allowed=allowed, refused=refused)
     app.add_middleware(RequestTimer, latency=app.state.metrics.latency)  # outermost
 
-    for module in (events, consent, health, snippet):
+    for module in (events, consent, consent_read, health, snippet):
         app.include_router(module.router)
     install_docs(app, settings.ui_assets_dir)
     app.include_router(privacy_center.router)

@@ -1,4 +1,4 @@
-"""Consent decisions at the collector: the topic key and a signed receipt.
+"""Consent decisions at the collector: the topic key, a signed receipt, the one in force.
 
 Every decision is recorded, a refusal too. A decision without a visitor id (analytics refused)
 is anonymous: it is keyed by its consent id, mirrors nothing in Redis and sets no cookie.
@@ -11,8 +11,12 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
+from redis.asyncio import Redis
+
+from consentstream import redis_keys
 from consentstream.identity import pseudonymize, sign
-from schemas.consent import receipt_payload
+from schemas.consent import NONE_IN_FORCE, receipt_payload
+from schemas.events import ConsentInForce
 from schemas.messages import ConsentDecision
 
 
@@ -28,6 +32,15 @@ def receipt(decision: ConsentDecision, key: str) -> str:
     payload = receipt_payload(decision)
     body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
     return f"{body}.{sign(payload, key)}"
+
+
+async def in_force(redis: Redis, subject_key: str) -> ConsentInForce:
+    """The subject's decision in force (the Redis mirror); necessary-only when none is on
+    record (fail closed)."""
+    raw = await redis.get(redis_keys.consent(subject_key))
+    if raw is None:
+        return NONE_IN_FORCE
+    return ConsentInForce.model_validate_json(raw)
 
 
 def utcnow() -> datetime:

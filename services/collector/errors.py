@@ -10,7 +10,8 @@ CollectorError
 ├── NothingValid         422: every event of the request was refused (``rejected`` says why)
 ├── TooManyRequests      429: the client's rate limit is spent; retry after a while
 ├── Saturated            503: too many produce calls already wait for Kafka; retry later
-└── KeyStoreUnavailable  503: no data key to seal the request's raw values with; retry later
+├── KeyStoreUnavailable  503: no data key to seal the request's raw values with; retry later
+└── NotYourVisitor       403: a read names a visitor id the request's cookie does not hold
 (consentstream.kafka.BrokerUnavailable → 503: Kafka did not acknowledge in time; retry later;
 a body over its route's byte limit gets 413 from consentstream.edge.BodyLimit before any route)
 """
@@ -29,6 +30,8 @@ class CollectorError(Exception):
     status_code = 500
     code = "error"
     reason = "invalid"
+    on_events = True
+    """Whether ``POST /v1/events`` can raise it (its documented statuses come from the tree)."""
 
     def __init__(self, message: str, rejected: list[Rejection] | None = None) -> None:
         super().__init__(message)
@@ -108,3 +111,23 @@ class KeyStoreUnavailable(CollectorError):
     def __init__(self, retry_after: int) -> None:
         super().__init__("the key store is unavailable; nothing in this request was stored")
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class NotYourVisitor(CollectorError):
+    """The visitor id named is not the one the request's visitor cookie holds.
+
+    The same answer for every such id (one with a decision, one without, one never minted), so
+    it tells nothing about the visitor named.
+    """
+
+    status_code = 403
+    code = "forbidden"
+    reason = "foreign_visitor"
+    on_events = False
+
+    def __init__(self, headers: dict[str, str] | None = None) -> None:
+        super().__init__(
+            "only the browser holding a visitor's cookie reads their decision;"
+            " read your own with GET /v1/consent"
+        )
+        self.headers = headers or {}

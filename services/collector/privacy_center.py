@@ -30,7 +30,8 @@ from schemas.events import ConsentChoices, ConsentRequest
 
 from . import csrf, visitor
 from .deps import RateLimited, State
-from .routes.consent import get_consent, post_consent
+from .routes.consent import post_consent
+from .routes.consent_read import decision_in_force
 
 router = APIRouter(prefix="/privacy", include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -99,7 +100,7 @@ async def center(
         "filed": ref if ref.isalnum() else "",
     }
     if visitor_id:
-        context["in_force"] = await get_consent(visitor_id, state)
+        context["in_force"] = await decision_in_force(state, visitor_id)
         context["history"] = await _history(state, visitor_id)
         context["mine"] = await _own_requests(state, visitor_id)
     elif who.erased_id:  # deleted: only the request records the law keeps, read-only

@@ -32,6 +32,7 @@ DOCS = ErrorDocs(
     ErrorBody,
     {
         400: "The body is not JSON, or the Host is not one of the collector's names.",
+        403: "The request's visitor cookie does not entitle it to this.",
         404: "No such resource.",
         413: "The body is larger than the route allows.",
         415: "A content type other than application/json or text/plain.",
@@ -56,10 +57,15 @@ def error_classes() -> list[type[CollectorError]]:
     return found
 
 
+def events_error_classes() -> list[type[CollectorError]]:
+    """The errors ``POST /v1/events`` can raise: every one but those of the other routes."""
+    return [cls for cls in error_classes() if cls.on_events]
+
+
 def events_responses() -> Responses:
     """Each status ``POST /v1/events`` can answer, described by the errors that raise it."""
     reasons: dict[int, list[str]] = {503: [DOCS.meanings[503]]}  # BrokerUnavailable
-    for cls in error_classes():
+    for cls in events_error_classes():
         text = (cls.__doc__ or "").strip().splitlines()[0]
         reasons.setdefault(cls.status_code, []).append(text)
     answers: Responses = {}
@@ -140,19 +146,18 @@ def snippet_responses(
 
 
 def consent_post_responses() -> Responses:
-    """``POST /v1/consent``: the receipt, linked to reading back the v1 body id's decision.
+    """``POST /v1/consent``: the receipt, linked to reading back the decision in force.
 
     The visitor a decision is for is in the HttpOnly cookie, which no runtime expression (and
-    no page script) reads; the link follows the deprecated body field, which names no one.
+    no page script) reads, so the link goes to the cookie's read, which needs no parameter.
     """
     read_back = link(
-        "get_consent",
-        "The decision in force for the (deprecated, ignored) body visitor_id: a decision is"
-        " recorded under the cookie's visitor only, so this one is never changed by the post.",
-        visitor_id="$request.body#/visitor_id",
+        "get_own_consent",
+        "The decision in force for the browser's visitor cookie: after a grant or a"
+        " withdrawal with that cookie, the one just recorded.",
     )
     return {
-        201: {"links": {"GetConsent": read_back}},
+        201: {"links": {"GetOwnConsent": read_back}},
         **EVERY_ROUTE,
         **DOCS.errors(413, 422, 429, 503),
         400: {
@@ -162,9 +167,50 @@ def consent_post_responses() -> Responses:
     }
 
 
+def visitor_cookie_parameter() -> dict[str, Any]:
+    """``openapi_extra`` declaring the visitor cookie a read is answered for.
+
+    Declared rather than read as a FastAPI parameter: the cookie's name is a setting, and a
+    malformed cookie is not a 422 but a dead cookie (cleared, read as no visitor).
+    """
+    return {
+        "parameters": [
+            {
+                "name": "cs_vid",
+                "in": "cookie",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "The HttpOnly visitor cookie the collector set (its name is"
+                " CONSENTSTREAM_VISITOR_COOKIE_NAME). Sent by the browser, never by scripts.",
+            }
+        ]
+    }
+
+
+def own_consent_responses() -> Responses:
+    """``GET /v1/consent``: the cookie's decision; necessary-only without a live cookie."""
+    return {
+        200: {
+            "description": "The decision in force for the cookie's visitor; necessary-only"
+            " when there is no cookie, none is on record, or the cookie's id was erased (then"
+            " the answer also clears the cookie)."
+        },
+        **EVERY_ROUTE,
+    }
+
+
 def consent_get_responses() -> Responses:
-    """``GET /v1/consent/{visitor_id}``: the decision, or 422 for a malformed visitor id."""
-    return {**EVERY_ROUTE, **DOCS.errors(422)}
+    """``GET /v1/consent/{visitor_id}``: the decision for the cookie's own id, else 403."""
+    return {
+        200: {"description": "The decision in force: the id named is the cookie's own."},
+        **EVERY_ROUTE,
+        **DOCS.errors(
+            403,
+            422,
+            _403="The id named is not the live id of the request's visitor cookie (no"
+            " cookie, another visitor's id, or an erased id): the same answer for every id.",
+        ),
+    }
 
 
 def readiness_responses() -> Responses:

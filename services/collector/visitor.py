@@ -170,6 +170,13 @@ def request_key(visitor_id: str | None, secret: str) -> Callable[[object], bytes
     return lambda _event: key
 
 
+def clearing_headers(request: Request, state: CollectorState) -> dict[str, str]:
+    """The ``Set-Cookie`` header that clears the visitor cookie, for an error answer to carry."""
+    carrier = Response()
+    apply_cookie(carrier, cookie_for(request, state, None))
+    return {"set-cookie": carrier.headers["set-cookie"]}
+
+
 def apply_cookie(response: Response, cookie: VisitorCookie | None) -> None:
     """Set the visitor cookie, or expire it; nothing when there is no instruction."""
     if cookie is None:

@@ -317,7 +317,9 @@ def test_withdrawal_purges_the_queue_and_later_events_are_anonymous(
     decisions = wait_ledger(pipeline, key, 2)
     # Both may fall in one second (DateTime on ClickHouse 18.16): no order from recorded_at.
     assert sorted(d["analytics"] for d in decisions) == [0, 1]
-    in_force = httpx.get(f"{pipeline.collector_url}/v1/consent/{vid}").json()
+    # The browser no longer holds the cookie (withdrawn); the id it held still reads its own.
+    own = {"Cookie": f"cs_vid={vid}"}
+    in_force = httpx.get(f"{pipeline.collector_url}/v1/consent", headers=own).json()
     assert in_force["choices"]["analytics"] is False
     visit(page, tag, "after")
     page.evaluate("() => consentstream.flush()")

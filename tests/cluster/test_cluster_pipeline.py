@@ -135,7 +135,8 @@ def test_events_consent_limits_and_deletion_on_the_clusters(pipe: Pipeline) -> N
     assert a, "a grant mints the visitor id into the cookie"
     assert consent(pipe, False, IP_B) is None, "a refusal names no one"
     key_a = pseudonymize(a, KEY)
-    in_force = httpx.get(f"{pipe.collector_url}/v1/consent/{a}").json()
+    own = {"Cookie": f"cs_vid={a}"}  # the read answers the cookie's visitor only
+    in_force = httpx.get(f"{pipe.collector_url}/v1/consent", headers=own).json()
     assert in_force["choices"]["analytics"] is True
     wait_until(
         lambda: repo.count_subject(key_a).get("consent_ledger", 0) >= 1,

@@ -170,7 +170,8 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
     assert A not in granted.text
     key_a, key_b = pseudonymize(A, KEY), pseudonymize(B, KEY)
     declined = post_consent(pipeline, False, IP_B, body_id=B).json()
-    in_force = httpx.get(f"{pipeline.collector_url}/v1/consent/{A}").json()
+    own = {"Cookie": f"cs_vid={A}"}  # the read answers the cookie's visitor only
+    in_force = httpx.get(f"{pipeline.collector_url}/v1/consent", headers=own).json()
     assert in_force["choices"]["analytics"] is True
 
     repo: Repository = pipeline.repo

@@ -329,7 +329,10 @@ def test_gpc_forces_marketing_off_in_the_recorded_consent(collector: Collector) 
     assert answer.status_code == 201
     consent_id = answer.json()["consent_id"]
     assert answer.json()["receipt"]
-    in_force = httpx.get(f"{collector.url}/v1/consent/{cookie_id(answer)}", timeout=10).json()
+    visitor = cookie_id(answer)
+    assert visitor
+    own = httpx.get(f"{collector.url}/v1/consent", headers=as_cookie(visitor), timeout=10)
+    in_force = own.json()
     assert in_force["consent_id"] == consent_id
     assert in_force["choices"]["marketing"] is False and in_force["choices"]["analytics"] is True
     assert in_force["gpc_applied"] is True

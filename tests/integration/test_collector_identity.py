@@ -81,9 +81,23 @@ def cleared(answer: httpx.Response) -> bool:
 
 
 def in_force(collector: Collector, visitor: str) -> dict[str, object]:
-    answer = httpx.get(f"{collector.url}/v1/consent/{visitor}", timeout=10)
+    """The choices in force, as the browser holding ``visitor``'s cookie reads them."""
+    answer = httpx.get(f"{collector.url}/v1/consent", headers=as_cookie(visitor), timeout=10)
+    assert answer.status_code == 200, answer.text
     choices: dict[str, object] = answer.json()["choices"]
     return choices
+
+
+def read_by_id(collector: Collector, visitor: str, **headers: str) -> httpx.Response:
+    """The v1 path-form read of ``visitor``'s decision, with whatever cookie ``headers`` hold."""
+    return httpx.get(f"{collector.url}/v1/consent/{visitor}", headers=headers, timeout=10)
+
+
+def erase(stack: CommonSettings, redis: Redis, visitor: str) -> None:
+    """What an erasure leaves for the collector to see: the suppression mark, no mirror."""
+    key = subject(stack, visitor)
+    redis.set(redis_keys.suppressed(key), b"1", ex=600)
+    redis.delete(redis_keys.consent(key))
 
 
 def ignored_count(collector: Collector, route: str) -> float:
@@ -125,6 +139,53 @@ def test_another_visitors_id_gets_no_token_and_cannot_overwrite_their_consent(
     assert ignored_count(behind_proxy, "consent") == before + 2
 
 
+def test_a_decision_is_read_with_its_own_cookie_only(behind_proxy: Collector) -> None:
+    victim, mine = behind_proxy.grant(), behind_proxy.grant()
+    own = read_by_id(behind_proxy, mine, **as_cookie(mine))
+    assert own.status_code == 200 and own.json()["choices"]["analytics"] is True
+    never_minted = "AAAAAAAAAAAAAAAAAAAAAA"
+    foreign = [
+        read_by_id(behind_proxy, victim, **as_cookie(mine)),  # another visitor's id, my cookie
+        read_by_id(behind_proxy, victim),  # no cookie at all
+        read_by_id(behind_proxy, never_minted, **as_cookie(mine)),
+    ]
+    assert [answer.status_code for answer in foreign] == [403, 403, 403]
+    assert len({answer.text for answer in foreign}) == 1, "an existing visitor reads as any id"
+    assert victim not in foreign[0].text and mine not in foreign[0].text
+    assert foreign[0].json()["error"]["code"] == "forbidden"
+    assert not foreign[0].headers.get_list("set-cookie"), "a live cookie is kept"
+
+
+def test_the_cookie_read_answers_the_cookies_decision_and_necessary_only_without(
+    behind_proxy: Collector,
+) -> None:
+    mine = behind_proxy.grant()
+    own = httpx.get(f"{behind_proxy.url}/v1/consent", headers=as_cookie(mine), timeout=10)
+    assert own.json()["choices"]["analytics"] is True and own.json()["consent_id"]
+    assert not own.headers.get_list("set-cookie")
+    nobody = httpx.get(f"{behind_proxy.url}/v1/consent", timeout=10).json()
+    assert nobody["consent_id"] is None
+    assert nobody["choices"] == {
+        "necessary": True,
+        "analytics": False,
+        "marketing": False,
+        "preferences": False,
+    }
+
+
+def test_an_erased_cookie_reads_nothing_and_is_cleared(
+    behind_proxy: Collector, stack: CommonSettings, redis: Redis
+) -> None:
+    erased = behind_proxy.grant()
+    erase(stack, redis, erased)
+    by_id = read_by_id(behind_proxy, erased, **as_cookie(erased))
+    assert by_id.status_code == 403 and cleared(by_id)
+    by_cookie = httpx.get(f"{behind_proxy.url}/v1/consent", headers=as_cookie(erased), timeout=10)
+    assert by_cookie.status_code == 200 and cleared(by_cookie)
+    read = by_cookie.json()
+    assert read["consent_id"] is None and read["choices"]["analytics"] is False
+
+
 def test_events_belong_to_the_cookie_not_to_the_body(behind_proxy: Collector) -> None:
     mine, someone = behind_proxy.grant(), behind_proxy.grant()
     before = ignored_count(behind_proxy, "events")
@@ -144,8 +205,7 @@ def test_an_erased_id_is_dead_and_the_next_grant_mints_a_new_one(
 ) -> None:
     erased = behind_proxy.grant()
     key = subject(stack, erased)
-    redis.set(redis_keys.suppressed(key), b"1", ex=600)
-    redis.delete(redis_keys.consent(key))
+    erase(stack, redis, erased)
     late = event()
     answer = behind_proxy.events(erased, json=late)
     assert answer.status_code == 202 and cleared(answer)

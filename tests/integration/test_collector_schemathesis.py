@@ -21,6 +21,7 @@ pytestmark = pytest.mark.integration
 OPERATIONS = [
     "POST /v1/events",
     "POST /v1/consent",
+    "GET /v1/consent",
     "GET /v1/consent/{visitor_id}",
     "GET /snippet.js",
     "GET /snippet.css",

@@ -14,7 +14,7 @@ from schemas.events import MAX_BATCH_EVENTS
 from services.api.app import create_app as create_api
 from services.api.errors import EVERY_ROUTE, WITH_BODY, ApiError
 from services.collector.app import create_app as create_collector
-from services.collector.responses import error_classes
+from services.collector.responses import error_classes, events_error_classes
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 PUBLIC_RECEIPT_ROUTES = {
@@ -46,11 +46,38 @@ def test_every_collector_error_status_is_documented_on_post_events(
     collector: dict[str, Any],
 ) -> None:
     documented = set(collector["paths"]["/v1/events"]["post"]["responses"])
-    raised = {str(cls.status_code) for cls in error_classes()}
+    raised = {str(cls.status_code) for cls in events_error_classes()}
     assert issubclass(BrokerUnavailable, Exception)  # mapped to 503 by the collector app
     assert raised | {"202", "503"} <= documented
     assert {"400", "413", "415", "422", "429", "503"} <= raised | {"503"}
     assert {"202", "400", "413", "415", "422", "429", "503"} == documented
+
+
+def test_every_collector_error_status_is_documented_on_a_route_that_raises_it(
+    collector: dict[str, Any],
+) -> None:
+    documented = {s for _, _, op in operations(collector) for s in op["responses"]}
+    assert {str(cls.status_code) for cls in error_classes()} <= documented
+    foreign = collector["paths"]["/v1/consent/{visitor_id}"]["get"]["responses"]
+    assert set(foreign) == {"200", "400", "403", "422"}
+    assert foreign["403"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
+
+
+def test_the_consent_reads_declare_the_visitor_cookie_they_answer_for(
+    collector: dict[str, Any],
+) -> None:
+    own = collector["paths"]["/v1/consent"]["get"]
+    path_form = collector["paths"]["/v1/consent/{visitor_id}"]["get"]
+    for op in (own, path_form):
+        cookies = [p["name"] for p in op["parameters"] if p["in"] == "cookie"]
+        assert cookies == ["cs_vid"]
+    assert set(own["responses"]) == {"200", "400"}
+    own_schema = own["responses"]["200"]["content"]["application/json"]["schema"]
+    assert own_schema == {"$ref": "#/components/schemas/ConsentInForce"}
+    links = collector["paths"]["/v1/consent"]["post"]["responses"]["201"]["links"]
+    assert [link["operationId"] for link in links.values()] == ["get_own_consent"]
 
 
 def test_post_events_body_is_the_event_model_as_json_or_text(collector: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""``POST /v1/consent`` records a decision; ``GET /v1/consent/{id}`` reads the one in force."""
+"""``POST /v1/consent`` records a decision (reading one is :mod:`.consent_read`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from redis.exceptions import RedisError
 from consentstream import redis_keys
 from consentstream.identity import pseudonymize
 from consentstream.suppression import set_unless_suppressed
-from schemas.consent import NONE_IN_FORCE, decision_of, in_force_of
-from schemas.events import ConsentInForce, ConsentRecorded, ConsentRequest, VisitorId
+from schemas.consent import decision_of, in_force_of
+from schemas.events import ConsentRecorded, ConsentRequest
 from schemas.messages import ConsentDecision
 
 from .. import consent, responses, visitor
@@ -121,18 +121,3 @@ async def _release(state: CollectorState, consent_id: str) -> None:
         await state.redis.delete(redis_keys.consent_decision(consent_id))
     except (RedisError, OSError) as exc:
         log.warning("could not release consent claim: %s", type(exc).__name__)
-
-
-@router.get(
-    "/v1/consent/{visitor_id}",
-    response_model=ConsentInForce,
-    operation_id="get_consent",
-    responses=responses.consent_get_responses(),
-)
-async def get_consent(visitor_id: VisitorId, state: State) -> ConsentInForce:
-    """The decision in force; necessary-only when none is on record (fail closed)."""
-    key = pseudonymize(visitor_id, state.settings.pseudonym_key.get_secret_value())
-    raw = await state.redis.get(redis_keys.consent(key))
-    if raw is None:
-        return NONE_IN_FORCE
-    return ConsentInForce.model_validate_json(raw)
