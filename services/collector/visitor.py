@@ -114,8 +114,8 @@ def cookie_for(request: Request, state: CollectorState, value: str | None) -> Vi
     )
 
 
-async def consent_identity(
-    request: Request, state: CollectorState, analytics: bool
+def consent_identity(
+    request: Request, state: CollectorState, visitor: Visitor, analytics: bool
 ) -> ConsentIdentity:
     """Whom a decision is for: the cookie's live id, a new one on a grant, else no one.
 
@@ -123,7 +123,6 @@ async def consent_identity(
     cookie's visitor (so it reaches their record) and clears the cookie; a dead cookie is
     cleared and counts as none.
     """
-    visitor = await visitor_of(request, state)
     if analytics:
         vid = visitor.visitor_id or mint()
         return ConsentIdentity(vid, cookie_for(request, state, vid))

@@ -12,7 +12,7 @@ from consentstream.identity import pseudonymize
 from consentstream.suppression import set_unless_suppressed
 from schemas.consent import decision_of, in_force_of
 from schemas.events import ConsentRecorded, ConsentRequest
-from schemas.messages import ConsentDecision
+from schemas.messages import ConsentDecision, RequestFacts
 
 from .. import consent, responses, visitor
 from ..deps import CollectorState, RateLimited, State
@@ -35,15 +35,37 @@ async def post_consent(
     """Record a decision durably, mirror it to Redis, return a receipt; set or clear the cookie.
 
     The decision is the cookie's visitor's (or a new one's, on a first grant); a body
-    ``visitor_id`` is never trusted.
+    ``visitor_id`` is never trusted. A cookie whose id is erased before the decision is
+    produced is answered as an erased cookie is: nothing is recorded for that id.
 
     A retry of a decision already recorded (same decision id) gets the first answer back and
     records nothing new.
     """
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
-    identity = await visitor.consent_identity(request, state, body.choices.analytics)
-    visitor.ignore_body_id(state, "consent", body.visitor_id, identity.visitor_id)
+    who = await visitor.visitor_of(request, state)
+    visitor.ignore_body_id(state, "consent", body.visitor_id, who.visitor_id)
+    try:
+        return await _decide(body, facts, request, response, state, who)
+    except _ErasedMeanwhile:  # the erasure landed after the cookie was read
+        erased = visitor.Visitor(None, dead=True)
+        return await _decide(body, facts, request, response, state, erased)
+
+
+class _ErasedMeanwhile(Exception):
+    """The decision's visitor was erased after its cookie was read: nothing was produced."""
+
+
+async def _decide(
+    body: ConsentRequest,
+    facts: RequestFacts,
+    request: Request,
+    response: Response,
+    state: CollectorState,
+    who: visitor.Visitor,
+) -> ConsentRecorded:
+    """Record the decision for ``who`` (or replay the first answer to a retried decision id)."""
+    identity = visitor.consent_identity(request, state, who, body.choices.analytics)
     body = body.model_copy(update={"visitor_id": identity.visitor_id})
     decision = decision_of(body, facts, consent.utcnow())
     earlier = await _claim(state, decision) if body.decision_id else None
@@ -56,11 +78,10 @@ async def post_consent(
     else:
         await _record(state, decision, claimed=body.decision_id is not None)
     visitor.apply_cookie(response, cookie)
-    settings = state.settings
     return ConsentRecorded(
         consent_id=decision.consent_id,
         recorded_at=decision.recorded_at,
-        receipt=consent.receipt(decision, settings.receipt_key.get_secret_value()),
+        receipt=consent.receipt(decision, state.settings.receipt_key.get_secret_value()),
         visitor_token=None,  # v1 field: a token names the visitor, page scripts never see one
     )
 
@@ -91,10 +112,27 @@ def _pseudonym(state: CollectorState, visitor_id: str | None) -> str | None:
     return pseudonymize(visitor_id, state.settings.pseudonym_key.get_secret_value())
 
 
+async def _erased(state: CollectorState, subject_key: str) -> bool:
+    """True when the subject is on the suppression list; False when Redis cannot tell (the
+    worker checks the list again before anything lands)."""
+    try:
+        return bool(await state.redis.exists(redis_keys.suppressed(subject_key)))
+    except (RedisError, OSError) as exc:
+        log.warning("suppression list unavailable: %s", type(exc).__name__)
+        return False
+
+
 async def _record(state: CollectorState, decision: ConsentDecision, *, claimed: bool) -> None:
-    """Produce the decision (acks=all), mirror it for its visitor; on failure release the claim."""
+    """Produce the decision (acks=all), mirror it for its visitor; on failure release the claim.
+
+    Checked against the suppression list first: sealing would otherwise make the erased
+    subject a new data key, and the decision would travel readable to the worker (which drops
+    it, but a copy would sit in the consent topic). :class:`_ErasedMeanwhile` then.
+    """
     key = consent.topic_key(decision, state.settings.pseudonym_key.get_secret_value())
     try:
+        if decision.visitor_id is not None and await _erased(state, key):
+            raise _ErasedMeanwhile
         value = await state.sealer.seal_consent(key, decision)
         async with state.inflight.slot():
             await state.producer.send_all(state.topics.consent, [(key.encode(), value)])
