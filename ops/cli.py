@@ -21,7 +21,7 @@ from ops import apps, cli_ops, cli_privacy, cli_processors, stack
 from ops.cli_dlq import dlq_app
 from ops.cli_receipt import receipt_app
 from ops.stack import cluster as stack_cluster
-from ops.stack import kafka_cluster, secrets
+from ops.stack import kafka_cluster, redis_cluster, secrets
 
 app = typer.Typer(no_args_is_help=True, help="consentstream: consent and cookie tracking.")
 console = Console()
@@ -35,9 +35,10 @@ Cluster = Annotated[
     bool,
     typer.Option(
         "--cluster",
-        help="Cluster mode: ClickHouse as 2 shards x 2 replicas with ZooKeeper and three Kafka"
-        " brokers, from CONSENTSTREAM_CLICKHOUSE_CLUSTER_PORT, CONSENTSTREAM_ZOOKEEPER_PORT and"
-        " CONSENTSTREAM_KAFKA_CLUSTER_PORT.",
+        help="Cluster mode: ClickHouse as 2 shards x 2 replicas with ZooKeeper, three Kafka"
+        " brokers and a 3-master Redis Cluster (the single Redis keeps the locks), from"
+        " CONSENTSTREAM_CLICKHOUSE_CLUSTER_PORT, CONSENTSTREAM_ZOOKEEPER_PORT,"
+        " CONSENTSTREAM_KAFKA_CLUSTER_PORT and CONSENTSTREAM_REDIS_CLUSTER_PORT.",
     ),
 ]
 _STATE_STYLE = {"running": "green", "stopped": "dim", "unhealthy": "yellow", "port taken": "red"}
@@ -85,11 +86,21 @@ def up(services: ServiceNames = None, cluster: Cluster = False) -> None:
     if failed:
         raise typer.Exit(code=1)
     if cluster:
-        settings = stack.StackSettings()
-        url = stack_cluster.cluster_url(settings)
-        console.print(f"CONSENTSTREAM_CLICKHOUSE_URL='{url}'", highlight=False)
-        brokers = kafka_cluster.bootstrap(settings)
-        console.print(f"CONSENTSTREAM_KAFKA_BOOTSTRAP='{brokers}'", highlight=False)
+        _print_cluster_settings(stack.StackSettings(), names)
+
+
+def _print_cluster_settings(settings: stack.StackSettings, started: list[str]) -> None:
+    """The settings that point apps at the clusters just started, as shell assignments."""
+    chosen: dict[str, str] = {}
+    if any(name.startswith("clickhouse-") for name in started):
+        chosen["CONSENTSTREAM_CLICKHOUSE_URL"] = stack_cluster.cluster_url(settings)
+    if any(name.startswith("kafka-") for name in started):
+        chosen["CONSENTSTREAM_KAFKA_BOOTSTRAP"] = kafka_cluster.bootstrap(settings)
+    if any(name.startswith("redis-cluster-") for name in started):
+        chosen.update(redis_cluster.cluster_settings(settings))
+    console.print("# settings for the apps, e.g. `export` them:", highlight=False)
+    for name, value in chosen.items():
+        console.print(f"{name}='{value}'", highlight=False, soft_wrap=True)
 
 
 def _start_one(name: str) -> bool:

@@ -2,7 +2,9 @@
 
 ``up()`` starts what is not running (idempotent), ``down()`` stops it keeping the data, and
 ``start(name)`` / ``stop(name)`` let fault tests bounce a single service. With ``cluster=True``
-ClickHouse runs as 2 shards x 2 replicas coordinated by ZooKeeper (:mod:`.cluster`).
+ClickHouse runs as 2 shards x 2 replicas coordinated by ZooKeeper (:mod:`.cluster`), Kafka as three
+brokers (:mod:`.kafka_cluster`) and Redis as a 3-master Redis Cluster next to the single Redis,
+which keeps the locks (:mod:`.redis_cluster`).
 Everything lives under one git-ignored folder (``.stack/``, setting ``CONSENTSTREAM_STACK_DIR``),
 including the random keys ``up`` makes for the apps on first start (:mod:`ops.stack.secrets`).
 """
@@ -20,6 +22,7 @@ from ops.stack.config import StackSettings
 from ops.stack.kafka import KafkaService
 from ops.stack.kafka_cluster import kafka_brokers
 from ops.stack.redis import RedisService
+from ops.stack.redis_cluster import redis_cluster_nodes
 
 __all__ = [
     "SERVICE_NAMES",
@@ -47,11 +50,17 @@ SERVICE_NAMES: tuple[str, ...] = tuple(_SERVICES)
 
 
 def services(settings: StackSettings, cluster: bool = False) -> list[Service]:
-    """Every service in start order; cluster mode swaps the ClickHouse node for the cluster."""
+    """Every service in start order; cluster mode adds the Redis Cluster and swaps ClickHouse and
+    Kafka for their clusters."""
     single = [service_class(settings) for service_class in _SERVICES.values()]
     if not cluster:
         return single
-    return [single[0], *cluster_services(settings), *kafka_brokers(settings)]
+    return [
+        single[0],
+        *redis_cluster_nodes(settings),
+        *cluster_services(settings),
+        *kafka_brokers(settings),
+    ]
 
 
 def names(cluster: bool = False) -> tuple[str, ...]:

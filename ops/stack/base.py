@@ -106,3 +106,12 @@ class Service(ABC):
     @abstractmethod
     def is_ready(self) -> bool:
         """True once a real client request succeeds; never raises."""
+
+    def after_ready(self, progress: Progress) -> None:
+        """Work that needs the server answering (joining peers into a cluster); idempotent,
+        run by every ``start``, raises :class:`StackError` when it cannot be done."""
+        return None  # most servers need nothing once they answer
+
+    def state_detail(self) -> str:
+        """What ``status`` adds about a running server beyond "running" (empty: nothing)."""
+        return ""

@@ -70,6 +70,11 @@ class StackSettings(BaseSettings):
         description="Cluster mode: first port of the 2 x 2 ClickHouse nodes; node i binds"
         " native, HTTP and interserver ports at this + 10 * i + 0, 1, 2.",
     )
+    redis_cluster_port: int = Field(
+        7001,
+        description="Cluster mode: client port of the first of three Redis Cluster masters;"
+        " node i binds this + i, and its cluster bus this + i + 10000.",
+    )
     ready_timeout_s: float = Field(90.0, description="Seconds to wait for a service to answer.")
     stop_timeout_s: float = Field(20.0, description="Seconds between SIGTERM and SIGKILL.")
 

@@ -17,7 +17,8 @@ def status(service: Service) -> ServiceStatus:
     pid = _our_pid(service)
     if pid is not None:
         state: State = "running" if service.is_ready() else "unhealthy"
-        return _report(service, state, pid, "" if state == "running" else "not answering")
+        detail = service.state_detail() if state == "running" else "not answering"
+        return _report(service, state, pid, detail)
     taken = _taken_port(service)
     if taken is not None:
         detail = f"port {taken} used by {process.port_owner(taken)}"
@@ -31,6 +32,7 @@ def start(service: Service, progress: Progress) -> ServiceStatus:
         pid = _our_pid(service)
         if pid is not None:
             _wait_ready(service, pid, progress)
+            service.after_ready(progress)
             return _report(service, "running", pid, "already running")
         _refuse_taken_port(service)
         spec = service.prepare(progress)
@@ -38,6 +40,7 @@ def start(service: Service, progress: Progress) -> ServiceStatus:
         progress(f"starting {service.name}")
         pid = process.launch(spec, service.log, service.pid_file, service.exe_names)
         _wait_ready(service, pid, progress)
+        service.after_ready(progress)
         return _report(service, "running", pid, f"started in {time.monotonic() - began:.1f} s")
 
 

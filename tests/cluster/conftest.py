@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import random
 import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 
 import pytest
 
 from consentstream.storage import Storage, open_storage, sql
-from ops.stack import lifecycle
+from ops.stack import lifecycle, redis_cluster
 from ops.stack.cluster import cluster_services, cluster_url
 from ops.stack.config import StackSettings
 from tests.e2e.processes import free_port
 
 pytestmark = pytest.mark.cluster
-MASTERS = 3
 
 
 def _free(port: int) -> bool:
@@ -68,56 +64,21 @@ def cluster_stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(name="redis_cluster_port", scope="session")
 def redis_cluster_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Three masters on free ports, joined with ``redis-cli --cluster create``; stopped after."""
+    """The stack's three Redis Cluster masters on free ports (``up --cluster`` starts the same),
+    joined into one cluster; the first node's port. Stopped after the session."""
     # Each master also binds its cluster bus at port + 10000.
-    first = free_port_block(MASTERS, also=10_000)
-    ports = list(range(first, first + MASTERS))
-    servers = []
-    for port in ports:
-        home = Path(tmp_path_factory.mktemp(f"redis{port}"))
-        argv = [
-            "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(home),
-            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no",
-        ]  # fmt: skip
-        servers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=home))
+    settings = StackSettings(
+        stack_dir=tmp_path_factory.mktemp("redis-cluster"),
+        redis_cluster_port=free_port_block(redis_cluster.MASTERS, also=redis_cluster.BUS_OFFSET),
+    )
+    nodes = redis_cluster.redis_cluster_nodes(settings)
     try:
-        _create(ports)
-        yield ports[0]
+        for node in nodes:
+            lifecycle.start(node, lambda _text: None)
+        yield settings.redis_cluster_port
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(timeout=10)
-
-
-def _create(ports: list[int]) -> None:
-    """Assign the 16384 slots over the masters and wait until the cluster says ok."""
-    deadline = time.monotonic() + 30
-    while not all(_ping(port) for port in ports):
-        assert time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.1)
-    nodes = [f"127.0.0.1:{port}" for port in ports]
-    subprocess.run(
-        ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    while "cluster_state:ok" not in _cli(ports[0], "CLUSTER", "INFO"):
-        assert time.monotonic() < deadline, "cluster did not become ok"
-        time.sleep(0.2)
-
-
-def _cli(port: int, *args: str) -> str:
-    done = subprocess.run(
-        ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, check=False
-    )
-    return done.stdout
-
-
-def _ping(port: int) -> bool:
-    return "PONG" in _cli(port, "PING")
+        for node in reversed(nodes):
+            lifecycle.stop(node)
 
 
 @pytest.fixture(name="cluster_storage")
