@@ -71,6 +71,13 @@ class CommonSettings(BaseSettings):
         " of raw values in Kafka); same in the collector and worker. Lost: raw events not yet"
         " processed can never be read.",
     )
+    previous_master_key: SecretStr | None = Field(
+        None,
+        description="Only while rotating the master key: the master key before `master_key`."
+        " Data keys still wrapped under it are read, copied under `master_key` when used and"
+        " destroyed with it; `consentstream keys rotate-master` re-wraps the rest. Same in the"
+        " collector, worker and CLI; unset once that command finds none left.",
+    )
     keystore_url: str | None = Field(
         None,
         description="Redis holding the wrapped per-subject data keys; defaults to `redis_url`."
@@ -134,6 +141,16 @@ class CommonSettings(BaseSettings):
                 " Redis primary for locks: a cluster's asynchronous fail-over can grant a lock"
                 " twice"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_rotation(self) -> CommonSettings:
+        previous = self.previous_master_key
+        if (
+            previous is not None
+            and previous.get_secret_value() == self.master_key.get_secret_value()
+        ):
+            raise ValueError("previous_master_key must differ from master_key (the new one)")
         return self
 
     @model_validator(mode="after")

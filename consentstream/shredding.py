@@ -26,6 +26,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from consentstream import redis_keys
 from consentstream.caching import expiring_lru_cache
+from consentstream.settings import CommonSettings
 
 NONCE_BYTES = 12
 DATA_KEY_BYTES = 32
@@ -90,24 +91,24 @@ def _wrap_aad(subject_key: str) -> bytes:
     return b"datakey:" + subject_key.encode()
 
 
-class KeyStore:
-    """Data keys per subject, wrapped under the master key, in a Redis of their own (or shared).
+class MasterKey:
+    """One master key: the cipher wrapping data keys, and the fingerprint naming their entries.
 
-    ``destroy`` is final: without the data key nothing sealed under it opens again.
+    Entries are named per master key: deployments (or test runs) sharing one Redis with
+    different master keys never meet each other's keys, which they could not unwrap, and a
+    rotation tells the entries still under the previous key from those already moved.
     """
 
-    def __init__(self, redis: Redis | RedisCluster, master_key: str) -> None:
-        self.redis = redis
-        self._wrapper = AESGCM(_derive(master_key, b"consentstream data-key wrap"))
-        # Entries are named per master key: deployments (or test runs) sharing one Redis with
-        # different master keys never meet each other's keys, which they could not unwrap.
-        self._fingerprint = _derive(master_key, b"consentstream key-store name").hex()[:16]
+    def __init__(self, secret: str) -> None:
+        self._wrapper = AESGCM(_derive(secret, b"consentstream data-key wrap"))
+        self.fingerprint = _derive(secret, b"consentstream key-store name").hex()[:16]
 
     def entry(self, subject_key: str) -> str:
-        """The Redis key holding the subject's wrapped data key under this master key."""
-        return redis_keys.data_key(subject_key, self._fingerprint)
+        """The Redis key holding the subject's data key wrapped under this master key."""
+        return redis_keys.data_key(subject_key, self.fingerprint)
 
-    def _wrap(self, subject_key: str, data_key: bytes) -> bytes:
+    def wrap(self, subject_key: str, data_key: bytes) -> bytes:
+        """``nonce || ciphertext || tag`` of the data key, bound to its subject."""
         nonce = os.urandom(NONCE_BYTES)
         return nonce + self._wrapper.encrypt(nonce, data_key, _wrap_aad(subject_key))
 
@@ -122,38 +123,137 @@ class KeyStore:
         except InvalidTag as exc:  # another master key, or a key moved between subjects
             raise Unreadable("data key does not unwrap under the master key") from exc
 
+
+CARRY_FORWARD = """
+if redis.call('GET', KEYS[1]) ~= ARGV[3] then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+local done
+if ttl > 0 then
+  done = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ttl)
+else
+  done = redis.call('SET', KEYS[2], ARGV[1], 'NX')
+end
+if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
+if done then return 1 end
+return 2
+"""
+"""Copy a data key from its entry under the previous master key (KEYS[1]) to the current one
+(KEYS[2], re-wrapped: ARGV[1]) only while the previous entry still holds what was read (ARGV[3]),
+in one step: an erasure deleting both entries runs before or after it, never between, so a
+destroyed key never comes back. Keeps the time to live (anonymous keys expire by themselves) and
+never overwrites a current entry; ARGV[2] = "1" also deletes the previous entry (a rotation's
+move). Returns 0: the previous entry is gone or changed; 1: copied; 2: a current entry was there.
+"""
+
+
+class KeyStore:
+    """Data keys per subject, wrapped under the master key, in a Redis of their own (or shared).
+
+    ``destroy`` is final: without the data key nothing sealed under it opens again. During a
+    master-key rotation (``previous_master_key`` given) keys still wrapped under the previous
+    master key are read too, copied under the current one when a writer uses them, and
+    destroyed with it; ``consentstream keys rotate-master`` moves the rest.
+    """
+
+    def __init__(
+        self,
+        redis: Redis | RedisCluster,
+        master_key: str,
+        previous_master_key: str | None = None,
+    ) -> None:
+        self.redis = redis
+        self.master = MasterKey(master_key)
+        self.previous = MasterKey(previous_master_key) if previous_master_key else None
+
+    @classmethod
+    def for_settings(cls, redis: Redis | RedisCluster, settings: CommonSettings) -> KeyStore:
+        """The key store of a deployment: its master key, and the previous one while rotating."""
+        previous = settings.previous_master_key
+        return cls(
+            redis,
+            settings.master_key.get_secret_value(),
+            previous.get_secret_value() if previous else None,
+        )
+
+    def entry(self, subject_key: str) -> str:
+        """The Redis key holding the subject's wrapped data key under this master key."""
+        return self.master.entry(subject_key)
+
+    def unwrap(self, subject_key: str, wrapped: bytes | str) -> bytes:
+        """The data key a stored (wrapped) value holds; :class:`Unreadable` if not ours."""
+        return self.master.unwrap(subject_key, wrapped)
+
     async def get_or_create(self, subject_key: str, *, ttl_seconds: int | None = None) -> bytes:
         """The subject's data key, made now if it has none (the first writer wins a race).
 
         ``ttl_seconds`` makes the key expire by itself (rotating anonymous subjects).
         """
+        if self.previous is not None and (carried := await self.carry_forward(subject_key)):
+            return carried
         name = self.entry(subject_key)
         data_key = new_data_key()
-        if await self.redis.set(name, self._wrap(subject_key, data_key), nx=True, ex=ttl_seconds):
+        wrapped = self.master.wrap(subject_key, data_key)
+        if await self.redis.set(name, wrapped, nx=True, ex=ttl_seconds):
             return data_key
         existing = await self.get(subject_key)
         if existing is None:  # destroyed between the two calls: an erased subject starts anew
             return await self.get_or_create(subject_key, ttl_seconds=ttl_seconds)
         return existing
 
+    async def carry_forward(self, subject_key: str, *, move: bool = False) -> bytes | None:
+        """The subject's current data key, copied (``move``: moved) from under the previous
+        master key when only that entry holds it; None when neither has one."""
+        current = await self.redis.get(self.entry(subject_key))
+        if current is not None:
+            return self.unwrap(subject_key, current)
+        if self.previous is None:
+            return None
+        old = self.previous.entry(subject_key)
+        wrapped = await self.redis.get(old)
+        if wrapped is None:
+            return None
+        data_key = self.previous.unwrap(subject_key, wrapped)
+        again = self.master.wrap(subject_key, data_key)
+        flag = "1" if move else "0"
+        done = await self.redis.eval(
+            CARRY_FORWARD, 2, old, self.entry(subject_key), again, flag, wrapped
+        )
+        if not done:
+            return None  # erased (or moved) meanwhile
+        return await self.get(subject_key)  # ours, or the one a racing writer put first
+
     async def get(self, subject_key: str) -> bytes | None:
         """The subject's data key, or None once it was destroyed (or never made, or expired)."""
         wrapped = await self.redis.get(self.entry(subject_key))
-        return None if wrapped is None else self.unwrap(subject_key, wrapped)
+        if wrapped is not None:
+            return self.unwrap(subject_key, wrapped)
+        if self.previous is None:
+            return None
+        old = await self.redis.get(self.previous.entry(subject_key))
+        return None if old is None else self.previous.unwrap(subject_key, old)
 
     async def get_many(self, subject_keys: list[str]) -> dict[str, bytes | None]:
         """:meth:`get` for several subjects in one round trip (works across cluster slots)."""
         if not subject_keys:
             return {}
+        masters = [self.master] if self.previous is None else [self.master, self.previous]
         pipe = self.redis.pipeline(transaction=False)
         for subject_key in subject_keys:
-            pipe.get(self.entry(subject_key))
-        wrapped = await pipe.execute()
-        return {
-            subject: None if value is None else self.unwrap(subject, value)
-            for subject, value in zip(subject_keys, wrapped, strict=True)
-        }
+            for master in masters:
+                pipe.get(master.entry(subject_key))
+        values = iter(await pipe.execute())
+        found: dict[str, bytes | None] = {}
+        for subject_key in subject_keys:
+            found[subject_key] = None
+            for master, wrapped in zip(masters, [next(values) for _ in masters], strict=True):
+                if wrapped is not None and found[subject_key] is None:
+                    found[subject_key] = master.unwrap(subject_key, wrapped)
+        return found
 
     async def destroy(self, subject_key: str) -> bool:
-        """Destroy the subject's data key; True when one existed."""
-        return bool(await self.redis.delete(self.entry(subject_key)))
+        """Destroy the subject's data key (under the previous master key too); True when one
+        existed. One command: both entries share the subject's hash tag, so one slot."""
+        names = [self.entry(subject_key)]
+        if self.previous is not None:
+            names.append(self.previous.entry(subject_key))
+        return bool(await self.redis.delete(*names))

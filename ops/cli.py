@@ -1,8 +1,9 @@
 """The ``consentstream`` command line: local stack, keys, privacy operations.
 
 The commands themselves live in :mod:`ops.cli_ops` (running the product),
-:mod:`ops.cli_privacy` (data subject requests), :mod:`ops.cli_dlq` (dead letters) and
-:mod:`ops.cli_receipt` (checking deletion receipts);
+:mod:`ops.cli_privacy` (data subject requests), :mod:`ops.cli_dlq` (dead letters),
+:mod:`ops.cli_receipt` (checking deletion receipts) and :mod:`ops.cli_keystore` (rotating the
+key store's master key);
 :func:`_add_product_commands` wires them in the order ``--help`` lists them.
 """
 
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ops import apps, cli_ops, cli_privacy, cli_processors, stack
+from ops import apps, cli_keystore, cli_ops, cli_privacy, cli_processors, stack
 from ops.cli_dlq import dlq_app
 from ops.cli_receipt import receipt_app
 from ops.stack import cluster as stack_cluster
@@ -161,6 +162,7 @@ def _add_row(table: Table, item: stack.ServiceStatus) -> None:
 
 def _add_product_commands(target: typer.Typer) -> None:
     """Add the commands that operate the product and its privacy requests to the main CLI."""
+    cli_ops.keys_app.command("rotate-master")(cli_keystore.rotate_master)
     target.add_typer(cli_ops.keys_app, name="keys")
     target.add_typer(cli_ops.audit_app, name="audit")
     target.add_typer(cli_ops.consent_app, name="consent")

@@ -54,7 +54,9 @@ ROLES: dict[Role, ApiRole] = {
     Role.privacy: "privacy",
     Role.admin: "admin",
 }
-keys_app = typer.Typer(no_args_is_help=True, help="Create and revoke API keys.")
+keys_app = typer.Typer(
+    no_args_is_help=True, help="Create and revoke API keys; rotate the key store's master key."
+)
 
 
 def operator() -> str:

@@ -48,9 +48,7 @@ class WorkerClients:
         self.repo = Repository(self.storage)
         self.redis = redis_client.async_client(settings)
         self.metrics = WorkerMetrics()
-        self.keys = KeyStore(
-            redis_client.keystore_client(settings), settings.master_key.get_secret_value()
-        )
+        self.keys = KeyStore.for_settings(redis_client.keystore_client(settings), settings)
         self.unsealer = Unsealer(
             KeyCache(self.keys, settings.data_key_cache_seconds), self.metrics, self.pseudonym
         )

@@ -81,7 +81,7 @@ class Sealer:
 def open_sealer(settings: CollectorSettings) -> Sealer:
     """A sealer over the key store the settings name (its Redis client closed by ``close``)."""
     redis = redis_client.keystore_client(settings, socket_timeout=1.0, socket_connect_timeout=1.0)
-    store = KeyStore(redis, settings.master_key.get_secret_value())
+    store = KeyStore.for_settings(redis, settings)
     return Sealer(
         KeyCache(store, settings.data_key_cache_seconds),
         settings.anonymous_key_days * 86_400,

@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, ResponseError
 
-from consentstream import redis_keys
+from consentstream import key_rotation, redis_keys
 from consentstream.shredding import KeyStore
 from services.collector import dedupe
 from services.collector.ratelimit import RateLimiter
@@ -109,3 +109,18 @@ async def test_the_key_store_spans_slots_and_destroys_one_subject(rc: RedisClust
     assert rc.keyslot(store.entry(erased)) == rc.keyslot(redis_keys.suppressed(erased))
     assert await store.destroy(erased) is True
     assert await store.get_many(subjects) == {**made, erased: None}
+
+
+async def test_a_master_key_rotation_moves_keys_on_every_master(rc: RedisCluster) -> None:
+    """The rotation's scan reaches every master, and its moves run one slot at a time."""
+    old, new = uuid.uuid4().hex * 2, uuid.uuid4().hex * 2
+    subjects = [uuid.uuid4().hex for _ in range(20)]
+    made = {s: await KeyStore(rc, old).get_or_create(s) for s in subjects}
+    during = KeyStore(rc, new, old)
+    assert await during.get_many(subjects) == made
+    assert await during.destroy(subjects[0])  # both entries in one command: one slot
+    del made[subjects[0]]
+    assert await key_rotation.pending(during) == len(made)
+    report = await key_rotation.rotate(during, batch=7)
+    assert (report.moved, report.gone, await key_rotation.pending(during)) == (len(made), 0, 0)
+    assert await KeyStore(rc, new).get_many(list(made)) == made
