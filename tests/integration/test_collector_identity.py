@@ -162,6 +162,7 @@ def test_the_cookie_read_answers_the_cookies_decision_and_necessary_only_without
     mine = behind_proxy.grant()
     own = httpx.get(f"{behind_proxy.url}/v1/consent", headers=as_cookie(mine), timeout=10)
     assert own.json()["choices"]["analytics"] is True and own.json()["consent_id"]
+    assert own.headers["cache-control"] == "private, no-store", "one visitor's, never shared"
     assert not own.headers.get_list("set-cookie")
     nobody = httpx.get(f"{behind_proxy.url}/v1/consent", timeout=10).json()
     assert nobody["consent_id"] is None

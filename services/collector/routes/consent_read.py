@@ -23,6 +23,8 @@ from ..deps import CollectorState, State
 from ..errors import NotYourVisitor
 
 router = APIRouter()
+NOT_STORED = {"Cache-Control": "private, no-store"}
+"""Each answer is one visitor's, chosen by their cookie: no cache may keep it for another."""
 
 
 async def decision_in_force(state: CollectorState, visitor_id: str) -> ConsentInForce:
@@ -40,6 +42,7 @@ async def decision_in_force(state: CollectorState, visitor_id: str) -> ConsentIn
 )
 async def get_own_consent(request: Request, response: Response, state: State) -> ConsentInForce:
     """The decision in force for the request's visitor cookie; necessary-only without one."""
+    response.headers.update(NOT_STORED)
     who = await visitor.visitor_of(request, state)
     if who.dead:  # the browser forgets an erased (or forged) id, as on every route
         visitor.apply_cookie(response, visitor.cookie_for(request, state, None))
@@ -55,8 +58,11 @@ async def get_own_consent(request: Request, response: Response, state: State) ->
     responses=responses.consent_get_responses(),
     openapi_extra=responses.visitor_cookie_parameter(),
 )
-async def get_consent(visitor_id: VisitorId, request: Request, state: State) -> ConsentInForce:
+async def get_consent(
+    visitor_id: VisitorId, request: Request, response: Response, state: State
+) -> ConsentInForce:
     """The decision in force when ``visitor_id`` is the cookie's own live id; 403 otherwise."""
+    response.headers.update(NOT_STORED)
     who = await visitor.visitor_of(request, state)
     own = who.visitor_id
     if own is None or not secrets.compare_digest(own.encode(), visitor_id.encode()):
