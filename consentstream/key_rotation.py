@@ -18,6 +18,9 @@ from consentstream import redis_keys
 from consentstream.shredding import CARRY_FORWARD, KeyStore, MasterKey, Unreadable
 
 BATCH = 500
+SCAN_COUNT = 10_000
+"""Keys Redis looks at per SCAN call: the key store may share a Redis holding far more keys
+than data keys (dedupe, rate limits), and fewer, larger calls cross it faster."""
 
 
 class NothingToRotate(Exception):
@@ -55,7 +58,7 @@ def pattern(store: KeyStore) -> str:
 
 
 async def _names(store: KeyStore) -> AsyncIterator[str]:
-    async for name in store.redis.scan_iter(match=pattern(store), count=1000):
+    async for name in store.redis.scan_iter(match=pattern(store), count=SCAN_COUNT):
         yield name.decode() if isinstance(name, bytes) else str(name)
 
 

@@ -6,15 +6,16 @@ the only ones its scans see in the shared Redis; the subjects are random too.
 
 from __future__ import annotations
 
-import os
+import asyncio
 import secrets
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from rich.console import Console
+from typer.testing import CliRunner, Result
 
 from consentstream import key_rotation
 from consentstream.kafka_topics import ensure_topics, plan
@@ -23,6 +24,7 @@ from consentstream.shredding import CARRY_FORWARD, KeyStore
 from consentstream.storage import Storage, open_storage, sql
 from consentstream.storage.repository import Repository
 from consentstream.topics import Topics
+from ops import cli, cli_keystore
 
 pytestmark = pytest.mark.integration
 DAY = 86_400
@@ -114,8 +116,13 @@ async def test_a_move_never_brings_back_a_key_destroyed_after_it_was_read(redis:
 
 
 @pytest.fixture
-def audited(stack: CommonSettings) -> Iterator[tuple[Storage, dict[str, str]]]:
+def audited(
+    stack: CommonSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Storage, dict[str, str]]]:
     """A database of its own for the audit chain, and the CLI's environment for it."""
+    # The CLI's consoles took their width when first imported: wide enough for whole lines.
+    monkeypatch.setattr(cli_keystore, "console", Console(width=250))
+    monkeypatch.setattr(cli_keystore, "errors", Console(width=250, stderr=True))
     run = secrets.token_hex(4)
     database = f"cs_rotate_{run}"
     url = f"{stack.clickhouse_url.rsplit('/', 1)[0]}/{database}"
@@ -124,13 +131,13 @@ def audited(stack: CommonSettings) -> Iterator[tuple[Storage, dict[str, str]]]:
     storage = open_storage(url)
     storage.migrate()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CONSENTSTREAM_")},
         "CONSENTSTREAM_ENVIRONMENT": "test",
+        "CONSENTSTREAM_STACK_DIR": str(tmp_path / "no-stack"),  # no local stack keys mixed in
         "CONSENTSTREAM_CLICKHOUSE_URL": url,
         "CONSENTSTREAM_REDIS_URL": stack.redis_url,
         "CONSENTSTREAM_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
         "CONSENTSTREAM_TOPIC_PREFIX": topics.prefix,
-        "COLUMNS": "200",
+        "CONSENTSTREAM_KEYSTORE_URL": stack.redis_url,
     }
     try:
         yield storage, env
@@ -139,33 +146,44 @@ def audited(stack: CommonSettings) -> Iterator[tuple[Storage, dict[str, str]]]:
         storage.close()
 
 
-def rotate_master(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ops.cli", "keys", "rotate-master", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def rotate_master(env: dict[str, str | None], *args: str) -> Result:
+    """``consentstream keys rotate-master ARGS`` with ``env`` (None: unset)."""
+    return CliRunner().invoke(cli.app, ["keys", "rotate-master", *args], env=env)
 
 
-async def test_the_command_rotates_reports_and_audits(
-    redis: Redis, audited: tuple[Storage, dict[str, str]]
+async def made_keys(url: str, master_key: str, n: int) -> dict[str, bytes]:
+    async with Redis.from_url(url) as client:
+        store = KeyStore(client, master_key)
+        return {s: await store.get_or_create(s) for s in subjects(n)}
+
+
+async def read_keys(url: str, master_key: str, names: list[str]) -> dict[str, bytes | None]:
+    """The data keys as a store with only ``master_key`` reads them."""
+    async with Redis.from_url(url) as client:
+        return await KeyStore(client, master_key).get_many(names)
+
+
+def test_the_command_rotates_reports_and_audits(
+    stack: CommonSettings, audited: tuple[Storage, dict[str, str]]
 ) -> None:
-    storage, env = audited
+    storage, base = audited
     old, new = master(), master()
-    before = KeyStore(redis, old)
-    keys = {s: await before.get_or_create(s) for s in subjects(5)}
-    env = {**env, "CONSENTSTREAM_MASTER_KEY": new, "CONSENTSTREAM_PREVIOUS_MASTER_KEY": old}
+    keys = asyncio.run(made_keys(stack.redis_url, old, 5))
+    env: dict[str, str | None] = {
+        **base,
+        "CONSENTSTREAM_MASTER_KEY": new,
+        "CONSENTSTREAM_PREVIOUS_MASTER_KEY": old,
+    }
 
     counted = rotate_master(env, "--dry-run")
-    assert counted.returncode == 0 and "5 data keys under" in counted.stdout, counted.stderr
-    assert await key_rotation.pending(KeyStore(redis, new, old)) == 5, "a dry run moves nothing"
+    assert counted.exit_code == 0 and "5 data keys under" in counted.output, counted.output
+    unmoved = asyncio.run(read_keys(stack.redis_url, old, list(keys)))
+    assert unmoved == keys, "a dry run moves nothing"
     done = rotate_master(env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "moved 5;" in done.stdout and "0 left under the previous key" in done.stdout
-    assert {s: await KeyStore(redis, new).get(s) for s in keys} == keys
+    assert done.exit_code == 0, done.output
+    assert "moved 5;" in done.output and "0 left under the previous key" in done.output
+    assert asyncio.run(read_keys(stack.redis_url, new, list(keys))) == keys
+    assert set(asyncio.run(read_keys(stack.redis_url, old, list(keys))).values()) == {None}
 
     entries = [e for e in Repository(storage).audit_entries() if e.action.startswith("keystore")]
     assert [e.action for e in entries] == ["keystore.rotate", "keystore.rotated"]
@@ -173,6 +191,5 @@ async def test_the_command_rotates_reports_and_audits(
     assert all(e.actor.startswith("cli:") for e in entries)
     assert old not in "".join(e.detail for e in entries), "fingerprints only, never a key"
 
-    without = {k: v for k, v in env.items() if k != "CONSENTSTREAM_PREVIOUS_MASTER_KEY"}
-    refused = rotate_master(without)
-    assert refused.returncode == 2 and "PREVIOUS_MASTER_KEY" in refused.stderr
+    refused = rotate_master({**env, "CONSENTSTREAM_PREVIOUS_MASTER_KEY": None})
+    assert refused.exit_code == 2 and "PREVIOUS_MASTER_KEY" in refused.output
