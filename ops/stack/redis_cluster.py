@@ -121,13 +121,26 @@ def form(settings: StackSettings, progress: Progress) -> None:
         progress("joining the redis cluster")
         _create(settings, ports)
     deadline = time.monotonic() + settings.ready_timeout_s
-    while cluster_info(settings, ports[0]).get("cluster_state") != "ok":
+    while not _settled(settings, ports):
         if time.monotonic() > deadline:
             raise StackError(
                 f"redis cluster not ok within {settings.ready_timeout_s:g} s; a node with"
                 f" slots from another cluster keeps its nodes.conf under {settings.root}"
             )
         time.sleep(0.2)
+
+
+def _settled(settings: StackSettings, ports: list[int]) -> bool:
+    """Every node says ``ok`` and knows the others, twice in a row: after a restart the nodes
+    find each other again one by one, and one may say ``ok`` while another still fails it."""
+    for _ in range(2):
+        for port in ports:
+            info = cluster_info(settings, port)
+            ok = info.get("cluster_state") == "ok"
+            if not ok or info.get("cluster_known_nodes") != str(len(ports)):
+                return False
+        time.sleep(0.2)
+    return True
 
 
 def _create(settings: StackSettings, ports: list[int]) -> None:
