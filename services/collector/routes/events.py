@@ -44,7 +44,7 @@ async def post_events(request: Request) -> Response:
         raise NothingValid("no valid event in the request", batch.rejected)
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
-    ids = [str(e.event_id) for _, e in batch.events]
+    ids = ingest.event_ids(batch)
     cookie = visitor.cookie_subject(request, state)
     async with state.inflight.slot():
         accepted, who = await _store(batch, ids, facts, received_at, state, cookie)
