@@ -64,7 +64,7 @@ async def claim_checking(
     read beside the per-tag scripts, concurrently. Without Redis every id counts as new and the
     subject as live (the worker checks the list again before anything lands).
     """
-    keys = [redis_keys.dedupe(e) for e in event_ids]
+    keys = dedupe_keys(event_ids)
     flag = [redis_keys.suppressed(subject)] if subject else []
     script = redis.register_script(CLAIM_ALL)
     try:
@@ -90,6 +90,15 @@ async def claim_checking(
     for position, bit in zip(positions, reply[len(flag) :], strict=True):
         claimed[position] = bit == NEW
     return Claimed(claimed, bool(flag) and reply[0] == NEW)
+
+
+def dedupe_keys(event_ids: Sequence[str]) -> list[str]:
+    """:func:`redis_keys.dedupe` of each id, spelled inline (50 calls cost ~25 us a request)."""
+    prefix = redis_keys.PREFIX
+    return [
+        redis_keys.dedupe(e) if e[:1] in "{}" else f"{prefix}dedupe:{{{e[:1].lower()}}}:{e}"
+        for e in event_ids
+    ]
 
 
 def _bytes(reply: bytes | str) -> bytes:
