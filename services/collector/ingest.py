@@ -116,7 +116,8 @@ def event_ids(batch: ParsedBatch) -> list[str]:
     ids = []
     for index, event in batch.events:
         text = batch.items[index]["event_id"]
-        ids.append(text.lower() if len(text) == 36 else str(event.event_id))
+        canonical = isinstance(text, str) and len(text) == 36
+        ids.append(text.lower() if canonical else str(event.event_id))
     return ids
 
 
