@@ -192,6 +192,8 @@ def main() -> None:
         # throwaway keys: nothing a benchmark stores is kept
         "CONSENTSTREAM_PSEUDONYM_KEY": secrets.token_urlsafe(32),
         "CONSENTSTREAM_RECEIPT_KEY": secrets.token_urlsafe(32),
+        "CONSENTSTREAM_AUDIT_KEY": secrets.token_urlsafe(32),
+        "CONSENTSTREAM_MASTER_KEY": secrets.token_urlsafe(32),
     }
     n = args.workers
     counts = sorted({1, n})

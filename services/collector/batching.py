@@ -19,22 +19,22 @@ from typing import Any
 import orjson
 
 from consentstream.identity import pseudonymize
-from schemas.events import Event
+from schemas.fast_events import CheckedEvent
 from schemas.messages import MESSAGE_SCHEMA_VERSION, RequestFacts
 
 # An accepted event and the JSON item (parsed, unmodified) it was validated from.
-Accepted = tuple[Event, Any]
+Accepted = tuple[CheckedEvent, Any]
 
 # Kafka's default max.message.bytes is 1 MiB; a 512 KiB body re-serialized stays far below,
 # but a batch over this is split rather than refused by the broker.
 MAX_MESSAGE_BYTES = 900 * 1024
 
 
-def visitor_keys(secret: str) -> Callable[[Event], bytes | None]:
+def visitor_keys(secret: str) -> Callable[[CheckedEvent], bytes | None]:
     """Key of an event's visitor (its pseudonym), None when anonymous; one HMAC per visitor."""
     cache: dict[str, bytes] = {}
 
-    def key_of(event: Event) -> bytes | None:
+    def key_of(event: CheckedEvent) -> bytes | None:
         vid = event.visitor_id
         if not vid:
             return None
@@ -47,7 +47,7 @@ def visitor_keys(secret: str) -> Callable[[Event], bytes | None]:
 
 
 def group_by_key(
-    events: Sequence[Accepted], key_of: Callable[[Event], bytes | None]
+    events: Sequence[Accepted], key_of: Callable[[CheckedEvent], bytes | None]
 ) -> dict[bytes, list[Any]]:
     """JSON items by Kafka key, in request order; anonymous ones under the first one's id."""
     groups: dict[bytes, list[Any]] = {}
@@ -89,7 +89,7 @@ def encode(
 
 def messages(
     events: Sequence[Accepted],
-    key_of: Callable[[Event], bytes | None],
+    key_of: Callable[[CheckedEvent], bytes | None],
     facts: RequestFacts,
     received_at: datetime,
     sent_at: datetime | None,

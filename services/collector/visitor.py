@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,24 +72,54 @@ class ConsentIdentity:
     cookie: VisitorCookie | None
 
 
+@dataclass(frozen=True)
+class CookieSubject:
+    """What the request's cookie names, before the suppression list is read.
+
+    ``visitor_id`` is the cookie's id when it has a well-formed one, ``subject`` its pseudonym;
+    ``malformed`` when the cookie carries something the collector never minted.
+    """
+
+    visitor_id: str | None
+    subject: str | None
+    malformed: bool = False
+
+    def visitor(self, erased: bool) -> Visitor:
+        """The request's visitor once the list said whether ``subject`` was ``erased``."""
+        if self.malformed:
+            return Visitor(None, dead=True)
+        if self.visitor_id is None:
+            return Visitor(None)
+        if erased:
+            return Visitor(None, dead=True, erased_id=self.visitor_id)
+        return Visitor(self.visitor_id)
+
+
+def cookie_subject(request: Request, state: CollectorState) -> CookieSubject:
+    """The cookie's visitor id and pseudonym (one HMAC), no I/O."""
+    raw = request.cookies.get(state.settings.visitor_cookie_name)
+    if not raw:
+        return CookieSubject(None, None)
+    if not COOKIE_ID.match(raw):
+        return CookieSubject(None, None, malformed=True)
+    return CookieSubject(raw, pseudonymize(raw, state.settings.pseudonym_key.get_secret_value()))
+
+
 async def visitor_of(request: Request, state: CollectorState) -> Visitor:
     """The live visitor id of the request's cookie; ``dead`` when it was erased or malformed.
 
     Without Redis the suppression list cannot be read: the id counts as live (the worker checks
     the list again before anything lands).
     """
-    raw = request.cookies.get(state.settings.visitor_cookie_name)
-    if not raw:
-        return Visitor(None)
-    if not COOKIE_ID.match(raw):
-        return Visitor(None, dead=True)
-    subject = pseudonymize(raw, state.settings.pseudonym_key.get_secret_value())
+    cookie = cookie_subject(request, state)
+    if cookie.subject is None:
+        return cookie.visitor(False)
     try:
-        erased = bool(await state.redis.exists(redis_keys.suppressed(subject)))
+        erased = bool(await state.redis.exists(redis_keys.suppressed(cookie.subject)))
     except (RedisError, OSError) as exc:
         log.warning("suppression list unavailable: %s", type(exc).__name__)
         erased = False
-    return Visitor(None, dead=True, erased_id=raw) if erased else Visitor(raw)
+    return cookie.visitor(erased)
 
 
 def ignore_body_id(
@@ -147,26 +176,23 @@ def attribute_events(items: list[dict[str, Any]], visitor_id: str | None) -> int
     return ignored
 
 
-async def attribute_batch(request: Request, state: CollectorState, batch: ParsedBatch) -> Visitor:
-    """The request's visitor (by cookie), written into every accepted event of the batch.
+def attribute_batch(state: CollectorState, batch: ParsedBatch, who: Visitor) -> None:
+    """Write the request's visitor (by cookie) into every accepted event of the batch.
 
     Body ids the cookie does not back are counted and dropped.
     """
-    who = await visitor_of(request, state)
     accepted = [batch.items[index] for index, _ in batch.events]
     ignored = attribute_events(accepted, who.visitor_id)
     if ignored:
         state.metrics.body_ids_ignored.labels(route="events").inc(ignored)
-    return who
 
 
-def request_key(visitor_id: str | None, secret: str) -> Callable[[object], bytes | None]:
-    """The Kafka key of every event of a request: its visitor's pseudonym, None when anonymous.
+def request_key(who: Visitor, cookie: CookieSubject) -> bytes | None:
+    """The Kafka key of every event of a request: its live visitor's pseudonym, else None.
 
     One cookie, one visitor: a request's events all belong to it, whatever their bodies say.
     """
-    key = pseudonymize(visitor_id, secret).encode() if visitor_id else None
-    return lambda _event: key
+    return cookie.subject.encode() if who.visitor_id and cookie.subject else None
 
 
 def clearing_headers(request: Request, state: CollectorState) -> dict[str, str]:

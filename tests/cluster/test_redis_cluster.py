@@ -66,6 +66,17 @@ async def test_dedupe_claims_a_batch_across_slots_once(rc: RedisCluster) -> None
     assert await dedupe.claim(rc, ids[:6], 60) == [True] * 5 + [False]
 
 
+async def test_dedupe_claim_reads_the_suppression_flag_beside_the_claims(rc: RedisCluster) -> None:
+    """The flag is in the subject's slot, the claims in theirs: both answered, nothing refused."""
+    erased, live = uuid.uuid4().hex, uuid.uuid4().hex
+    await rc.set(redis_keys.suppressed(erased), b"1")
+    ids = [str(uuid.uuid4()) for _ in range(20)]
+    first = await dedupe.claim_checking(rc, ids, 60, erased)
+    assert first == dedupe.Claimed([True] * 20, suppressed=True)
+    again = await dedupe.claim_checking(rc, ids[:3], 60, live)
+    assert again == dedupe.Claimed([False] * 3, suppressed=False)
+
+
 async def test_consent_history_suppression_and_erasure_stay_in_one_slot(rc: RedisCluster) -> None:
     visitors = [uuid.uuid4().hex for _ in range(20)]
     for minute, visitor in enumerate(visitors):

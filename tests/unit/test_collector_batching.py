@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
+from consentstream import redis_keys
 from consentstream.identity import pseudonymize
 from schemas.events import Event
 from schemas.messages import RawBatch, RequestFacts
-from services.collector import batching
+from services.collector import batching, dedupe
 
 SECRET = "batching-unit-key"
 FACTS = RequestFacts(ip="192.0.2.1", user_agent="UA", gpc=True)
@@ -93,3 +94,10 @@ def test_the_message_carries_each_event_as_sent_and_reads_back_as_the_same_event
     assert document["events"] == [sent]
     assert document["received_at"] == "2026-11-28T12:00:00Z"
     assert RawBatch.model_validate_json(value[0][1]).events == [valid]
+
+
+def test_dedupe_keys_of_a_batch_are_spelled_as_one_at_a_time() -> None:
+    ids = [str(uuid.uuid4()), str(uuid.uuid4()).upper(), "", "x"]
+    assert dedupe.dedupe_keys(ids) == [redis_keys.dedupe(i) for i in ids]
+    with pytest.raises(ValueError):
+        dedupe.dedupe_keys(["{not-an-id}"])

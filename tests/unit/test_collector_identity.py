@@ -9,7 +9,14 @@ from consentstream.identity import pseudonymize, read_visitor_token, visitor_tok
 from services.collector import csrf
 from services.collector.config import CollectorSettings
 from services.collector.facts import is_https, parse_networks
-from services.collector.visitor import COOKIE_ID, attribute_events, mint, request_key
+from services.collector.visitor import (
+    COOKIE_ID,
+    CookieSubject,
+    Visitor,
+    attribute_events,
+    mint,
+    request_key,
+)
 
 KEY = "unit-test-key"
 NOW = 1_800_000_000
@@ -43,11 +50,16 @@ def test_events_carry_the_cookie_id_whatever_their_body_says() -> None:
     assert anonymous == [{"visitor_id": None}, {}]
 
 
-def test_a_request_is_keyed_by_its_cookie_visitor() -> None:
-    assert (
-        request_key("cookie-id-0001", KEY)(object()) == pseudonymize("cookie-id-0001", KEY).encode()
-    )
-    assert request_key(None, KEY)(object()) is None
+def test_a_request_is_keyed_by_its_live_cookie_visitor() -> None:
+    subject = pseudonymize("cookie-id-0001", KEY)
+    cookie = CookieSubject("cookie-id-0001", subject)
+    assert request_key(cookie.visitor(erased=False), cookie) == subject.encode()
+    assert cookie.visitor(erased=True) == Visitor(None, dead=True, erased_id="cookie-id-0001")
+    assert request_key(cookie.visitor(erased=True), cookie) is None
+    none = CookieSubject(None, None)
+    assert request_key(none.visitor(erased=False), none) is None
+    malformed = CookieSubject(None, None, malformed=True)
+    assert malformed.visitor(erased=False) == Visitor(None, dead=True)
 
 
 def test_csrf_token_is_bound_to_the_nonce_the_visitor_and_the_key() -> None:

@@ -144,3 +144,12 @@ def test_a_sent_at_a_century_ahead_rejects_an_event_from_2000() -> None:
     )
     ingest.refuse_out_of_window(batch, datetime(2026, 5, 4, tzinfo=UTC), TimeWindow())
     assert not batch.events and "1926" in batch.rejected[0].error
+
+
+def test_every_spelling_of_an_event_id_has_one_dedupe_text() -> None:
+    """A retry spelling its id differently is still the same event to dedupe."""
+    event_id = uuid.uuid4()
+    spellings = [str(event_id), str(event_id).upper(), event_id.hex, f"urn:uuid:{event_id}"]
+    base = {"type": "pageview", "ts": datetime.now(UTC).isoformat()}
+    batch = ingest.parse_events({"events": [base | {"event_id": s} for s in spellings]})
+    assert ingest.event_ids(batch) == [str(event_id)] * 4

@@ -44,10 +44,10 @@ async def post_events(request: Request) -> Response:
         raise NothingValid("no valid event in the request", batch.rejected)
     peer = request.client.host if request.client else ""
     facts = request_facts(peer, request.headers, state.proxies)
-    ids = [str(e.event_id) for _, e in batch.events]
-    who = await visitor.attribute_batch(request, state, batch)
+    ids = ingest.event_ids(batch)
+    cookie = visitor.cookie_subject(request, state)
     async with state.inflight.slot():
-        accepted = await _store(batch, ids, facts, received_at, state, who.visitor_id)
+        accepted, who = await _store(batch, ids, facts, received_at, state, cookie)
     state.metrics.accepted.inc(accepted)
     state.metrics.duplicates.inc(len(ids) - accepted)
     answer = EventsAccepted(
@@ -65,27 +65,36 @@ async def _store(
     facts: RequestFacts,
     received_at: datetime,
     state: State,
-    visitor_id: str | None,
-) -> int:
-    """Claim the new event ids, produce those events, and return how many were new."""
-    fresh = await dedupe.claim(state.redis, ids, state.settings.dedupe_ttl_seconds)
+    cookie: visitor.CookieSubject,
+) -> tuple[int, visitor.Visitor]:
+    """Claim the new event ids, produce those events; how many were new, and whose they are.
+
+    The cookie's suppression flag is read in the claim's round trip: an erased visitor's
+    events are attributed to no one (and the cookie cleared), as the list says.
+    """
+    claim = await dedupe.claim_checking(
+        state.redis, ids, state.settings.dedupe_ttl_seconds, cookie.subject
+    )
+    who = cookie.visitor(claim.suppressed)
+    visitor.attribute_batch(state, batch, who)
+    fresh = claim.fresh
     new_events = [
         (event, batch.items[index])
         for (index, event), new in zip(batch.events, fresh, strict=True)
         if new
     ]
     if not new_events:  # all retries of events already durable: nothing to wait for
-        return 0
+        return 0, who
     claimed = [i for i, new in zip(ids, fresh, strict=True) if new]
-    secret = state.settings.pseudonym_key.get_secret_value()
+    # Keyed by the cookie's visitor: their events stay co-partitioned with their consent.
+    key = visitor.request_key(who, cookie)
     try:
-        # Keyed by the cookie's visitor: their events stay co-partitioned with their consent.
         messages = batching.messages(
-            new_events, visitor.request_key(visitor_id, secret), facts, received_at, batch.sent_at
+            new_events, lambda _event: key, facts, received_at, batch.sent_at
         )
         messages = await state.sealer.seal_raw(messages, received_at)
         await state.producer.send_all(state.topics.raw_events, messages)
     except BaseException:  # also a cancelled request: a claim without its event would lose it
         await dedupe.release(state.redis, claimed)
         raise
-    return len(new_events)
+    return len(new_events), who

@@ -1,0 +1,52 @@
+"""The collector's one Redis round trip per request, on the shared single Redis.
+
+The dedupe claims and the cookie subject's suppression flag travel in one script; each id and
+subject here is fresh, so the test shares Redis with other runs safely.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from consentstream import redis_keys
+from consentstream.settings import CommonSettings
+from services.collector import dedupe
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(name="redis")
+async def redis_fixture(common_settings: CommonSettings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(common_settings.redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_one_script_claims_ids_once_and_reads_the_subjects_flag(redis: Redis) -> None:
+    erased, live = uuid.uuid4().hex, uuid.uuid4().hex
+    await redis.set(redis_keys.suppressed(erased), b"1", ex=60)
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    assert await dedupe.claim_checking(redis, ids, 60, erased) == dedupe.Claimed(
+        [True] * 5, suppressed=True
+    )
+    retry = [*ids[:2], str(uuid.uuid4())]
+    assert await dedupe.claim_checking(redis, retry, 60, live) == dedupe.Claimed(
+        [False, False, True], suppressed=False
+    )
+    assert await dedupe.claim_checking(redis, [], 60, erased) == dedupe.Claimed([], True)
+    assert not await redis.exists(redis_keys.suppressed(live))  # only read, never written
+    await redis.delete(*(redis_keys.dedupe(i) for i in [*ids, *retry]))
+
+
+async def test_without_redis_every_id_is_new_and_the_subject_live() -> None:
+    """The guarantee of the two calls before: ingestion goes on; the worker checks again."""
+    down = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    try:
+        answer = await dedupe.claim_checking(down, ["a", "b"], 60, uuid.uuid4().hex)
+    finally:
+        await down.aclose()
+    assert answer == dedupe.Claimed([True, True], suppressed=False)
