@@ -1,8 +1,10 @@
 """The API as a user meets it: a real ``python -m services.api`` process on a free port.
 
 Not a test module (no tests): the fixtures and helpers the ``test_api_*`` modules share.
-Each module gets its own ClickHouse database and topic prefix, keys made with the real CLI
-(one per role, plus a revoked one) and ``key_cache_seconds=0`` so a revocation bites at once.
+Each module gets its own ClickHouse database and topic prefix, migrated with the real CLI, and
+keys made through the same audited calls the CLI makes (one per role, plus a revoked one; in this
+process, since five more CLI start-ups cost more than the API's own start) and
+``key_cache_seconds=0`` so a revocation bites at once.
 Rate-limit buckets live under a namespace of the run's own; the failed-authentication limit is
 raised (every test runs from 127.0.0.1 and some try many bad keys on purpose) except where a
 module sets its own.
@@ -22,9 +24,14 @@ from typing import Any
 import httpx
 import pytest
 
+from consentstream.audit import AuditLog, lock_client
+from consentstream.audit_anchor import KafkaHeadAnchor
 from consentstream.identity import pseudonymize
+from consentstream.keys import create_key, revoke_key
 from consentstream.storage import open_storage
 from consentstream.storage.repository import Repository
+from consentstream.topics import Topics
+from schemas.rows import ApiRole
 from tests.e2e.processes import Pipeline, free_port, wait_http, wait_until
 from tests.isolation import isolated_env
 
@@ -104,11 +111,7 @@ def start_api(
     operator = Api(api.url, {**env, "CONSENTSTREAM_REDIS_URL": stack.redis_url}, api.repo, pipe)
     try:
         operator.cli("migrate")
-        for role in ("marketing", "privacy", "admin", "revoked"):
-            given = "privacy" if role == "revoked" else role
-            made = operator.cli("keys", "create", "--role", given)
-            api.keys[role] = made.stdout.strip()
-        operator.cli("keys", "revoke", api.keys["revoked"].split("_")[1])
+        api.keys.update(_make_keys(api.repo, env, stack))
         if worker:
             pipe.start("worker", "streams", logs)
         proc = pipe.start("api", "services.api", logs)
@@ -119,6 +122,30 @@ def start_api(
             pipe.stop(name)
         storage.close()
         run.drop_database()
+
+
+ROLES: dict[str, ApiRole] = {
+    "marketing": "marketing",
+    "privacy": "privacy",
+    "admin": "admin",
+    "revoked": "privacy",
+}
+
+
+def _make_keys(repo: Repository, env: dict[str, str], stack: Any) -> dict[str, str]:
+    """A key per role and a revoked privacy key, audited in the run's chain as the CLI does."""
+    audit_heads = Topics(env["CONSENTSTREAM_TOPIC_PREFIX"]).audit_heads
+    anchor = KafkaHeadAnchor(stack.kafka_bootstrap, audit_heads)
+    keys: dict[str, str] = {}
+    try:
+        with lock_client(stack.redis_url) as redis:
+            audit = AuditLog(repo, redis, env["CONSENTSTREAM_AUDIT_KEY"].encode(), anchor)
+            for name, role in ROLES.items():
+                keys[name] = create_key(repo, audit, role, "cli:test")
+            revoke_key(repo, audit, keys["revoked"].split("_")[1], "cli:test")
+    finally:
+        anchor.close()
+    return keys
 
 
 EXTREME_QUERY_VALUES = [
