@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ua_parser import parse
@@ -33,9 +34,12 @@ def truncate_ip(ip: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-@dataclass(frozen=True)
-class PageUrl:
-    """What may be stored of a page URL, from one parse: path, stripped URL and host."""
+class PageUrl(NamedTuple):
+    """What may be stored of a page URL, from one parse: path, stripped URL and host.
+
+    A named tuple: one is made per event whose URL has a query, in half the time of a frozen
+    dataclass.
+    """
 
     path: str
     url: str
