@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ua_parser import parse
@@ -33,9 +34,12 @@ def truncate_ip(ip: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-@dataclass(frozen=True)
-class PageUrl:
-    """What may be stored of a page URL, from one parse: path, stripped URL and host."""
+class PageUrl(NamedTuple):
+    """What may be stored of a page URL, from one parse: path, stripped URL and host.
+
+    A named tuple: one is made per event whose URL has a query, in half the time of a frozen
+    dataclass.
+    """
 
     path: str
     url: str
@@ -144,6 +148,15 @@ def _device_class(device_family: str, os_family: str, ua: str) -> str:
     if os_family in _MOBILE_OS or "Mobile" in ua:
         return "mobile"
     return "desktop" if ua else "other"
+
+
+def load_user_agent_rules() -> None:
+    """Load ua-parser's rules now: its first parse compiles them (~0.25 s of CPU).
+
+    Called as the worker starts, so that cost is not paid inside the first take, where it
+    delays every event of it (and the offsets behind them).
+    """
+    parse("")
 
 
 @lru_cache(maxsize=4096)

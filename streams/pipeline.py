@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import orjson
 
@@ -64,9 +64,12 @@ class Dropped:
     dead_letter: bool = False
 
 
-@dataclass(frozen=True)
-class Work:
-    """An event on its way through the pipeline."""
+class Work(NamedTuple):
+    """An event on its way through the pipeline.
+
+    A named tuple rather than a frozen dataclass: the steps make up to three per event, and a
+    tuple is made in less than half the time.
+    """
 
     raw: RawEvent
     visitor_key: str
@@ -212,14 +215,12 @@ STEPS: tuple[Step, ...] = (
 
 def run(work: Work, ctx: Context) -> UsageEventRow | Dropped:
     """Run every step in order; the first drop ends the run."""
-    current: Work | Dropped = work
     for step in STEPS:
-        assert isinstance(current, Work)
-        current = step(current, ctx)
-        if isinstance(current, Dropped):
-            return current
-    assert isinstance(current, Work)
-    return minimize(current, ctx)
+        result = step(work, ctx)
+        if isinstance(result, Dropped):
+            return result
+        work = result
+    return minimize(work, ctx)
 
 
 NON_ESSENTIAL = ("analytics", "marketing", "preferences")

@@ -44,6 +44,7 @@ class Unsealer:
         self.metrics = metrics
         self.pseudonym = pseudonym
         self._take_keys: dict[str, dict[str, bytes | None]] = {}
+        self._plain_values: dict[str, list[bytes]] = {}
         self._plain_ids: dict[str, set[str]] = {}
 
     async def open_all(self, values: list[bytes], topic: str) -> list[bytes | None]:
@@ -54,11 +55,12 @@ class Unsealer:
         if subjects:
             keys = await redis_retry("data keys", partial(self.keys.for_opening, subjects))
         self._take_keys[topic] = keys
-        # Plaintext messages are rare (an older collector, a replayed old dead letter): only
-        # their event ids are read, so their events can park as they came.
-        self._plain_ids[topic] = {
-            i for v, e in zip(values, envelopes, strict=True) if e is None for i in _event_ids(v)
-        }
+        # Plaintext messages are rare (an older collector, a replayed old dead letter): they are
+        # remembered so that their events can park as they came, but their event ids are read
+        # only when the take parks something (a second JSON parse of every plaintext message
+        # otherwise cost as much as decoding it).
+        self._plain_values[topic] = [v for v, e in zip(values, envelopes, strict=True) if e is None]
+        self._plain_ids.pop(topic, None)
         return [self._open(v, e, keys, topic) for v, e in zip(values, envelopes, strict=True)]
 
     async def open_one(self, value: bytes, topic: str) -> bytes | None:
@@ -92,7 +94,7 @@ class Unsealer:
         whose key is not at hand is dropped (counted), never parked in plaintext.
         """
         plaintext = raw.model_dump_json().encode()
-        if str(raw.event.event_id) in self._plain_ids.get(topic, ()):
+        if str(raw.event.event_id) in self._plaintext_ids(topic):
             return plaintext
         vid = raw.event.visitor_id
         subject = self.pseudonym(vid) if vid else anonymous_subject(raw.received_at)
@@ -101,6 +103,14 @@ class Unsealer:
             self.metrics.shredded.labels(topic).inc()
             return None
         return seal_message(data_key, subject, plaintext)
+
+    def _plaintext_ids(self, topic: str) -> set[str]:
+        """Event ids of the last take's plaintext messages, read once when first needed."""
+        ids = self._plain_ids.get(topic)
+        if ids is None:
+            plain = self._plain_values.get(topic, ())
+            ids = self._plain_ids[topic] = {i for value in plain for i in _event_ids(value)}
+        return ids
 
 
 def _event_ids(value: bytes) -> set[str]:

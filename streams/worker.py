@@ -11,6 +11,7 @@ from .app import WorkerApp, create_app
 from .clients import WorkerClients
 from .config import WorkerSettings
 from .metrics import WorkerMetrics
+from .minimize import load_user_agent_rules
 from .processors import ProcessorDeletions
 from .topics import WorkerTopics, declare_topics
 
@@ -25,6 +26,7 @@ class Worker:
         self.clients = WorkerClients(settings, self.topics, storage)
         self.app.closers.append(self.clients.close)
         events = EventsAgent(self.clients)
+        load_user_agent_rules()
         consent = ConsentAgents(self.clients)
         processors = ProcessorDeletions(
             settings, self.clients.repo, self.clients.redis, self.clients.receipt_signer.sign

@@ -72,6 +72,8 @@ def settings_for(run: str, partitions: int) -> tuple[WorkerSettings, dict[str, s
         "CONSENTSTREAM_PSEUDONYM_KEY": secrets.token_urlsafe(32),
         "CONSENTSTREAM_RECEIPT_KEY": secrets.token_urlsafe(32),
         "CONSENTSTREAM_RECEIPT_SIGNING_KEY": secrets.token_urlsafe(32),
+        "CONSENTSTREAM_AUDIT_KEY": secrets.token_urlsafe(32),
+        "CONSENTSTREAM_MASTER_KEY": secrets.token_urlsafe(32),
         "CONSENTSTREAM_TOPIC_PARTITIONS": str(partitions),
         "CONSENTSTREAM_WORKER_METRICS_PORT": "0",
         "CONSENTSTREAM_LOG_LEVEL": "WARNING",

@@ -162,16 +162,19 @@ class ServerStorage(Storage):
         """Send rows as one native-protocol block (see :meth:`Storage.insert`)."""
         if not rows:
             return
-        # DateTime columns (servers before DateTime64) take Unix seconds, converted here faster.
+        # DateTime columns (servers before DateTime64) take Unix seconds, converted here faster;
+        # the block goes column by column, as the native protocol sends it.
         try:
-            data = binding.row_tuples(table, rows, epoch_seconds=not self.features.datetime64)
+            data = binding.row_columns(table, rows, epoch_seconds=not self.features.datetime64)
         except (OverflowError, OSError) as exc:  # a time no Unix timestamp can hold
             raise DataRefused(f"a value does not fit its column: {type(exc).__name__}") from exc
         statement = sqltext.statement(sqltext.INSERT_VALUES, self.database, table)
         settings: dict[str, Any] = dict(self._insert_settings)
         if dedup_token is not None and self.features.insert_dedup_token:
             settings["insert_deduplication_token"] = dedup_token
-        self._insert(lambda client: client.execute(statement, data, settings=settings))
+        self._insert(
+            lambda client: client.execute(statement, data, settings=settings, columnar=True)
+        )
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a SELECT (see :meth:`Storage.query`)."""

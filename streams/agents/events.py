@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated
-from uuid import UUID
 
 import faust
 import orjson
@@ -53,7 +52,6 @@ class Take:
 
     cookies: list[CookieObservationRow] = field(default_factory=list)
     parked: list[tuple[RawEvent, str]] = field(default_factory=list)
-    raw_of: dict[UUID, RawEvent] = field(default_factory=dict)
 
 
 class EventsAgent:
@@ -134,10 +132,11 @@ class EventsAgent:
         inserting: asyncio.Task[None] | None = None
         try:
             for part in chunks(works, self.settings.sink_batch_size):
-                rows = self._kept_rows(part, ctx, take)
+                rows, raws = self._kept_rows(part, ctx, take)
                 if inserting is not None:
                     await inserting
-                inserting = asyncio.create_task(self._insert_events(rows, take)) if rows else None
+                storing = self._insert_events(rows, raws, take) if rows else None
+                inserting = asyncio.create_task(storing) if storing else None
                 await asyncio.sleep(0)  # let the insert reach its thread before the next chunk
         finally:
             if inserting is not None:
@@ -156,9 +155,11 @@ class EventsAgent:
 
     def _kept_rows(
         self, works: list[pipeline.Work], ctx: pipeline.Context, take: Take
-    ) -> list[UsageEventRow]:
-        """The pipeline over some events: the rows it keeps (drops counted, cookies collected)."""
+    ) -> tuple[list[UsageEventRow], list[RawEvent]]:
+        """The pipeline over some events: the rows it keeps and their events (drops counted,
+        cookies collected)."""
         rows: list[UsageEventRow] = []
+        raws: list[RawEvent] = []
         for work in works:
             try:
                 take.cookies.extend(pipeline.observe_cookies(work, ctx))
@@ -172,15 +173,22 @@ class EventsAgent:
                     take.parked.append((work.raw, f"{result.reason}: {result.detail}"))
             else:
                 rows.append(result)
-                take.raw_of[result.event_id] = work.raw
-        return rows
+                raws.append(work.raw)
+        return rows, raws
 
-    async def _insert_events(self, rows: list[UsageEventRow], take: Take) -> None:
-        """Insert rows, retried until stored, each insert under a token naming its rows."""
+    async def _insert_events(
+        self, rows: list[UsageEventRow], raws: list[RawEvent], take: Take
+    ) -> None:
+        """Insert rows, retried until stored, each insert under a token naming its rows.
+
+        A refused row parks its event (``raws`` holds each row's, in the same order).
+        """
         refused = await insert_isolating("insert events", self._insert_rows, rows)
+        if refused:
+            raw_of = {row.event_id: raw for row, raw in zip(rows, raws, strict=True)}
         for item in refused:
             self.metrics.dropped.labels("refused").inc()
-            take.parked.append((take.raw_of[item.row.event_id], item.reason))
+            take.parked.append((raw_of[item.row.event_id], item.reason))
         self.metrics.stored.inc(len(rows) - len(refused))
 
     def _insert_rows(self, rows: list[UsageEventRow]) -> None:

@@ -49,3 +49,21 @@ def test_time_columns_can_go_as_unix_seconds_for_datetime_columns() -> None:
         for name in ("ts", "client_ts", "received_at"):
             assert cells[columns.index(name)] == int(getattr(row, name).timestamp())
         assert cells[columns.index("event_id")] == row.event_id
+
+
+def test_columns_hold_the_cells_of_the_rows_column_by_column() -> None:
+    later = usage_row(gpc=False, dnt=True, anon_hash="0123456789abcdef")
+    rows = [usage_row(), later, later.model_copy(update={"event_id": uuid.uuid4()})]
+    for epoch_seconds in (False, True):
+        cells = binding.row_tuples(sql.USAGE_EVENTS, rows, epoch_seconds=epoch_seconds)
+        expected = [list(column) for column in zip(*cells, strict=True)]
+        for given in (rows, [r.model_dump() for r in rows]):
+            columns = binding.row_columns(sql.USAGE_EVENTS, given, epoch_seconds=epoch_seconds)
+            assert columns == expected
+
+
+def test_columns_refuse_rows_that_are_not_the_tables() -> None:
+    with pytest.raises(QueryError):
+        binding.row_columns(sql.USAGE_EVENTS, [consent("k")])
+    with pytest.raises(QueryError):
+        binding.row_columns(sql.USAGE_EVENTS, [{"event_id": uuid.uuid4()}])
