@@ -121,8 +121,9 @@ KEPT_SUBJECT_KINDS: dict[str, Callable[[str], str]] = {"suppressed": suppressed}
 """Kinds an erasure keeps (or makes) on purpose; the receipt's ``kept`` section says why."""
 
 SHREDDED_KINDS: dict[str, str] = {
-    "datakey": "the subject's data key: the erasure destroys it before anything else, and the"
-    " receipt's kafka section says so (it seals every copy of the subject's raw values in Kafka)",
+    "datakey": "the subject's data key: the erasure destroys it before anything else and again"
+    " after the suppression mark, and the receipt's kafka section says so (it seals every copy"
+    " of the subject's raw values in Kafka)",
 }
 """Kinds an erasure destroys outside the per-store counts, and where the receipt shows it."""
 

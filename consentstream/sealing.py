@@ -114,11 +114,22 @@ class KeyCache:
 
     async def for_sealing(self, subject_key: str, ttl_seconds: int | None = None) -> bytes:
         """The subject's data key, made if it has none."""
+        return (await self.sealing_key(subject_key, ttl_seconds))[0]
+
+    async def sealing_key(
+        self, subject_key: str, ttl_seconds: int | None = None
+    ) -> tuple[bytes, bool]:
+        """:meth:`for_sealing`, and whether the key was made by this call (never when cached)."""
         data_key = self.cached(subject_key)
-        if data_key is None:
-            data_key = await self.store.get_or_create(subject_key, ttl_seconds=ttl_seconds)
-            self._remember(subject_key, data_key)
-        return data_key
+        if data_key is not None:
+            return data_key, False
+        data_key, made = await self.store.get_or_make(subject_key, ttl_seconds=ttl_seconds)
+        self._remember(subject_key, data_key)
+        return data_key, made
+
+    def forget(self, subject_key: str) -> None:
+        """Drop the subject's key from memory (it was destroyed: never seal with it again)."""
+        self._keys.pop(subject_key, None)
 
     async def for_opening(self, subject_keys: Iterable[str]) -> dict[str, bytes | None]:
         """Each subject's data key, None where it was destroyed; one round trip for misses."""

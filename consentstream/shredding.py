@@ -188,17 +188,27 @@ class KeyStore:
 
         ``ttl_seconds`` makes the key expire by itself (rotating anonymous subjects).
         """
+        return (await self.get_or_make(subject_key, ttl_seconds=ttl_seconds))[0]
+
+    async def get_or_make(
+        self, subject_key: str, *, ttl_seconds: int | None = None
+    ) -> tuple[bytes, bool]:
+        """:meth:`get_or_create`, and whether this call made the key (True) or found one.
+
+        A key made now may be one an erasure never saw: a writer sealing for a visitor checks
+        the suppression list again when it made the key (see the collector's sealer).
+        """
         if self.previous is not None and (carried := await self.carry_forward(subject_key)):
-            return carried
+            return carried, False
         name = self.entry(subject_key)
         data_key = new_data_key()
         wrapped = self.master.wrap(subject_key, data_key)
         if await self.redis.set(name, wrapped, nx=True, ex=ttl_seconds):
-            return data_key
+            return data_key, True
         existing = await self.get(subject_key)
         if existing is None:  # destroyed between the two calls: an erased subject starts anew
-            return await self.get_or_create(subject_key, ttl_seconds=ttl_seconds)
-        return existing
+            return await self.get_or_make(subject_key, ttl_seconds=ttl_seconds)
+        return existing, False
 
     async def carry_forward(self, subject_key: str, *, move: bool = False) -> bytes | None:
         """The subject's current data key, copied (``move``: moved) from under the previous

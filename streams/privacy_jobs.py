@@ -2,11 +2,12 @@
 
 Deletion first destroys the subject's data key (crypto-shredding every sealed copy in Kafka and
 its backups), then adds the subject to the suppression list (so events and decisions still in
-flight never land), removes it from every ClickHouse table and every Redis key kind holding
-its data, and returns the receipt body: per store the count before and after, and what is
-kept and why. The stores come from the declarations next to the data (``sql.SUBJECT_TABLES``,
-``sql.KEPT_TABLES``, the kinds in ``redis_keys``), so a new table or key kind declared there
-is in the next receipt. The caller signs the body (:mod:`consentstream.receipt_signing`).
+flight never land), destroys the data key again (one a request made in between), removes it
+from every ClickHouse table and every Redis key kind holding its data, and returns the receipt
+body: per store the count before and after, and what is kept and why. The stores come from the
+declarations next to the data (``sql.SUBJECT_TABLES``, ``sql.KEPT_TABLES``, the kinds in
+``redis_keys``), so a new table or key kind declared there is in the next receipt. The caller
+signs the body (:mod:`consentstream.receipt_signing`).
 """
 
 from __future__ import annotations
@@ -82,6 +83,21 @@ async def _kept_counts(repo: Repository, redis: Redis, subject_key: str) -> Coun
     return kept
 
 
+async def _shred_around_mark(redis: Redis, subject_key: str, shred: Shred) -> dict[str, Any]:
+    """Destroy the data key, set the suppression mark, destroy the key again: the receipt's
+    ``kafka`` section, ``data_keys_destroyed`` counting both destructions.
+
+    A request that read the subject as live before the mark may make a new key after the first
+    destruction; the second one destroys it. A key made after the mark is destroyed by the
+    collector itself, which reads the mark again whenever it had to make a key.
+    """
+    first = await redis_retry("shred", partial(shred, subject_key))
+    await redis_retry("suppress", lambda: redis.set(redis_keys.suppressed(subject_key), b"1"))
+    again = await redis_retry("shred", partial(shred, subject_key))
+    destroyed = sum(int(bool(s.get("data_key_destroyed"))) for s in (first, again))
+    return {**first, "data_key_destroyed": destroyed > 0, "data_keys_destroyed": destroyed}
+
+
 async def erase(
     repo: Repository,
     redis: Redis,
@@ -95,6 +111,7 @@ async def erase(
 
     ``shred`` destroys the subject's data key first: every sealed copy in Kafka (and backups)
     is unreadable from that instant, before the rows go; its answer is the ``kafka`` section.
+    It runs again right after the suppression mark is set (see :func:`_shred_around_mark`).
 
     ``forget_state`` drops what the worker keeps about the subject besides these stores (the
     consent history, the consent topic's copies). ``sections`` are further receipt sections
@@ -102,8 +119,7 @@ async def erase(
     """
     started = _now()
     clock = time.monotonic()
-    kafka = await redis_retry("shred", partial(shred, subject_key))
-    await redis_retry("suppress", lambda: redis.set(redis_keys.suppressed(subject_key), b"1"))
+    kafka = await _shred_around_mark(redis, subject_key, shred)
     keys = subject_redis_keys(subject_key, await _consent_ids(repo, redis, subject_key))
     before = await with_retry("count", repo.count_subject, subject_key)
     redis_before = await redis_retry("count", lambda: _count_keys(redis, keys))

@@ -41,7 +41,7 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = EventProducer(settings.kafka_bootstrap, settings.produce_timeout_seconds)
         redis = redis_client.async_client(settings, socket_timeout=1.0, socket_connect_timeout=1.0)
-        sealer = open_sealer(settings)
+        sealer = open_sealer(settings, redis)
         app.state.collector = CollectorState(
             settings=settings,
             topics=Topics(settings.topic_prefix),

@@ -8,17 +8,28 @@ parsed into a family) is the one place that rule lives; the anonymous key expire
 after ``anonymous_key_days``, longer than the raw and dead-letter topics keep anything, so
 every copy (a backup too) becomes unreadable then. A consent decision naming a visitor is
 sealed under the visitor's key; an anonymous decision holds no identifier and stays as it is.
+
+An erasure destroys the visitor's key, sets the suppression mark, then destroys the key again.
+A request that read the visitor as live before the mark may still make the key anew after the
+second destruction; nothing sealed under that key would ever be destroyed. So when sealing had
+to make a visitor's key, the sealer reads the mark once more before anything is produced: if it
+is set, the key just made is destroyed and :class:`SubjectErased` tells the route to answer as
+for an erased cookie. A key found (not made) needs no check: the erasure's destruction of it
+makes every message sealed under it unreadable, whenever it was produced.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from consentstream import redis_client
+from consentstream import redis_client, redis_keys
 from consentstream.sealing import KeyCache, seal_message
 from consentstream.shredding import KeyStore, Unreadable, anonymous_subject, is_anonymous
 from schemas.messages import ConsentDecision
@@ -39,26 +50,62 @@ def subject_of(kafka_key: bytes, received_at: datetime) -> str:
     return anonymous_subject(received_at)
 
 
+class SubjectErased(Exception):
+    """Sealing made a data key for a visitor on the suppression list: the key is destroyed
+    again and nothing sealed for ``subject`` may be produced."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__("the visitor was erased while the request ran")
+        self.subject = subject
+
+
+async def erased(redis: Redis, subject_key: str) -> bool:
+    """True when the subject is on the suppression list; False when Redis cannot tell (the
+    worker checks the list again before anything lands)."""
+    try:
+        return bool(await redis.exists(redis_keys.suppressed(subject_key)))
+    except (RedisError, OSError) as exc:
+        log.warning("suppression list unavailable: %s", type(exc).__name__)
+        return False
+
+
 @dataclass
 class Sealer:
-    """Seals the collector's Kafka values; data keys cached briefly in ``keys``."""
+    """Seals the collector's Kafka values; data keys cached briefly in ``keys``.
+
+    ``suppressed`` reads the suppression list (the main Redis) when a visitor's key had to be
+    made; without it (tools, tests of sealing alone) no such check runs.
+    """
 
     keys: KeyCache
     anonymous_ttl_seconds: int
     retry_after_seconds: int = 5
+    suppressed: Callable[[str], Awaitable[bool]] | None = None
 
     async def _data_key(self, subject: str, anonymous: bool) -> bytes:
         ttl = self.anonymous_ttl_seconds if anonymous else None
         try:
-            return await self.keys.for_sealing(subject, ttl)
+            data_key, made = await self.keys.sealing_key(subject, ttl)
+            if made and not anonymous and await self._erased(subject):
+                self.keys.forget(subject)
+                await self.keys.store.destroy(subject)
+                raise SubjectErased(subject)
         except (RedisError, OSError, Unreadable) as exc:
             log.warning("no data key to seal with: %s", type(exc).__name__)
             raise KeyStoreUnavailable(self.retry_after_seconds) from exc
+        return data_key
+
+    async def _erased(self, subject: str) -> bool:
+        # Only when the key was made by this request, so a rare extra round trip.
+        return self.suppressed is not None and await self.suppressed(subject)
 
     async def seal_raw(
         self, messages: list[tuple[bytes, bytes]], received_at: datetime
     ) -> list[tuple[bytes, bytes]]:
-        """Each ``(key, value)`` of the raw topic with its value sealed for its subject."""
+        """Each ``(key, value)`` of the raw topic with its value sealed for its subject.
+
+        :class:`SubjectErased` when a visitor's key had to be made and the visitor was erased.
+        """
         sealed = []
         for key, value in messages:
             subject = subject_of(key, received_at)
@@ -67,7 +114,10 @@ class Sealer:
         return sealed
 
     async def seal_consent(self, topic_key: str, decision: ConsentDecision) -> bytes:
-        """The consent-topic value: sealed under the visitor's key, plain when anonymous."""
+        """The consent-topic value: sealed under the visitor's key, plain when anonymous.
+
+        :class:`SubjectErased` as :meth:`seal_raw`.
+        """
         value = decision.model_dump_json().encode()
         if decision.visitor_id is None:
             return value
@@ -78,12 +128,14 @@ class Sealer:
         await self.keys.store.redis.aclose()
 
 
-def open_sealer(settings: CollectorSettings) -> Sealer:
-    """A sealer over the key store the settings name (its Redis client closed by ``close``)."""
+def open_sealer(settings: CollectorSettings, redis: Redis) -> Sealer:
+    """A sealer over the key store the settings name (its Redis client closed by ``close``),
+    reading the suppression list in ``redis`` (the main Redis, not closed here)."""
     redis = redis_client.keystore_client(settings, socket_timeout=1.0, socket_connect_timeout=1.0)
     store = KeyStore.for_settings(redis, settings)
     return Sealer(
         KeyCache(store, settings.data_key_cache_seconds),
         settings.anonymous_key_days * 86_400,
         settings.retry_after_seconds,
+        partial(erased, redis),
     )

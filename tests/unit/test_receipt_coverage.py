@@ -117,13 +117,19 @@ def test_the_erasures_receipt_names_every_store_once() -> None:
     async def forget(key: str) -> int:
         return 0
 
+    shredded: list[str] = []
+
     async def shred(key: str) -> dict[str, object]:
-        return {"data_key_destroyed": True}
+        shredded.append(key)  # once before the suppression mark, once after: a key only once
+        return {"data_key_destroyed": len(shredded) == 1}
 
     body = asyncio.run(
         privacy_jobs.erase(StandInRepo(), redis, KEY, forget, shred=shred)  # type: ignore[arg-type]
     )
-    assert body["kafka"] == {"data_key_destroyed": True}, "the key destruction is in the receipt"
+    assert shredded == [KEY, KEY], "the key is destroyed before and after the mark"
+    assert body["kafka"] == {"data_key_destroyed": True, "data_keys_destroyed": 1}, (
+        "the key destruction is in the receipt"
+    )
     stores = body["stores"]
     for table in subject_keyed_tables() - set(sql.KEPT_TABLES):
         assert stores[f"clickhouse.{table}"] == {"before": 1, "after": 0}

@@ -17,6 +17,7 @@ from schemas.messages import ConsentDecision, RequestFacts
 from .. import consent, responses, visitor
 from ..deps import CollectorState, RateLimited, State
 from ..facts import request_facts
+from ..sealing import SubjectErased, erased
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -47,9 +48,9 @@ async def post_consent(
     visitor.ignore_body_id(state, "consent", body.visitor_id, who.visitor_id)
     try:
         return await _decide(body, facts, request, response, state, who)
-    except _ErasedMeanwhile:  # the erasure landed after the cookie was read
-        erased = visitor.Visitor(None, dead=True)
-        return await _decide(body, facts, request, response, state, erased)
+    except (_ErasedMeanwhile, SubjectErased):  # the erasure landed after the cookie was read
+        gone = visitor.Visitor(None, dead=True)
+        return await _decide(body, facts, request, response, state, gone)
 
 
 class _ErasedMeanwhile(Exception):
@@ -112,26 +113,17 @@ def _pseudonym(state: CollectorState, visitor_id: str | None) -> str | None:
     return pseudonymize(visitor_id, state.settings.pseudonym_key.get_secret_value())
 
 
-async def _erased(state: CollectorState, subject_key: str) -> bool:
-    """True when the subject is on the suppression list; False when Redis cannot tell (the
-    worker checks the list again before anything lands)."""
-    try:
-        return bool(await state.redis.exists(redis_keys.suppressed(subject_key)))
-    except (RedisError, OSError) as exc:
-        log.warning("suppression list unavailable: %s", type(exc).__name__)
-        return False
-
-
 async def _record(state: CollectorState, decision: ConsentDecision, *, claimed: bool) -> None:
     """Produce the decision (acks=all), mirror it for its visitor; on failure release the claim.
 
     Checked against the suppression list first: sealing would otherwise make the erased
     subject a new data key, and the decision would travel readable to the worker (which drops
-    it, but a copy would sit in the consent topic). :class:`_ErasedMeanwhile` then.
+    it, but a copy would sit in the consent topic). :class:`_ErasedMeanwhile` then; and
+    :class:`SubjectErased` when the erasure landed after that check, as sealing made a key.
     """
     key = consent.topic_key(decision, state.settings.pseudonym_key.get_secret_value())
     try:
-        if decision.visitor_id is not None and await _erased(state, key):
+        if decision.visitor_id is not None and await erased(state.redis, key):
             raise _ErasedMeanwhile
         value = await state.sealer.seal_consent(key, decision)
         async with state.inflight.slot():

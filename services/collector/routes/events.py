@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -10,7 +11,7 @@ from fastapi.responses import Response
 from schemas.events import EventsAccepted
 from schemas.messages import RequestFacts
 
-from .. import batching, dedupe, ingest, responses, visitor
+from .. import batching, dedupe, ingest, responses, sealing, visitor
 from ..consent import utcnow
 from ..deps import State, enforce_rate_limit, get_state
 from ..errors import NothingValid
@@ -86,15 +87,48 @@ async def _store(
     if not new_events:  # all retries of events already durable: nothing to wait for
         return 0, who
     claimed = [i for i, new in zip(ids, fresh, strict=True) if new]
-    # Keyed by the cookie's visitor: their events stay co-partitioned with their consent.
-    key = visitor.request_key(who, cookie)
     try:
-        messages = batching.messages(
-            new_events, lambda _event: key, facts, received_at, batch.sent_at
-        )
-        messages = await state.sealer.seal_raw(messages, received_at)
-        await state.producer.send_all(state.topics.raw_events, messages)
+        who = await _produce(new_events, who, cookie, facts, received_at, batch.sent_at, state)
     except BaseException:  # also a cancelled request: a claim without its event would lose it
         await dedupe.release(state.redis, claimed)
         raise
     return len(new_events), who
+
+
+async def _produce(
+    new_events: list[batching.Accepted],
+    who: visitor.Visitor,
+    cookie: visitor.CookieSubject,
+    facts: RequestFacts,
+    received_at: datetime,
+    sent_at: datetime | None,
+    state: State,
+) -> visitor.Visitor:
+    """Seal and produce the new events as ``who``'s; whose they turned out to be.
+
+    When sealing finds the visitor erased after the claim read them as live (it made their
+    key anew), the events go as an erased cookie's do: attributed to no one.
+    """
+    send = partial(_send, state, new_events, facts, received_at, sent_at)
+    try:
+        await send(visitor.request_key(who, cookie))
+        return who
+    except sealing.SubjectErased:
+        who = cookie.visitor(True)
+        visitor.attribute_events([item for _, item in new_events], None)
+    await send(visitor.request_key(who, cookie))  # no one's: the day's anonymous subject
+    return who
+
+
+async def _send(
+    state: State,
+    new_events: list[batching.Accepted],
+    facts: RequestFacts,
+    received_at: datetime,
+    sent_at: datetime | None,
+    key: bytes | None,
+) -> None:
+    # Keyed by the cookie's visitor: their events stay co-partitioned with their consent.
+    messages = batching.messages(new_events, lambda _event: key, facts, received_at, sent_at)
+    messages = await state.sealer.seal_raw(messages, received_at)
+    await state.producer.send_all(state.topics.raw_events, messages)
