@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from consentstream.storage import sql
 from consentstream.storage.repository import Repository
 from schemas.rows import UsageAnswerRow
 
+from . import leads
 from .buckets import (
     Interval,
     Span,
@@ -34,6 +36,9 @@ from .buckets import (
     stored_params,
 )
 from .top import keep_top, stored_top
+
+# Dimensions whose answers may be cut to their top groups: they keep leads beside their answers.
+LED = frozenset(sql.USAGE_DIMENSIONS) - {"all"}
 
 Rows = list[dict[str, Any]]
 # Missing buckets are computed a week of events at a time: a first ask (or the warmer's first
@@ -150,7 +155,23 @@ def closed_rows(
     stored, missing, fresh = answer(closed, interval, repo.cached_answers(params), compute)
     if missing:
         repo.save_answers(to_stored(fresh, missing, interval, dimension, k))
+        if dimension in LED:  # after the answer: a bucket with leads always has its answer
+            repo.save_leads(leads.lead_rows(fresh, missing, interval, dimension, k))
     return stored, len(missing)
+
+
+def backfill_leads(repo: Repository, dimension: str, interval: Interval, span: Span, k: int) -> int:
+    """Store leads for the buckets of ``span`` answered before leads were kept; how many."""
+    params = stored_params(dimension, interval, span, k)
+    todo = sorted(
+        repo.done_buckets(sql.USAGE_ANSWERS, params) - repo.done_buckets(sql.USAGE_LEADS, params)
+    )
+    if not todo:
+        return 0
+    params |= {"start": todo[0], "end": next_bucket(todo[-1], interval)}
+    rows, _ = from_stored(repo.cached_answers(params))
+    repo.save_leads(leads.lead_rows(rows, todo, interval, dimension, k))
+    return len(todo)
 
 
 def rows_for(

@@ -24,7 +24,7 @@ from consentstream.storage.errors import StorageError
 from consentstream.storage.repository import Repository
 
 from . import consent_answers
-from .answers import closed_rows
+from .answers import LED, backfill_leads, closed_rows
 from .buckets import Interval, floor_bucket
 from .usage import HOURLY_MAX_DAYS
 
@@ -40,6 +40,8 @@ def warm(repo: Repository, k: int, closed_before: datetime, days: int) -> int:
         for dimension in sql.USAGE_DIMENSIONS:
             _, missing = closed_rows(repo, dimension, interval, (first, last), k)
             stored += missing
+            if dimension in LED:  # buckets answered before leads were kept beside answers
+                backfill_leads(repo, dimension, interval, (first, last), k)
     return stored
 
 
