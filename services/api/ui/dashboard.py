@@ -85,6 +85,14 @@ async def _previous(state: ApiState, key: MarketingPage, q: panels.Query) -> tup
     return panels.total(panels.series(views)), panels.total(panels.series(visitors))
 
 
+async def page_data(
+    state: ApiState, key: MarketingPage, q: panels.Query
+) -> tuple[tuple[dict[str, UsageOut], ConsentOut, ConsentVersionsOut], tuple[int, int]]:
+    """Everything one view of the page shows: the range's answers and the previous period's
+    totals, all asked at once (the previous period waited for the rest before)."""
+    return await asyncio.gather(_answers(state, key, q), _previous(state, key, q))
+
+
 @router.get("/")
 async def dashboard(
     request: Request,
@@ -97,8 +105,9 @@ async def dashboard(
     """The one-page dashboard: traffic, top groups, consent rates, against the previous period."""
     q = _query(first, last, interval)
     try:
-        answers, consent, versions = await _answers(state, key, q)
-        views_before, visitors_before = await _previous(state, key, q)
+        (answers, consent, versions), (views_before, visitors_before) = await page_data(
+            state, key, q
+        )
     except InvalidInput as exc:
         return error_page(request, 422, "Range not shown", exc.message)
     views, visitors = panels.series(answers["pageviews"]), panels.series(answers["visitors"])
