@@ -7,6 +7,9 @@ live only the buckets not stored yet. The API asks only for whole closed buckets
 :func:`services.api.buckets.whole_buckets`), so every bucket has one answer, whoever asks
 and through whichever range: two answers never differ by part of a bucket.
 
+Beside the answer of a bucket of a group dimension go its leads (``usage_leads``, see
+:mod:`services.api.leads`), from which a top-N answer reads a few rows a bucket.
+
 What is stored is the answer, never visitor keys: counts of at least k visitors (an "other"
 under k is stored but withheld when read, as always). An erasure does not rewrite stored
 answers of closed buckets: they are anonymous statistics; a closed bucket's figures stay what

@@ -69,7 +69,7 @@ def lead_rows(
 
 
 @dataclass
-class _Bucket:
+class BucketLeads:
     """One bucket's latest leads."""
 
     leads: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -78,7 +78,7 @@ class _Bucket:
     other: tuple[int, int] | None = None
 
 
-def latest(rows: Rows, buckets: list[datetime]) -> dict[datetime, _Bucket] | None:
+def latest(rows: Rows, buckets: list[datetime]) -> dict[datetime, BucketLeads] | None:
     """Each bucket's leads from its latest computation; None if a bucket has none stored."""
     moment: dict[datetime, int] = {}
     for row in rows:
@@ -87,7 +87,7 @@ def latest(rows: Rows, buckets: list[datetime]) -> dict[datetime, _Bucket] | Non
             moment[bucket] = max(moment.get(bucket, 0), int(row["at"]))
     if any(bucket not in moment for bucket in buckets):
         return None
-    out = {bucket: _Bucket() for bucket in buckets}
+    out = {bucket: BucketLeads() for bucket in buckets}
     for row in rows:
         bucket = _utc(row["bucket"])
         if bucket not in out or int(row["at"]) != moment[bucket]:
@@ -105,7 +105,7 @@ def latest(rows: Rows, buckets: list[datetime]) -> dict[datetime, _Bucket] | Non
     return out
 
 
-def top_keys(stored: dict[datetime, _Bucket], top: int) -> list[str] | None:
+def top_keys(stored: dict[datetime, BucketLeads], top: int) -> list[str] | None:
     """The ``top`` keys with the most page views over the buckets, ties by key; None if the
     leads cannot tell them apart from a key they left out (see the module's note)."""
     known: dict[str, int] = defaultdict(int)

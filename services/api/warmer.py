@@ -7,6 +7,8 @@ of every closed bucket of the last ``usage_warm_days`` (hourly buckets: at most 
 every dimension and bucket size, that is not stored yet, and the consent panels' figures
 (:mod:`services.api.consent_answers`) the same way. A run after the first one finds only
 the buckets closed since (one hour, and a day or a week when one ended) and costs little.
+Buckets answered before leads were kept (:mod:`services.api.leads`) get theirs from their
+stored answer, once.
 
 Ranges older than the window, and the open buckets at either end of a range, are still
 computed when asked. Several API processes warming at once store the same rows twice, which
