@@ -32,8 +32,9 @@ from schemas.rows import UsageLeadRow
 from .buckets import Interval
 
 Rows = list[dict[str, Any]]
-# Groups kept per bucket: far above any table a page shows, far below a long tail's thousands.
-LEAD = 100
+# Groups kept per bucket: five times a page's table, far below a long tail's thousands. Each
+# lead is a row read back per bucket; a top beyond it reads every stored group instead.
+LEAD = 50
 
 
 def lead_rows(
