@@ -521,3 +521,9 @@ def test_stored_top_answers_agree_from_leads_and_from_groups(
 
     assert seen(from_leads) == seen(from_groups) == seen(top.keep_top(every, 2, 5))
     assert seen(from_leads) == [(0, "", 5, 5), (1, "/b", 6, 6), (1, "/c", 7, 7)]
+    # the bucket stored twice in one second (two API processes): its rows are told apart row
+    # by row, not added up
+    twice = answers.to_stored(every, [day], "day", "page", 5)
+    repo.save_answers(twice)
+    repo.save_answers(twice)
+    assert seen(top.stored_top(repo, "page", "day", span, 5, 2) or []) == seen(from_leads)
