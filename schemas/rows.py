@@ -172,6 +172,24 @@ class UsageAnswerRow(_Row):
     schema_version: int = ROW_SCHEMA_VERSION
 
 
+class UsageLeadRow(_Row):
+    """One lead row of a stored bucket's usage answer: what a top-N answer reads of it."""
+
+    bucket_size: str = Field(description="The interval: hour, day or week.")
+    dimension: str
+    k: int
+    bucket: datetime
+    row_kind: Literal["lead", "edge", "shown", "other", "done"] = Field(
+        description="One of the bucket's biggest shown groups, the page views of the biggest"
+        " one left out, the sum of its shown groups, its folded other, or the complete marker."
+    )
+    key: str
+    visitors: int
+    pageviews: int
+    computed_at: datetime
+    schema_version: int = ROW_SCHEMA_VERSION
+
+
 ProcessorDeliveryStatus = Literal["pending", "confirmed", "failed"]
 
 

@@ -1,4 +1,5 @@
-"""A table panel asked with every group (as before ``top``) against the page's top-N ask."""
+"""A table panel asked with every group (as before ``top``), and its top-N answer cut from every
+stored group (as before the leads), against the page's top-N ask."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from services.api import leads
 from services.api.ui import dashboard
 
 Ask = Callable[[], Coroutine[Any, Any, Any]]
@@ -39,3 +41,31 @@ def every_group(
         {"what": f"{name}, rows, every group", "value": rows_all, "unit": "rows"},
         {"what": f"{name}, rows, top {dashboard.TOP}", "value": rows_top, "unit": "rows"},
     ]
+
+
+def without_leads(ask: Ask) -> Ask:
+    """``ask`` with the stored leads out of use: the top-N answer is cut from every stored
+    group of the range (one read of the latest computations), as before leads were kept."""
+
+    async def asked() -> Any:
+        kept, leads.LEAD = leads.LEAD, 0
+        try:
+            return await ask()
+        finally:
+            leads.LEAD = kept
+
+    return asked
+
+
+def from_groups(label: str, panel: str, took: tuple[float, float], base: float) -> dict[str, Any]:
+    """Print and return the p50/p95 (``took``, ms) of the top-N ask without the leads."""
+    print(
+        f"  {label:<18} {panel + ' (groups)':<18}{'':9}{took[0]:9.1f}{took[1]:9.1f} ms", flush=True
+    )
+    return {
+        "what": f"panel {panel}, {label}, top from every group, p95",
+        "value": round(took[1], 1),
+    } | {
+        "unit": "ms",
+        "baseline": round(base, 1),
+    }

@@ -11,7 +11,7 @@ from typing import Any
 
 from consentstream.storage import sql
 from consentstream.storage.base import Storage
-from schemas.rows import ConsentAnswerRow, CookieObservationRow, UsageAnswerRow
+from schemas.rows import ConsentAnswerRow, CookieObservationRow, UsageAnswerRow, UsageLeadRow
 
 
 class Reports:
@@ -89,9 +89,40 @@ class Reports:
             row["row_kind"], row["key"] = row.pop("kind"), row.pop("group_key")
         return _with_buckets(rows)
 
+    def latest_top_answers(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ``top`` keys' stored rows and every other shown group summed, in one read.
+
+        Only each bucket's latest computation is read (no per-row deduplication); rows as
+        :meth:`top_answers` gives them, each with ``copies``: on a done row, how many
+        computations of the bucket share that latest moment (above 1, read the range with
+        :meth:`top_answer_keys` and :meth:`top_answers` instead).
+        """
+        rows = self.storage.query(self._sql(sql.USAGE_ANSWERS_TOP), params)
+        for row in rows:
+            row["row_kind"], row["key"] = row.pop("kind"), row.pop("group_key")
+            row["visitors"], row["pageviews"] = row.pop("v"), row.pop("p")
+        return _with_buckets(rows)
+
     def save_answers(self, rows: Sequence[UsageAnswerRow]) -> None:
         """Store the answer rows of closed buckets."""
         self.storage.insert(sql.USAGE_ANSWERS, [row.model_dump() for row in rows])
+
+    def stored_leads(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Stored lead rows of a range (params as for :meth:`cached_answers`), every copy.
+
+        Rows: bucket, row_kind, key, visitors, pageviews, and ``at`` (the computation's
+        moment, epoch seconds) so the caller keeps each bucket's latest computation.
+        """
+        return _with_buckets(self.storage.query(self._sql(sql.USAGE_LEADS_STORED), params))
+
+    def save_leads(self, rows: Sequence[UsageLeadRow]) -> None:
+        """Store the lead rows of closed buckets (same row shape as their answers)."""
+        self.storage.insert(sql.USAGE_LEADS, [row.model_dump() for row in rows])
+
+    def done_buckets(self, table: str, params: dict[str, Any]) -> set[datetime]:
+        """Buckets of a range with a done marker in ``table`` (usage_answers or usage_leads)."""
+        rows = self.storage.query(self._sql(sql.DONE_BUCKETS, table), params)
+        return {row["bucket"] for row in _with_buckets(rows)}
 
     def cached_consent_answers(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Stored consent panel rows: ``interval``, ``panel``, ``start``, ``end``."""

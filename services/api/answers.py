@@ -7,6 +7,9 @@ live only the buckets not stored yet. The API asks only for whole closed buckets
 :func:`services.api.buckets.whole_buckets`), so every bucket has one answer, whoever asks
 and through whichever range: two answers never differ by part of a bucket.
 
+Beside the answer of a bucket of a group dimension go its leads (``usage_leads``, see
+:mod:`services.api.leads`), from which a top-N answer reads a few rows a bucket.
+
 What is stored is the answer, never visitor keys: counts of at least k visitors (an "other"
 under k is stored but withheld when read, as always). An erasure does not rewrite stored
 answers of closed buckets: they are anonymous statistics; a closed bucket's figures stay what
@@ -20,9 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from consentstream.storage import sql
 from consentstream.storage.repository import Repository
 from schemas.rows import UsageAnswerRow
 
+from . import leads
 from .buckets import (
     Interval,
     Span,
@@ -34,6 +39,9 @@ from .buckets import (
     stored_params,
 )
 from .top import keep_top, stored_top
+
+# Dimensions whose answers may be cut to their top groups: they keep leads beside their answers.
+LED = frozenset(sql.USAGE_DIMENSIONS) - {"all"}
 
 Rows = list[dict[str, Any]]
 # Missing buckets are computed a week of events at a time: a first ask (or the warmer's first
@@ -150,7 +158,23 @@ def closed_rows(
     stored, missing, fresh = answer(closed, interval, repo.cached_answers(params), compute)
     if missing:
         repo.save_answers(to_stored(fresh, missing, interval, dimension, k))
+        if dimension in LED:  # after the answer: a bucket with leads always has its answer
+            repo.save_leads(leads.lead_rows(fresh, missing, interval, dimension, k))
     return stored, len(missing)
+
+
+def backfill_leads(repo: Repository, dimension: str, interval: Interval, span: Span, k: int) -> int:
+    """Store leads for the buckets of ``span`` answered before leads were kept; how many."""
+    params = stored_params(dimension, interval, span, k)
+    todo = sorted(
+        repo.done_buckets(sql.USAGE_ANSWERS, params) - repo.done_buckets(sql.USAGE_LEADS, params)
+    )
+    if not todo:
+        return 0
+    params |= {"start": todo[0], "end": next_bucket(todo[-1], interval)}
+    rows, _ = from_stored(repo.cached_answers(params))
+    repo.save_leads(leads.lead_rows(rows, todo, interval, dimension, k))
+    return len(todo)
 
 
 def rows_for(

@@ -7,6 +7,8 @@ of every closed bucket of the last ``usage_warm_days`` (hourly buckets: at most 
 every dimension and bucket size, that is not stored yet, and the consent panels' figures
 (:mod:`services.api.consent_answers`) the same way. A run after the first one finds only
 the buckets closed since (one hour, and a day or a week when one ended) and costs little.
+Buckets answered before leads were kept (:mod:`services.api.leads`) get theirs from their
+stored answer, once.
 
 Ranges older than the window, and the open buckets at either end of a range, are still
 computed when asked. Several API processes warming at once store the same rows twice, which
@@ -24,7 +26,7 @@ from consentstream.storage.errors import StorageError
 from consentstream.storage.repository import Repository
 
 from . import consent_answers
-from .answers import closed_rows
+from .answers import LED, backfill_leads, closed_rows
 from .buckets import Interval, floor_bucket
 from .usage import HOURLY_MAX_DAYS
 
@@ -40,6 +42,8 @@ def warm(repo: Repository, k: int, closed_before: datetime, days: int) -> int:
         for dimension in sql.USAGE_DIMENSIONS:
             _, missing = closed_rows(repo, dimension, interval, (first, last), k)
             stored += missing
+            if dimension in LED:  # buckets answered before leads were kept beside answers
+                backfill_leads(repo, dimension, interval, (first, last), k)
     return stored
 
 

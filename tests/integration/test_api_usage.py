@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 
 from consentstream.audit import AuditLog, lock_client, verify
-from consentstream.storage import Storage
+from consentstream.storage import Storage, sql
 from consentstream.storage.repository import Repository
 from schemas.rows import ConsentLedgerRow, UsageAnswerRow, UsageEventRow
+from services.api import answers, leads, top
+from services.api.buckets import stored_params
 
 from .api_harness import Api, start_api
 
@@ -493,3 +495,35 @@ def test_a_bad_top_is_refused_naming_it(api: Api, value: str) -> None:
     got = api.get("/v1/usage/pages", role="marketing", top=value, **TOP_SPAN)
     assert got.status_code == 422
     assert "top" in got.text
+
+
+def test_stored_top_answers_agree_from_leads_and_from_groups(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both backends: the answer cut from a bucket's leads is the one cut from its groups."""
+    repo = Repository(storage)
+    rows = []
+    for n, page in enumerate(["/a", "/b", "/c"]):
+        rows += [event(v, page, DAY1) for v in visitors(f"lead{n}-", 5 + n)]
+    rows += [event(v, "/rare", DAY1) for v in visitors("rare-", 2)]
+    repo.insert_usage_events(rows)
+    day = DAY1.replace(hour=0, minute=0, second=0, microsecond=0)
+    span = (day, day + timedelta(days=1))
+    every, _ = answers.closed_rows(repo, "page", "day", span, 5)  # stores answer and leads
+    assert repo.done_buckets(sql.USAGE_LEADS, stored_params("page", "day", span, 5)) == {day}
+    from_leads = top.stored_top(repo, "page", "day", span, 5, 2)
+    monkeypatch.setattr(leads, "LEAD", 1)  # top 2 is beyond the leads: every group is read
+    from_groups = top.stored_top(repo, "page", "day", span, 5, 2)
+    assert from_leads is not None and from_groups is not None
+
+    def seen(got: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return sorted((r["shown"], r["key"], r["visitors"], r["pageviews"]) for r in got)
+
+    assert seen(from_leads) == seen(from_groups) == seen(top.keep_top(every, 2, 5))
+    assert seen(from_leads) == [(0, "", 5, 5), (1, "/b", 6, 6), (1, "/c", 7, 7)]
+    # the bucket stored twice in one second (two API processes): its rows are told apart row
+    # by row, not added up
+    twice = answers.to_stored(every, [day], "day", "page", 5)
+    repo.save_answers(twice)
+    repo.save_answers(twice)
+    assert seen(top.stored_top(repo, "page", "day", span, 5, 2) or []) == seen(from_leads)

@@ -11,7 +11,8 @@ import pytest
 
 from consentstream.storage import Storage, sql
 from consentstream.storage.repository import Repository
-from services.api import answers, warmer
+from services.api import answers, top, warmer
+from services.api.buckets import stored_params
 from services.api.usage import fold
 
 from .api_harness import Api, start_api
@@ -79,3 +80,19 @@ def test_the_api_warms_in_the_background(warming_api: Api) -> None:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     assert done_buckets(repo, "day", "page") == {today - timedelta(days=1)}
     assert len(done_buckets(repo, "hour", "browser")) == 24
+
+
+def test_buckets_answered_before_leads_were_kept_get_them_from_the_warmer(
+    storage: Storage,
+) -> None:
+    repo = Repository(storage)
+    repo.insert_usage_events([event(v, "/led", DAY) for v in visitors("l", 6)])
+    span = (datetime(2026, 3, 9, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC))
+    answers.closed_rows(repo, "page", "day", span, 5)
+    storage.command(f"TRUNCATE TABLE {storage.database}.{sql.USAGE_LEADS}")  # an older store
+    params = stored_params("page", "day", span, 5)
+    assert repo.done_buckets(sql.USAGE_LEADS, params) == set()
+    assert warmer.warm(repo, 5, NOW, days=2) > 0  # every other bucket and dimension
+    assert repo.done_buckets(sql.USAGE_LEADS, params) == {span[0]}
+    chosen = top.stored_top(repo, "page", "day", span, 5, 1) or []
+    assert [(r["key"], r["visitors"]) for r in chosen if r["shown"]] == [("/led", 6)]

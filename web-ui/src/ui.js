@@ -3,8 +3,9 @@
 import uPlot from "uplot";
 
 const COLOURS = ["#1f4e99", "#b3400a", "#2d6a2d", "#6b2d83"];
+const HEIGHT = 240;
 
-function draw(box) {
+function draw(box, width) {
   const source = document.getElementById(box.dataset.chart);
   if (!source) return;
   const data = JSON.parse(source.textContent);
@@ -12,8 +13,8 @@ function draw(box) {
   const names = Object.keys(data.series);
   const unit = box.dataset.unit || "";
   const opts = {
-    width: Math.max(280, box.clientWidth),
-    height: 240,
+    width: Math.max(280, width),
+    height: HEIGHT,
     series: [
       {},
       ...names.map((label, i) => ({
@@ -27,7 +28,18 @@ function draw(box) {
     axes: [{}, { values: (u, ticks) => ticks.map((t) => `${t}${unit}`) }],
   };
   const plot = new uPlot(opts, [data.x, ...names.map((n) => data.series[n])], box);
-  new ResizeObserver(() => plot.setSize({ width: Math.max(280, box.clientWidth), height: 240 })).observe(box);
+  // The observer also reports the size the plot was drawn at: redrawing then would lay the
+  // page out once more for nothing.
+  let drawnAt = width;
+  new ResizeObserver(() => {
+    if (box.clientWidth === drawnAt) return;
+    drawnAt = box.clientWidth;
+    plot.setSize({ width: Math.max(280, drawnAt), height: HEIGHT });
+  }).observe(box);
 }
 
-document.querySelectorAll("[data-chart]").forEach(draw);
+// Every width is read before any chart is added: reading one after adding another would make
+// the browser lay the whole page out again in the middle of the script.
+const boxes = Array.from(document.querySelectorAll("[data-chart]"));
+const widths = boxes.map((box) => box.clientWidth);
+boxes.forEach((box, i) => draw(box, widths[i]));

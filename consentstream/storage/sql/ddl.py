@@ -27,6 +27,7 @@ from consentstream.storage.sql.tables import (
     U64,
     USAGE_ANSWERS,
     USAGE_EVENTS,
+    USAGE_LEADS,
     UUID,
     check_table,
     local_table,
@@ -51,6 +52,8 @@ _ENGINES: Final[dict[str, str]] = {
     USAGE_ANSWERS: (
         "ReplacingMergeTree ORDER BY (bucket_size, dimension, k, bucket, row_kind, key)"
     ),
+    # A top-N answer's inputs, a few rows per stored bucket (services.api.leads), read by bucket.
+    USAGE_LEADS: ("ReplacingMergeTree ORDER BY (bucket_size, dimension, k, bucket, row_kind, key)"),
     # One row per page, cookie and worker batch; readers aggregate (min, max, max), which a
     # replayed batch cannot change, so replays need no deduplication here.
     COOKIE_OBSERVATIONS: (
@@ -75,6 +78,7 @@ SHARDING_KEYS: Final[dict[str, str]] = {
     AUDIT_LOG: "seq",
     LEGAL_HOLDS: "cityHash64(subject_key)",
     USAGE_ANSWERS: "cityHash64(bucket_size, dimension, k, row_kind, key)",
+    USAGE_LEADS: "cityHash64(bucket_size, dimension, k, bucket)",
     COOKIE_OBSERVATIONS: "cityHash64(page_path, cookie_name)",
     PROCESSOR_DELIVERIES: "cityHash64(request_id)",
     CONSENT_ANSWERS: "cityHash64(bucket_size, panel, row_kind, version, banner)",

@@ -27,6 +27,7 @@ USAGE_ANSWERS: Final = "usage_answers"
 COOKIE_OBSERVATIONS: Final = "cookie_observations"
 PROCESSOR_DELIVERIES: Final = "processor_deliveries"
 CONSENT_ANSWERS: Final = "consent_answers"
+USAGE_LEADS: Final = "usage_leads"
 
 # Column order and names equal the fields of schemas.rows (a unit test keeps them in step).
 COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -118,6 +119,20 @@ COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("schema_version", U16),
     ),
     USAGE_ANSWERS: (
+        ("bucket_size", LOW),
+        ("dimension", LOW),
+        ("k", U16),
+        ("bucket", TIME),
+        ("row_kind", LOW),
+        ("key", STR),
+        ("visitors", U64),
+        ("pageviews", U64),
+        ("computed_at", TIME),
+        ("schema_version", U16),
+    ),
+    # Per stored bucket of a group dimension: its biggest groups ("lead"), the largest group
+    # left out ("edge"), the sum of its shown groups ("shown"), its "other", a "done" marker.
+    USAGE_LEADS: (
         ("bucket_size", LOW),
         ("dimension", LOW),
         ("k", U16),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -39,6 +41,7 @@ Top = Annotated[
     int | None,
     Query(ge=1, le=usage.TOP_MAX, description=usage.TOP_RULES),
 ]
+Answer = Callable[..., Awaitable[usage.UsageOut]]
 
 
 def _settled_before(settings: ApiSettings) -> datetime | None:
@@ -84,124 +87,138 @@ async def _groups(
     )
 
 
-@router.get("/pageviews", response_model=usage.UsageOut, response_model_by_alias=True)
-async def pageviews(
-    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
-) -> usage.UsageOut:
-    """Page views per bucket (one group, `all`); a bucket under k visitors is withheld."""
-    return await _groups(state, "pageviews", "all", start, end, interval)
+@dataclass(frozen=True)
+class GroupRoute:
+    """One ``/v1/usage/*`` route of per-bucket groups: where it is and what it groups by.
+
+    ``name`` is the route's name (its OpenAPI operation id and summary come from it), ``doc``
+    its description; ``top`` is False for the one-group routes, which have nothing to fold.
+    """
+
+    path: str
+    name: str
+    metric: str
+    dimension: str
+    doc: str
+    top: bool = True
 
 
-@router.get("/visitors", response_model=usage.UsageOut, response_model_by_alias=True)
-async def visitors(
-    state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
-) -> usage.UsageOut:
-    """Distinct identified (consenting) visitors per bucket (one group, `all`)."""
-    return await _groups(state, "visitors", "all", start, end, interval)
+GROUP_ROUTES = (
+    GroupRoute(
+        "/pageviews",
+        "pageviews",
+        "pageviews",
+        "all",
+        "Page views per bucket (one group, `all`); a bucket under k visitors is withheld.",
+        top=False,
+    ),
+    GroupRoute(
+        "/visitors",
+        "visitors",
+        "visitors",
+        "all",
+        "Distinct identified (consenting) visitors per bucket (one group, `all`).",
+        top=False,
+    ),
+    GroupRoute(
+        "/pages",
+        "pages",
+        "pages",
+        "page",
+        "Top pages by path per bucket; small groups folded into `other`.",
+    ),
+    GroupRoute(
+        "/referrers",
+        "referrers",
+        "referrers",
+        "referrer",
+        "Referring hosts (`(direct)` for none) per bucket; small groups folded into `other`.",
+    ),
+    GroupRoute(
+        "/browsers",
+        "browsers",
+        "browsers",
+        "browser",
+        "Browser families per bucket; small groups folded into `other`.",
+    ),
+    GroupRoute(
+        "/devices",
+        "devices",
+        "devices",
+        "device",
+        "Device classes (desktop, mobile, tablet) per bucket; small groups folded into `other`.",
+    ),
+    GroupRoute(
+        "/os",
+        "operating_systems",
+        "os",
+        "os",
+        "Operating system families per bucket; small groups folded into `other`.",
+    ),
+    GroupRoute(
+        "/utm/source",
+        "utm_source",
+        "utm_source",
+        "utm_source",
+        "Page views per `utm_source` of the page's URL (`(none)` untagged); small groups folded.",
+    ),
+    GroupRoute(
+        "/utm/medium",
+        "utm_medium",
+        "utm_medium",
+        "utm_medium",
+        "Page views per `utm_medium` of the page's URL (`(none)` untagged); small groups folded.",
+    ),
+    GroupRoute(
+        "/utm/campaign",
+        "utm_campaign",
+        "utm_campaign",
+        "utm_campaign",
+        "Page views per `utm_campaign` of the page's URL (`(none)` untagged); small groups folded.",
+    ),
+)
 
 
-@router.get("/pages", response_model=usage.UsageOut, response_model_by_alias=True)
-async def pages(
-    state: State,
-    _key: MarketingKey,
-    start: From = None,
-    end: To = None,
-    interval: Step = "day",
-    top: Top = None,
-) -> usage.UsageOut:
-    """Top pages by path per bucket; small groups folded into `other`."""
-    return await _groups(state, "pages", "page", start, end, interval, top)
+def _endpoint(route: GroupRoute) -> Answer:
+    """The route function of ``route``: its parameters are what the OpenAPI document lists."""
+
+    async def with_top(
+        state: State,
+        _key: MarketingKey,
+        start: From = None,
+        end: To = None,
+        interval: Step = "day",
+        top: Top = None,
+    ) -> usage.UsageOut:
+        return await _groups(state, route.metric, route.dimension, start, end, interval, top)
+
+    async def one_group(
+        state: State, _key: MarketingKey, start: From = None, end: To = None, interval: Step = "day"
+    ) -> usage.UsageOut:
+        return await _groups(state, route.metric, route.dimension, start, end, interval)
+
+    endpoint = with_top if route.top else one_group
+    endpoint.__name__ = endpoint.__qualname__ = route.name
+    endpoint.__doc__ = route.doc
+    return endpoint
 
 
-@router.get("/referrers", response_model=usage.UsageOut, response_model_by_alias=True)
-async def referrers(
-    state: State,
-    _key: MarketingKey,
-    start: From = None,
-    end: To = None,
-    interval: Step = "day",
-    top: Top = None,
-) -> usage.UsageOut:
-    """Referring hosts (`(direct)` for none) per bucket; small groups folded into `other`."""
-    return await _groups(state, "referrers", "referrer", start, end, interval, top)
+def _add(route: GroupRoute) -> Answer:
+    endpoint = _endpoint(route)
+    router.add_api_route(
+        route.path,
+        endpoint,
+        methods=["GET"],
+        name=route.name,
+        response_model=usage.UsageOut,
+        response_model_by_alias=True,
+    )
+    return endpoint
 
 
-@router.get("/browsers", response_model=usage.UsageOut, response_model_by_alias=True)
-async def browsers(
-    state: State,
-    _key: MarketingKey,
-    start: From = None,
-    end: To = None,
-    interval: Step = "day",
-    top: Top = None,
-) -> usage.UsageOut:
-    """Browser families per bucket; small groups folded into `other`."""
-    return await _groups(state, "browsers", "browser", start, end, interval, top)
-
-
-@router.get("/devices", response_model=usage.UsageOut, response_model_by_alias=True)
-async def devices(
-    state: State,
-    _key: MarketingKey,
-    start: From = None,
-    end: To = None,
-    interval: Step = "day",
-    top: Top = None,
-) -> usage.UsageOut:
-    """Device classes (desktop, mobile, tablet) per bucket; small groups folded into `other`."""
-    return await _groups(state, "devices", "device", start, end, interval, top)
-
-
-@router.get("/os", response_model=usage.UsageOut, response_model_by_alias=True)
-async def operating_systems(
-    state: State,
-    _key: MarketingKey,
-    start: From = None,
-    end: To = None,
-    interval: Step = "day",
-    top: Top = None,
-) -> usage.UsageOut:
-    """Operating system families per bucket; small groups folded into `other`."""
-    return await _groups(state, "os", "os", start, end, interval, top)
-
-
-@router.get("/utm/source", response_model=usage.UsageOut, response_model_by_alias=True)
-async def utm_source(
-    state: State,
-    _key: MarketingKey,
-    start: From = None,
-    end: To = None,
-    interval: Step = "day",
-    top: Top = None,
-) -> usage.UsageOut:
-    """Page views per `utm_source` of the page's URL (`(none)` untagged); small groups folded."""
-    return await _groups(state, "utm_source", "utm_source", start, end, interval, top)
-
-
-@router.get("/utm/medium", response_model=usage.UsageOut, response_model_by_alias=True)
-async def utm_medium(
-    state: State,
-    _key: MarketingKey,
-    start: From = None,
-    end: To = None,
-    interval: Step = "day",
-    top: Top = None,
-) -> usage.UsageOut:
-    """Page views per `utm_medium` of the page's URL (`(none)` untagged); small groups folded."""
-    return await _groups(state, "utm_medium", "utm_medium", start, end, interval, top)
-
-
-@router.get("/utm/campaign", response_model=usage.UsageOut, response_model_by_alias=True)
-async def utm_campaign(
-    state: State,
-    _key: MarketingKey,
-    start: From = None,
-    end: To = None,
-    interval: Step = "day",
-    top: Top = None,
-) -> usage.UsageOut:
-    """Page views per `utm_campaign` of the page's URL (`(none)` untagged); small groups folded."""
-    return await _groups(state, "utm_campaign", "utm_campaign", start, end, interval, top)
+# The route functions by metric, as the dashboard and the bench await them (same code as the
+# JSON API): state, key, start, end, interval, and ``top`` where the route takes it.
+ROUTES: dict[str, Answer] = {route.metric: _add(route) for route in GROUP_ROUTES}
 
 
 @router.get("/consent", response_model=usage.ConsentOut, response_model_by_alias=True)

@@ -22,28 +22,38 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 First = Annotated[date | None, Query(alias="from", description="First day shown (UTC).")]
 Last = Annotated[date | None, Query(alias="to", description="Last day shown (UTC), inclusive.")]
 Step = Annotated[Interval, Query(description="Bucket size.")]
-TRAFFIC = {"pageviews": api.pageviews, "visitors": api.visitors}
-TABLES = {
-    "pages": api.pages,
-    "referrers": api.referrers,
-    "browsers": api.browsers,
-    "devices": api.devices,
-    "os": api.operating_systems,
-    "utm_source": api.utm_source,
-    "utm_medium": api.utm_medium,
-    "utm_campaign": api.utm_campaign,
-}
-METRICS = {**TRAFFIC, **TABLES}
-# A table lists the groups biggest over the range; on a big site's pages (thousands a day) the
-# full list costs seconds to read and nobody scrolls it. The rest is in each table's "other".
+TRAFFIC = ("pageviews", "visitors")
+TABLES = (
+    "pages",
+    "referrers",
+    "browsers",
+    "devices",
+    "os",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+)
+METRICS = (*TRAFFIC, *TABLES)
+# A long-tail table lists the groups biggest over the range; on a big site's pages (thousands
+# a day) the full list costs seconds to read and nobody scrolls it. The rest is in each
+# table's "other". The short tables (a handful of browsers, devices, systems, media) are
+# listed whole: cutting them saves no rows and costs a query to choose the keys.
 TOP = 10
+LONG_TAIL = frozenset({"pages", "referrers", "utm_source", "utm_campaign"})
+
+
+def top_for(name: str) -> int | None:
+    """The ``top`` the page asks of a usage panel: ``TOP`` for a long-tail table, else none."""
+    return TOP if name in LONG_TAIL else None
 
 
 def panel(name: str, state: ApiState, key: MarketingPage, q: panels.Query) -> Awaitable[UsageOut]:
-    """One usage panel's answer, asked as the page asks it (a table: its ``TOP`` groups)."""
-    if name in TABLES:
-        return TABLES[name](state, key, q.start, q.end, q.interval, TOP)
-    return TRAFFIC[name](state, key, q.start, q.end, q.interval)
+    """One usage panel's answer, asked through its JSON route as the page asks it."""
+    route = api.ROUTES[name]
+    top = top_for(name)
+    if top is None:
+        return route(state, key, q.start, q.end, q.interval)
+    return route(state, key, q.start, q.end, q.interval, top)
 
 
 def _query(first: date | None, last: date | None, interval: Interval) -> panels.Query:
@@ -69,10 +79,18 @@ async def _previous(state: ApiState, key: MarketingPage, q: panels.Query) -> tup
     """Page views and visitors of the previous period (same length, just before)."""
     before = q.previous()
     views, visitors = await asyncio.gather(
-        api.pageviews(state, key, before.start, before.end, q.interval),
-        api.visitors(state, key, before.start, before.end, q.interval),
+        api.ROUTES["pageviews"](state, key, before.start, before.end, q.interval),
+        api.ROUTES["visitors"](state, key, before.start, before.end, q.interval),
     )
     return panels.total(panels.series(views)), panels.total(panels.series(visitors))
+
+
+async def page_data(
+    state: ApiState, key: MarketingPage, q: panels.Query
+) -> tuple[tuple[dict[str, UsageOut], ConsentOut, ConsentVersionsOut], tuple[int, int]]:
+    """Everything one view of the page shows: the range's answers and the previous period's
+    totals, all asked at once (the previous period waited for the rest before)."""
+    return await asyncio.gather(_answers(state, key, q), _previous(state, key, q))
 
 
 @router.get("/")
@@ -87,8 +105,9 @@ async def dashboard(
     """The one-page dashboard: traffic, top groups, consent rates, against the previous period."""
     q = _query(first, last, interval)
     try:
-        answers, consent, versions = await _answers(state, key, q)
-        views_before, visitors_before = await _previous(state, key, q)
+        (answers, consent, versions), (views_before, visitors_before) = await page_data(
+            state, key, q
+        )
     except InvalidInput as exc:
         return error_page(request, 422, "Range not shown", exc.message)
     views, visitors = panels.series(answers["pageviews"]), panels.series(answers["visitors"])
@@ -104,7 +123,6 @@ async def dashboard(
         "change": panels.change,
         "traffic": [(s, views.get(s), visitors.get(s)) for s in sorted(set(views) | set(visitors))],
         "tables": [panels.table(answers[m], title) for m, title in panels.DIMENSIONS.items()],
-        "top": TOP,
         "consent": consent,
         "versions": versions,
         "purposes": panels.PURPOSES,

@@ -77,6 +77,7 @@ class Table:
     title: str
     lines: list[Line] = field(default_factory=list)
     other: Folded = field(default_factory=Folded)
+    top: int | None = None
 
 
 def table(answer: UsageOut, title: str) -> Table:
@@ -94,7 +95,7 @@ def table(answer: UsageOut, title: str) -> Table:
             other.visitors += bucket.other.visitors or 0
             other.pageviews += bucket.other.pageviews or 0
     ordered = sorted(lines.values(), key=lambda line: (-line.pageviews, line.key))
-    return Table(answer.metric, title, ordered, other)
+    return Table(answer.metric, title, ordered, other, answer.top)
 
 
 def series(answer: UsageOut) -> dict[datetime, int | None]:
