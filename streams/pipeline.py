@@ -29,7 +29,7 @@ import orjson
 from schemas.consent import ConsentHistory, ConsentSnapshot
 from schemas.event_time import TimeWindow, corrected_time, time_window_error
 from schemas.events import EventType
-from schemas.messages import RawEvent
+from schemas.fast_messages import AnyRawEvent
 from schemas.rows import CookieObservationRow, UsageEventRow
 from schemas.trusted import trusted
 
@@ -68,10 +68,11 @@ class Work(NamedTuple):
     """An event on its way through the pipeline.
 
     A named tuple rather than a frozen dataclass: the steps make up to three per event, and a
-    tuple is made in less than half the time.
+    tuple is made in less than half the time. ``raw`` is the pydantic model or the msgspec
+    Struct the decode's fast path made (``schemas.fast_messages``): same fields, same types.
     """
 
-    raw: RawEvent
+    raw: AnyRawEvent
     visitor_key: str
     ts: datetime
     consent: ConsentSnapshot | None = None
@@ -170,7 +171,8 @@ def minimize(work: Work, ctx: Context) -> UsageEventRow:
     ua = (event.browser.user_agent if event.browser else "") or facts.user_agent
     browser = reduce_user_agent(ua)
     consent = work.consent
-    # Every value below is of its column's type already (validated events, our own strings):
+    # Every value below is of its column's type already (validated events from either decode
+    # path, our own strings):
     # validating the row again cost ~45% of minimization (schemas/trusted.py).
     return trusted(
         UsageEventRow,

@@ -23,7 +23,7 @@ import orjson
 
 from consentstream.sealing import KeyCache, is_sealed, open_message, read_envelope, seal_message
 from consentstream.shredding import Unreadable, anonymous_subject
-from schemas.messages import RawEvent
+from schemas.fast_messages import AnyRawEvent, raw_event_json
 
 from .metrics import WorkerMetrics
 from .retry import redis_retry
@@ -87,13 +87,13 @@ class Unsealer:
         except Unreadable:
             return value
 
-    def reseal(self, raw: RawEvent, topic: str) -> bytes | None:
+    def reseal(self, raw: AnyRawEvent, topic: str) -> bytes | None:
         """The dead-letter value of one event: sealed under its take's key for its subject.
 
         An event that came in plaintext (an older collector) parks as it came; any other
         whose key is not at hand is dropped (counted), never parked in plaintext.
         """
-        plaintext = raw.model_dump_json().encode()
+        plaintext = raw_event_json(raw)
         if str(raw.event.event_id) in self._plaintext_ids(topic):
             return plaintext
         vid = raw.event.visitor_id

@@ -38,7 +38,8 @@ def _over(limit: int) -> st.SearchStrategy[str]:
 def _spell_time(when: datetime, offset: str, fraction: str, sep: str) -> str:
     """``when`` as text in one of the spellings clients send (valid or not)."""
     shifted = when
-    if offset[:1] in ("+", "-") and offset[1:3] != "00":
+    # An offset of 24 h or more is no time zone: spelt as it is, so the models refuse it.
+    if offset[:1] in ("+", "-") and "00" < offset[1:3] < "24":
         sign = 1 if offset[0] == "+" else -1
         span = timedelta(hours=int(offset[1:3]), minutes=int(offset[-2:]))
         shifted = when.astimezone(timezone(sign * span))
