@@ -40,7 +40,7 @@ class RedisService(Service):
         """Loopback only, foreground, data in our folder, log to stdout (our log file)."""
         return [
             "--bind", self.settings.host,
-            "--port", str(self.settings.redis_port),
+            "--port", str(self.ports[0]),
             "--daemonize", "no",
             "--dir", str(self.home),
             "--logfile", "",
@@ -50,10 +50,10 @@ class RedisService(Service):
         ]  # fmt: skip
 
     def is_ready(self) -> bool:
-        """PING answered."""
+        """PING answered on the client port."""
         client = redis.Redis(
             host=self.settings.host,
-            port=self.settings.redis_port,
+            port=self.ports[0],
             socket_timeout=1.0,
             socket_connect_timeout=1.0,
         )

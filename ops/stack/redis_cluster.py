@@ -58,30 +58,13 @@ class RedisClusterNode(RedisService):
         return (port, port + BUS_OFFSET)
 
     def _arguments(self) -> list[str]:
-        """The single node's arguments on this node's port, in cluster mode."""
-        arguments = super()._arguments()
-        arguments[arguments.index("--port") + 1] = str(self.ports[0])
+        """The single node's arguments (on this node's port), in cluster mode."""
         return [
-            *arguments,
+            *super()._arguments(),
             "--cluster-enabled", "yes",
             "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", "2000",
         ]  # fmt: skip
-
-    def is_ready(self) -> bool:
-        """PING answered on this node's port."""
-        client = redis.Redis(
-            host=self.settings.host,
-            port=self.ports[0],
-            socket_timeout=1.0,
-            socket_connect_timeout=1.0,
-        )
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
 
     def after_ready(self, progress: Progress) -> None:
         """The last node to start joins the three into one cluster (or waits until it is ok)."""

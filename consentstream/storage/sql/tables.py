@@ -30,6 +30,20 @@ CONSENT_ANSWERS: Final = "consent_answers"
 USAGE_LEADS: Final = "usage_leads"
 
 # Column order and names equal the fields of schemas.rows (a unit test keeps them in step).
+_ANSWER_COLUMNS: Final = (
+    ("bucket_size", LOW),
+    ("dimension", LOW),
+    ("k", U16),
+    ("bucket", TIME),
+    ("row_kind", LOW),
+    ("key", STR),
+    ("visitors", U64),
+    ("pageviews", U64),
+    ("computed_at", TIME),
+    ("schema_version", U16),
+)
+"""A stored answer's rows: the answers themselves, and per bucket its leads (below)."""
+
 COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     USAGE_EVENTS: (
         ("event_id", UUID),
@@ -118,32 +132,10 @@ COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("version", U64),
         ("schema_version", U16),
     ),
-    USAGE_ANSWERS: (
-        ("bucket_size", LOW),
-        ("dimension", LOW),
-        ("k", U16),
-        ("bucket", TIME),
-        ("row_kind", LOW),
-        ("key", STR),
-        ("visitors", U64),
-        ("pageviews", U64),
-        ("computed_at", TIME),
-        ("schema_version", U16),
-    ),
+    USAGE_ANSWERS: _ANSWER_COLUMNS,
     # Per stored bucket of a group dimension: its biggest groups ("lead"), the largest group
     # left out ("edge"), the sum of its shown groups ("shown"), its "other", a "done" marker.
-    USAGE_LEADS: (
-        ("bucket_size", LOW),
-        ("dimension", LOW),
-        ("k", U16),
-        ("bucket", TIME),
-        ("row_kind", LOW),
-        ("key", STR),
-        ("visitors", U64),
-        ("pageviews", U64),
-        ("computed_at", TIME),
-        ("schema_version", U16),
-    ),
+    USAGE_LEADS: _ANSWER_COLUMNS,
     COOKIE_OBSERVATIONS: (
         ("page_path", STR),
         ("cookie_name", STR),
