@@ -131,8 +131,10 @@ class Sealer:
 def open_sealer(settings: CollectorSettings, redis: Redis) -> Sealer:
     """A sealer over the key store the settings name (its Redis client closed by ``close``),
     reading the suppression list in ``redis`` (the main Redis, not closed here)."""
-    redis = redis_client.keystore_client(settings, socket_timeout=1.0, socket_connect_timeout=1.0)
-    store = KeyStore.for_settings(redis, settings)
+    keystore = redis_client.keystore_client(
+        settings, socket_timeout=1.0, socket_connect_timeout=1.0
+    )
+    store = KeyStore.for_settings(keystore, settings)
     return Sealer(
         KeyCache(store, settings.data_key_cache_seconds),
         settings.anonymous_key_days * 86_400,

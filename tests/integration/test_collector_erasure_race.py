@@ -16,6 +16,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -49,6 +50,9 @@ def settings(stack: CommonSettings) -> CollectorSettings:
         rate_limit_per_second=0,
         data_key_cache_seconds=0,  # every seal asks the key store, as after a cache expiry
         master_key=secrets.token_hex(32),  # key entries of this run only
+        # A key store apart from the main Redis (another database of the same server): the
+        # erasure check after a key is made must read the suppression list where it lives.
+        keystore_url=urlunsplit(urlsplit(stack.redis_url)._replace(path="/1")),
     )
 
 
