@@ -38,16 +38,22 @@ def start(processes: int, env: dict[str, str], port: int) -> tuple[Any, str]:
         [sys.executable, "-m", "services.collector"], env=env, cwd=REPO, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    wait_ready(proc, url, "the collector", tries=300)
+    return proc, url
+
+
+def wait_ready(proc: Any, url: str, what: str, tries: int = 150) -> None:
+    """Poll ``url``/healthz until it answers 200; exit the bench if ``proc`` dies or never does."""
+    for _ in range(tries):
         if proc.poll() is not None:
-            raise SystemExit("the collector exited while starting")
+            raise SystemExit(f"{what} exited while starting")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
+                return
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit("the collector did not start")
+    raise SystemExit(f"{what} did not start")
 
 
 def sustained(result: dict[str, Any]) -> bool:

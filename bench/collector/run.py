@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
@@ -60,14 +59,8 @@ def start_server(app: str, workers: int, env: dict[str, str], app_dir: Path) -> 
     command += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning"]
     proc = subprocess.Popen(command, env=env, cwd=REPO, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"{app} did not start")
+    deployed.wait_ready(proc, url, app)
+    return proc, url
 
 
 def stop_server(proc: Any) -> None:
