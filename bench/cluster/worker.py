@@ -50,15 +50,8 @@ def local_cluster(keep: bool = False) -> Iterator[StackSettings]:
         zookeeper_port=int(os.environ.get("BENCH_ZK_PORT", "32181")),
         clickhouse_cluster_port=int(os.environ.get("BENCH_CLUSTER_PORT", "33000")),
     )
-    services = cluster_services(settings)
-    try:
-        for service in services:
-            lifecycle.start(service, lambda _text: None)
+    with lifecycle.running(cluster_services(settings), keep=keep):
         yield settings
-    finally:
-        if not keep:
-            for service in reversed(services):
-                lifecycle.stop(service)
 
 
 @dataclass(frozen=True)

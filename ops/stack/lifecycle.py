@@ -7,6 +7,8 @@ by a process that is not ours, and waits until a real client request succeeds.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from ops.stack import process
 from ops.stack.base import Progress, Service, ServiceStatus, StackError, State
@@ -42,6 +44,20 @@ def start(service: Service, progress: Progress) -> ServiceStatus:
         _wait_ready(service, pid, progress)
         service.after_ready(progress)
         return _report(service, "running", pid, f"started in {time.monotonic() - began:.1f} s")
+
+
+@contextmanager
+def running(services: Sequence[Service], *, keep: bool = False) -> Iterator[None]:
+    """``services`` started in order, quietly; stopped in reverse on leaving (``keep``: left
+    running), also when one of them failed to start."""
+    try:
+        for service in services:
+            start(service, lambda _text: None)
+        yield
+    finally:
+        if not keep:
+            for service in reversed(services):
+                stop(service)
 
 
 def stop(service: Service) -> ServiceStatus:

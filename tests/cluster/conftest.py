@@ -52,14 +52,8 @@ def cluster_stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         zookeeper_port=free_port(),
         clickhouse_cluster_port=free_port_block(40),
     )
-    services = cluster_services(settings)
-    try:
-        for service in services:
-            lifecycle.start(service, lambda _text: None)
+    with lifecycle.running(cluster_services(settings)):
         yield settings
-    finally:
-        for service in reversed(services):
-            lifecycle.stop(service)
 
 
 @pytest.fixture(name="redis_cluster_port", scope="session")
@@ -71,14 +65,8 @@ def redis_cluster_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         stack_dir=tmp_path_factory.mktemp("redis-cluster"),
         redis_cluster_port=free_port_block(redis_cluster.MASTERS, also=redis_cluster.BUS_OFFSET),
     )
-    nodes = redis_cluster.redis_cluster_nodes(settings)
-    try:
-        for node in nodes:
-            lifecycle.start(node, lambda _text: None)
+    with lifecycle.running(redis_cluster.redis_cluster_nodes(settings)):
         yield settings.redis_cluster_port
-    finally:
-        for node in reversed(nodes):
-            lifecycle.stop(node)
 
 
 @pytest.fixture(name="cluster_storage")
