@@ -17,15 +17,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import Page, sync_playwright
 
+from bench.serving import wait_ready
 from services.api.ui.panels import DIMENSIONS, Query
 
 CHROMIUM = os.environ.get("CONSENTSTREAM_CHROMIUM", "/usr/bin/chromium")
@@ -74,25 +73,11 @@ def running_api(storage_url: str) -> Iterator[tuple[str, str]]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, proc, log)
+        wait_ready(proc, url, "the API", seconds=60, log=log)
         yield url, made.stdout.strip()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"API exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("API not ready in 60 s")
 
 
 def view_ms(page: Page, url: str) -> float:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.calibration import Calibration
+from bench.serving import wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 BATCH = 50
@@ -38,22 +36,8 @@ def start(processes: int, env: dict[str, str], port: int) -> tuple[Any, str]:
         [sys.executable, "-m", "services.collector"], env=env, cwd=REPO, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
-    wait_ready(proc, url, "the collector", tries=300)
+    wait_ready(proc, url, "the collector", seconds=60)
     return proc, url
-
-
-def wait_ready(proc: Any, url: str, what: str, tries: int = 150) -> None:
-    """Poll ``url``/healthz until it answers 200; exit the bench if ``proc`` dies or never does."""
-    for _ in range(tries):
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited while starting")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"{what} did not start")
 
 
 def sustained(result: dict[str, Any]) -> bool:

@@ -36,6 +36,7 @@ from bench.calibration import measure, record  # noqa: E402
 from bench.collector import deployed  # noqa: E402
 from bench.collector.loadgen import make_event  # noqa: E402
 from bench.proctree import cpu_seconds  # noqa: E402
+from bench.serving import wait_ready  # noqa: E402
 from consentstream.kafka_topics import ensure_topics, plan  # noqa: E402
 from consentstream.settings import CommonSettings  # noqa: E402
 from consentstream.topics import Topics  # noqa: E402
@@ -59,7 +60,7 @@ def start_server(app: str, workers: int, env: dict[str, str], app_dir: Path) -> 
     command += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning"]
     proc = subprocess.Popen(command, env=env, cwd=REPO, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deployed.wait_ready(proc, url, app)
+    wait_ready(proc, url, app)
     return proc, url
 
 

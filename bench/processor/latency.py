@@ -55,20 +55,6 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    """Until the collector answers /healthz; exit with its log if it died."""
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise SystemExit(f"collector exited:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("collector not healthy after 30 s")
-
-
 def batch(visitors: list[str], n: int) -> tuple[list[str], dict[str, Any], dict[str, str]]:
     """Batch ``n``: one browser's events and its visitor cookie (every third batch anonymous)."""
     ids = [str(uuid.uuid4()) for _ in range(BATCH)]

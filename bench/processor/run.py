@@ -46,6 +46,7 @@ from bench.calibration import measure, record  # noqa: E402
 from bench.processor import latency  # noqa: E402
 from bench.processor.processes import n_process_run  # noqa: E402
 from bench.proctree import cpu_seconds  # noqa: E402
+from bench.serving import wait_ready  # noqa: E402
 from consentstream.identity import pseudonymize  # noqa: E402
 from consentstream.preparation import prepare_pipeline  # noqa: E402
 from consentstream.storage import open_storage, sql  # noqa: E402
@@ -356,7 +357,7 @@ def measure_latency(rate: float, seconds: float) -> dict[str, float]:
     ]
     url = f"http://127.0.0.1:{port}"
     try:
-        latency.wait_healthy(url, procs[1], logs / "collector.log")
+        wait_ready(procs[1], url, "the collector", log=logs / "collector.log")
         warm = asyncio.run(latency.measure(url, storage, 500, 1))  # both up and consuming
         if warm.get("missing"):
             raise SystemExit(f"warm-up events not stored: {warm} (logs in {logs})")
