@@ -10,9 +10,11 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from consentstream import redis_keys
@@ -40,6 +42,16 @@ end
 return table.concat(reply)
 """
 NEW = ord("1")
+_claim_all: AsyncScript | None = None
+
+
+def _claim_script(redis: Redis | RedisCluster) -> AsyncScript:
+    """The claim script, made once: making it hashes its text, which every request would redo.
+    Each call names its client, so the one it was first made with does not matter."""
+    global _claim_all
+    if _claim_all is None:
+        _claim_all = redis.register_script(CLAIM_ALL)
+    return _claim_all
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,7 @@ async def claim_checking(
     """
     keys = dedupe_keys(event_ids)
     flag = [redis_keys.suppressed(subject)] if subject else []
-    script = redis.register_script(CLAIM_ALL)
+    script = partial(_claim_script(redis), client=redis)
     try:
         if isinstance(redis, RedisCluster):
             groups = redis_keys.group_by_tag(keys)
