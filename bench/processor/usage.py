@@ -1,6 +1,7 @@
 """CPU used by each process of an end-to-end run over a window, from /proc (Linux only).
 
-Kafka, ClickHouse and Redis are shared by everyone on the box, so their figures include
+Kafka, ClickHouse and Redis are shared by everyone on the box (the longest-running process of
+each: tests that start a stack of their own start younger ones), so their figures include
 other clients' work; ``box`` is every core's busy time (all processes, neighbours included),
 the sign of a saturated machine when it nears the core count.
 """
@@ -16,20 +17,21 @@ from bench.proctree import cpu_seconds
 SERVICES = {"kafka": b"kafka.Kafka", "clickhouse": b"clickhouse-server", "redis": b"redis-server"}
 
 
-def _service_pids() -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {name: [] for name in SERVICES}
+def _service_pids() -> dict[str, int]:
+    """The longest-running process of each service: the shared stack, not a test's own."""
+    found: dict[str, tuple[int, int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             command = (entry / "cmdline").read_bytes()
-        except OSError:
+            started = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[19])
+        except (OSError, IndexError, ValueError):
             continue
         for name, mark in SERVICES.items():
-            if mark in command.split(b"\0")[0] or (name == "kafka" and mark in command):
-                found[name].append(int(entry.name))
-                break
-    return found
+            if mark in command and (name not in found or started < found[name][0]):
+                found[name] = (started, int(entry.name))
+    return {name: pid for name, (_, pid) in found.items()}
 
 
 def _own(pid: int) -> float:
@@ -59,8 +61,8 @@ class CpuMeter:
 
     def _now(self) -> dict[str, float]:
         now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        for name, pids in self.services.items():
-            now[name] = sum(_own(pid) for pid in pids)
+        for name, pid in self.services.items():
+            now[name] = _own(pid)
         now["load generator + poller"] = _own(os.getpid())
         now["box"] = _box()
         return now
