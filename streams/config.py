@@ -31,8 +31,11 @@ class WorkerSettings(CommonSettings):
     raw_retention_hours: int = Field(24, description="Retention of the raw events topic (hours).")
     sink_batch_size: int = Field(5000, description="Rows per ClickHouse insert, at most.")
     sink_flush_seconds: float = Field(
-        0.5,
-        description="Longest wait before a partial batch; the largest part of end-to-end latency.",
+        0.25,
+        gt=0,
+        description="How long each take collects messages before they are processed (sooner"
+        " only when sink_batch_size arrive): with a worker at half its capacity, end-to-end"
+        " latency is about three times this; shorter means smaller, more frequent inserts.",
     )
     keep_ip_prefix: bool = Field(True, description="Store the truncated IP of consented events.")
     worker_data_dir: str = Field(".stack/worker", description="Faust's local data directory.")

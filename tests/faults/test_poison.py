@@ -46,7 +46,7 @@ def consents(rig: FaultRig) -> None:
 
 
 POLL = 0.2
-FLUSH = 0.5  # CONSENTSTREAM_SINK_FLUSH_SECONDS, the default
+FLUSH = 0.25  # CONSENTSTREAM_SINK_FLUSH_SECONDS, the default
 RETRY_CYCLE = MAX_BACKOFF + FLUSH + 2 * POLL
 """The longest pause in storing good events that one retry explains: the longest backoff, a
 take's flush interval, and this test's polling on either side."""
