@@ -4,8 +4,8 @@ Pieces of the end-to-end bench (``e2e.py`` runs them against a collector and a w
 
 - a lean load generator: one aiohttp session with keep-alive connections, bodies built
   before the clock starts, POSTs on a fixed schedule (open loop: a slow answer never delays
-  the next request, so a stall is not hidden); httpx cost ~4x its CPU per request here and
-  shares the two cores with what it measures;
+  the next request, so a stall is not hidden); the httpx one it replaces cost about twice
+  the CPU per event, on the same two cores as what it measures;
 - a poller that records when each event id first became visible in ClickHouse (every 50 ms);
 - a sampler of the worker's counters (messages taken, events stored) every 100 ms, so the
   time an event spent before the worker took it, in the worker, and before it was visible can
