@@ -1,19 +1,16 @@
 """End-to-end bench: capacity through the collector, then latency at half of it, same run.
 
-``python -m bench.processor.e2e [--seconds 10] [--rate R] [--repo PATH]`` (``run.py`` calls
-``run_e2e`` too). The collector and one worker run as processes from ``--repo`` (default: this
-checkout; a worktree of another commit runs its code under the same measurement), on topics
-and a database of their own, sealed messages as deployed, on the same box as Kafka,
-ClickHouse, Redis and the load generator. Phases:
+``python -m bench.processor.e2e [--seconds 10] [--rate R] [--repo PATH]`` (or ``run.py``).
+The collector and one worker of ``--repo`` (default: this checkout) run as processes, sealed
+messages as deployed, beside the box's Kafka, ClickHouse, Redis and the load generator:
 
 1. warm-up (500 events/s for 2 s, all stored: the worker has joined its group);
 2. **capacity**: steps of 6 s from ``--ramp-start`` events/s, x1.4 each, until a step adds a
    second of traffic or more to the backlog (or the collector refuses or answers late): the
    events/s the worker stored during that step, busy throughout, is the capacity (a little
    low, if anything: the collector works at the offered rate, above it, on the same cores);
-3. drain the backlog;
-4. **steady** at half that capacity (or ``--rate``) for ``--seconds``: latency POST →
-   visible, the time to each stage (``latency.stages``), and each process's CPU from /proc.
+3. drained, **steady** at half that capacity (or ``--rate``) for ``--seconds``: latency POST
+   → visible, the time to each stage (``latency.stages``), each process's CPU from /proc.
 """
 
 from __future__ import annotations
@@ -157,6 +154,7 @@ async def _steady(
     rate: float,
     seconds: float,
 ) -> dict[str, Any]:
+    """``seconds`` at ``rate``: when each event became visible, CPU, the largest backlog."""
     batches = latency.requests(_count(rate, seconds))
     seen: dict[str, float] = {}
     load = latency.Load()
@@ -172,10 +170,14 @@ async def _steady(
     until[0] = 0
     await poller
     visible = sorted(seen[k] - t for k, t in load.due.items() if k in seen)
+    stored_before = sampler.at(begin)[1]
     backlog = max(
-        (len([d for d, a in load.answered if a <= t]) * latency.BATCH - (s - sampler.at(begin)[1]))
-        for t, _, s in sampler.samples
-        if begin <= t <= begin + seconds
+        (
+            sum(a <= t for _, a in load.answered) * latency.BATCH - (stored - stored_before)
+            for t, _, stored in sampler.samples
+            if begin <= t <= begin + seconds
+        ),
+        default=0.0,
     )
     return {
         "load": load,
@@ -211,8 +213,7 @@ async def measure(
             sampler.running = False
             await sampling
     times = await kafka_timestamps(stack.kafka, stack.raw_topic)
-    total_events = (sampler.samples[-1][2]) if sampler.samples else 0.0
-    per_message = total_events / max(1, len(times))
+    per_message = sampler.stored / max(1, len(times))
     steady = found["steady"]
     found["per_message"] = per_message
     found["stages"] = latency.stages(
