@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,10 +53,21 @@ def template_row() -> dict[str, Any]:
     }
 
 
-async def baseline(s: WorkerSettings, storage: Storage, n: int, batch: int) -> float:
-    """aiokafka consume + clickhouse-driver insert, no pipeline: events/s.
+@dataclass(frozen=True)
+class BaselineRun:
+    """Events/s of raw consume + insert, and its CPU per event (this process, insert included)."""
 
-    ``batch`` is in messages: each insert holds the events of that many messages.
+    rate: float
+    cpu_per_event: float
+    """CPU seconds per event over the timed part: a cost the box's load moves far less than
+    the rate, so ``worker CPU / baseline CPU`` is a ratio that holds on a busy box too."""
+
+
+async def baseline(s: WorkerSettings, storage: Storage, n: int, batch: int) -> BaselineRun:
+    """aiokafka consume + clickhouse-driver insert, no pipeline: events/s and CPU per event.
+
+    ``batch`` is in messages: each insert holds the events of that many messages. Both clocks
+    start once the first fetch is parsed, as the worker's start at its first take.
     """
     consumer = AIOKafkaConsumer(
         s.topic_prefix + "events.raw",
@@ -68,7 +80,7 @@ async def baseline(s: WorkerSettings, storage: Storage, n: int, batch: int) -> f
     await consumer.start()
     done = 0
     base = template_row()
-    started = 0.0
+    started = cpu_started = 0.0
     try:
         while done < n:
             records = await consumer.getmany(timeout_ms=1000, max_records=batch)
@@ -85,10 +97,14 @@ async def baseline(s: WorkerSettings, storage: Storage, n: int, batch: int) -> f
                         for event in body["events"]
                     )
             if rows:
-                started = started or time.perf_counter()
+                if not started:
+                    started, cpu_started = time.perf_counter(), time.process_time()
                 await asyncio.to_thread(storage.insert, sql.USAGE_EVENTS, rows)
                 await consumer.commit()
                 done += len(rows)
     finally:
         await consumer.stop()
-    return n / (time.perf_counter() - started)
+    return BaselineRun(
+        rate=n / (time.perf_counter() - started),
+        cpu_per_event=(time.process_time() - cpu_started) / n,
+    )

@@ -143,8 +143,13 @@ def main() -> None:
             flush=True,
         )
         per_insert = max(1, s.sink_batch_size // args.per_request)
-        base_rate = asyncio.run(baseline(s, base_storage, args.events, per_insert))
-        print(f"baseline  aiokafka + clickhouse insert   {base_rate:>10,.0f} events/s", flush=True)
+        base = asyncio.run(baseline(s, base_storage, args.events, per_insert))
+        base_rate = base.rate
+        print(
+            f"baseline  aiokafka + clickhouse insert   {base_rate:>10,.0f} events/s"
+            f"   ({base.cpu_per_event * 1e6:.1f} µs CPU per event)",
+            flush=True,
+        )
         messages_rate = bare_faust(s, len(batches))
         faust_rate = messages_rate * args.events / len(batches)
         print(
@@ -164,6 +169,8 @@ def main() -> None:
             f"   (= {1 / max(worker.cpu_per_event, 1e-12):,.0f} events/s on a core of its own)"
         )
         print(f"ratio     worker / baseline              {rate / base_rate:>10.1%}")
+        cpu_ratio = base.cpu_per_event / max(worker.cpu_per_event, 1e-12)
+        print(f"ratio     baseline CPU / worker CPU      {cpu_ratio:>10.1%}   (per event)")
         if faust_rate:  # a small run can end before bare Faust's timed window opens
             print(f"ratio     worker / bare Faust            {rate / faust_rate:>10.1%}")
         print(f"worker    per calibration unit           {cal.per_unit(rate):>10,.0f} events")
@@ -199,6 +206,7 @@ def main() -> None:
             "what": "stream worker, CPU per event",
             "value": worker.cpu_per_event * 1e6,
             "unit": "µs",
+            "baseline": base.cpu_per_event * 1e6,
             "per_unit": worker.cpu_per_event / cal.loop_s * 1e6,
         },
     ]
