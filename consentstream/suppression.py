@@ -13,7 +13,7 @@ safe in one of two ways:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
@@ -38,6 +38,25 @@ async def set_unless_suppressed(
         raise ValueError("the key written must be one about the same subject")
     flag = redis_keys.suppressed(subject_key)
     return bool(await redis.eval(_SET_UNLESS_SUPPRESSED, 2, flag, name, value, ttl_seconds))
+
+
+async def set_all_unless_suppressed(
+    redis: Redis, writes: Sequence[tuple[str, str, str | bytes]], ttl_seconds: int
+) -> list[bool]:
+    """:func:`set_unless_suppressed` for (subject, key, value) writes, in one round trip.
+
+    Each write is its own script, so each stays atomic with its own subject's flag.
+    """
+    for subject_key, name, _ in writes:
+        if redis_keys.tag_of(name) != subject_key:
+            raise ValueError("the key written must be one about the same subject")
+    if not writes:
+        return []
+    pipe = redis.pipeline(transaction=False)
+    for subject_key, name, value in writes:
+        flag = redis_keys.suppressed(subject_key)
+        pipe.eval(_SET_UNLESS_SUPPRESSED, 2, flag, name, value, ttl_seconds)
+    return [bool(done) for done in await pipe.execute()]
 
 
 async def suppressed_among(redis: Redis, subject_keys: Iterable[str]) -> frozenset[str]:

@@ -19,7 +19,7 @@ table remain the records it can be rebuilt from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from redis.asyncio import Redis
 
@@ -79,21 +79,46 @@ async def add(
     The history then lives ``ttl_seconds`` (``consent_state_days``) from this decision. None
     when the subject was erased (suppressed): nothing is written.
     """
-    name = redis_keys.consent_history(key)
-    value = encode_snapshot(snap)
-    flat = await redis.eval(
-        _ADD, 2, redis_keys.suppressed(key), name, snap.consent_id, value, ttl_seconds
-    )
-    if flat is None:
-        return None
-    fields = dict(zip(flat[::2], flat[1::2], strict=True))
-    history = decode_history(fields.values())
-    if len(fields) > MAX_HISTORY:
-        kept = set(history.consent_ids())
-        old = [f for f in fields if f.decode() not in kept]
-        if old:
-            await redis.hdel(name, *old)
+    [history] = await add_all(redis, [(key, snap)], ttl_seconds)
     return history
+
+
+async def add_all(
+    redis: Redis, decisions: Sequence[tuple[str, ConsentSnapshot]], ttl_seconds: int
+) -> list[ConsentHistory | None]:
+    """:func:`add` for several (pseudonym, decision) pairs in one pipelined round trip.
+
+    Each decision is its own script, atomic with its subject's suppression flag as in
+    :func:`add`; they run in the given order, so a later decision's answer includes the earlier
+    ones of the same visitor. A history past ``MAX_HISTORY`` is trimmed in a second round trip.
+    """
+    if not decisions:
+        return []
+    pipe = redis.pipeline(transaction=False)
+    for key, snap in decisions:
+        name = redis_keys.consent_history(key)
+        value = encode_snapshot(snap)
+        pipe.eval(_ADD, 2, redis_keys.suppressed(key), name, snap.consent_id, value, ttl_seconds)
+    histories: list[ConsentHistory | None] = []
+    trim: dict[str, list[bytes]] = {}
+    for (key, _), flat in zip(decisions, await pipe.execute(), strict=True):
+        if flat is None:
+            histories.append(None)
+            continue
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        history = decode_history(fields.values())
+        histories.append(history)
+        if len(fields) > MAX_HISTORY:
+            kept = set(history.consent_ids())
+            old = [f for f in fields if f.decode() not in kept]
+            if old:
+                trim[redis_keys.consent_history(key)] = old
+    if trim:
+        pipe = redis.pipeline(transaction=False)
+        for name, old in trim.items():
+            pipe.hdel(name, *old)
+        await pipe.execute()
+    return histories
 
 
 async def forget(redis: Redis, key: str) -> int:

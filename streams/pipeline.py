@@ -30,7 +30,7 @@ from schemas.consent import ConsentHistory, ConsentSnapshot
 from schemas.event_time import TimeWindow, corrected_time, time_window_error
 from schemas.events import EventType
 from schemas.fast_messages import AnyRawEvent
-from schemas.rows import CookieObservationRow, UsageEventRow
+from schemas.rows import ROW_SCHEMA_VERSION, CookieObservationRow, UsageEventRow
 from schemas.trusted import trusted
 
 from .consent_state import consent_at
@@ -115,6 +115,8 @@ def correct_time(work: Work, ctx: Context) -> Work | Dropped:
     error = time_window_error(ts, raw.received_at, ctx.window)
     if error is not None:
         return Dropped("out_of_window", error, dead_letter=True)
+    if ts is work.ts and ts <= raw.received_at:
+        return work  # no skew to correct (no sent_at), nothing clamped: the same work
     return Work(raw, work.visitor_key, min(ts, raw.received_at), work.consent)
 
 
@@ -178,7 +180,7 @@ def minimize(work: Work, ctx: Context) -> UsageEventRow:
         UsageEventRow,
         {
             "event_id": event.event_id,
-            "type": event.type.value,
+            "type": event.type._value_,  # .value is an enum property: ~0.5 µs a read
             "ts": work.ts,
             "client_ts": event.ts,
             "received_at": work.raw.received_at,
@@ -202,6 +204,9 @@ def minimize(work: Work, ctx: Context) -> UsageEventRow:
             "gpc": facts.gpc,
             "dnt": facts.dnt,
             "anon_hash": "" if identified else _anon_hash(work, ctx, url.host, ua),
+            # Every field given: trusted() then takes this dict as it is instead of merging
+            # it over the defaults (~1.5 µs an event).
+            "schema_version": ROW_SCHEMA_VERSION,
         },
     )
 

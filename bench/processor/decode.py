@@ -29,7 +29,7 @@ import msgspec
 import orjson
 
 from bench.calibration import measure, record
-from bench.processor.run import raw_batches
+from bench.processor.load import raw_batches
 from schemas.fast_messages import FastRawBatch
 from streams.__main__ import tune_gc
 from streams.agents.events import RAW_MESSAGE, decode_raw, decode_raw_events, raw_events_of

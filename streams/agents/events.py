@@ -112,7 +112,7 @@ class EventsAgent:
             for raw in raws:
                 vid = raw.event.visitor_id
                 key = self.clients.pseudonym(vid) if vid else ""
-                works.append(pipeline.Work(raw=raw, visitor_key=key, ts=raw.event.ts))
+                works.append(pipeline.Work(raw, key, raw.event.ts))  # positional: half the cost
         return works
 
     async def _context(self, works: list[pipeline.Work]) -> pipeline.Context:

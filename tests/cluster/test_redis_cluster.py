@@ -21,6 +21,7 @@ from redis.exceptions import RedisClusterException, ResponseError
 
 from consentstream import key_rotation, redis_keys
 from consentstream.shredding import KeyStore
+from consentstream.suppression import set_all_unless_suppressed
 from services.collector import dedupe
 from services.collector.ratelimit import RateLimiter
 from streams import consent_history
@@ -94,6 +95,22 @@ async def test_consent_history_suppression_and_erasure_stay_in_one_slot(rc: Redi
     assert await consent_history.forget(rc, erased) == 1
     assert await consent_history.add(rc, erased, snapshot("late", 59), 600) is None
     assert await rc.exists(redis_keys.consent_history(erased)) == 0
+
+
+async def test_a_takes_decisions_and_mirrors_go_in_one_pipeline_across_slots(
+    rc: RedisCluster,
+) -> None:
+    """The consent agent's per-take writes: one script per subject, pipelined over every master."""
+    visitors = [uuid.uuid4().hex for _ in range(20)]
+    assert len({rc.keyslot(redis_keys.consent(v)) for v in visitors}) > 1
+    erased = visitors[0]
+    await rc.set(redis_keys.suppressed(erased), b"1")
+    decisions = [(v, snapshot(f"c{minute}", minute)) for minute, v in enumerate(visitors)]
+    histories = await consent_history.add_all(rc, decisions, 600)
+    assert histories[0] is None
+    assert all(h is not None and h.latest_is(f"c{m}") for m, h in enumerate(histories) if m)
+    writes = [(v, redis_keys.consent(v), b"{}") for v in visitors]
+    assert await set_all_unless_suppressed(rc, writes, 600) == [False] + [True] * 19
 
 
 async def test_rate_limits_salts_and_locks_work_on_single_keys(rc: RedisCluster) -> None:

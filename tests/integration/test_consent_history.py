@@ -98,3 +98,21 @@ async def test_the_collectors_mirror_is_merged_and_junk_is_ignored(redis: Redis,
         assert in_force is not None and in_force.grants("analytics")
     finally:
         await redis.delete(redis_keys.consent(key), redis_keys.consent_history(key))
+
+
+async def test_a_takes_decisions_land_together_and_an_erased_subjects_do_not(
+    redis: Redis, key: str
+) -> None:
+    erased = f"{key}-erased"
+    await redis.set(redis_keys.suppressed(erased), b"1")
+    try:
+        decisions = [(key, snap(2)), (erased, snap(1, "analytics")), (key, snap(1, "analytics"))]
+        first, gone, last = await consent_history.add_all(redis, decisions, TTL)
+        assert first is not None and first.consent_ids() == ["c002"]
+        assert gone is None
+        assert not await redis.exists(redis_keys.consent_history(erased))
+        # a later decision's answer holds the earlier ones of the same visitor, in time order
+        assert last is not None and last.consent_ids() == ["c001", "c002"]
+        assert last.latest_is("c002")
+    finally:
+        await redis.delete(redis_keys.suppressed(erased), redis_keys.consent_history(key))

@@ -17,7 +17,11 @@ from consentstream import redis_keys
 from consentstream.settings import CommonSettings
 from consentstream.storage import Storage
 from consentstream.storage.repository import Repository
-from consentstream.suppression import set_unless_suppressed, suppressed_among
+from consentstream.suppression import (
+    set_all_unless_suppressed,
+    set_unless_suppressed,
+    suppressed_among,
+)
 from streams.late_writes import undo_if_erased_meanwhile
 
 from .storage_fixtures import consent, usage_event
@@ -50,6 +54,21 @@ async def test_a_mirror_write_after_the_flag_is_refused(redis: Redis, key: str) 
             await set_unless_suppressed(redis, key, redis_keys.consent(key + "x"), b"{}", 60)
     finally:
         await redis.delete(name, redis_keys.suppressed(key))
+
+
+async def test_a_takes_mirror_writes_skip_only_the_erased_subject(redis: Redis, key: str) -> None:
+    live, erased = key + "-live", key + "-erased"
+    names = [redis_keys.consent(live), redis_keys.consent(erased)]
+    await redis.set(redis_keys.suppressed(erased), b"1")
+    try:
+        writes = [(live, names[0], b"{}"), (erased, names[1], b"{}")]
+        assert await set_all_unless_suppressed(redis, writes, 60) == [True, False]
+        assert await redis.get(names[0]) == b"{}"
+        assert await redis.get(names[1]) is None
+        with pytest.raises(ValueError, match="same subject"):
+            await set_all_unless_suppressed(redis, [(live, names[1], b"{}")], 60)
+    finally:
+        await redis.delete(*names, redis_keys.suppressed(erased))
 
 
 async def test_rows_inserted_while_an_erasure_ran_are_deleted_by_the_writer(
