@@ -38,7 +38,7 @@ async def post_events(request: Request) -> Response:
     body = await request.body()  # BodyLimit already refused a body over max_body_bytes
     batch = ingest.parse_events(ingest.load_json(body))
     received_at = utcnow()
-    ingest.refuse_out_of_window(batch, received_at, state.settings.event_time_window)
+    ingest.refuse_out_of_window(batch, received_at, state.window)
     for _ in batch.rejected:
         state.metrics.rejected.labels(reason="invalid").inc()
     if not batch.events:
