@@ -76,3 +76,15 @@ async def test_the_claim_makes_a_live_visitors_data_key_beside_the_flag(redis: R
     assert idle_claim == dedupe.Claimed([False] * 3, suppressed=False)
     assert not await redis.exists(entries[erased], entries[idle])
     await redis.delete(*entries.values(), *(redis_keys.dedupe(i) for i in [*ids, fresh, other]))
+
+
+async def test_keys_the_script_spells_are_the_ones_release_deletes(redis: Redis) -> None:
+    """Ids travel as one argument and the script spells their keys: the same names as
+    ``redis_keys.dedupe``, so a release frees them; ids that cannot travel so take the keys."""
+    ids = [str(uuid.uuid4()).upper(), str(uuid.uuid4()), f"odd,{uuid.uuid4()}"]
+    assert await dedupe.claim(redis, ids[:2], 60) == [True, True]
+    assert await dedupe.claim(redis, ids, 60) == [False, False, True]
+    assert await redis.exists(*(redis_keys.dedupe(i) for i in ids)) == 3
+    await dedupe.release(redis, ids)
+    assert await dedupe.claim(redis, ids, 60) == [True] * 3
+    await dedupe.release(redis, ids)
