@@ -60,11 +60,11 @@ class EventProducer:
                     acks="all",
                     enable_idempotence=True,
                     linger_ms=2,
-                    # A partition's messages wait while its batch is in flight (one at a time
-                    # with idempotence); at the default 16 KiB a 50-event message fills a batch
-                    # alone, so every request queued behind a round trip and its own produce
-                    # request. A batch of 512 KiB carries the requests of that wait together,
-                    # well under the broker's 1 MiB per batch (a larger message goes alone).
+                    # A partition's messages wait while its batch is in flight (aiokafka
+                    # sends one at a time per partition). At the default 16 KiB a 50-event
+                    # message fills a batch alone, so every request queued behind a round trip
+                    # and cost a produce request; 512 KiB carries the requests of that wait
+                    # together, under the broker's 1 MiB a batch (a larger message goes alone).
                     max_batch_size=512 * 1024,
                     request_timeout_ms=int(self._timeout * 1000),
                 )
