@@ -105,6 +105,10 @@ class KeyCache:
             return None
         return hit[0]
 
+    def remember(self, subject_key: str, data_key: bytes) -> None:
+        """Keep a key obtained elsewhere (the collector's claim step made or found it)."""
+        self._remember(subject_key, data_key)
+
     def _remember(self, subject_key: str, data_key: bytes) -> None:
         if self.max_age_seconds <= 0:
             return

@@ -6,8 +6,7 @@ limit the collector refuses at once (503 with ``Retry-After``) instead of queuei
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 from prometheus_client import Gauge
 
@@ -23,15 +22,28 @@ class InflightLimit:
         self._gauge = gauge
         self._inflight = 0
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold a slot for one produce call, or raise :class:`Saturated` when none is free."""
+    def slot(self) -> InflightLimit:
+        """``async with limit.slot():`` holds a slot for one produce call, or raises
+        :class:`Saturated` when none is free.
+
+        The limit is its own context manager (a count is all a slot holds): an
+        ``@asynccontextmanager`` made a generator and its wrapper on every request.
+        """
+        return self
+
+    async def __aenter__(self) -> None:
+        """Take a slot, or refuse."""
         if self._inflight >= self._limit:
             raise Saturated(self._retry_after)
         self._inflight += 1
         self._gauge.inc()
-        try:
-            yield
-        finally:
-            self._inflight -= 1
-            self._gauge.dec()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Give the slot back, whatever happened."""
+        self._inflight -= 1
+        self._gauge.dec()

@@ -29,17 +29,50 @@ log = logging.getLogger(__name__)
 # by element in Python, which cost more than the script itself for a 50-event batch.
 # The first ARGV[2] keys are only read (EXISTS: the request's suppression flag), so the
 # suppression check rides in the same round trip on a single Redis; their "1"/"0" lead the reply.
+# With ARGV[3] (a wrapped data key; "" for none), the next key is the subject's data-key entry:
+# unless the subject is suppressed, the entry is read, or set to ARGV[3] when empty, and the
+# reply is {claims, entry} (entry "" when untouched). Reading the mark and making the key in one
+# atomic step leaves no moment for an erasure to fall between them: it runs wholly before (the
+# mark is seen, nothing is made) or after (its destructions take the key). The key is made only
+# when a claim is new (something will be sealed with it) or when ARGV[4] is "1" (the claims run
+# apart, on a cluster). On a single Redis the event ids come as one comma-joined ARGV[5] and the
+# script spells their keys (ARGV[6] is the prefix, see dedupe_keys): packing 50 key arguments
+# was the client's largest cost in the call.
 CLAIM_ALL = """
 local reply = {}
 local checked = tonumber(ARGV[2]) or 0
-for i, key in ipairs(KEYS) do
-  if i <= checked then
-    reply[i] = redis.call('EXISTS', key) == 1 and '1' or '0'
-  else
-    reply[i] = redis.call('SET', key, '1', 'NX', 'EX', ARGV[1]) and '1' or '0'
+local wrapped = ARGV[3]
+if wrapped == '' then wrapped = nil end
+local first = checked + 1
+if wrapped then first = checked + 2 end
+local fresh = false
+local function claim(key)
+  local new = redis.call('SET', key, '1', 'NX', 'EX', ARGV[1])
+  fresh = fresh or new ~= false
+  reply[#reply + 1] = new and '1' or '0'
+end
+for i = 1, checked do
+  reply[i] = redis.call('EXISTS', KEYS[i]) == 1 and '1' or '0'
+end
+for i = first, #KEYS do
+  claim(KEYS[i])
+end
+if ARGV[5] then
+  for id in string.gmatch(ARGV[5], '[^,]+') do
+    claim(ARGV[6] .. '{' .. string.lower(string.sub(id, 1, 1)) .. '}:' .. id)
   end
 end
-return table.concat(reply)
+local claims = table.concat(reply)
+if not wrapped then return claims end
+local entry = ''
+if reply[1] == '0' and (fresh or ARGV[4] == '1') then
+  entry = redis.call('GET', KEYS[checked + 1])
+  if not entry then
+    redis.call('SET', KEYS[checked + 1], wrapped)
+    entry = wrapped
+  end
+end
+return {claims, entry}
 """
 NEW = ord("1")
 _claim_all: AsyncScript | None = None
@@ -56,10 +89,16 @@ def _claim_script(redis: Redis | RedisCluster) -> AsyncScript:
 
 @dataclass(frozen=True)
 class Claimed:
-    """Which of a request's event ids were new (now claimed), and whether its subject was erased."""
+    """Which of a request's event ids were new (now claimed), and whether its subject was erased.
+
+    ``stored`` is what the subject's data-key entry held after the claim when a data key was
+    offered (the offered one when it was made), None when the entry was left alone: the subject
+    is erased, nothing was new, or Redis could not be asked.
+    """
 
     fresh: list[bool]
     suppressed: bool
+    stored: bytes | None = None
 
 
 async def claim(redis: Redis, event_ids: Sequence[str], ttl: int) -> list[bool]:
@@ -68,49 +107,86 @@ async def claim(redis: Redis, event_ids: Sequence[str], ttl: int) -> list[bool]:
 
 
 async def claim_checking(
-    redis: Redis, event_ids: Sequence[str], ttl: int, subject: str | None
+    redis: Redis,
+    event_ids: Sequence[str],
+    ttl: int,
+    subject: str | None,
+    data_key: tuple[str, bytes] | None = None,
 ) -> Claimed:
     """Claim the ids and read ``subject``'s suppression flag: one round trip on a single Redis.
 
-    On a cluster the flag lives in the subject's slot, the claims in their own: the flag is then
-    read beside the per-tag scripts, concurrently. Without Redis every id counts as new and the
-    subject as live (the worker checks the list again before anything lands).
+    ``data_key`` (the subject's data-key entry in this Redis, and a wrapped key) makes the
+    subject's key in the same step when they are live and none is there (see ``CLAIM_ALL``).
+    On a cluster the flag (and the entry) live in the subject's slot, the claims in their own:
+    the subject's part then runs beside the per-tag scripts, concurrently. Without Redis every
+    id counts as new and the subject as live (the worker checks the list again before anything
+    lands).
     """
-    keys = dedupe_keys(event_ids)
+    cluster = isinstance(redis, RedisCluster)
+    joined = None if cluster else _joined(event_ids)
+    keys = dedupe_keys(event_ids) if joined is None else list(event_ids)
     flag = [redis_keys.suppressed(subject)] if subject else []
+    offer = data_key if flag else None
+    own = flag + [offer[0]] if offer else flag
+    own_args: list[int | bytes | str] = [ttl, len(flag), offer[1] if offer else b""]
     script = partial(_claim_script(redis), client=redis)
+    claims: list[bytes | str] = []
     try:
-        if isinstance(redis, RedisCluster):
+        if cluster:
             groups = redis_keys.group_by_tag(keys)
             calls = [
                 script(keys=[keys[i] for i in positions], args=[ttl, 0])
                 for positions in groups.values()
             ]
-            calls += [script(keys=flag, args=[ttl, 1])] if flag else []
+            calls += [script(keys=own, args=[*own_args, 1])] if flag else []
             replies = await asyncio.gather(*calls)
             positions = [p for group in groups.values() for p in group]
-            reply = b"".join(_bytes(r) for r in replies[len(groups) :] + replies[: len(groups)])
+            subject_reply = replies[len(groups) :]
+            claims = replies[: len(groups)]
         elif keys or flag:
-            reply = _bytes(await script(keys=flag + keys, args=[ttl, len(flag)]))
+            spelled: list[int | bytes | str] = [0, joined, DEDUPE_PREFIX] if joined else []
+            on_keys = [] if joined else keys
+            subject_reply = [await script(keys=own + on_keys, args=own_args + spelled)]
             positions = list(range(len(keys)))
         else:
             return Claimed([], False)
     except (RedisError, OSError) as exc:
         log.warning("dedupe unavailable, accepting all: %s", type(exc).__name__)
         return Claimed([True] * len(keys), False)
+    stored = None
+    if offer:  # {claims, entry}: the entry after this step, "" when left alone
+        subject_reply, stored = [subject_reply[0][0]], _bytes(subject_reply[0][1]) or None
+    reply = b"".join(_bytes(r) for r in subject_reply + claims)
     claimed = [False] * len(keys)
     for position, bit in zip(positions, reply[len(flag) :], strict=True):
         claimed[position] = bit == NEW
-    return Claimed(claimed, bool(flag) and reply[0] == NEW)
+    return Claimed(claimed, bool(flag) and reply[0] == NEW, stored)
+
+
+DEDUPE_PREFIX = f"{redis_keys.PREFIX}dedupe:"
 
 
 def dedupe_keys(event_ids: Sequence[str]) -> list[str]:
     """:func:`redis_keys.dedupe` of each id, spelled inline (50 calls cost ~25 us a request)."""
-    prefix = redis_keys.PREFIX
     return [
-        redis_keys.dedupe(e) if e[:1] in "{}" else f"{prefix}dedupe:{{{e[:1].lower()}}}:{e}"
+        redis_keys.dedupe(e) if e[:1] in "{}" else f"{DEDUPE_PREFIX}{{{e[:1].lower()}}}:{e}"
         for e in event_ids
     ]
+
+
+def _joined(event_ids: Sequence[str]) -> str | None:
+    """The ids as one argument for the script to spell their keys (as :func:`dedupe_keys`
+    does), or None when one could not travel so: empty, or holding a comma, a brace or a
+    non-ASCII first character (Lua's ``lower`` is ASCII only). Event ids are UUID texts."""
+    joined = ",".join(event_ids)
+    plain = (
+        joined.isascii()
+        and joined.count(",") == len(event_ids) - 1
+        and "{" not in joined
+        and "}" not in joined
+        and "" not in event_ids
+    )
+    return joined if plain and event_ids else None
 
 
 def _bytes(reply: bytes | str) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from consentstream.kafka import EventProducer
 from consentstream.topics import Topics
+from schemas.event_time import TimeWindow
 
 from .backpressure import InflightLimit
 from .config import CollectorSettings
@@ -33,6 +34,11 @@ class CollectorState:
     limiter: RateLimiter
     inflight: InflightLimit
     sealer: Sealer
+    window: TimeWindow = field(init=False)
+    """``settings.event_time_window``, built once: the property makes it anew on each read."""
+
+    def __post_init__(self) -> None:
+        self.window = self.settings.event_time_window
 
 
 async def get_state(request: Request) -> CollectorState:

@@ -74,6 +74,9 @@ class RequestTimer:
     def __init__(self, app: ASGIApp, latency: Histogram) -> None:
         self.app = app
         self.latency = latency
+        # Each route's child histogram, looked up once: ``labels()`` validates, locks and
+        # hashes on every call. Bounded by the app's route templates (plus "other").
+        self._by_route: dict[str, Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Time the request; the router has set ``scope["route"]`` by the time it returns."""
@@ -85,4 +88,7 @@ class RequestTimer:
             await self.app(scope, receive, send)
         finally:
             name = getattr(scope.get("route"), "path", "other")
-            self.latency.labels(route=name).observe(time.perf_counter() - started)
+            child = self._by_route.get(name)
+            if child is None:
+                child = self._by_route[name] = self.latency.labels(route=name)
+            child.observe(time.perf_counter() - started)

@@ -21,7 +21,7 @@ makes every message sealed under it unreadable, whenever it was produced.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -31,7 +31,13 @@ from redis.exceptions import RedisError
 
 from consentstream import redis_client, redis_keys
 from consentstream.sealing import KeyCache, seal_message
-from consentstream.shredding import KeyStore, Unreadable, anonymous_subject, is_anonymous
+from consentstream.shredding import (
+    KeyStore,
+    Unreadable,
+    anonymous_subject,
+    is_anonymous,
+    new_data_key,
+)
 from schemas.messages import ConsentDecision
 
 from .config import CollectorSettings
@@ -48,6 +54,16 @@ def subject_of(kafka_key: bytes, received_at: datetime) -> str:
     if len(kafka_key) == PSEUDONYM_LENGTH and kafka_key.isalnum():
         return kafka_key.decode()
     return anonymous_subject(received_at)
+
+
+@dataclass(frozen=True)
+class KeyOffer:
+    """A data key made for ``subject`` and its wrapped form for the key store's ``entry``."""
+
+    subject: str
+    entry: str
+    wrapped: bytes
+    data_key: bytes
 
 
 class SubjectErased(Exception):
@@ -81,6 +97,41 @@ class Sealer:
     anonymous_ttl_seconds: int
     retry_after_seconds: int = 5
     suppressed: Callable[[str], Awaitable[bool]] | None = None
+    offers_keys: bool = False
+    """True when the key store is the main Redis, one master key in use: a visitor's key can
+    then be made in the dedupe claim's step (:meth:`offer`), beside their suppression flag."""
+
+    def offer(self, subject: str) -> KeyOffer | None:
+        """A fresh data key for ``subject`` to store in the claim's step unless one is there;
+        None when the key is cached or keys are made only by the key store (see ``offers_keys``).
+        """
+        if not self.offers_keys or self.keys.cached(subject) is not None:
+            return None
+        data_key = new_data_key()
+        store = self.keys.store
+        return KeyOffer(
+            subject, store.entry(subject), store.master.wrap(subject, data_key), data_key
+        )
+
+    def adopt(self, offer: KeyOffer | None, stored: bytes | None) -> dict[str, bytes]:
+        """The subject's data key after the claim's step stored ``offer`` or found ``stored``.
+
+        No erasure check is due: the step read the suppression flag atomically with the entry.
+        Empty when the step left the entry alone (the key store is then asked as usual).
+        """
+        if offer is None or stored is None:
+            return {}
+        try:
+            data_key = (
+                offer.data_key
+                if stored == offer.wrapped
+                else self.keys.store.unwrap(offer.subject, stored)
+            )
+        except Unreadable as exc:
+            log.warning("no data key to seal with: %s", type(exc).__name__)
+            raise KeyStoreUnavailable(self.retry_after_seconds) from exc
+        self.keys.remember(offer.subject, data_key)
+        return {offer.subject: data_key}
 
     async def _data_key(self, subject: str, anonymous: bool) -> bytes:
         ttl = self.anonymous_ttl_seconds if anonymous else None
@@ -100,16 +151,22 @@ class Sealer:
         return self.suppressed is not None and await self.suppressed(subject)
 
     async def seal_raw(
-        self, messages: list[tuple[bytes, bytes]], received_at: datetime
+        self,
+        messages: list[tuple[bytes, bytes]],
+        received_at: datetime,
+        known: Mapping[str, bytes] | None = None,
     ) -> list[tuple[bytes, bytes]]:
         """Each ``(key, value)`` of the raw topic with its value sealed for its subject.
 
-        :class:`SubjectErased` when a visitor's key had to be made and the visitor was erased.
+        ``known``: data keys :meth:`adopt` gave, by subject. :class:`SubjectErased` when a
+        visitor's key had to be made and the visitor was erased.
         """
         sealed = []
         for key, value in messages:
             subject = subject_of(key, received_at)
-            data_key = await self._data_key(subject, is_anonymous(subject))
+            data_key = (known or {}).get(subject) or await self._data_key(
+                subject, is_anonymous(subject)
+            )
             sealed.append((key, seal_message(data_key, subject, value)))
         return sealed
 
@@ -140,4 +197,7 @@ def open_sealer(settings: CollectorSettings, redis: Redis) -> Sealer:
         settings.anonymous_key_days * 86_400,
         settings.retry_after_seconds,
         partial(erased, redis),
+        # Beside the flag only where the flag lives, and only with one master key (during a
+        # rotation a key may first have to be carried forward from the previous one).
+        offers_keys=not settings.keystore_url and store.previous is None,
     )

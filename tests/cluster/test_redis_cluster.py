@@ -78,6 +78,27 @@ async def test_dedupe_claim_reads_the_suppression_flag_beside_the_claims(rc: Red
     assert again == dedupe.Claimed([False] * 3, suppressed=False)
 
 
+async def test_dedupe_claim_makes_the_subjects_data_key_in_the_flags_slot(
+    rc: RedisCluster,
+) -> None:
+    """The data-key entry shares the flag's slot: made there for a live subject, never for an
+    erased one, while the claims run in their own slots."""
+    live, erased = uuid.uuid4().hex, uuid.uuid4().hex
+    store = KeyStore(rc, uuid.uuid4().hex * 2)
+    assert rc.keyslot(store.entry(live)) == rc.keyslot(redis_keys.suppressed(live))
+    await rc.set(redis_keys.suppressed(erased), b"1")
+    ids = [str(uuid.uuid4()) for _ in range(20)]
+    made = await dedupe.claim_checking(rc, ids, 60, live, (store.entry(live), b"wrapped"))
+    assert made == dedupe.Claimed([True] * 20, suppressed=False, stored=b"wrapped")
+    again = await dedupe.claim_checking(rc, ids[:2], 60, live, (store.entry(live), b"other"))
+    assert again == dedupe.Claimed([False] * 2, suppressed=False, stored=b"wrapped")
+    gone = await dedupe.claim_checking(
+        rc, [str(uuid.uuid4())], 60, erased, (store.entry(erased), b"k")
+    )
+    assert gone == dedupe.Claimed([True], suppressed=True)
+    assert not await rc.exists(store.entry(erased))
+
+
 async def test_consent_history_suppression_and_erasure_stay_in_one_slot(rc: RedisCluster) -> None:
     visitors = [uuid.uuid4().hex for _ in range(20)]
     for minute, visitor in enumerate(visitors):

@@ -28,6 +28,7 @@ from consentstream.sealing import read_envelope
 from consentstream.settings import CommonSettings
 from consentstream.shredding import KeyStore, is_anonymous
 from consentstream.topics import Topics
+from services.collector import dedupe
 from services.collector.config import CollectorSettings
 from services.collector.deps import CollectorState
 from streams import privacy_jobs
@@ -181,3 +182,59 @@ def test_the_erasure_destroys_a_key_made_between_its_destruction_and_its_mark(
 
     kafka = asyncio.run(main())["kafka"]
     assert kafka == {"data_key_destroyed": True, "data_keys_destroyed": 2}
+
+
+@pytest.fixture(scope="module")
+def shared_store(stack: CommonSettings) -> CollectorSettings:
+    """The key store in the main Redis: a visitor's key is made in the dedupe claim's step."""
+    topics = Topics(f"keyshared{secrets.token_hex(4)}.")
+    ensure_topics(stack.kafka_bootstrap, plan(topics, 1, 24))
+    return CollectorSettings(
+        kafka_bootstrap=stack.kafka_bootstrap,
+        redis_url=stack.redis_url,
+        topic_prefix=topics.prefix,
+        rate_limit_per_second=0,
+        data_key_cache_seconds=0,
+        master_key=secrets.token_hex(32),
+    )
+
+
+def test_an_erasure_just_before_the_claim_leaves_no_key_and_nothing_of_the_visitor(
+    shared_store: CollectorSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cookie read as live and a key readied for it; the erasure then runs whole before
+    the claim's step, which reads the mark with the entry: no key made, the events no one's."""
+    secret = shared_store.pseudonym_key.get_secret_value()
+    subject = ""
+
+    async def main() -> None:
+        nonlocal subject
+        async with serving(shared_store) as client:
+            state: CollectorState = client.app_state  # type: ignore[attr-defined]
+            first = await client.post("/v1/consent", json=consent_body(analytics=True))
+            vid = first.cookies["cs_vid"]
+            subject = pseudonymize(vid, secret)
+            store = state.sealer.keys.store
+            assert state.sealer.offers_keys and await store.get(subject) is not None
+            claim = dedupe.claim_checking
+
+            async def erased_before_the_claim(*args: Any) -> dedupe.Claimed:
+                assert args[-1] is not None, "no cached key: one is offered to the claim"
+                await store.destroy(subject)
+                await state.redis.set(redis_keys.suppressed(subject), b"1", ex=600)
+                await store.destroy(subject)
+                return await claim(*args)
+
+            monkeypatch.setattr(dedupe, "claim_checking", erased_before_the_claim)
+            batch = {"events": [event()], "sent_at": TS}
+            answer = await client.post(
+                "/v1/events", json=batch, headers={"Cookie": f"cs_vid={vid}"}
+            )
+            monkeypatch.undo()
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["accepted"] == 1 and cleared(answer)
+            assert await store.get(subject) is None, "no live key for them"
+
+    asyncio.run(main())
+    raw = subjects_in(shared_store.kafka_bootstrap, Topics(shared_store.topic_prefix).raw_events)
+    assert subject not in raw and len(raw) == 1 and raw[0] is not None and is_anonymous(raw[0])

@@ -38,7 +38,7 @@ async def post_events(request: Request) -> Response:
     body = await request.body()  # BodyLimit already refused a body over max_body_bytes
     batch = ingest.parse_events(ingest.load_json(body))
     received_at = utcnow()
-    ingest.refuse_out_of_window(batch, received_at, state.settings.event_time_window)
+    ingest.refuse_out_of_window(batch, received_at, state.window)
     for _ in batch.rejected:
         state.metrics.rejected.labels(reason="invalid").inc()
     if not batch.events:
@@ -73,8 +73,15 @@ async def _store(
     The cookie's suppression flag is read in the claim's round trip: an erased visitor's
     events are attributed to no one (and the cookie cleared), as the list says.
     """
+    # A visitor without a cached key gets it made in the claim's step: no round trips of its
+    # own to the key store and the suppression list (when both live in the main Redis).
+    offer = state.sealer.offer(cookie.subject) if cookie.subject else None
     claim = await dedupe.claim_checking(
-        state.redis, ids, state.settings.dedupe_ttl_seconds, cookie.subject
+        state.redis,
+        ids,
+        state.settings.dedupe_ttl_seconds,
+        cookie.subject,
+        (offer.entry, offer.wrapped) if offer else None,
     )
     who = cookie.visitor(claim.suppressed)
     visitor.attribute_batch(state, batch, who)
@@ -88,7 +95,10 @@ async def _store(
         return 0, who
     claimed = [i for i, new in zip(ids, fresh, strict=True) if new]
     try:
-        who = await _produce(new_events, who, cookie, facts, received_at, batch.sent_at, state)
+        known = state.sealer.adopt(offer, claim.stored)
+        who = await _produce(
+            new_events, who, cookie, facts, received_at, batch.sent_at, state, known
+        )
     except BaseException:  # also a cancelled request: a claim without its event would lose it
         await dedupe.release(state.redis, claimed)
         raise
@@ -103,13 +113,15 @@ async def _produce(
     received_at: datetime,
     sent_at: datetime | None,
     state: State,
+    known: dict[str, bytes],
 ) -> visitor.Visitor:
     """Seal and produce the new events as ``who``'s; whose they turned out to be.
 
-    When sealing finds the visitor erased after the claim read them as live (it made their
-    key anew), the events go as an erased cookie's do: attributed to no one.
+    ``known``: data keys the claim's step gave, by subject. When sealing finds the visitor
+    erased after the claim read them as live (it made their key anew), the events go as an
+    erased cookie's do: attributed to no one.
     """
-    send = partial(_send, state, new_events, facts, received_at, sent_at)
+    send = partial(_send, state, new_events, facts, received_at, sent_at, known)
     try:
         await send(visitor.request_key(who, cookie))
         return who
@@ -126,9 +138,10 @@ async def _send(
     facts: RequestFacts,
     received_at: datetime,
     sent_at: datetime | None,
+    known: dict[str, bytes],
     key: bytes | None,
 ) -> None:
     # Keyed by the cookie's visitor: their events stay co-partitioned with their consent.
     messages = batching.messages(new_events, lambda _event: key, facts, received_at, sent_at)
-    messages = await state.sealer.seal_raw(messages, received_at)
+    messages = await state.sealer.seal_raw(messages, received_at, known)
     await state.producer.send_all(state.topics.raw_events, messages)
