@@ -23,7 +23,6 @@ from redis.asyncio import Redis
 
 from consentstream import redis_keys
 from consentstream.identity import pseudonymize
-from consentstream.kafka_topics import ensure_topics, plan
 from consentstream.sealing import read_envelope
 from consentstream.settings import CommonSettings
 from consentstream.shredding import KeyStore, is_anonymous
@@ -34,7 +33,7 @@ from services.collector.deps import CollectorState
 from streams import privacy_jobs
 from tests.integration.test_collector import TS, consent_body, event, read_raw_records
 from tests.integration.test_collector_identity import cleared
-from tests.integration.test_collector_late_consent import serving
+from tests.integration.test_collector_late_consent import serving, uncached_settings
 from tests.unit.test_receipt_coverage import StandInRepo
 
 pytestmark = pytest.mark.integration
@@ -42,14 +41,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def settings(stack: CommonSettings) -> CollectorSettings:
-    topics = Topics(f"keyrace{secrets.token_hex(4)}.")
-    ensure_topics(stack.kafka_bootstrap, plan(topics, 1, 24))
-    return CollectorSettings(
-        kafka_bootstrap=stack.kafka_bootstrap,
-        redis_url=stack.redis_url,
-        topic_prefix=topics.prefix,
-        rate_limit_per_second=0,
-        data_key_cache_seconds=0,  # every seal asks the key store, as after a cache expiry
+    return uncached_settings(
+        stack,
+        "keyrace",
         master_key=secrets.token_hex(32),  # key entries of this run only
         # A key store apart from the main Redis (another database of the same server): the
         # erasure check after a key is made must read the suppression list where it lives.
@@ -187,16 +181,7 @@ def test_the_erasure_destroys_a_key_made_between_its_destruction_and_its_mark(
 @pytest.fixture(scope="module")
 def shared_store(stack: CommonSettings) -> CollectorSettings:
     """The key store in the main Redis: a visitor's key is made in the dedupe claim's step."""
-    topics = Topics(f"keyshared{secrets.token_hex(4)}.")
-    ensure_topics(stack.kafka_bootstrap, plan(topics, 1, 24))
-    return CollectorSettings(
-        kafka_bootstrap=stack.kafka_bootstrap,
-        redis_url=stack.redis_url,
-        topic_prefix=topics.prefix,
-        rate_limit_per_second=0,
-        data_key_cache_seconds=0,
-        master_key=secrets.token_hex(32),
-    )
+    return uncached_settings(stack, "keyshared", master_key=secrets.token_hex(32))
 
 
 def test_an_erasure_just_before_the_claim_leaves_no_key_and_nothing_of_the_visitor(

@@ -12,6 +12,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -34,18 +35,24 @@ pytestmark = pytest.mark.integration
 Scenario = Callable[[httpx.AsyncClient, CollectorState], Awaitable[None]]
 
 
-@pytest.fixture(scope="module")
-def settings(stack: CommonSettings) -> CollectorSettings:
-    run = secrets.token_hex(4)
-    topics = Topics(f"late{run}.")
+def uncached_settings(stack: CommonSettings, name: str, **more: Any) -> CollectorSettings:
+    """A collector on topics of its own whose every seal asks the key store, as after a
+    cache expiry (where the races of an erasure with a request live)."""
+    topics = Topics(f"{name}{secrets.token_hex(4)}.")
     ensure_topics(stack.kafka_bootstrap, plan(topics, 1, 24))
     return CollectorSettings(
         kafka_bootstrap=stack.kafka_bootstrap,
         redis_url=stack.redis_url,
         topic_prefix=topics.prefix,
         rate_limit_per_second=0,
-        data_key_cache_seconds=0,  # every seal asks the key store, as after a cache expiry
+        data_key_cache_seconds=0,
+        **more,
     )
+
+
+@pytest.fixture(scope="module")
+def settings(stack: CommonSettings) -> CollectorSettings:
+    return uncached_settings(stack, "late")
 
 
 @asynccontextmanager
