@@ -24,6 +24,7 @@ with warnings.catch_warnings():
     from kafka.admin import NewTopic
 
 from ops import stack
+from tests.e2e.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -171,20 +172,32 @@ def _await_reply(bootstrap: str, topic: str, worker: subprocess.Popen[bytes]) ->
     return []
 
 
-def test_single_service_restart_keeps_redis_data(settings: stack.StackSettings) -> None:
-    """Fault tests bounce one service with stop()/start(); Redis state survives (AOF)."""
-    key = _unique("stack-test-key")
-    client = redis.Redis(host=settings.host, port=settings.redis_port)
-    client.set(key, b"kept", ex=300)
-    client.close()
-    stopped = stack.stop("redis", settings)
-    assert stopped.state == "stopped"
-    assert {s.name: s.state for s in stack.status(settings)}["redis"] == "stopped"
-    restarted = stack.start("redis", settings)
-    assert restarted.state == "running" and restarted.pid != stopped.pid
-    client = redis.Redis(host=settings.host, port=settings.redis_port)
+def test_single_service_restart_keeps_redis_data(
+    settings: stack.StackSettings, tmp_path: Path
+) -> None:
+    """Fault tests bounce one service with stop()/start(); Redis state survives (AOF).
+
+    The bounce is done on a Redis of the test's own (same code, its own port and directory):
+    stopping the shared one would fail every test using it meanwhile, for as long as it takes
+    to load its data again.
+    """
+    own = settings.model_copy(update={"stack_dir": tmp_path, "redis_port": free_port()})
+    started = stack.start("redis", own)
     try:
-        assert client.get(key) == b"kept"
-    finally:
-        client.delete(key)
+        assert started.state == "running"
+        key = _unique("stack-test-key")
+        client = redis.Redis(host=own.host, port=own.redis_port)
+        client.set(key, b"kept", ex=300)
         client.close()
+        stopped = stack.stop("redis", own)
+        assert stopped.state == "stopped"
+        assert {s.name: s.state for s in stack.status(own)}["redis"] == "stopped"
+        restarted = stack.start("redis", own)
+        assert restarted.state == "running" and restarted.pid != stopped.pid
+        client = redis.Redis(host=own.host, port=own.redis_port)
+        try:
+            assert client.get(key) == b"kept"
+        finally:
+            client.close()
+    finally:
+        stack.stop("redis", own)
