@@ -56,11 +56,14 @@ def _kept_query(query: str, keep_params: tuple[str, ...]) -> str:
     name decodes to a kept one only if it already starts with the prefix or has a ``%`` escape,
     so only those few segments are decoded (and the same few, once).
     """
-    candidates = [
-        segment
-        for segment in query.split("&")
-        if segment.startswith(keep_params) or "%" in segment.partition("=")[0]
-    ]
+    if "%" in query:
+        candidates = [
+            segment
+            for segment in query.split("&")
+            if segment.startswith(keep_params) or "%" in segment.partition("=")[0]
+        ]
+    else:  # the common case: no escape anywhere, so only the prefix can keep a segment
+        candidates = [segment for segment in query.split("&") if segment.startswith(keep_params)]
     return _encode_kept("&".join(candidates), keep_params) if candidates else ""
 
 
@@ -81,8 +84,9 @@ def split_page_url(url: str, keep_params: tuple[str, ...] = ("utm_",)) -> PageUr
     page, storable = _split_base(base)
     if not (query and storable):
         return page
-    for unsafe in _UNSAFE_URL_CHARACTERS:  # urlsplit drops them anywhere in a URL
-        query = query.replace(unsafe, "")
+    if "\t" in query or "\r" in query or "\n" in query:  # urlsplit drops them anywhere
+        for unsafe in _UNSAFE_URL_CHARACTERS:
+            query = query.replace(unsafe, "")
     kept = _kept_query(query, keep_params)
     # Positional: a named tuple made with keywords costs twice as much (~1 µs here).
     return PageUrl(page.path, f"{page.url}?{kept}", page.host) if kept else page

@@ -20,33 +20,25 @@ what the privacy team needs to see. Observations hold a page path and cookie nam
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Literal, NamedTuple
-
-import orjson
 
 from schemas.consent import ConsentHistory, ConsentSnapshot
 from schemas.event_time import TimeWindow, corrected_time, time_window_error
 from schemas.events import EventType
 from schemas.fast_messages import AnyRawEvent
-from schemas.rows import ROW_SCHEMA_VERSION, CookieObservationRow, UsageEventRow
-from schemas.trusted import trusted
+from schemas.rows import CookieObservationRow, UsageEventRow
 
 from .consent_state import consent_at
 from .cookies import UNKNOWN, CookieCatalogue
-from .minimize import (
-    PageUrl,
-    anonymous_visitor_hash,
-    reduce_user_agent,
-    referrer_host,
-    split_page_url,
-    truncate_ip,
-    url_path,
-)
+from .minimize import url_path
+from .usage_rows import TakeMemo, minimize
+
+__all__ = ["Context", "Dropped", "Work", "minimize", "observe_cookies", "run"]
 
 MARKETING_PURPOSE = "marketing"
-NO_PAGE = PageUrl(path="", url="", host="")
 NO_HISTORY = ConsentHistory()
 
 
@@ -92,6 +84,13 @@ class Context:
     catalogue: CookieCatalogue = CookieCatalogue()
     window: TimeWindow = TimeWindow()
     """Corrected event times outside this window around receipt are dead-lettered."""
+    memo: TakeMemo = field(default_factory=TakeMemo, compare=False, repr=False)
+    """Values the take's events share, each computed once (dropped with the context)."""
+
+    @cached_property
+    def steps(self) -> tuple[Step, ...]:
+        """:data:`STEPS` without those that cannot drop anything under this context."""
+        return tuple(step for step in STEPS if not _idle(step, self))
 
 
 Step = Callable[[Work, Context], "Work | Dropped"]
@@ -159,58 +158,6 @@ def _identified(work: Work) -> bool:
     return work.consent is not None and work.consent.grants("analytics")
 
 
-def _anon_hash(work: Work, ctx: Context, site: str, user_agent: str) -> str:
-    return anonymous_visitor_hash(ctx.salt, site, work.raw.facts.ip, user_agent)
-
-
-def minimize(work: Work, ctx: Context) -> UsageEventRow:
-    """Reduce the event to what may be stored under its consent (anonymous without analytics)."""
-    event = work.raw.event
-    facts = work.raw.facts
-    identified = _identified(work)
-    page = event.page
-    url = split_page_url(page.url) if page else NO_PAGE
-    ua = (event.browser.user_agent if event.browser else "") or facts.user_agent
-    browser = reduce_user_agent(ua)
-    consent = work.consent
-    # Every value below is of its column's type already (validated events from either decode
-    # path, our own strings):
-    # validating the row again cost ~45% of minimization (schemas/trusted.py).
-    return trusted(
-        UsageEventRow,
-        {
-            "event_id": event.event_id,
-            "type": event.type._value_,  # .value is an enum property: ~0.5 µs a read
-            "ts": work.ts,
-            "client_ts": event.ts,
-            "received_at": work.raw.received_at,
-            "visitor_key": work.visitor_key if identified else "",
-            "consent_id": consent.consent_id if consent else "",
-            "purposes": list(consent.purposes) if consent else ["necessary"],
-            "policy_version": consent.policy_version if consent else "",
-            "ip_prefix": truncate_ip(facts.ip) if identified and ctx.keep_ip else "",
-            "page_path": url.path,
-            "page_url": url.url,
-            "page_title": (page.title if page and identified else ""),
-            "referrer_host": referrer_host(page.referrer) if page else "",
-            "browser_family": browser.browser_family,
-            "browser_version": browser.browser_version if identified else "",
-            "os_family": browser.os_family if identified else "",
-            "device_class": browser.device_class if identified else "",
-            "language": (event.browser.language if event.browser and identified else ""),
-            "screen": (event.browser.screen if event.browser and identified else ""),
-            "timezone": (event.browser.timezone if event.browser and identified else ""),
-            "props": orjson.dumps(event.props).decode() if identified else "{}",
-            "gpc": facts.gpc,
-            "dnt": facts.dnt,
-            "anon_hash": "" if identified else _anon_hash(work, ctx, url.host, ua),
-            # Every field given: trusted() then takes this dict as it is instead of merging
-            # it over the defaults (~1.5 µs an event).
-            "schema_version": ROW_SCHEMA_VERSION,
-        },
-    )
-
-
 STEPS: tuple[Step, ...] = (
     correct_time,
     check_suppression,
@@ -220,9 +167,16 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+def _idle(step: Step, ctx: Context) -> bool:
+    """True for a step that returns every work unchanged under ``ctx`` (so may be skipped)."""
+    if step is check_suppression:
+        return not ctx.suppressed
+    return step is apply_anonymous_mode and ctx.anonymous_events == "keep"
+
+
 def run(work: Work, ctx: Context) -> UsageEventRow | Dropped:
     """Run every step in order; the first drop ends the run."""
-    for step in STEPS:
+    for step in ctx.steps:
         result = step(work, ctx)
         if isinstance(result, Dropped):
             return result

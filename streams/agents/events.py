@@ -109,9 +109,12 @@ class EventsAgent:
                 reason = f"invalid: {count} errors"
                 await self.clients.dead_letter(value, reason, self.clients.topics.names.raw_events)
                 continue
+            vid: str | None = None
+            key = ""
             for raw in raws:
-                vid = raw.event.visitor_id
-                key = self.clients.pseudonym(vid) if vid else ""
+                if raw.event.visitor_id != vid:  # a request's events share it: once a message
+                    vid = raw.event.visitor_id
+                    key = self.clients.pseudonym(vid) if vid else ""
                 works.append(pipeline.Work(raw, key, raw.event.ts))  # positional: half the cost
         return works
 

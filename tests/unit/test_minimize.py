@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from hypothesis import given
@@ -111,3 +112,43 @@ def test_user_agent_reduced_to_family_version_os_device() -> None:
     assert phone.os_family == "iOS"
     assert phone.device_class == "mobile"
     assert reduce_user_agent("").device_class == "other"
+
+
+def plain_split(url: str) -> tuple[str, str, str]:
+    """Path, stripped URL and host as ``urllib`` defines them, in one straightforward parse."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return "/", "", ""
+        return parts.path or "/", "", parts.hostname or ""
+    host = parts.hostname or ""
+    netloc = f"{host}:{port}" if port else host
+    kept = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.startswith("utm_")])
+    stripped = urlunsplit((parts.scheme, netloc, parts.path, kept, ""))
+    return parts.path or "/", stripped, host
+
+
+URL_PIECES = st.sampled_from(
+    [
+        "https://",
+        "http://u:p@",
+        "example.com",
+        "EXAMPLE.com",
+        ":8080",
+        ":99999",
+        ":x",
+        "[2001:db8::1]",
+    ]
+    + ["/", "/a b", "/p%2Fq", "?", "&", "=", "#", "#frag?utm_a=1", "utm_", "%75tm_", "utm_source"]
+    + ["=news", "=", "a+b", "%20", "%zz", "id=1", "\t", "\n", "\r", ";", "utm_x=&utm_x=2"]
+)
+
+
+@given(st.lists(URL_PIECES, max_size=14).map("".join))
+def test_split_page_url_equals_the_plain_parse(url: str) -> None:
+    page = split_page_url(url)
+    assert (page.path, page.url, page.host) == plain_split(url)
