@@ -15,6 +15,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.e2e
 B = "visitor_b_" + secrets.token_hex(6)
 IP_A, IP_B = "203.0.113.77", "198.51.100.23"
 KEY = "e2e-pseudonym-key"
+E2E_REDIS_DB = 7
 UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/121.0 Safari/537.36"
@@ -68,6 +70,10 @@ def pipeline(stack, tmp_path_factory):
         pseudonym_key=KEY,
         trusted_proxies='["127.0.0.1/32"]',
         topic_partitions=2,
+        # A Redis database of its own: the scan for raw values below reads every key of the
+        # pipeline's Redis, and the shared database holds whatever other suites and benches
+        # left (millions of keys after a benchmark).
+        redis_url=urlunsplit(urlsplit(stack.redis_url)._replace(path=f"/{E2E_REDIS_DB}")),
     )
     with running_pipeline(run.env, tmp_path_factory.mktemp("logs")) as pipe:
         storage = open_storage(run.clickhouse_url)
@@ -206,7 +212,7 @@ def test_consented_and_declined_visitors_end_to_end(pipeline) -> None:
     dump = all_text(repo)
     for raw in (IP_A, IP_B, A, B):
         assert raw not in dump, f"raw value {raw} found in ClickHouse"
-    in_redis = redis_text(CommonSettings().redis_url)
+    in_redis = redis_text(pipeline.env["CONSENTSTREAM_REDIS_URL"])
     assert key_a in in_redis  # the scan sees the visitor's consent state, under the pseudonym
     for raw in (IP_A, IP_B, A, B):
         assert raw not in in_redis, f"raw value {raw} found in Redis"
