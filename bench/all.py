@@ -1,4 +1,4 @@
-"""Every benchmark at a scale that finishes in about a quarter of an hour on two cores: make bench.
+"""Every benchmark at a scale that finishes within 10 minutes on two cores: make bench.
 
     .venv/bin/python -m bench.all [--results FILE]
 
@@ -7,8 +7,9 @@ and an erasure on one node vs a 2 x 2 ClickHouse cluster it starts) benchmarks o
 another against the running local stack (``make up``), each printing its own output and
 calibration,
 then prints one summary table (``bench.summary``). The scales are smaller than each benchmark's
-default (the aggregates on 2M events instead of 10M, the dashboard on 500k); run a benchmark
-alone for the full size (the dashboard on 10M: ``make bench-dashboard``).
+default (the worker on 30k events, the aggregates on 1M instead of 10M, the dashboard on 200k):
+7 min 54 s on a quiet 2-core box; run a benchmark alone for the full size (the dashboard on 10M:
+``make bench-dashboard``).
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ from bench import summary
 REPO = Path(__file__).resolve().parents[1]
 
 RUNS: list[tuple[str, list[str]]] = [
-    ("collector", ["bench/collector/run.py", "--scale", "0.5"]),
-    ("processor", ["bench/processor/run.py", "--events", "60000", "--latency-seconds", "15"]),
+    ("collector", ["bench/collector/run.py", "--scale", "0.3"]),
+    ("processor", ["bench/processor/run.py", "--events", "30000", "--latency-seconds", "10"]),
     ("decode", ["-m", "bench.processor.decode", "--messages", "400"]),
-    ("aggregates", ["-m", "bench.api.aggregates", "--events", "2000000"]),
+    ("aggregates", ["-m", "bench.api.aggregates", "--events", "1000000"]),
     ("erasure", ["-m", "bench.api.deletion", "--events", "1000000"]),
     ("shredding", ["-m", "bench.shredding"]),
-    ("cluster", ["-m", "bench.cluster.worker", "--events", "40000"]),
-    ("dashboard", ["-m", "bench.api.dashboard", "--events", "500000", "--runs", "5"]),
+    ("cluster", ["-m", "bench.cluster.worker", "--events", "20000"]),
+    ("dashboard", ["-m", "bench.api.dashboard", "--events", "200000", "--runs", "3"]),
 ]
 
 
