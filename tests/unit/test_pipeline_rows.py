@@ -17,7 +17,7 @@ import pytest
 
 from consentstream.identity import pseudonymize
 from schemas.consent import ConsentHistory, snapshot_of
-from schemas.events import ConsentChoices, Event
+from schemas.events import Event
 from schemas.fast_messages import fast_raw_events
 from schemas.messages import ConsentDecision, RawBatch, RequestFacts
 from schemas.rows import ROW_SCHEMA_VERSION, UsageEventRow
@@ -30,6 +30,7 @@ from streams.minimize import (
     split_page_url,
     truncate_ip,
 )
+from tests.unit.test_pipeline import decision as in_force
 
 KEY = "rows-test-key"
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
@@ -47,19 +48,8 @@ URLS = [
 
 
 def decision(visitor: str, analytics: bool, marketing: bool, consent_id: str) -> ConsentDecision:
-    return ConsentDecision(
-        consent_id=consent_id,
-        visitor_id=visitor,
-        choices=ConsentChoices(analytics=analytics, marketing=marketing, preferences=False),
-        policy_version="2026-01",
-        policy_hash="h1",
-        banner_hash="b1",
-        source="banner",
-        recorded_at=T0 - timedelta(minutes=10),
-        gpc=False,
-        dnt=False,
-        gpc_applied=False,
-    )
+    """A decision in force for ``visitor`` since ten minutes before the take."""
+    return in_force(visitor, T0 - timedelta(minutes=10), analytics, consent_id, marketing)
 
 
 def event(visitor: str | None, i: int, at: datetime) -> dict[str, Any]:
