@@ -116,11 +116,16 @@ def test_a_retired_topic_is_deleted_and_reported(stack: CommonSettings, topics: 
     """An earlier worker's consent-history changelog must not outlive the erasures it misses."""
     retired = f"{topics.prefix}old-worker-consent-history-changelog"
     create_raw_topic(stack.kafka_bootstrap, retired, 1, {"cleanup.policy": "compact"})
-    report = ensure_topics(stack.kafka_bootstrap, plan(topics, 1, 24), [retired])
-    assert report.deleted == (retired,)
-    assert f"deleted retired topic {retired}" in report.lines()
     admin = KafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap.split(","))
     try:
+        # A broker holding thousands of topics can list a new one a moment after creating it;
+        # the retirement below can only act on a topic the listing shows.
+        deadline = time.monotonic() + 15
+        while retired not in admin.list_topics() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        report = ensure_topics(stack.kafka_bootstrap, plan(topics, 1, 24), [retired])
+        assert report.deleted == (retired,)
+        assert f"deleted retired topic {retired}" in report.lines()
         deadline = time.monotonic() + 15  # deletion completes asynchronously on the broker
         while retired in admin.list_topics() and time.monotonic() < deadline:
             time.sleep(0.2)
