@@ -34,10 +34,8 @@ async def set_unless_suppressed(
 
     Both keys carry the subject's hash tag, so the script is one slot in Redis Cluster too.
     """
-    if redis_keys.tag_of(name) != subject_key:
-        raise ValueError("the key written must be one about the same subject")
-    flag = redis_keys.suppressed(subject_key)
-    return bool(await redis.eval(_SET_UNLESS_SUPPRESSED, 2, flag, name, value, ttl_seconds))
+    [done] = await set_all_unless_suppressed(redis, [(subject_key, name, value)], ttl_seconds)
+    return done
 
 
 async def set_all_unless_suppressed(
