@@ -75,7 +75,7 @@ def minimize(work: Work, ctx: Context) -> UsageEventRow:
     browser = event.browser
     ua = (browser.user_agent if browser else "") or work.raw.facts.user_agent
     consent = work.consent
-    if consent is not None and "analytics" in consent.purposes:
+    if consent is not None and consent.grants("analytics"):
         fields = _identified(work, ctx, consent, url, ua)
     else:
         fields = _anonymous(work, ctx, consent, url, ua)
