@@ -1,12 +1,21 @@
-"""Waiting for a server a benchmark started: one readiness poll for every bench."""
+"""Starting and waiting for a server a benchmark runs: a free port and one readiness poll for
+every bench."""
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_ready(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.serving import wait_ready
+from bench.serving import free_port, wait_ready
 from services.api.ui.panels import DIMENSIONS, Query
 
 CHROMIUM = os.environ.get("CONSENTSTREAM_CHROMIUM", "/usr/bin/chromium")
@@ -36,16 +35,10 @@ DRAWN = "() => document.querySelectorAll('[data-chart] .uplot').length === 2 && 
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def running_api(storage_url: str) -> Iterator[tuple[str, str]]:
     """An API on the bench database (its warmer off: the bench warmed it); URL and a key."""
-    port, run = _free_port(), secrets.token_hex(4)
+    port, run = free_port(), secrets.token_hex(4)
     env = {
         **os.environ,
         "CONSENTSTREAM_ENVIRONMENT": "test",  # throwaway keys: bench data only

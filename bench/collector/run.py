@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from bench.calibration import measure, record  # noqa: E402
 from bench.collector import deployed  # noqa: E402
 from bench.collector.loadgen import make_event  # noqa: E402
 from bench.proctree import cpu_seconds  # noqa: E402
-from bench.serving import wait_ready  # noqa: E402
+from bench.serving import free_port, wait_ready  # noqa: E402
 from consentstream.kafka_topics import ensure_topics, plan  # noqa: E402
 from consentstream.settings import CommonSettings  # noqa: E402
 from consentstream.topics import Topics  # noqa: E402
@@ -44,12 +43,6 @@ from schemas.events import Event  # noqa: E402
 from schemas.messages import RawBatch, RequestFacts  # noqa: E402
 
 BATCH = 50
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(app: str, workers: int, env: dict[str, str], app_dir: Path) -> tuple[Any, str]:

@@ -21,7 +21,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,13 +38,6 @@ from consentstream.storage.base import Storage
 BATCH = 50
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 VISITORS = [f"latency_visitor_{i:04d}" for i in range(200)]
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(module: str, env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:

@@ -41,7 +41,7 @@ from bench.processor.baseline import baseline  # noqa: E402
 from bench.processor.load import preload, raw_batches, settings_for  # noqa: E402
 from bench.processor.processes import n_process_run  # noqa: E402
 from bench.processor.timing import WorkerRun, run_worker  # noqa: E402
-from bench.serving import wait_ready  # noqa: E402
+from bench.serving import free_port, wait_ready  # noqa: E402
 from consentstream.preparation import prepare_pipeline  # noqa: E402
 from consentstream.storage import open_storage, sql  # noqa: E402
 from streams.config import WorkerSettings  # noqa: E402
@@ -89,7 +89,7 @@ def run_e2e(
     run = secrets.token_hex(3)
     s, env = settings_for(run, 4)
     prepare_pipeline(s)
-    port, metrics = latency.free_port(), latency.free_port()
+    port, metrics = free_port(), free_port()
     env = {
         **env,
         "PYTHONPATH": str(code),

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.processor import latency
 from bench.proctree import cpu_seconds
+from bench.serving import free_port
 from consentstream.storage.base import Storage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def run_worker(
     bare-Faust figure leaves out its first take; the from-launch figure includes everything.
     ``ready``, when given, runs once the process started (it may wait for it, and fill the topic).
     """
-    port = latency.free_port()
+    port = free_port()
     env = {**env, "CONSENTSTREAM_WORKER_METRICS_PORT": str(port)}
     metrics_url = f"http://127.0.0.1:{port}/metrics"
     launched = time.perf_counter()
