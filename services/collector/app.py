@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from consentstream import openapi, redis_client
@@ -27,6 +28,7 @@ from .cors import CredentialedCORS
 from .deps import CollectorState
 from .errors import CollectorError
 from .facts import parse_networks
+from .fastpath import DirectEndpoint
 from .metrics import CollectorMetrics, RequestTimer
 from .ratelimit import RateLimiter
 from .responses import documented_models
@@ -97,6 +99,14 @@ def _install_error_handlers(app: FastAPI, settings: CollectorSettings) -> None:
     app.add_exception_handler(BrokerUnavailable, on_unavailable)
 
 
+def _route(router: APIRouter, path: str) -> APIRoute:
+    """``router``'s route at ``path`` (included with no prefix: the app's route there)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.path == path:
+            return route
+    raise LookupError(path)
+
+
 def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     """Build the collector app from settings (read from the environment when not given)."""
     settings = settings or CollectorSettings()
@@ -110,10 +120,20 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     )
     app.state.metrics = CollectorMetrics.create()
     _install_error_handlers(app, settings)
-    # Added innermost first. CORS wraps BodyLimit so a site's snippet can read a 413 (and
-    # drop the batch) instead of seeing a network error it would retry.
+    for module in (events, consent, consent_read, health, snippet):
+        app.include_router(module.router)
+    # Added innermost first. The events route is answered below the router (see fastpath),
+    # inside every middleware of ours, so each keeps its effect on it. CORS wraps BodyLimit so
+    # a site's snippet can read a 413 (and drop the batch) instead of seeing a network error it
+    # would retry.
     refused = app.state.metrics.refused_at_edge
-    body_limits = {"/v1/events": settings.max_body_bytes}
+    body_limits = {events.PATH: settings.max_body_bytes}
+    app.add_middleware(
+        DirectEndpoint,
+        route=_route(events.router, events.PATH),
+        method="POST",
+        handlers=app.exception_handlers,
+    )
     app.add_middleware(
         BodyLimit, default=settings.consent_max_body_bytes, limits=body_limits, refused=refused
     )
@@ -129,8 +149,6 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     app.add_middleware(HostGuard, allowed=allowed, refused=refused)
     app.add_middleware(RequestTimer, latency=app.state.metrics.latency)  # outermost
 
-    for module in (events, consent, consent_read, health, snippet):
-        app.include_router(module.router)
     install_docs(app, settings.ui_assets_dir)
     app.include_router(privacy_center.router)
     assets = StaticFiles(directory=settings.ui_assets_dir, check_dir=False)

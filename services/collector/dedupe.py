@@ -19,6 +19,8 @@ from redis.exceptions import RedisError
 
 from consentstream import redis_keys
 
+from . import lean_redis
+
 log = logging.getLogger(__name__)
 
 
@@ -129,10 +131,10 @@ async def claim_checking(
     offer = data_key if flag else None
     own = flag + [offer[0]] if offer else flag
     own_args: list[int | bytes | str] = [ttl, len(flag), offer[1] if offer else b""]
-    script = partial(_claim_script(redis), client=redis)
     claims: list[bytes | str] = []
     try:
         if cluster:
+            script = partial(_claim_script(redis), client=redis)
             groups = redis_keys.group_by_tag(keys)
             calls = [
                 script(keys=[keys[i] for i in positions], args=[ttl, 0])
@@ -146,7 +148,10 @@ async def claim_checking(
         elif keys or flag:
             spelled: list[int | bytes | str] = [0, joined, DEDUPE_PREFIX] if joined else []
             on_keys = [] if joined else keys
-            subject_reply = [await script(keys=own + on_keys, args=own_args + spelled)]
+            # Below redis-py's command path (see lean_redis): this call is on every request.
+            script_keys, script_args = own + on_keys, own_args + spelled
+            call = lean_redis.evalsha(redis, _claim_script(redis), script_keys, script_args)
+            subject_reply = [await call]
             positions = list(range(len(keys)))
         else:
             return Claimed([], False)

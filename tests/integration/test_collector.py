@@ -414,3 +414,5 @@ def test_health_readiness_and_metrics(collector: Collector) -> None:
     collector.events(json=event())
     metrics = httpx.get(f"{collector.url}/metrics", timeout=10).text
     assert "collector_events_accepted_total" in metrics
+    # The events route is timed under its own template, as every routed request is.
+    assert 'collector_request_seconds_count{route="/v1/events"}' in metrics
