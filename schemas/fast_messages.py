@@ -30,7 +30,9 @@ from schemas.fast_events import AwareTime, FastEvent
 from schemas.messages import MESSAGE_SCHEMA_VERSION, RawEvent
 
 
-class FastFacts(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+# ``gc=False``: a take's events stay alive until inserted (up to 250,000), and the garbage
+# collector need not track them; they hold text, times, Structs and lists, never a cycle.
+class FastFacts(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
     """:class:`schemas.messages.RequestFacts`."""
 
     ip: str
@@ -39,7 +41,7 @@ class FastFacts(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     dnt: bool = False
 
 
-class FastRawEvent(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class FastRawEvent(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
     """:class:`schemas.messages.RawEvent`: one event with its request's facts and times."""
 
     event: FastEvent
@@ -49,7 +51,7 @@ class FastRawEvent(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     schema_version: int = MESSAGE_SCHEMA_VERSION
 
 
-class FastRawBatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class FastRawBatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
     """:class:`schemas.messages.RawBatch`."""
 
     events: Annotated[list[FastEvent], msgspec.Meta(min_length=1, max_length=MAX_BATCH_EVENTS)]
