@@ -13,8 +13,9 @@ What msgspec reads more loosely than pydantic-core is narrowed as in :mod:`schem
 (the Structs of events are that module's), here on the bytes: the time range after decoding,
 times finer than a microsecond before it; the request's times must carry a zone (a naive one
 goes to the models, which accept it, and the pipeline dead-letters it). Where msgspec and
-orjson read JSON itself differently, msgspec refuses (an integer beyond 2**53, which orjson
-reads as a float; NaN; a lone surrogate); a key given twice is read as its last value by both.
+orjson read JSON itself differently, msgspec refuses (every integer is bounded by 2**53, as
+orjson reads one past 64 bits as a float where msgspec keeps it whole; NaN; a lone surrogate);
+a key given twice is read as its last value by both.
 The equivalence is a property test over messages spelt with escapes and repeated keys
 (tests/unit/test_fast_messages.py). No ``from __future__ import annotations``: msgspec reads
 these annotations itself.
@@ -26,7 +27,7 @@ from typing import Annotated
 import msgspec
 
 from schemas.events import EARLIEST, LATEST, MAX_BATCH_EVENTS
-from schemas.fast_events import AwareTime, FastEvent
+from schemas.fast_events import AwareTime, FastEvent, SafeInt
 from schemas.messages import MESSAGE_SCHEMA_VERSION, RawEvent
 
 
@@ -48,7 +49,7 @@ class FastRawEvent(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=F
     facts: FastFacts
     received_at: AwareTime
     sent_at: AwareTime | None = None
-    schema_version: int = MESSAGE_SCHEMA_VERSION
+    schema_version: SafeInt = MESSAGE_SCHEMA_VERSION
 
 
 class FastRawBatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
@@ -58,7 +59,7 @@ class FastRawBatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=F
     facts: FastFacts
     received_at: AwareTime
     sent_at: AwareTime | None = None
-    schema_version: int = MESSAGE_SCHEMA_VERSION
+    schema_version: SafeInt = MESSAGE_SCHEMA_VERSION
 
 
 AnyRawEvent = RawEvent | FastRawEvent

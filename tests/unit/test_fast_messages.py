@@ -57,7 +57,9 @@ ENVELOPE = {
 }
 OPTIONAL = {
     "sent_at": st.one_of(st.none(), TIMES),
-    "schema_version": st.one_of(st.just(1), st.just(2), JUNK, st.just("1")),
+    "schema_version": st.one_of(
+        st.just(1), st.just(2), JUNK, st.just("1"), st.sampled_from([2**64, -(2**63) - 1, 2**99])
+    ),
 }
 
 
@@ -223,6 +225,9 @@ MESSAGE = (
         ('"ts":', '"ts":"2000-01-01T00:00:00Z","ts":', True),
         ('"ts":', '"ts":"yesterday","ts":', False),  # the models read only the last: valid
         ('"events":', '"events":[],"events":', False),
+        ('"received_at"', '"schema_version":18446744073709551616,"received_at"', False),
+        ('"received_at"', '"schema_version":-9223372036854775809,"received_at"', False),
+        ('"received_at"', '"schema_version":2,"received_at"', True),
         ('"page":{', '"page":null,"page":{', True),
         ("10:00:00Z", "10:00:00.1234567Z", False),
         ("10:00:00Z", "10:00:00\\u002e1234567Z", False),  # rounded by msgspec, cut by the models
