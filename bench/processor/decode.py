@@ -8,8 +8,11 @@ of several rounds, in one process (so the paths share the box's load):
 - ``pydantic validate_json``: what the worker did until 2026-11-30 (``RAW_MESSAGE.validate_json``);
 - ``orjson + validate_python``: what the worker did until 2026-11-30 afternoon (``decode_raw``):
   orjson, then validation; ``+ RawEvents`` adds the split into one ``RawEvent`` per event;
-- ``orjson + msgspec first``: what the worker does (``decode_raw_events``): orjson, then
-  ``schemas.fast_messages`` (msgspec Structs, the models only on refusal), one Struct per event;
+- ``orjson + msgspec.convert``: what the worker did until 2026-11-30 evening: orjson, then
+  ``msgspec.convert`` into the Structs (here without the checks it made after);
+- ``msgspec first``: what the worker does (``decode_raw_events``): ``schemas.fast_messages``
+  decodes the bytes straight into msgspec Structs with its checks, one Struct per event (the
+  models, after orjson, only on refusal);
 - ``msgspec Structs``: ``msgspec.json.decode`` straight from bytes into the worker's own Structs
   (``schemas.fast_messages.FastRawBatch``), skipping the checks of ``schemas.fast_events``: a
   floor for any msgspec path, not one that reads as the models do.
@@ -38,6 +41,11 @@ from streams.agents.events import RAW_MESSAGE, decode_raw, decode_raw_events, ra
 def models_split(value: bytes) -> Any:
     """The models' path as the worker ran it: decode, then one ``RawEvent`` per event."""
     return raw_events_of(decode_raw(value))
+
+
+def convert_after_orjson(value: bytes) -> Any:
+    """orjson, then ``msgspec.convert`` into the worker's Structs (the path before bytes)."""
+    return msgspec.convert(orjson.loads(value), FastRawBatch)
 
 
 def msgspec_decoder() -> Callable[[bytes], Any]:
@@ -85,7 +93,8 @@ def main() -> None:
         "pydantic validate_json": RAW_MESSAGE.validate_json,
         "orjson + validate_python": decode_raw,
         "orjson + validate_python + RawEvents": models_split,
-        "orjson + msgspec first (the worker's)": decode_raw_events,
+        "orjson + msgspec.convert": convert_after_orjson,
+        "msgspec first (the worker's)": decode_raw_events,
         "msgspec Structs": msgspec_decoder(),
     }
     bad = orjson.loads(values[0])

@@ -55,7 +55,11 @@ class WorkerRun:
 
 
 def run_worker(
-    env: dict[str, str], storage: Storage, n: int, ready: Callable[[], None] | None = None
+    env: dict[str, str],
+    storage: Storage,
+    n: int,
+    ready: Callable[[], None] | None = None,
+    code: Path = REPO,
 ) -> WorkerRun:
     """Time ``python -m streams`` over the pre-loaded topic.
 
@@ -66,6 +70,7 @@ def run_worker(
     What the first take's fetch cost (at most ``sink_flush_seconds``) is left out, as the
     bare-Faust figure leaves out its first take; the from-launch figure includes everything.
     ``ready``, when given, runs once the process started (it may wait for it, and fill the topic).
+    ``code`` is the checkout whose worker runs (another worktree, for before/after pairs).
     """
     port = free_port()
     env = {**env, "CONSENTSTREAM_WORKER_METRICS_PORT": str(port)}
@@ -75,8 +80,8 @@ def run_worker(
     with log.open("wb") as out:  # Faust draws a spinner on a terminal
         proc = subprocess.Popen(
             [sys.executable, "-m", "streams"],
-            env=env,
-            cwd=REPO,
+            env={**env, "PYTHONPATH": str(code)},
+            cwd=code,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

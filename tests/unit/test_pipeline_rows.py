@@ -93,7 +93,7 @@ def raw_events(batches: list[RawBatch], decode: str) -> list[Any]:
         return [raw for batch in batches for raw in batch.raw_events()]
     out: list[Any] = []
     for batch in batches:
-        fast = fast_raw_events(orjson.loads(batch.model_dump_json()))
+        fast = fast_raw_events(batch.model_dump_json().encode())
         assert fast is not None
         out.extend(fast)
     return out
