@@ -155,26 +155,37 @@ def row_columns(table: str, rows: Sequence[Row], *, epoch_seconds: bool = False)
     else:
         mappings = _checked_mappings(table, columns, rows)
         cells = [[fields[name] for fields in mappings] for name in columns]
+    times: tuple[list[Any], list[Any]] | None = None  # the last time column, given and sent
     for i, (_, kind) in enumerate(sqltext.COLUMNS[table]):
-        if kind == sqltext.TIME:
-            cells[i] = _epoch_column(cells[i]) if epoch_seconds else list(map(_cell, cells[i]))
+        if kind == sqltext.TIME and epoch_seconds:
+            given, cells[i] = cells[i], _epoch_column(cells[i], times)
+            times = (given, cells[i])
+        elif kind == sqltext.TIME:
+            cells[i] = list(map(_cell, cells[i]))
         elif kind == sqltext.BOOL:
             cells[i] = [1 if v is True else 0 if v is False else _cell(v) for v in cells[i]]
     return cells
 
 
-def _epoch_column(values: list[Any]) -> list[Any]:
+def _epoch_column(values: list[Any], before: tuple[list[Any], list[Any]] | None) -> list[Any]:
     """:func:`_epoch_cell` over a column.
 
-    Neighbouring rows often hold the same datetime object (a request's events share their
-    receipt time), and ``timestamp()`` through pydantic's time zone costs ~0.5 µs: a cell that
-    is the previous one's object reuses its seconds.
+    Rows often hold one datetime object several times, and ``timestamp()`` through pydantic's
+    time zone costs ~0.5 µs: a request's events share their receipt time (a cell that is the
+    previous one's object reuses its seconds), and an event whose time needed no correction
+    holds the same object as its client time (a cell that is the same row's object in the
+    time column ``before``, given and converted, reuses that one's seconds).
     """
     out: list[Any] = []
     last: Any = None
     seconds: Any = None
-    for value in values:
-        if value is not last:
+    given, sent = before if before is not None else ((), ())
+    for i, value in enumerate(values):
+        if value is last:
+            pass
+        elif given and given[i] is value:
+            last, seconds = value, sent[i]
+        else:
             last, seconds = value, _epoch_cell(value)
         out.append(seconds)
     return out

@@ -53,7 +53,9 @@ def test_time_columns_can_go_as_unix_seconds_for_datetime_columns() -> None:
 
 def test_columns_hold_the_cells_of_the_rows_column_by_column() -> None:
     later = usage_row(gpc=False, dnt=True, anon_hash="0123456789abcdef")
-    rows = [usage_row(), later, later.model_copy(update={"event_id": uuid.uuid4()})]
+    at = later.received_at + timedelta(seconds=1)
+    same = usage_row(ts=at, client_ts=at)  # one object in two time columns, then another
+    rows = [usage_row(), later, later.model_copy(update={"event_id": uuid.uuid4()}), same, later]
     for epoch_seconds in (False, True):
         cells = binding.row_tuples(sql.USAGE_EVENTS, rows, epoch_seconds=epoch_seconds)
         expected = [list(column) for column in zip(*cells, strict=True)]
