@@ -182,7 +182,8 @@ class EventsAgent:
         raws: list[AnyRawEvent] = []
         for work in works:
             try:
-                take.cookies.extend(pipeline.observe_cookies(work, ctx))
+                if work.raw.event.cookies:  # only these yield sightings: no call per event
+                    take.cookies.extend(pipeline.observe_cookies(work, ctx))
                 result = pipeline.run_values(work, ctx)
             except Exception as exc:  # a bug met by one odd event must not stop every visitor's
                 log.exception("pipeline failed on one event")
