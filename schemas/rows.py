@@ -8,7 +8,7 @@ URL without its query.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +51,14 @@ class UsageEventRow(_Row):
     anon_hash: str = Field(
         "", description="Anonymous rows: daily salted visitor hash for unique counts, else ''."
     )
+
+
+USAGE_EVENT_FIELDS: tuple[str, ...] = tuple(UsageEventRow.model_fields)
+"""The usage row's fields in order: the ``usage_events`` columns, and :data:`UsageEventValues`."""
+
+UsageEventValues = tuple[Any, ...]
+"""A :class:`UsageEventRow`'s values in :data:`USAGE_EVENT_FIELDS` order, as the worker builds
+them: the same cells, without a model per event (the insert reads them column by column)."""
 
 
 class ConsentLedgerRow(_Row):

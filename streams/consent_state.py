@@ -34,6 +34,11 @@ def consent_at(
     history: ConsentHistory, ts: datetime, grace: timedelta = timedelta(0)
 ) -> ConsentSnapshot | None:
     """The decision in force at ``ts`` by the module's rule; None means necessary-only."""
+    decisions = history.decisions
+    if decisions and decisions[-1].recorded_at <= ts:
+        # The common case (an event after its visitor's newest decision), asked per event: the
+        # decisions are in time order, so the loop below would choose the newest one too.
+        return decisions[-1]
     chosen: ConsentSnapshot | None = None
     first_after: ConsentSnapshot | None = None
     for snap in history:

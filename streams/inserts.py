@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+from uuid import UUID
 
 from consentstream.storage.errors import DataRefused
-from schemas.rows import UsageEventRow
 
 from .retry import with_retry
 
@@ -23,15 +23,15 @@ def chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[i : i + size] for i in range(0, len(items), max(1, size))]
 
 
-def batch_token(rows: list[UsageEventRow]) -> str:
-    """Insert deduplication token naming the batch's content: its sorted event ids.
+def batch_token(event_ids: Iterable[UUID]) -> str:
+    """Insert deduplication token naming the batch's content: its rows' sorted event ids.
 
     A retried insert whose first attempt did land (a timeout after the server committed) is
     then a no-op where the engine has tokens; elsewhere ReplacingMergeTree merges the copy.
     """
     # The ids' 16 bytes in sorted order, as one update: sorting their integers is the same
     # order (big-endian, fixed width) and skips UUID.bytes, a property, per row.
-    ordered = sorted([row.event_id.int for row in rows])
+    ordered = sorted([event_id.int for event_id in event_ids])
     data = b"".join([number.to_bytes(16, "big") for number in ordered])
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 

@@ -29,14 +29,14 @@ from schemas.consent import ConsentHistory, ConsentSnapshot
 from schemas.event_time import TimeWindow, corrected_time, time_window_error
 from schemas.events import EventType
 from schemas.fast_messages import AnyRawEvent
-from schemas.rows import CookieObservationRow, UsageEventRow
+from schemas.rows import CookieObservationRow, UsageEventRow, UsageEventValues
 
 from .consent_state import consent_at
 from .cookies import UNKNOWN, CookieCatalogue
 from .minimize import url_path
-from .usage_rows import TakeMemo, minimize
+from .usage_rows import TakeMemo, minimize, usage_row, usage_values
 
-__all__ = ["Context", "Dropped", "Work", "minimize", "observe_cookies", "run"]
+__all__ = ["Context", "Dropped", "Work", "minimize", "observe_cookies", "run", "run_values"]
 
 MARKETING_PURPOSE = "marketing"
 NO_HISTORY = ConsentHistory()
@@ -174,14 +174,21 @@ def _idle(step: Step, ctx: Context) -> bool:
     return step is apply_anonymous_mode and ctx.anonymous_events == "keep"
 
 
-def run(work: Work, ctx: Context) -> UsageEventRow | Dropped:
-    """Run every step in order; the first drop ends the run."""
+def run_values(work: Work, ctx: Context) -> UsageEventValues | Dropped:
+    """Run every step in order; the first drop ends the run. The row as its cells in column
+    order (what the worker inserts: no row model per event)."""
     for step in ctx.steps:
         result = step(work, ctx)
         if isinstance(result, Dropped):
             return result
         work = result
-    return minimize(work, ctx)
+    return usage_values(work, ctx)
+
+
+def run(work: Work, ctx: Context) -> UsageEventRow | Dropped:
+    """:func:`run_values`, the row as its model (same cells; for callers that read names)."""
+    result = run_values(work, ctx)
+    return result if isinstance(result, Dropped) else usage_row(result)
 
 
 NON_ESSENTIAL = ("analytics", "marketing", "preferences")

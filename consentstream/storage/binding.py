@@ -87,8 +87,9 @@ def _cell(value: Any) -> Any:
     return value
 
 
-Row = Mapping[str, Any] | BaseModel
-"""An insert row: a mapping of column name to value, or a row model whose fields are the columns."""
+Row = Mapping[str, Any] | BaseModel | tuple[Any, ...]
+"""An insert row: a mapping of column name to value, a row model whose fields are the columns,
+or a plain tuple of the cells in column order (what the stream worker builds per event)."""
 
 # Column kinds whose values _cell may change (bool to int, datetime to UTC); others pass as-is.
 _CONVERTED_KINDS = frozenset({sqltext.BOOL, sqltext.TIME})
@@ -115,6 +116,9 @@ def row_tuples(
     columns = _column_names(table)
     if rows and all(isinstance(row, BaseModel) for row in rows):
         out = _model_tuples(table, columns, rows, epoch_seconds)  # type: ignore[arg-type]
+    elif rows and all(type(row) is tuple for row in rows):
+        given: Sequence[tuple[Any, ...]] = rows  # type: ignore[assignment]
+        out = _converted_tuples(table, _checked_cells(table, columns, given), epoch_seconds)
     else:
         out = _mapping_tuples(table, columns, rows)
         if epoch_seconds:
@@ -143,29 +147,45 @@ def row_columns(table: str, rows: Sequence[Row], *, epoch_seconds: bool = False)
         # A model's field values are its __dict__ (checked above to be exactly the columns).
         fields = [vars(row) for row in models]
         cells = [[values[name] for values in fields] for name in columns]
+    elif rows and all(type(row) is tuple for row in rows):
+        # Cells already in column order: zip turns the rows into columns in C.
+        tuples: Sequence[tuple[Any, ...]] = rows  # type: ignore[assignment]
+        checked = _checked_cells(table, columns, tuples)
+        cells = [list(column) for column in zip(*checked, strict=True)]
     else:
         mappings = _checked_mappings(table, columns, rows)
         cells = [[fields[name] for fields in mappings] for name in columns]
+    times: tuple[list[Any], list[Any]] | None = None  # the last time column, given and sent
     for i, (_, kind) in enumerate(sqltext.COLUMNS[table]):
-        if kind == sqltext.TIME:
-            cells[i] = _epoch_column(cells[i]) if epoch_seconds else list(map(_cell, cells[i]))
+        if kind == sqltext.TIME and epoch_seconds:
+            given, cells[i] = cells[i], _epoch_column(cells[i], times)
+            times = (given, cells[i])
+        elif kind == sqltext.TIME:
+            cells[i] = list(map(_cell, cells[i]))
         elif kind == sqltext.BOOL:
             cells[i] = [1 if v is True else 0 if v is False else _cell(v) for v in cells[i]]
     return cells
 
 
-def _epoch_column(values: list[Any]) -> list[Any]:
+def _epoch_column(values: list[Any], before: tuple[list[Any], list[Any]] | None) -> list[Any]:
     """:func:`_epoch_cell` over a column.
 
-    Neighbouring rows often hold the same datetime object (a request's events share their
-    receipt time), and ``timestamp()`` through pydantic's time zone costs ~0.5 µs: a cell that
-    is the previous one's object reuses its seconds.
+    Rows often hold one datetime object several times, and ``timestamp()`` through pydantic's
+    time zone costs ~0.5 µs: a request's events share their receipt time (a cell that is the
+    previous one's object reuses its seconds), and an event whose time needed no correction
+    holds the same object as its client time (a cell that is the same row's object in the
+    time column ``before``, given and converted, reuses that one's seconds).
     """
     out: list[Any] = []
     last: Any = None
     seconds: Any = None
-    for value in values:
-        if value is not last:
+    given, sent = before if before is not None else ((), ())
+    for i, value in enumerate(values):
+        if value is last:
+            pass
+        elif given and given[i] is value:
+            last, seconds = value, sent[i]
+        else:
             last, seconds = value, _epoch_cell(value)
         out.append(seconds)
     return out
@@ -187,6 +207,8 @@ def _checked_mappings(
     expected = set(columns)
     out: list[Mapping[str, Any]] = []
     for index, row in enumerate(rows):
+        if isinstance(row, tuple):
+            raise QueryError(f"row {index} for {table}: cells mixed with named rows")
         fields = row.model_dump() if isinstance(row, BaseModel) else row
         if fields.keys() != expected:
             missing = sorted(expected - fields.keys())
@@ -214,6 +236,17 @@ def _with_epoch_seconds(table: str, rows: list[tuple[Any, ...]]) -> list[tuple[A
     return out
 
 
+def _checked_cells(
+    table: str, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> Sequence[tuple[Any, ...]]:
+    """Rows given as cells, refused unless each has one per column (zip would cut them)."""
+    width = len(columns)
+    for index, row in enumerate(rows):
+        if len(row) != width:
+            raise QueryError(f"row {index} for {table} has {len(row)} cells for {width} columns")
+    return rows
+
+
 def _check_models(table: str, columns: tuple[str, ...], rows: Sequence[BaseModel]) -> None:
     checked: set[type[BaseModel]] = set()
     for row in rows:
@@ -229,6 +262,13 @@ def _model_tuples(
 ) -> list[tuple[Any, ...]]:
     _check_models(table, columns, rows)
     values = attrgetter(*columns)
+    return _converted_tuples(table, [values(row) for row in rows], epoch_seconds)
+
+
+def _converted_tuples(
+    table: str, rows: Sequence[tuple[Any, ...]], epoch_seconds: bool
+) -> list[tuple[Any, ...]]:
+    """Rows of cells in column order with their bools and times converted (see _cell)."""
     time_cell = _epoch_cell if epoch_seconds else _cell
     converters = [
         (i, time_cell if kind == sqltext.TIME else _cell)
@@ -237,7 +277,7 @@ def _model_tuples(
     ]
     out: list[tuple[Any, ...]] = []
     for row in rows:
-        cells = list(values(row))
+        cells = list(row)
         for i, convert in converters:
             cells[i] = convert(cells[i])
         out.append(tuple(cells))

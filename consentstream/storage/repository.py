@@ -28,6 +28,7 @@ from schemas.rows import (
     LegalHoldRow,
     PrivacyRequestRow,
     UsageEventRow,
+    UsageEventValues,
 )
 
 _POLL_SECONDS = 0.05
@@ -41,9 +42,13 @@ class Repository(Reports, AuditTable):
         self.mutation_timeout = mutation_timeout
 
     def insert_usage_events(
-        self, rows: Sequence[UsageEventRow], dedup_token: str | None = None
+        self,
+        rows: Sequence[UsageEventRow] | Sequence[UsageEventValues],
+        dedup_token: str | None = None,
     ) -> None:
         """Write minimized usage events as one block; a replay of the same events is harmless.
+
+        Rows are models or their cells in column order (the stream worker's, built as such).
 
         ``dedup_token`` should identify the batch's content (e.g. its Kafka offsets).
         """

@@ -20,7 +20,7 @@ from schemas.consent import ConsentHistory, snapshot_of
 from schemas.events import Event
 from schemas.fast_messages import fast_raw_events
 from schemas.messages import ConsentDecision, RawBatch, RequestFacts
-from schemas.rows import ROW_SCHEMA_VERSION, UsageEventRow
+from schemas.rows import ROW_SCHEMA_VERSION, USAGE_EVENT_FIELDS, UsageEventRow
 from streams import pipeline
 from streams.minimize import (
     PageUrl,
@@ -147,6 +147,14 @@ def reference_minimize(work: pipeline.Work, ctx: pipeline.Context) -> UsageEvent
     )
 
 
+def as_row(result: Any) -> UsageEventRow | pipeline.Dropped:
+    """A kept row's cells validated into the model by column name (drops as they are)."""
+    if isinstance(result, pipeline.Dropped):
+        return result
+    assert type(result) is tuple and len(result) == len(USAGE_EVENT_FIELDS)
+    return UsageEventRow.model_validate(dict(zip(USAGE_EVENT_FIELDS, result, strict=True)))
+
+
 def reference_run(work: pipeline.Work, ctx: pipeline.Context) -> UsageEventRow | pipeline.Dropped:
     for step in pipeline.STEPS:
         result = step(work, ctx)
@@ -173,9 +181,19 @@ def test_rows_equal_the_per_event_definition(options: dict[str, Any], decode: st
     got = [pipeline.run(w, ctx) for w in works_of(raws)]
     want = [reference_run(w, context(**options)) for w in works_of(raws)]
     assert got == want
+    # The worker inserts the cells run_values builds: validated into the row model by name,
+    # they are the reference's rows, and the drops the same drops.
+    cells = [pipeline.run_values(w, context(**options)) for w in works_of(raws)]
+    assert [as_row(c) for c in cells] == want
     kinds = {type(r).__name__ if isinstance(r, UsageEventRow) else r.reason for r in got}
     assert {"UsageEventRow", "suppressed", "out_of_window", "no_marketing_consent"} <= kinds
     stored = [r for r in got if isinstance(r, UsageEventRow)]
     anonymous_kept = options.get("anonymous_events") != "drop"
     assert {bool(r.visitor_key) for r in stored} == {True, not anonymous_kept}
     assert any(r.ip_prefix.startswith("2001:db8:1234::") for r in stored) or not ctx.keep_ip
+
+
+def test_the_cells_are_in_the_tables_column_order() -> None:
+    from consentstream.storage import sql
+
+    assert sql.column_names(sql.USAGE_EVENTS) == USAGE_EVENT_FIELDS

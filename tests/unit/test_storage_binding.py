@@ -53,11 +53,15 @@ def test_time_columns_can_go_as_unix_seconds_for_datetime_columns() -> None:
 
 def test_columns_hold_the_cells_of_the_rows_column_by_column() -> None:
     later = usage_row(gpc=False, dnt=True, anon_hash="0123456789abcdef")
-    rows = [usage_row(), later, later.model_copy(update={"event_id": uuid.uuid4()})]
+    at = later.received_at + timedelta(seconds=1)
+    same = usage_row(ts=at, client_ts=at)  # one object in two time columns, then another
+    rows = [usage_row(), later, later.model_copy(update={"event_id": uuid.uuid4()}), same, later]
     for epoch_seconds in (False, True):
         cells = binding.row_tuples(sql.USAGE_EVENTS, rows, epoch_seconds=epoch_seconds)
         expected = [list(column) for column in zip(*cells, strict=True)]
-        for given in (rows, [r.model_dump() for r in rows]):
+        values = [tuple(vars(r).values()) for r in rows]  # cells in column order
+        assert binding.row_tuples(sql.USAGE_EVENTS, values, epoch_seconds=epoch_seconds) == cells
+        for given in (rows, [r.model_dump() for r in rows], values):
             columns = binding.row_columns(sql.USAGE_EVENTS, given, epoch_seconds=epoch_seconds)
             assert columns == expected
 
@@ -67,3 +71,12 @@ def test_columns_refuse_rows_that_are_not_the_tables() -> None:
         binding.row_columns(sql.USAGE_EVENTS, [consent("k")])
     with pytest.raises(QueryError):
         binding.row_columns(sql.USAGE_EVENTS, [{"event_id": uuid.uuid4()}])
+
+
+def test_cells_must_be_one_per_column_and_not_mixed_with_named_rows() -> None:
+    cells = tuple(vars(usage_row()).values())
+    for bind in (binding.row_columns, binding.row_tuples):
+        with pytest.raises(QueryError, match="25 cells for 26 columns"):
+            bind(sql.USAGE_EVENTS, [cells, cells[:-1]])
+        with pytest.raises(QueryError, match="mixed"):
+            bind(sql.USAGE_EVENTS, [usage_row().model_dump(), cells])

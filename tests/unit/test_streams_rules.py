@@ -158,9 +158,9 @@ def test_a_batch_token_names_its_events_whatever_their_order() -> None:
     from streams.inserts import batch_token
 
     rows = [run(raw_event(visitor=None)) for _ in range(3)]
-    typed = [r for r in rows if isinstance(r, UsageEventRow)]
-    assert batch_token(typed) == batch_token(list(reversed(typed)))
-    assert batch_token(typed) != batch_token(typed[:2])
+    ids = [r.event_id for r in rows if isinstance(r, UsageEventRow)]
+    assert batch_token(ids) == batch_token(list(reversed(ids)))
+    assert batch_token(ids) != batch_token(ids[:2])
 
 
 @settings(max_examples=300, deadline=None)
