@@ -132,11 +132,24 @@ def in_force_of(decision: ConsentDecision) -> ConsentInForce:
     )
 
 
+def in_utc(moment: datetime) -> datetime:
+    """An aware time in ``datetime.UTC`` (the same instant); a naive one as it is.
+
+    Snapshot times are compared with every event's time (``consent_at``), whose zone is
+    ``datetime.UTC`` from the worker's decode: two different zone objects make each comparison
+    ask both for their offsets, and pydantic's own zone answers in ~3.6 µs against ~0.1 µs for
+    one shared zone.
+    """
+    if moment.tzinfo is None or moment.tzinfo is UTC:
+        return moment
+    return moment.astimezone(UTC)
+
+
 def snapshot_of(decision: ConsentDecision) -> ConsentSnapshot:
     """A recorded decision as the worker applies it."""
     granted = decision.choices.granted()
     return ConsentSnapshot(
-        decision.consent_id, decision.recorded_at, granted, decision.policy_version
+        decision.consent_id, in_utc(decision.recorded_at), granted, decision.policy_version
     )
 
 
@@ -152,7 +165,7 @@ def snapshot_of_mirror(value: bytes | str | None) -> ConsentSnapshot | None:
         return None
     granted = mirrored.choices.granted()
     return ConsentSnapshot(
-        mirrored.consent_id, mirrored.recorded_at, granted, mirrored.policy_version or ""
+        mirrored.consent_id, in_utc(mirrored.recorded_at), granted, mirrored.policy_version or ""
     )
 
 
@@ -249,7 +262,7 @@ def decode_snapshot(value: bytes | str) -> ConsentSnapshot | None:
         data = orjson.loads(value)
         return ConsentSnapshot(
             consent_id=str(data["consent_id"]),
-            recorded_at=datetime.fromisoformat(data["recorded_at"]),
+            recorded_at=in_utc(datetime.fromisoformat(data["recorded_at"])),
             purposes=tuple(str(p) for p in data["purposes"]),
             policy_version=str(data["policy_version"]),
         )

@@ -80,6 +80,16 @@ def split_page_url(url: str, keep_params: tuple[str, ...] = ("utm_",)) -> PageUr
     The part before the query is parsed once per distinct value (a site has few pages, its
     query strings are often unique); ``urlsplit`` would cut the query at the same place.
     """
+    return PageUrl._make(page_parts(url, keep_params))
+
+
+def page_parts(url: str, keep_params: tuple[str, ...] = ("utm_",)) -> tuple[str, str, str]:
+    """:func:`split_page_url` as a plain tuple (path, stripped URL, host), for the worker.
+
+    A URL with a query makes a new value per event, and a plain tuple is made in a fraction
+    of a named tuple's time (~0.1 against ~0.5-0.9 µs here); without one the cached value is
+    returned as it is.
+    """
     base, _, query = url.partition("#")[0].partition("?")
     page, storable = _split_base(base)
     if not (query and storable):
@@ -88,8 +98,7 @@ def split_page_url(url: str, keep_params: tuple[str, ...] = ("utm_",)) -> PageUr
         for unsafe in _UNSAFE_URL_CHARACTERS:
             query = query.replace(unsafe, "")
     kept = _kept_query(query, keep_params)
-    # Positional: a named tuple made with keywords costs twice as much (~1 µs here).
-    return PageUrl(page.path, f"{page.url}?{kept}", page.host) if kept else page
+    return (page[0], f"{page[1]}?{kept}", page[2]) if kept else page
 
 
 _UNSAFE_URL_CHARACTERS = ("\t", "\r", "\n")

@@ -132,6 +132,8 @@ def attach_consent(work: Work, ctx: Context) -> Work | Dropped:
     consent = consent_at(history, work.ts, ctx.grace)
     if consent is not None and work.raw.facts.gpc:
         consent = consent.without_marketing()
+    if consent is work.consent:  # none in force (anonymous): the same work, no new tuple
+        return work
     return Work(work.raw, work.visitor_key, work.ts, consent)
 
 

@@ -27,11 +27,10 @@ from schemas.rows import (
 from schemas.trusted import trusted
 
 from .minimize import (
-    PageUrl,
     anonymous_visitor_hash,
+    page_parts,
     reduce_user_agent,
     referrer_host,
-    split_page_url,
     truncate_ip,
 )
 
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
 
     from .pipeline import Context, Work
 
-NO_PAGE = PageUrl(path="", url="", host="")
+NO_PAGE = ("", "", "")  # path, stripped URL, host (minimize.page_parts)
 NECESSARY_ONLY = ("necessary",)
 
 
@@ -82,7 +81,7 @@ def usage_values(work: Work, ctx: Context) -> UsageEventValues:
     """
     event = work.raw.event
     page = event.page
-    url = split_page_url(page.url) if page else NO_PAGE
+    url = page_parts(page.url) if page else NO_PAGE
     browser = event.browser
     ua = (browser.user_agent if browser else "") or work.raw.facts.user_agent
     consent = work.consent
@@ -104,7 +103,7 @@ def usage_row(values: UsageEventValues) -> UsageEventRow:
 
 
 def _identified(
-    work: Work, ctx: Context, consent: ConsentSnapshot, url: PageUrl, ua: str
+    work: Work, ctx: Context, consent: ConsentSnapshot, url: tuple[str, str, str], ua: str
 ) -> UsageEventValues:
     """The row of an event under analytics consent: pseudonym, IP prefix, browser details."""
     raw = work.raw
@@ -125,8 +124,8 @@ def _identified(
         list(consent.purposes),
         consent.policy_version,
         ctx.memo.ip_prefix(facts.ip) if ctx.keep_ip else "",
-        url.path,
-        url.url,
+        url[0],  # path
+        url[1],  # the URL without what may not be stored
         page.title if page else "",
         referrer_host(page.referrer) if page else "",
         reduced.browser_family,
@@ -145,7 +144,7 @@ def _identified(
 
 
 def _anonymous(
-    work: Work, ctx: Context, consent: ConsentSnapshot | None, url: PageUrl, ua: str
+    work: Work, ctx: Context, consent: ConsentSnapshot | None, url: tuple[str, str, str], ua: str
 ) -> UsageEventValues:
     """The row of an event without analytics consent: no pseudonym, IP or browser details."""
     raw = work.raw
@@ -163,8 +162,8 @@ def _anonymous(
         list(consent.purposes if consent else NECESSARY_ONLY),
         consent.policy_version if consent else "",
         "",  # ip_prefix
-        url.path,
-        url.url,
+        url[0],
+        url[1],
         "",  # page_title
         referrer_host(page.referrer) if page else "",
         reduce_user_agent(ua).browser_family,
@@ -178,5 +177,5 @@ def _anonymous(
         facts.gpc,
         facts.dnt,
         ROW_SCHEMA_VERSION,
-        ctx.memo.anon_hash(ctx.salt, url.host, facts.ip, ua),
+        ctx.memo.anon_hash(ctx.salt, url[2], facts.ip, ua),  # keyed by the site's host
     )

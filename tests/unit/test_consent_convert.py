@@ -127,3 +127,26 @@ def test_no_decision_on_record_is_no_decision_in_any_shape() -> None:
     assert snapshot_of_mirror(NONE_IN_FORCE.model_dump_json()) is None
     assert snapshot_of_mirror(None) is None
     assert len(ConsentHistory()) == 0 and not ConsentHistory().latest_is("c001")
+
+
+def test_every_snapshot_time_is_in_the_zone_the_worker_decodes_events_in() -> None:
+    """The pipeline compares each event's time (``datetime.UTC``) with its decision's: a
+    snapshot from pydantic, the mirror or a history entry written with another offset must
+    hold the same instant in that same zone object (a foreign zone makes each comparison
+    ~40 times slower)."""
+    decision = decision_of(request(True, False, False), FACTS, AT)
+    decision = ConsentDecision.model_validate_json(decision.model_dump_json())
+    mirror = in_force_of(decision).model_dump_json()
+    entry = orjson.dumps(
+        {
+            "consent_id": "c1",
+            "recorded_at": "2026-03-01T14:00:00+02:00",
+            "purposes": ["necessary"],
+            "policy_version": "v1",
+        }
+    )
+    snaps = [snapshot_of(decision), snapshot_of_mirror(mirror), decode_snapshot(entry)]
+    for snapshot in snaps:
+        assert snapshot is not None
+        assert snapshot.recorded_at == AT
+        assert snapshot.recorded_at.tzinfo is UTC

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.minimize import (
+    page_parts,
     reduce_user_agent,
     referrer_host,
     split_page_url,
@@ -152,3 +153,4 @@ URL_PIECES = st.sampled_from(
 def test_split_page_url_equals_the_plain_parse(url: str) -> None:
     page = split_page_url(url)
     assert (page.path, page.url, page.host) == plain_split(url)
+    assert tuple(page_parts(url)) == plain_split(url)  # the worker's plain-tuple form
