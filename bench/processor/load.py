@@ -78,6 +78,23 @@ def raw_batches(n: int, visitors: list[str], per_request: int) -> list[RawBatch]
     return out
 
 
+def analytics_grant(visitor: str) -> ConsentDecision:
+    """A visitor's analytics grant of a day ago: every identified visitor of the bench has one."""
+    return ConsentDecision(
+        consent_id=uuid.uuid4().hex,
+        visitor_id=visitor,
+        choices=ConsentChoices(analytics=True, marketing=False, preferences=False),
+        policy_version="bench",
+        policy_hash="bench",
+        banner_hash="bench",
+        source="bench",
+        recorded_at=datetime.now(UTC) - timedelta(days=1),
+        gpc=False,
+        dnt=False,
+        gpc_applied=False,
+    )
+
+
 async def preload(s: WorkerSettings, batches: list[RawBatch], visitors: list[str]) -> None:
     key = s.pseudonym_key.get_secret_value()
     producer = AIOKafkaProducer(
@@ -86,19 +103,7 @@ async def preload(s: WorkerSettings, batches: list[RawBatch], visitors: list[str
     await producer.start()
     try:
         for v in visitors:
-            decision = ConsentDecision(
-                consent_id=uuid.uuid4().hex,
-                visitor_id=v,
-                choices=ConsentChoices(analytics=True, marketing=False, preferences=False),
-                policy_version="bench",
-                policy_hash="bench",
-                banner_hash="bench",
-                source="bench",
-                recorded_at=datetime.now(UTC) - timedelta(days=1),
-                gpc=False,
-                dnt=False,
-                gpc_applied=False,
-            )
+            decision = analytics_grant(v)
             await producer.send(
                 s.topic_prefix + "consent",
                 key=pseudonymize(v, key).encode(),

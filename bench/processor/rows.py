@@ -21,18 +21,14 @@ from __future__ import annotations
 
 import argparse
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.calibration import measure, record
-from bench.processor.load import raw_batches
+from bench.processor.load import analytics_grant, raw_batches
 from consentstream.identity import pseudonymize
 from consentstream.storage import binding, sql
 from schemas.consent import ConsentHistory, snapshot_of
-from schemas.events import ConsentChoices
-from schemas.messages import ConsentDecision
 from streams import pipeline
 from streams.__main__ import tune_gc
 from streams.agents.events import decode_raw_events
@@ -46,19 +42,7 @@ def histories(visitors: list[str]) -> dict[str, ConsentHistory]:
     """Each visitor's analytics grant of a day ago, as the consent agent would hold it."""
     out = {}
     for visitor in visitors:
-        decision = ConsentDecision(
-            consent_id=uuid.uuid4().hex,
-            visitor_id=visitor,
-            choices=ConsentChoices(analytics=True, marketing=False, preferences=False),
-            policy_version="bench",
-            policy_hash="bench",
-            banner_hash="bench",
-            source="bench",
-            recorded_at=datetime.now(UTC) - timedelta(days=1),
-            gpc=False,
-            dnt=False,
-            gpc_applied=False,
-        )
+        decision = analytics_grant(visitor)
         out[pseudonymize(visitor, KEY)] = ConsentHistory().with_decision(snapshot_of(decision))
     return out
 
