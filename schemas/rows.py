@@ -56,6 +56,9 @@ class UsageEventRow(_Row):
 USAGE_EVENT_FIELDS: tuple[str, ...] = tuple(UsageEventRow.model_fields)
 """The usage row's fields in order: the ``usage_events`` columns, and :data:`UsageEventValues`."""
 
+USAGE_EVENT_ID = USAGE_EVENT_FIELDS.index("event_id")
+"""Where a usage row's event id is among its cells."""
+
 UsageEventValues = tuple[Any, ...]
 """A :class:`UsageEventRow`'s values in :data:`USAGE_EVENT_FIELDS` order, as the worker builds
 them: the same cells, without a model per event (the insert reads them column by column)."""

@@ -16,7 +16,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from schemas.fast_messages import AnyRawEvent, fast_raw_events
 from schemas.messages import RawBatch, RawEvent
-from schemas.rows import CookieObservationRow, UsageEventValues
+from schemas.rows import USAGE_EVENT_ID, CookieObservationRow, UsageEventValues
 
 from .. import consent_history, pipeline
 from ..clients import WorkerClients
@@ -25,7 +25,6 @@ from ..late_writes import undo_if_erased_meanwhile
 from ..retry import redis_retry
 
 log = logging.getLogger(__name__)
-EVENT_ID = 0  # a usage row's first cell (schemas.rows.USAGE_EVENT_FIELDS)
 
 # The collector produces RawBatch; a RawEvent is what it produced before (still on the topic
 # during an upgrade, or replayed from the dead letters). Left to right: a batch is tried first.
@@ -205,10 +204,10 @@ class EventsAgent:
         """
         refused = await insert_isolating("insert events", self._insert_rows, rows)
         if refused:
-            raw_of = {row[EVENT_ID]: raw for row, raw in zip(rows, raws, strict=True)}
+            raw_of = {row[USAGE_EVENT_ID]: raw for row, raw in zip(rows, raws, strict=True)}
         for item in refused:
             self.metrics.dropped.labels("refused").inc()
-            take.parked.append((raw_of[item.row[EVENT_ID]], item.reason))
+            take.parked.append((raw_of[item.row[USAGE_EVENT_ID]], item.reason))
         self.metrics.stored.inc(len(rows) - len(refused))
 
     def _insert_rows(self, rows: list[UsageEventValues]) -> None:
@@ -216,5 +215,5 @@ class EventsAgent:
         # A server without insert tokens (18.16) relies on ReplacingMergeTree alone: the token
         # (sorting and hashing every id, ~0.3 µs a row) would be made only to be dropped.
         use = repo.storage.features.insert_dedup_token
-        token = batch_token([row[EVENT_ID] for row in rows]) if use else None
+        token = batch_token([row[USAGE_EVENT_ID] for row in rows]) if use else None
         repo.insert_usage_events(rows, token)
