@@ -38,7 +38,8 @@ Props = Annotated[
 ]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 # More than six fraction digits: msgspec and pydantic-core read the microsecond differently.
-_FINER_THAN_MICROSECONDS = re.compile(r"\.\d{7}")
+FINER_THAN_MICROSECONDS = r"\.\d{7}"
+_FINER_THAN_MICROSECONDS = re.compile(FINER_THAN_MICROSECONDS)
 
 
 # ``gc=False``: the garbage collector need not track these (a request makes 50 events, a
