@@ -33,8 +33,9 @@ class WorkerSettings(CommonSettings):
     sink_flush_seconds: float = Field(
         0.25,
         gt=0,
-        description="How long each take collects messages before they are processed (sooner"
-        " only when sink_batch_size arrive): with a worker at half its capacity, end-to-end"
+        description="At most one take of messages per this interval (sooner only when"
+        " sink_batch_size arrive); the next take collects while one is stored, so a worker"
+        " catching up never waits for it. With a worker at half its capacity, end-to-end"
         " latency is about three times this; shorter means smaller, more frequent inserts.",
     )
     keep_ip_prefix: bool = Field(True, description="Store the truncated IP of consented events.")

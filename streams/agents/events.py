@@ -23,6 +23,7 @@ from ..clients import WorkerClients
 from ..inserts import batch_token, chunks, insert_isolating
 from ..late_writes import undo_if_erased_meanwhile
 from ..retry import redis_retry
+from ..takes import steady_takes
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +83,14 @@ class EventsAgent:
 
         A take is at most ``sink_batch_size`` messages (each up to a request's events), inserted
         in chunks of at most ``sink_batch_size`` rows. Rows are never carried over to a later
-        take: Faust acknowledges a take when the agent asks for the next one, so a crash must
-        find them unstored and re-read them. (A take of ``sink_batch_size // 10`` messages, which
-        fills its buffer far more often, lost events to kill -9 in tests/faults: kept as it was.)
+        take: a take is acknowledged when the agent asks for the next one, so a crash must find
+        them unstored and re-read them. The next take fills while this one is stored
+        (:func:`~streams.takes.steady_takes`), so a worker catching up never waits for one.
         """
         s = self.settings
-        async for values in stream.take(s.sink_batch_size, within=s.sink_flush_seconds):
+        async for values in steady_takes(stream, s.sink_batch_size, s.sink_flush_seconds):
             self.metrics.taken.inc(len(values))
-            works = await self._decode(list(values))
+            works = await self._decode(values)
             await self._store(works)
             yield None
 
