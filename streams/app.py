@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import faust
+from faust.types import TransportT
 
 from .config import WorkerSettings
+from .fetching import Transport
 
 Closer = Callable[[], Awaitable[None]]
 
@@ -19,6 +21,10 @@ class WorkerApp(faust.App):
     """A Faust app that runs its closers after its agents stopped (so none is mid-call)."""
 
     closers: list[Closer]
+
+    def _new_transport(self) -> TransportT:
+        """Faust's aiokafka transport, with a shorter long poll (``streams.fetching``)."""
+        return Transport(self.conf.broker_consumer, self)
 
     async def on_shutdown(self) -> None:
         """Close the clients the agents shared, in the order they were registered."""
