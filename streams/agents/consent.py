@@ -37,6 +37,7 @@ from ..clients import WorkerClients
 from ..inserts import insert_isolating
 from ..late_writes import erased_among, undo_if_erased_meanwhile
 from ..retry import redis_retry
+from ..takes import steady_takes
 
 # How long a decision may wait for others to share its take. Short: the events agent reads
 # the histories this agent writes, and a visitor's first events often follow the decision
@@ -60,7 +61,7 @@ class ConsentAgents:
         read and written in one each (every write still one script with its subject's
         suppression check). One decision at a time cost four round trips each.
         """
-        async for values in stream.take(1000, within=TRACK_WITHIN_SECONDS):
+        async for values in steady_takes(stream, 1000, TRACK_WITHIN_SECONDS):
             decisions = await self._identified_decisions(values)
             if decisions:
                 await redis_retry("history", partial(self._track, decisions))
@@ -119,7 +120,7 @@ class ConsentAgents:
     async def record_consent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         """Write decisions to the consent ledger in batches; an erased subject's never land."""
         c = self.clients
-        async for values in stream.take(1000, within=self.settings.sink_flush_seconds):
+        async for values in steady_takes(stream, 1000, self.settings.sink_flush_seconds):
             rows, value_of = await self._ledger_rows(values)
             erased = await redis_retry("suppressed", partial(erased_among, c.redis, rows))
             rows = [row for row in rows if row.visitor_key not in erased]
