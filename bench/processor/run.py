@@ -38,7 +38,7 @@ sys.path[:0] = [str(REPO), str(HERE.parent)]
 from bench.calibration import measure, record  # noqa: E402
 from bench.processor import e2e, latency  # noqa: E402
 from bench.processor.baseline import baseline  # noqa: E402
-from bench.processor.load import preload, raw_batches, settings_for  # noqa: E402
+from bench.processor.load import encode_batches, preload, raw_batches, settings_for  # noqa: E402
 from bench.processor.processes import n_process_run  # noqa: E402
 from bench.processor.timing import WorkerRun, run_worker  # noqa: E402
 from bench.serving import free_port, wait_ready  # noqa: E402
@@ -148,7 +148,7 @@ def main() -> None:
     base_storage.migrate()
     visitors = [f"bench_visitor_{i:04d}" for i in range(500)]
     try:
-        batches = raw_batches(args.events, visitors, args.per_request)
+        batches = encode_batches(raw_batches(args.events, visitors, args.per_request))
         t = time.perf_counter()
         asyncio.run(preload(s, batches, visitors))
         print(
