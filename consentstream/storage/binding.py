@@ -197,6 +197,8 @@ def _epoch_column(values: list[Any], before: tuple[list[Any], list[Any]] | None)
             pass
         elif given and given[i] is value:
             last, seconds = value, sent[i]
+        elif type(value) is datetime and value.tzinfo is not None:  # _epoch_cell, inline
+            last, seconds = value, int(value.timestamp())
         else:
             last, seconds = value, _epoch_cell(value)
         out.append(seconds)
