@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from redis.asyncio import Redis
 
 from consentstream import redis_keys
+from consentstream.caching import expiring_lru_cache
 from schemas.consent import (
     MAX_HISTORY,
     ConsentHistory,
@@ -33,32 +34,53 @@ from schemas.consent import (
     snapshot_of_mirror,
 )
 
+# A visitor's three keys share its hash tag (one cluster slot), so one script reads them all:
+# one command per visitor where three cost redis-py three times its per-command overhead.
+# A missing key reads as '' (a Lua nil would cut the reply's array short).
+_READ = """
+local flag = redis.call('GET', KEYS[1]) or ''
+local mirror = redis.call('GET', KEYS[2]) or ''
+return {flag, mirror, redis.call('HGETALL', KEYS[3])}
+"""
+
 
 async def load(
     redis: Redis, keys: Iterable[str]
 ) -> tuple[frozenset[str], dict[str, ConsentHistory]]:
     """Suppressed subjects and consent histories (with the collector's mirror merged in).
 
-    One round trip: per visitor a GET of its suppression flag and mirror and an HGETALL of
-    its history, pipelined (single-key commands: a Redis Cluster pipeline refuses MGET).
-    Each history is decoded here, once per batch of events, not once per event.
+    One round trip: per visitor one script reading its suppression flag, its mirror and its
+    history, pipelined (each script's keys share the visitor's hash tag, as a Redis Cluster
+    needs). Each history is decoded here, once per batch of events, not once per event, and
+    the same stored values again from a cache (:func:`_history`).
     """
     keys = sorted(set(keys))
     if not keys:
         return frozenset(), {}
     pipe = redis.pipeline(transaction=False)
     for key in keys:
-        pipe.get(redis_keys.suppressed(key))
-        pipe.get(redis_keys.consent(key))
-        pipe.hgetall(redis_keys.consent_history(key))
-    replies = await pipe.execute()
-    flags, mirrors, hashes = replies[0::3], replies[1::3], replies[2::3]
-    suppressed = frozenset(k for k, f in zip(keys, flags, strict=True) if f)
-    histories = {
-        key: decode_history(fields.values()).with_decision(snapshot_of_mirror(mirror))
-        for key, fields, mirror in zip(keys, hashes, mirrors, strict=True)
-    }
-    return suppressed, histories
+        names = (
+            redis_keys.suppressed(key),
+            redis_keys.consent(key),
+            redis_keys.consent_history(key),
+        )
+        pipe.eval(_READ, 3, *names)
+    suppressed: set[str] = set()
+    histories: dict[str, ConsentHistory] = {}
+    for key, (flag, mirror, flat) in zip(keys, await pipe.execute(), strict=True):
+        if flag:
+            suppressed.add(key)
+        histories[key] = _history(mirror or None, tuple(flat[1::2]))
+    return frozenset(suppressed), histories
+
+
+# Keyed by the stored values only (never the visitor), and forgotten within the hour like
+# every cache of values from personal data: a visitor's decisions are read again every take,
+# and decoding them (the mirror through its pydantic model) was most of a take's Redis CPU.
+@expiring_lru_cache(maxsize=65_536)
+def _history(mirror: bytes | None, values: tuple[bytes, ...]) -> ConsentHistory:
+    """The history of these hash values with the mirror's decision merged in."""
+    return decode_history(values).with_decision(snapshot_of_mirror(mirror))
 
 
 # Atomic with the erasure's suppression flag: a decision still in flight on the consent topic

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from schemas.consent import ConsentSnapshot
 from schemas.rows import (
     ROW_SCHEMA_VERSION,
     USAGE_EVENT_FIELDS,
@@ -35,8 +36,6 @@ from .minimize import (
 )
 
 if TYPE_CHECKING:
-    from schemas.consent import ConsentSnapshot
-
     from .pipeline import Context, Work
 
 NO_PAGE = ("", "", "")  # path, stripped URL, host (minimize.page_parts)
@@ -51,11 +50,25 @@ class TakeMemo:
     against ~0.4 µs through the hour-bounded caches it sits in front of.
     """
 
-    __slots__ = ("anon_hashes", "ip_prefixes")
+    __slots__ = ("anon_hashes", "ip_prefixes", "necessary_only", "purpose_lists")
 
     def __init__(self) -> None:
         self.ip_prefixes: dict[str, str] = {}
         self.anon_hashes: dict[tuple[str, str, str], str] = {}
+        self.purpose_lists: dict[int, tuple[ConsentSnapshot, list[str]]] = {}
+        self.necessary_only = list(NECESSARY_ONLY)
+
+    def purposes(self, consent: ConsentSnapshot) -> list[str]:
+        """The ``purposes`` cell of ``consent``: one list for all the take's rows under it.
+
+        Rows sharing it cost one list, and the insert encodes its text once
+        (``consentstream.storage.utf8``); no one changes a row's cells once built. Keyed by the
+        snapshot's ``id``, the snapshot held beside it so that no other can take its ``id``.
+        """
+        found = self.purpose_lists.get(id(consent))
+        if found is None or found[0] is not consent:
+            found = self.purpose_lists[id(consent)] = (consent, list(consent.purposes))
+        return found[1]
 
     def ip_prefix(self, ip: str) -> str:
         """:func:`~streams.minimize.truncate_ip` of ``ip``."""
@@ -121,7 +134,7 @@ def _identified(
         raw.received_at,
         work.visitor_key,
         consent.consent_id,
-        list(consent.purposes),
+        ctx.memo.purposes(consent),
         consent.policy_version,
         ctx.memo.ip_prefix(facts.ip) if ctx.keep_ip else "",
         url[0],  # path
@@ -159,7 +172,7 @@ def _anonymous(
         raw.received_at,
         "",  # visitor_key
         consent.consent_id if consent else "",
-        list(consent.purposes if consent else NECESSARY_ONLY),
+        ctx.memo.purposes(consent) if consent else ctx.memo.necessary_only,
         consent.policy_version if consent else "",
         "",  # ip_prefix
         url[0],

@@ -11,7 +11,7 @@ each round, so the box's load reaches them all):
 - ``pipeline``: the pipeline per event (and ``observe_cookies`` for an event reporting cookies),
   as ``EventsAgent._kept_rows``, in chunks of ``sink_batch_size``;
 - ``columns``: each chunk's insert token and insert columns, as the insert thread builds them
-  for a ``DateTime`` server (``binding.row_columns`` with Unix seconds).
+  for a ``DateTime`` server (``binding.row_columns`` with Unix seconds and UTF-8 text).
 
 Run it from a checkout of another commit (``PYTHONPATH=that/checkout``) for a before/after
 pair: it uses ``pipeline.run_values`` where that exists and ``pipeline.run`` before it.
@@ -87,7 +87,10 @@ def columns(chunks: list[list[Any]]) -> None:
             batch_token(ids)
         except AttributeError:  # before the token took ids: it took the row models
             batch_token(rows)
-        binding.row_columns(sql.USAGE_EVENTS, rows, epoch_seconds=True)
+        try:  # text as UTF-8 bytes, as the server storage sends it since it could
+            binding.row_columns(sql.USAGE_EVENTS, rows, epoch_seconds=True, utf8=True)
+        except TypeError:
+            binding.row_columns(sql.USAGE_EVENTS, rows, epoch_seconds=True)
 
 
 def per_event_us(values: list[bytes], known: dict[str, ConsentHistory], rounds: int) -> Any:

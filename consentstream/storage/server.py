@@ -165,11 +165,15 @@ class ServerStorage(Storage):
         # DateTime columns (servers before DateTime64) take Unix seconds, converted here faster;
         # the block goes column by column, as the native protocol sends it.
         try:
-            data = binding.row_columns(table, rows, epoch_seconds=not self.features.datetime64)
-        except (OverflowError, OSError) as exc:  # a time no Unix timestamp can hold
+            data = binding.row_columns(
+                table, rows, epoch_seconds=not self.features.datetime64, utf8=True
+            )
+        # A time no Unix timestamp can hold; text no UTF-8 can (the driver refused it before).
+        except (OverflowError, OSError, UnicodeEncodeError) as exc:
             raise DataRefused(f"a value does not fit its column: {type(exc).__name__}") from exc
         statement = sqltext.statement(sqltext.INSERT_VALUES, self.database, table)
-        settings: dict[str, Any] = dict(self._insert_settings)
+        # Text goes as the UTF-8 bytes row_columns made (see there): the driver sends it as is.
+        settings: dict[str, Any] = {**self._insert_settings, "strings_as_bytes": True}
         if dedup_token is not None and self.features.insert_dedup_token:
             settings["insert_deduplication_token"] = dedup_token
         self._insert(

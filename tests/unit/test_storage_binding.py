@@ -66,6 +66,29 @@ def test_columns_hold_the_cells_of_the_rows_column_by_column() -> None:
             assert columns == expected
 
 
+def test_text_can_go_as_utf8_bytes_column_by_column() -> None:
+    purposes = ["necessary", "analytics"]  # rows sharing one list, as the worker's do
+    rows = [
+        usage_row(page_title="Pricing — “Utility” Co.", purposes=purposes),
+        usage_row(purposes=purposes),
+        usage_row(purposes=["necessary"]),
+    ]
+    values = [tuple(vars(r).values()) for r in rows]
+    kinds = [kind for _, kind in sql.COLUMNS[sql.USAGE_EVENTS]]
+    text = binding.row_columns(sql.USAGE_EVENTS, values, epoch_seconds=True)
+    utf8 = binding.row_columns(sql.USAGE_EVENTS, values, epoch_seconds=True, utf8=True)
+    for kind, column, encoded in zip(kinds, text, utf8, strict=True):
+        if kind in (sql.STR, sql.LOW):
+            assert encoded == [value.encode() for value in column]
+        elif kind == sql.LOW_ARRAY:
+            assert encoded == [[item.encode() for item in value] for value in column]
+        else:
+            assert encoded == column
+    lone_surrogate = [tuple(vars(usage_row(page_title="\ud800")).values())]
+    with pytest.raises(UnicodeEncodeError):
+        binding.row_columns(sql.USAGE_EVENTS, lone_surrogate, utf8=True)
+
+
 def test_columns_refuse_rows_that_are_not_the_tables() -> None:
     with pytest.raises(QueryError):
         binding.row_columns(sql.USAGE_EVENTS, [consent("k")])
