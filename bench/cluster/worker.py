@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.calibration import Calibration, measure, record
-from bench.processor.run import preload, raw_batches, run_worker, settings_for
+from bench.processor.load import encode_batches, preload, raw_batches, settings_for
+from bench.processor.run import run_worker
 from consentstream.identity import pseudonymize
 from consentstream.preparation import prepare_pipeline
 from consentstream.storage import open_storage, sql
@@ -74,7 +75,7 @@ def run_side(storage_url: str, events: int, partitions: int) -> Side:
     settings = base.model_copy(update={"clickhouse_url": url})
     prepare_pipeline(settings)
     visitors = [f"bench_visitor_{i:04d}" for i in range(500)]
-    asyncio.run(preload(settings, raw_batches(events, visitors, 50), visitors))
+    asyncio.run(preload(settings, encode_batches(raw_batches(events, visitors, 50)), visitors))
     storage = open_storage(url)
     try:
         worker = run_worker(env, storage, events)

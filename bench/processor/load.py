@@ -116,14 +116,9 @@ def encode_batches(batches: list[RawBatch]) -> Encoded:
     ]
 
 
-async def preload(
-    s: WorkerSettings, batches: list[RawBatch] | Encoded, visitors: list[str]
-) -> None:
-    """The visitors' analytics grants on the consent topic, then the batches on the raw one."""
+async def preload(s: WorkerSettings, messages: Encoded, visitors: list[str]) -> None:
+    """The visitors' analytics grants on the consent topic, then the messages on the raw one."""
     key = s.pseudonym_key.get_secret_value()
-    messages = [b for b in batches if isinstance(b, tuple)] or encode_batches(
-        [b for b in batches if not isinstance(b, tuple)]
-    )
     producer = AIOKafkaProducer(
         bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024
     )

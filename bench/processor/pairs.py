@@ -18,7 +18,7 @@ import secrets
 from pathlib import Path
 
 from bench.calibration import measure
-from bench.processor.load import preload, raw_batches, settings_for
+from bench.processor.load import encode_batches, preload, raw_batches, settings_for
 from bench.processor.timing import REPO, WorkerRun, run_worker
 from consentstream.preparation import prepare_pipeline
 from consentstream.storage import open_storage, sql
@@ -31,7 +31,7 @@ def one_run(code: Path, events: int, partitions: int) -> WorkerRun:
     storage = open_storage(s.clickhouse_url)
     visitors = [f"bench_visitor_{i:04d}" for i in range(500)]
     try:
-        asyncio.run(preload(s, raw_batches(events, visitors, 50), visitors))
+        asyncio.run(preload(s, encode_batches(raw_batches(events, visitors, 50)), visitors))
         return run_worker(env, storage, events, code=code)
     finally:
         storage.command(sql.statement(sql.DROP_DATABASE, storage.database))
