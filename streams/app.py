@@ -12,7 +12,7 @@ import faust
 from faust.types import TransportT
 
 from .config import WorkerSettings
-from .fetching import Transport
+from .fetching import FETCH_MAX_BYTES, Transport
 
 Closer = Callable[[], Awaitable[None]]
 
@@ -53,11 +53,7 @@ def create_app(settings: WorkerSettings) -> WorkerApp:
         broker_rebalance_timeout=s.worker_session_timeout,
         broker_heartbeat_interval=min(3.0, s.worker_session_timeout / 3),
         stream_buffer_maxsize=max(4096, s.sink_batch_size * 2),
-        # Per partition and fetch. Faust's 1 MiB holds one raw message of the largest (900 KiB)
-        # and ~40 of a usual 50-event request: a worker catching up emptied each fetch before
-        # the next arrived, and a fetch for partitions with nothing new waits up to 1.5 s on the
-        # broker, holding up the others. The benchmark's raw consumer fetches as much.
-        consumer_max_fetch_size=8 * 1024 * 1024,
+        consumer_max_fetch_size=FETCH_MAX_BYTES,
     )
     app.closers = []
     return app

@@ -15,6 +15,9 @@ from typing import Any
 from faust.transport.drivers import aiokafka as driver
 
 FETCH_MAX_WAIT_MS = 100
+# Per partition and fetch. Faust's 1 MiB holds one raw message of the largest (900 KiB) and ~40
+# of a usual 50-event request: a worker catching up emptied each fetch before the next arrived.
+FETCH_MAX_BYTES = 8 * 1024 * 1024
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):

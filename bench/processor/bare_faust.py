@@ -15,6 +15,7 @@ from typing import Any
 
 import faust
 
+from streams.fetching import FETCH_MAX_BYTES
 from streams.takes import steady_takes
 
 TOPIC = os.environ["BENCH_TOPIC"]
@@ -27,7 +28,7 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     datadir=f"/tmp/{os.environ['BENCH_APP_ID']}",
     stream_buffer_maxsize=10_000,
-    consumer_max_fetch_size=8 * 1024 * 1024,  # as the worker's app
+    consumer_max_fetch_size=FETCH_MAX_BYTES,  # as the worker's app
 )
 topic = app.topic(TOPIC, value_serializer="raw", key_serializer="raw")
 state = {"n": 0, "first": 0, "t0": 0.0}
